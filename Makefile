@@ -1,0 +1,136 @@
+# Makefile - Tank, non-recursive: every artefact lands in build/.
+#   make            build tankd, tank-shim, tankctl, BPF objects and the unit tests
+#   make test       install missing Debian packages, build, run unit + root integration tests
+#   make unit       build and run the cmocka unit tests only (no root needed)
+#   make bench      run the benchmarks (each prints its figure and the peer's)
+#   make install    install binaries, unit file and default config
+
+CC        ?= gcc
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+B         := build
+ARCH      := $(shell gcc -dumpmachine)
+PKGS      := libbpf libmnl libnl-3.0 libnl-route-3.0 libcurl libarchive jansson libcrypto zlib \
+             libelf
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-missing-field-initializers -Wno-format-truncation \
+             -fno-strict-aliasing -I. -I$(B) $(PKG_CFLAGS) -MMD -MP
+LDLIBS    := $(PKG_LIBS) -lpthread
+
+PREFIX    ?= /usr/local
+
+all: $(B)/tankd $(B)/tank-shim $(B)/tankctl unit-build
+
+# ---- sources per folder ---------------------------------------------------------------------
+LIB_SRC      := $(wildcard lib/*.c)
+OCI_SRC      := $(wildcard oci/*.c)
+ROOTFS_SRC   := $(wildcard rootfs/*.c)
+NETPLANE_SRC := $(wildcard netplane/*.c)
+SHIM_SRC     := $(wildcard daemon/shim*.c)
+DAEMON_SRC   := $(filter-out $(SHIM_SRC),$(wildcard daemon/*.c))
+CTL_SRC      := $(wildcard tools/tankctl*.c)
+BPF_SRC      := $(wildcard bpf/*.bpf.c)
+
+obj = $(patsubst %.c,$(B)/%.o,$(1))
+
+$(B)/libtank.a:     $(call obj,$(LIB_SRC))
+$(B)/liboci.a:      $(call obj,$(OCI_SRC))
+$(B)/librootfs.a:   $(call obj,$(ROOTFS_SRC))
+$(B)/libnetplane.a: $(call obj,$(NETPLANE_SRC))
+$(B)/libdaemon.a:   $(call obj,$(filter-out daemon/tankd.c,$(DAEMON_SRC)))
+
+$(B)/%.a:
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+ALL_LIBS := $(B)/libdaemon.a $(B)/libnetplane.a $(B)/liboci.a $(B)/librootfs.a $(B)/libtank.a
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# ---- BPF: vmlinux.h from the running kernel, objects, skeletons (never committed) ----------
+BPF_OBJ  := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRC))
+BPF_SKEL := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.skel.h,$(BPF_SRC))
+
+$(B)/bpf/vmlinux.h:
+	@mkdir -p $(@D)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c bpf/tank_abi.h $(B)/bpf/vmlinux.h
+	$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I$(B)/bpf -Ibpf \
+		-I/usr/include/$(ARCH) -c $< -o $@
+
+$(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
+
+# netplane includes the skeletons
+$(call obj,$(NETPLANE_SRC)): $(BPF_SKEL)
+
+# ---- binaries --------------------------------------------------------------------------------
+$(B)/tankd: $(call obj,daemon/tankd.c) $(ALL_LIBS)
+	$(CC) -o $@ $^ $(LDLIBS)
+
+$(B)/tank-shim: $(call obj,$(SHIM_SRC)) $(B)/librootfs.a $(B)/libtank.a
+	$(CC) -o $@ $^ $(LDLIBS) -lseccomp
+
+$(B)/tankctl: $(call obj,$(CTL_SRC)) $(B)/libtank.a
+	$(CC) -o $@ $^ $(LDLIBS)
+
+# ---- tests -----------------------------------------------------------------------------------
+# tests/unit/test_<folder>_*.c link only that folder (+ lib); tests/bpf and tests/root hold
+# cmocka tests that need root (real BPF, netns, mounts) and link everything.
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+ROOT_SRC := $(wildcard tests/bpf/test_*.c tests/root/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+ROOT_BIN := $(patsubst tests/%.c,$(B)/tests/%,$(ROOT_SRC))
+
+$(B)/tests/test_lib%: $(B)/tests/unit/test_lib%.o $(B)/libtank.a
+	$(CC) -o $@ $^ $(LDLIBS) -lcmocka
+$(B)/tests/test_oci%: $(B)/tests/unit/test_oci%.o $(B)/liboci.a $(B)/libtank.a
+	$(CC) -o $@ $^ $(LDLIBS) -lcmocka
+$(B)/tests/test_rootfs%: $(B)/tests/unit/test_rootfs%.o $(B)/librootfs.a $(B)/libtank.a
+	$(CC) -o $@ $^ $(LDLIBS) -lcmocka
+$(B)/tests/test_netplane%: $(B)/tests/unit/test_netplane%.o $(B)/libnetplane.a $(B)/libtank.a
+	$(CC) -o $@ $^ $(LDLIBS) -lcmocka
+$(B)/tests/test_daemon%: $(B)/tests/unit/test_daemon%.o $(ALL_LIBS)
+	$(CC) -o $@ $^ $(LDLIBS) -lcmocka
+$(B)/tests/bpf/%: $(B)/tests/bpf/%.o $(ALL_LIBS)
+	$(CC) -o $@ $^ $(LDLIBS) -lcmocka
+$(B)/tests/root/%: $(B)/tests/root/%.o $(ALL_LIBS)
+	$(CC) -o $@ $^ $(LDLIBS) -lcmocka
+# the root tests include BPF skeletons
+$(patsubst %.c,$(B)/%.o,$(ROOT_SRC)): $(BPF_SKEL)
+
+unit-build: $(UNIT_BIN) $(ROOT_BIN)
+
+unit: $(UNIT_BIN)
+	@tests/run-unit.sh $(UNIT_BIN)
+
+deps:
+	@tests/deps.sh
+
+test: deps
+	$(MAKE) all
+	@tests/run-unit.sh $(UNIT_BIN)
+	@tests/run-unit.sh $(ROOT_BIN)
+	@tests/integration/run.sh
+
+bench: all
+	@tests/bench/run.sh
+
+install: all
+	install -D -m 0755 $(B)/tankd $(DESTDIR)$(PREFIX)/sbin/tankd
+	install -D -m 0755 $(B)/tank-shim $(DESTDIR)$(PREFIX)/libexec/tank/tank-shim
+	install -D -m 0755 $(B)/tankctl $(DESTDIR)$(PREFIX)/bin/tankctl
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all unit-build unit deps test bench install clean
+.SECONDARY:
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,47 @@
+/* store.h - desired state: one record per pod, behind a small backend vtable. */
+#ifndef TANK_STORE_H
+#define TANK_STORE_H
+
+#include <stdint.h>
+
+#include "lib/lib.h"
+
+/*
+ * A record is the pod's spec document plus bookkeeping kept with it:
+ *   { "name": "web", "uid": "<32 hex, fixed for the pod's life>", "revision": N,
+ *     "created_at": ms, "updated_at": ms, "spec": { ...as applied... } }
+ * The embedded file store keeps each record at <dir>/pods/<name>.json, written atomically
+ * (temp, fsync, rename, fsync dir) with a sha256 checksum field ("sum") over the canonical
+ * record, so a damaged file is reported (-EBADMSG with the file named) and never loaded.
+ * A store-wide revision (<dir>/revision) increases with every put/delete.
+ */
+struct store;
+
+struct store_ops {
+	/* *ret is a new reference; -ENOENT when absent, -EBADMSG when damaged. */
+	int (*get)(struct store *s, const char *name, json_t **ret, struct diag *d);
+	/* JSON array of records (damaged ones are skipped and listed in *ret_damaged, a JSON
+	 * array of {"name","error"}; ret_damaged may be NULL). */
+	int (*list)(struct store *s, json_t **ret, json_t **ret_damaged, struct diag *d);
+	/*
+	 * Create or replace the spec of a pod. expected_revision: -1 = any, 0 = must not exist,
+	 * N = must be at revision N (else -ESTALE). Keeps uid/created_at of an existing record.
+	 * *ret_result: "created", "configured" or "unchanged" (spec equal: nothing written).
+	 * *ret_record (may be NULL): new reference to the stored record.
+	 */
+	int (*put)(struct store *s, const char *name, json_t *spec, int64_t expected_revision,
+		   const char **ret_result, json_t **ret_record, struct diag *d);
+	/* Missing is 0 (and *ret_existed false). */
+	int (*del)(struct store *s, const char *name, bool *ret_existed, struct diag *d);
+	uint64_t (*revision)(struct store *s);
+	void (*close)(struct store *s);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+/* Open (creating dirs as needed) the embedded file store rooted at dir. */
+int store_file_open(const char *dir, struct store **ret, struct diag *d);
+
+#endif

@@ -1,0 +1,191 @@
+/* ipc.c - length-prefixed JSON frames with SCM_RIGHTS on unix stream sockets. */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "lib.h"
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int read_all(int fd, char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = recv(fd, p, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EPROTO; /* EOF inside a frame */
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int ipc_send_json(int fd, json_t *msg, const int *fds, size_t nfds)
+{
+	_cleanup_free_ char *body = json_dumps(msg, JSON_COMPACT);
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * IPC_FDS_MAX)];
+		struct cmsghdr align;
+	} u;
+	unsigned char hdr[4];
+	struct iovec iov = { .iov_base = hdr, .iov_len = sizeof(hdr) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	size_t len;
+	ssize_t n;
+
+	if (!body)
+		return -ENOMEM;
+	len = strlen(body);
+	if (len > IPC_FRAME_MAX || nfds > IPC_FDS_MAX)
+		return -EMSGSIZE;
+	hdr[0] = (unsigned char)(len >> 24);
+	hdr[1] = (unsigned char)(len >> 16);
+	hdr[2] = (unsigned char)(len >> 8);
+	hdr[3] = (unsigned char)len;
+	if (nfds) {
+		struct cmsghdr *c;
+
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	do
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n < (ssize_t)sizeof(hdr)) {
+		int r = write_all(fd, (char *)hdr + n, sizeof(hdr) - (size_t)n);
+
+		if (r < 0)
+			return r;
+	}
+	return write_all(fd, body, len);
+}
+
+int ipc_recv_json(int fd, json_t **ret, int *ret_fds, size_t max_fds, size_t *ret_nfds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * IPC_FDS_MAX)];
+		struct cmsghdr align;
+	} u;
+	unsigned char hdr[4];
+	struct iovec iov = { .iov_base = hdr, .iov_len = sizeof(hdr) };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	int fds[IPC_FDS_MAX];
+	size_t nfds = 0, len;
+	_cleanup_free_ char *body = NULL;
+	ssize_t n;
+	int r;
+
+	do
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -EPIPE;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			for (size_t i = 0; i < k && nfds < IPC_FDS_MAX; i++)
+				memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+		}
+	}
+	r = n < (ssize_t)sizeof(hdr) ? read_all(fd, (char *)hdr + n, sizeof(hdr) - (size_t)n) : 0;
+	len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+	if (r == 0 && (len > IPC_FRAME_MAX || (mh.msg_flags & MSG_CTRUNC) || nfds > max_fds))
+		r = -EPROTO;
+	if (r == 0 && !(body = malloc(len + 1)))
+		r = -ENOMEM;
+	if (r == 0)
+		r = read_all(fd, body, len);
+	if (r == 0)
+		r = json_parse_buf(body, len, ret, NULL);
+	if (r < 0 || !ret_fds) {
+		for (size_t i = 0; i < nfds; i++)
+			close(fds[i]);
+		nfds = 0;
+	} else {
+		memcpy(ret_fds, fds, nfds * sizeof(int));
+	}
+	if (ret_nfds)
+		*ret_nfds = nfds;
+	return r;
+}
+
+static int unix_addr(const char *path, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa->sun_path, path);
+	return 0;
+}
+
+int ipc_connect(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd, r = unix_addr(path, &sa);
+
+	if (r < 0)
+		return r;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int ipc_listen(const char *path, mode_t mode)
+{
+	struct sockaddr_un sa;
+	int fd, r = unix_addr(path, &sa);
+
+	if (r < 0)
+		return r;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || fchmod(fd, mode) < 0 ||
+	    chmod(path, mode) < 0 || listen(fd, 64) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
