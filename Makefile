@@ -119,7 +119,11 @@ test: deps
 	@tests/run-unit.sh $(ROOT_BIN)
 	@tests/integration/run.sh
 
-bench: all
+$(B)/bench/bench_plan: $(B)/tests/bench/bench_plan.o $(B)/libdaemon.a $(B)/libtank.a
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(LDLIBS)
+
+bench: all $(B)/bench/bench_plan
 	@tests/bench/run.sh
 
 install: all

@@ -189,3 +189,98 @@ int ipc_listen(const char *path, mode_t mode)
 	}
 	return fd;
 }
+
+/* A whole frame at the front of the buffer: hand it out and shift the rest down. */
+static int reader_take(struct ipc_reader *r, json_t **ret, int *ret_fds, size_t *ret_nfds)
+{
+	size_t len;
+	int e;
+
+	if (r->len < 4)
+		return 0;
+	len = (size_t)(unsigned char)r->buf[0] << 24 | (size_t)(unsigned char)r->buf[1] << 16 |
+	      (size_t)(unsigned char)r->buf[2] << 8 | (unsigned char)r->buf[3];
+	if (len > IPC_FRAME_MAX)
+		return -EPROTO;
+	if (r->len < 4 + len)
+		return 0;
+	e = json_parse_buf(r->buf + 4, len, ret, NULL);
+	memmove(r->buf, r->buf + 4 + len, r->len - 4 - len);
+	r->len -= 4 + len;
+	if (e < 0)
+		return -EPROTO;
+	memcpy(ret_fds, r->fds, r->nfds * sizeof(int));
+	*ret_nfds = r->nfds;
+	r->nfds = 0;
+	return 1;
+}
+
+int ipc_reader_next(struct ipc_reader *r, int fd, json_t **ret, int *ret_fds, size_t *ret_nfds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * IPC_FDS_MAX)];
+		struct cmsghdr align;
+	} u;
+
+	*ret_nfds = 0;
+	for (;;) {
+		struct iovec iov;
+		struct msghdr mh = { .msg_iov = &iov,
+				     .msg_iovlen = 1,
+				     .msg_control = u.buf,
+				     .msg_controllen = sizeof(u.buf) };
+		int r1 = reader_take(r, ret, ret_fds, ret_nfds);
+		ssize_t n;
+
+		if (r1 != 0)
+			return r1;
+		if (r->cap - r->len < 65536) {
+			size_t ncap = r->cap ? r->cap * 2 : 65536;
+			char *nb;
+
+			if (ncap > IPC_FRAME_MAX + 4 + 65536)
+				ncap = IPC_FRAME_MAX + 4 + 65536;
+			if (ncap <= r->len)
+				return -EPROTO;
+			nb = realloc(r->buf, ncap);
+			if (!nb)
+				return -ENOMEM;
+			r->buf = nb;
+			r->cap = ncap;
+		}
+		iov.iov_base = r->buf + r->len;
+		iov.iov_len = r->cap - r->len;
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? 0 : -errno;
+		if (n == 0)
+			return -EPIPE;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			size_t k;
+
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+				continue;
+			k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < k; i++) {
+				int f;
+
+				memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+				if (r->nfds < IPC_FDS_MAX)
+					r->fds[r->nfds++] = f;
+				else
+					close(f);
+			}
+		}
+		r->len += (size_t)n;
+	}
+}
+
+void ipc_reader_clear(struct ipc_reader *r)
+{
+	for (size_t i = 0; i < r->nfds; i++)
+		close(r->fds[i]);
+	free(r->buf);
+	memset(r, 0, sizeof(*r));
+}

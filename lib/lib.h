@@ -174,6 +174,21 @@ int ipc_send_json(int fd, json_t *msg, const int *fds, size_t nfds);
 /* Receive one frame. ret_fds may be NULL (received fds are then closed). Returns 0, or -EPIPE
  * on orderly EOF before a header, -EPROTO on a bad frame. */
 int ipc_recv_json(int fd, json_t **ret, int *ret_fds, size_t max_fds, size_t *ret_nfds);
+/*
+ * Incremental reader for non-blocking sockets (tankd's event loop): call when the fd is
+ * readable. Returns 1 with a frame in *ret (and its fds) when one is complete, 0 when more
+ * bytes are needed (EAGAIN), -EPIPE on EOF, another -errno (-EPROTO: oversized or bad frame)
+ * on error. Call again after 1: several frames may be buffered.
+ */
+struct ipc_reader {
+	char *buf;
+	size_t len, cap;
+	int fds[IPC_FDS_MAX];
+	size_t nfds;
+};
+int ipc_reader_next(struct ipc_reader *r, int fd, json_t **ret, int *ret_fds, size_t *ret_nfds);
+void ipc_reader_clear(struct ipc_reader *r);
+
 /* Connect to a unix socket path (SOCK_STREAM | SOCK_CLOEXEC). */
 int ipc_connect(const char *path);
 /* Create a listening unix socket at path (removing a stale one), mode applied with fchmod. */

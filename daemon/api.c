@@ -1,0 +1,444 @@
+/* api.c - the API socket: peer check, framing, request dispatch, exec relay. */
+#include <grp.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "daemon/api.h"
+#include "daemon/tankd.h"
+
+struct client {
+	int fd;
+	struct ipc_reader rd;
+	int exec_fd; /* the shim connection of an exec in flight, -1 if none */
+	struct ipc_reader exec_rd;
+};
+
+json_t *api_error(const char *code, const char *message, const char *path, json_t *details)
+{
+	json_t *e = json_pack("{s:s,s:s}", "code", code, "message", message);
+
+	if (e && path && *path)
+		json_object_set_new(e, "path", json_string(path));
+	if (e && details)
+		json_object_set(e, "details", details);
+	return json_pack("{s:i,s:b,s:o}", "version", TANK_API_VERSION, "ok", 0, "error", e);
+}
+
+static json_t *ok_reply(void)
+{
+	return json_pack("{s:i,s:b}", "version", TANK_API_VERSION, "ok", 1);
+}
+
+static bool peer_allowed(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	struct group *g;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		return false;
+	if (cr.uid == 0)
+		return true;
+	g = getgrnam("tank");
+	return g && cr.gid == g->gr_gid;
+}
+
+static void client_free(struct tankd *t, struct client *c)
+{
+	loop_del(t, c->fd);
+	close(c->fd);
+	if (c->exec_fd >= 0) {
+		loop_del(t, c->exec_fd);
+		close(c->exec_fd);
+	}
+	ipc_reader_clear(&c->rd);
+	ipc_reader_clear(&c->exec_rd);
+	free(c);
+}
+
+void api_accept(struct tankd *t)
+{
+	for (;;) {
+		struct timeval tv = { .tv_sec = 2 };
+		struct client *c;
+		int fd = accept4(t->listenfd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd < 0)
+			return;
+		if (!peer_allowed(fd)) {
+			_cleanup_json_ json_t *e =
+				api_error("permission", "tankd's API is for root and group tank only",
+					  NULL, NULL);
+
+			ipc_send_json(fd, e, NULL, 0);
+			close(fd);
+			continue;
+		}
+		/* replies are written blocking, bounded by this timeout: a stuck client loses */
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->exec_fd = -1;
+		if (loop_add(t, fd, W_CLIENT, c) < 0) {
+			close(fd);
+			free(c);
+		}
+	}
+}
+
+/* ---- ops ------------------------------------------------------------------------------------- */
+
+/* Features the spec language has but this tankd does not run yet: refuse them at apply. */
+static void check_supported(const struct pod_spec *s, json_t *errs)
+{
+#define UNSUP(path, what)                                                                          \
+	json_array_append_new(errs, json_pack("{s:s,s:s}", "path", path, "message",               \
+					      what " is not supported by this tankd yet"))
+	char path[128];
+
+	if (s->net == NET_HOST)
+		UNSUP("network", "\"host\" networking");
+	for (size_t i = 0; s->net == NET_NICS && i < s->n_nics; i++) {
+		snprintf(path, sizeof(path), "network.nics[%zu].mode", i);
+		if (s->nics[i].mode != NIC_VETH)
+			json_array_append_new(
+				errs, json_pack("{s:s,s:s}", "path", path, "message",
+						"only \"veth\" NICs are supported by this tankd "
+						"yet (macvlan and netkit come next)"));
+		snprintf(path, sizeof(path), "network.nics[%zu].ip", i);
+		if (s->nics[i].ipam)
+			UNSUP(path, "\"ipam\"");
+		for (size_t k = 0; k < s->nics[i].n_addrs; k++)
+			if (s->nics[i].addrs[k].family != AF_INET)
+				UNSUP(path, "IPv6 on a NIC");
+		snprintf(path, sizeof(path), "network.nics[%zu].mac", i);
+		if (s->nics[i].mac)
+			UNSUP(path, "a fixed MAC");
+	}
+	if (s->has_policy)
+		UNSUP("network.policy", "policy");
+	if (s->n_volumes)
+		UNSUP("volumes", "volumes");
+	for (size_t i = 0; i < s->n_containers; i++) {
+		const struct spec_container *c = &s->containers[i];
+
+		snprintf(path, sizeof(path), "containers[%zu].limits", i);
+		if (c->limits.memory || c->limits.cpu_milli || c->limits.pids)
+			UNSUP(path, "limits");
+		snprintf(path, sizeof(path), "containers[%zu].tty", i);
+		if (c->tty)
+			UNSUP(path, "tty");
+	}
+#undef UNSUP
+}
+
+static json_t *invalid_reply(json_t *errs)
+{
+	json_t *first = json_array_get(errs, 0);
+	_cleanup_free_ char *msg = NULL;
+
+	msg = strdup_printf("%zu problem%s in the spec; first: %s: %s", json_array_size(errs),
+			    json_array_size(errs) == 1 ? "" : "s", json_str(first, "path", ""),
+			    json_str(first, "message", ""));
+	return api_error("invalid", msg ? msg : "invalid spec", json_str(first, "path", NULL),
+			 errs);
+}
+
+static json_t *op_apply(struct tankd *t, json_t *req)
+{
+	json_t *spec = json_object_get(req, "spec");
+	_cleanup_json_ json_t *errs = NULL, *rec = NULL;
+	struct pod_spec *ps = NULL;
+	const char *result = NULL;
+	struct diag d = { 0 };
+	json_t *reply;
+	int r;
+
+	if (!json_is_object(spec))
+		return api_error("invalid", "apply: \"spec\" must be a JSON object (the pod spec)",
+				 NULL, NULL);
+	r = spec_parse(spec, &ps, &errs, &d);
+	if (r < 0)
+		return errs ? invalid_reply(errs)
+			    : api_error("invalid", diag_text(&d, r), d.path, NULL);
+	errs = json_array();
+	check_supported(ps, errs);
+	if (json_array_size(errs)) {
+		pod_spec_free(ps);
+		reply = invalid_reply(errs);
+		json_object_set_new(json_object_get(reply, "error"), "code",
+				    json_string("unsupported"));
+		return reply;
+	}
+	r = t->store->ops->put(t->store, ps->name, spec, -1, &result, &rec, &d);
+	if (r < 0) {
+		pod_spec_free(ps);
+		return api_error("internal", diag_text(&d, r), NULL, NULL);
+	}
+	log_pod(LOG_LVL_INFO, ps->name, "applied: %s (revision %lld)", result,
+		json_int(rec, "revision", 0));
+	reply = ok_reply();
+	json_object_set_new(reply, "pod", json_string(ps->name));
+	json_object_set_new(reply, "result", json_string(result));
+	pod_spec_free(ps);
+	tankd_nudge(t);
+	return reply;
+}
+
+/* A stored pod the reconciler has not picked up yet is shown as pending. */
+static json_t *pending_json(json_t *rec)
+{
+	char created[40];
+
+	format_time_rfc3339((uint64_t)json_int(rec, "created_at", 0), created, sizeof(created));
+	return json_pack("{s:s,s:s,s:s,s:I,s:{s:s,s:i,s:i,s:[],s:n,s:n},s:[],s:[],s:O}",
+			 "created_at", created, "name",
+			 json_str(rec, "name", ""), "uid", json_str(rec, "uid", ""), "revision",
+			 json_int(rec, "revision", 0), "status", "phase", "pending", "restarts", 0,
+			 "pid", 0, "ips", "last_exit", "started_at", "containers", "nics", "spec",
+			 json_object_get(rec, "spec"));
+}
+
+static json_t *pod_view(struct tankd *t, json_t *rec)
+{
+	struct pod *p = pod_find(t, json_str(rec, "name", ""));
+
+	return p ? pod_to_json(t, p) : pending_json(rec);
+}
+
+static json_t *op_get(struct tankd *t, json_t *req)
+{
+	const char *name = json_str(req, "name", NULL);
+	_cleanup_json_ json_t *records = NULL;
+	struct diag d = { 0 };
+	json_t *reply, *pods, *rec;
+	size_t i;
+	int r;
+
+	if (name) {
+		struct pod *p = pod_find(t, name);
+
+		r = t->store->ops->get(t->store, name, &records, &d);
+		if (r == -ENOENT && p) {
+			/* deleted from the store, still being torn down */
+			reply = ok_reply();
+			json_object_set_new(reply, "pod", pod_to_json(t, p));
+			return reply;
+		}
+		if (r == -ENOENT)
+			return api_error("not_found", "no such pod", NULL, NULL);
+		if (r < 0)
+			return api_error("internal", diag_text(&d, r), NULL, NULL);
+		reply = ok_reply();
+		json_object_set_new(reply, "pod", pod_view(t, records));
+		return reply;
+	}
+	r = t->store->ops->list(t->store, &records, NULL, &d);
+	if (r < 0)
+		return api_error("internal", diag_text(&d, r), NULL, NULL);
+	pods = json_array();
+	json_array_foreach(records, i, rec)
+		json_array_append_new(pods, pod_view(t, rec));
+	reply = ok_reply();
+	json_object_set_new(reply, "pods", pods);
+	return reply;
+}
+
+static json_t *op_delete(struct tankd *t, json_t *req)
+{
+	const char *name = json_str(req, "name", NULL);
+	struct diag d = { 0 };
+	bool existed = false;
+	json_t *reply;
+	int r;
+
+	if (!name || !spec_name_is_valid(name))
+		return api_error("invalid", "delete: \"name\" must be a pod name", NULL, NULL);
+	r = t->store->ops->del(t->store, name, &existed, &d);
+	if (r < 0)
+		return api_error("internal", diag_text(&d, r), NULL, NULL);
+	if (existed)
+		log_pod(LOG_LVL_INFO, name, "delete requested");
+	reply = ok_reply();
+	json_object_set_new(reply, "result", json_string(existed ? "deleted" : "not found"));
+	tankd_nudge(t);
+	return reply;
+}
+
+static json_t *traffic_json(struct tankd *t, struct pod *p)
+{
+	struct tank_pod_stats st = { 0 };
+
+	if (!p->slot || np_bpf_pod_stats(t->bpf, p->slot, &st, NULL) < 0)
+		return NULL;
+	return json_pack("{s:s,s:s,s:i,s:{s:I,s:I},s:{s:I,s:I}}", "name", p->name, "uid", p->uid,
+			 "slot", (int)p->slot, "ingress", "packets",
+			 (json_int_t)st.ingress.packets, "bytes", (json_int_t)st.ingress.bytes,
+			 "egress", "packets", (json_int_t)st.egress.packets, "bytes",
+			 (json_int_t)st.egress.bytes);
+}
+
+static json_t *op_traffic(struct tankd *t, json_t *req)
+{
+	const char *name = json_str(req, "name", NULL);
+	json_t *pods = json_array(), *reply;
+
+	for (struct pod *p = t->pods; p; p = p->next) {
+		json_t *j;
+
+		if (name && strcmp(name, p->name))
+			continue;
+		j = traffic_json(t, p);
+		if (j)
+			json_array_append_new(pods, j);
+	}
+	if (name && !pod_find(t, name)) {
+		json_decref(pods);
+		return api_error("not_found", "no such pod running", NULL, NULL);
+	}
+	reply = ok_reply();
+	json_object_set_new(reply, "pods", pods);
+	return reply;
+}
+
+static json_t *op_info(struct tankd *t)
+{
+	json_t *reply = ok_reply();
+
+	json_object_set_new(reply, "tankd_version", json_string(TANK_VERSION));
+	json_object_set_new(reply, "bpf_attach", json_string(np_bpf_attach_mode(t->bpf)));
+	json_object_set_new(reply, "bpf_dir", json_string(t->cfg.bpf_dir));
+	json_object_set_new(reply, "cgroups", json_string(cgroup_mode_name(t->cgroups)));
+	json_object_set_new(reply, "store", json_string("file"));
+	json_object_set_new(reply, "data_dir", json_string(t->cfg.data_dir));
+	json_object_set_new(reply, "run_dir", json_string(t->cfg.run_dir));
+	return reply;
+}
+
+/* exec: hand the caller's fds to the shim; the reply comes later through api_exec_event. */
+static json_t *op_exec(struct tankd *t, struct client *c, json_t *req, int *fds, size_t nfds)
+{
+	const char *name = json_str(req, "pod", NULL);
+	struct pod *p = name ? pod_find(t, name) : NULL;
+	struct diag d = { 0 };
+	int r, sfd = -1;
+
+	if (!p)
+		return api_error("not_found", "no such pod running", NULL, NULL);
+	if (c->exec_fd >= 0)
+		return api_error("invalid", "one exec at a time per connection", NULL, NULL);
+	r = runtime_exec(t, p, req, fds, nfds, &sfd, &d);
+	if (r < 0)
+		return api_error(r == -ESRCH ? "not_running" : "invalid", diag_text(&d, r), NULL,
+				 NULL);
+	c->exec_fd = sfd;
+	if (loop_add(t, sfd, W_EXEC, c) < 0) {
+		close(sfd);
+		c->exec_fd = -1;
+		return api_error("internal", "cannot watch the exec", NULL, NULL);
+	}
+	return NULL;
+}
+
+static json_t *handle(struct tankd *t, struct client *c, json_t *req, int *fds, size_t nfds)
+{
+	const char *op = json_str(req, "op", "");
+	json_int_t v = json_int(req, "version", TANK_API_VERSION);
+
+	if (!json_is_object(req))
+		return api_error("invalid", "a request is a JSON object", NULL, NULL);
+	if (v != TANK_API_VERSION)
+		return api_error("version", "unsupported API version (this tankd speaks 1)", NULL,
+				 NULL);
+	if (!strcmp(op, "apply"))
+		return op_apply(t, req);
+	if (!strcmp(op, "get"))
+		return op_get(t, req);
+	if (!strcmp(op, "delete"))
+		return op_delete(t, req);
+	if (!strcmp(op, "traffic"))
+		return op_traffic(t, req);
+	if (!strcmp(op, "info"))
+		return op_info(t);
+	if (!strcmp(op, "exec"))
+		return op_exec(t, c, req, fds, nfds);
+	return api_error("invalid",
+			 "unknown op (valid: apply, get, delete, exec, traffic, info)", NULL, NULL);
+}
+
+void api_client_event(struct tankd *t, void *client, uint32_t events)
+{
+	struct client *c = client;
+
+	(void)events;
+	for (;;) {
+		int fds[IPC_FDS_MAX];
+		size_t nfds = 0;
+		json_t *req = NULL, *reply;
+		int r = ipc_reader_next(&c->rd, c->fd, &req, fds, &nfds);
+
+		if (r == 0)
+			return;
+		if (r < 0) {
+			if (r == -EPROTO) {
+				_cleanup_json_ json_t *e = api_error(
+					"invalid", "bad frame (not JSON, or larger than 4 MiB)", NULL,
+					NULL);
+
+				ipc_send_json(c->fd, e, NULL, 0);
+			}
+			client_free(t, c);
+			return;
+		}
+		reply = handle(t, c, req, fds, nfds);
+		json_decref(req);
+		for (size_t i = 0; i < nfds; i++)
+			close(fds[i]); /* the shim has its own copies now */
+		if (reply) {
+			r = ipc_send_json(c->fd, reply, NULL, 0);
+			json_decref(reply);
+			if (r < 0) {
+				client_free(t, c);
+				return;
+			}
+		}
+	}
+}
+
+void api_exec_event(struct tankd *t, void *client)
+{
+	struct client *c = client;
+	int fds[IPC_FDS_MAX];
+	size_t nfds = 0;
+	json_t *res = NULL, *reply;
+	int r = ipc_reader_next(&c->exec_rd, c->exec_fd, &res, fds, &nfds);
+
+	if (r == 0)
+		return;
+	for (size_t i = 0; i < nfds; i++)
+		close(fds[i]);
+	loop_del(t, c->exec_fd);
+	close(c->exec_fd);
+	c->exec_fd = -1;
+	ipc_reader_clear(&c->exec_rd);
+	if (r < 0) {
+		reply = api_error("internal", "the shim closed the exec without a result", NULL,
+				  NULL);
+	} else if (!json_bool(res, "ok", false)) {
+		reply = api_error("exec", json_str(res, "error", "exec failed"), NULL, NULL);
+	} else {
+		reply = ok_reply();
+		if (json_object_get(res, "signal"))
+			json_object_set(reply, "signal", json_object_get(res, "signal"));
+		else
+			json_object_set(reply, "exit_code", json_object_get(res, "exit_code"));
+	}
+	json_decref(res);
+	if (ipc_send_json(c->fd, reply, NULL, 0) < 0)
+		client_free(t, c);
+	json_decref(reply);
+}

@@ -1,0 +1,152 @@
+/* config.c - tankd's configuration: defaults, `key = value` file, flag overrides. */
+#include <ctype.h>
+#include <fcntl.h>
+#include <string.h>
+
+#include "daemon/tankd.h"
+
+void config_defaults(struct tankd_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->data_dir = strdup("/var/lib/tank");
+	c->run_dir = strdup("/run/tank");
+	c->bpf_dir = strdup("/sys/fs/bpf/tank");
+	c->netns_dir = strdup("/run/netns");
+	c->cgroup_root = strdup("/sys/fs/cgroup");
+	c->cgroup_name = strdup("tank");
+	c->resync_ms = 2000;
+	c->plan.backoff_base_ms = 10000;
+	c->plan.backoff_max_ms = 300000;
+	c->plan.backoff_reset_ms = 600000;
+	c->log_level = LOG_LVL_INFO;
+}
+
+void config_free(struct tankd_config *c)
+{
+	free(c->data_dir);
+	free(c->run_dir);
+	free(c->socket_path);
+	free(c->bpf_dir);
+	free(c->netns_dir);
+	free(c->cgroup_root);
+	free(c->cgroup_name);
+	free(c->shim_path);
+}
+
+static int set_path(char **slot, const char *key, const char *v, struct diag *d)
+{
+	if (v[0] != '/')
+		return diag_fail(d, -EINVAL, "%s: \"%s\" is not an absolute path", key, v);
+	if (strlen(v) > 200)
+		return diag_fail(d, -EINVAL, "%s: path longer than 200 characters", key);
+	free(*slot);
+	*slot = strdup(v);
+	return *slot ? 0 : -ENOMEM;
+}
+
+static int set_ms(uint64_t *slot, const char *key, const char *v, struct diag *d)
+{
+	uint64_t ms;
+
+	if (parse_duration_ms(v, &ms) < 0 || ms == 0)
+		return diag_fail(d, -EINVAL, "%s: \"%s\" is not a duration (e.g. 500ms, 10s, 5m)",
+				 key, v);
+	*slot = ms;
+	return 0;
+}
+
+int config_set(struct tankd_config *c, const char *key, const char *v, struct diag *d)
+{
+	if (!strcmp(key, "data_dir"))
+		return set_path(&c->data_dir, key, v, d);
+	if (!strcmp(key, "run_dir"))
+		return set_path(&c->run_dir, key, v, d);
+	if (!strcmp(key, "socket"))
+		return set_path(&c->socket_path, key, v, d);
+	if (!strcmp(key, "bpf_dir"))
+		return set_path(&c->bpf_dir, key, v, d);
+	if (!strcmp(key, "netns_dir"))
+		return set_path(&c->netns_dir, key, v, d);
+	if (!strcmp(key, "cgroup_root"))
+		return set_path(&c->cgroup_root, key, v, d);
+	if (!strcmp(key, "shim"))
+		return set_path(&c->shim_path, key, v, d);
+	if (!strcmp(key, "cgroup_name")) {
+		if (!spec_name_is_valid(v))
+			return diag_fail(d, -EINVAL,
+					 "cgroup_name: \"%s\" must be a DNS label ([a-z0-9-], <= 63)",
+					 v);
+		free(c->cgroup_name);
+		c->cgroup_name = strdup(v);
+		return c->cgroup_name ? 0 : -ENOMEM;
+	}
+	if (!strcmp(key, "resync_interval"))
+		return set_ms(&c->resync_ms, key, v, d);
+	if (!strcmp(key, "backoff_base"))
+		return set_ms(&c->plan.backoff_base_ms, key, v, d);
+	if (!strcmp(key, "backoff_max"))
+		return set_ms(&c->plan.backoff_max_ms, key, v, d);
+	if (!strcmp(key, "backoff_reset"))
+		return set_ms(&c->plan.backoff_reset_ms, key, v, d);
+	if (!strcmp(key, "log_level")) {
+		if (log_parse_level(v, &c->log_level) < 0)
+			return diag_fail(d, -EINVAL,
+					 "log_level: \"%s\" (use error, warn, info or debug)", v);
+		return 0;
+	}
+	return diag_fail(d, -EINVAL,
+			 "unknown key \"%s\" (valid: data_dir, run_dir, socket, bpf_dir, netns_dir, "
+			 "cgroup_root, cgroup_name, shim, resync_interval, backoff_base, "
+			 "backoff_max, backoff_reset, log_level)",
+			 key);
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int config_load(const char *path, bool must_exist, struct tankd_config *c, struct diag *d)
+{
+	_cleanup_free_ char *buf = NULL;
+	char *save = NULL, *line;
+	unsigned int lineno = 0;
+	int r = fs_read_all(AT_FDCWD, path, 1 << 20, &buf, NULL);
+
+	if (r == -ENOENT && !must_exist)
+		return 0;
+	if (r < 0)
+		return diag_fail(d, r, "config %s: %s", path, strerror(-r));
+	/* strtok_r would skip empty lines and so miscount: split by hand */
+	for (line = buf; line; line = save) {
+		char *eq, *key, *val;
+
+		save = strchr(line, '\n');
+		if (save)
+			*save++ = '\0';
+		lineno++;
+		line = trim(line);
+		if (!*line || *line == '#')
+			continue;
+		eq = strchr(line, '=');
+		if (!eq)
+			return diag_fail(d, -EINVAL, "config %s:%u: expected `key = value`", path,
+					 lineno);
+		*eq = '\0';
+		key = trim(line);
+		val = trim(eq + 1);
+		r = config_set(c, key, val, d);
+		if (r < 0) {
+			diag_prefix(d, "config %s:%u: ", path, lineno);
+			return r;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,125 @@
+/* plan.c - the reconciler's diff: desired vs observed -> actions, with no side effects. */
+#include <string.h>
+
+#include "daemon/plan.h"
+
+const char *pod_phase_name(enum pod_phase p)
+{
+	switch (p) {
+	case PHASE_PENDING:
+		return "pending";
+	case PHASE_PULLING:
+		return "pulling";
+	case PHASE_STARTING:
+		return "starting";
+	case PHASE_RUNNING:
+		return "running";
+	case PHASE_BACKOFF:
+	case PHASE_FAILED:
+		return "backoff";
+	case PHASE_EXITED:
+	case PHASE_TERMINATED:
+		return "terminated";
+	case PHASE_STOPPING:
+		return "stopping";
+	}
+	return "unknown";
+}
+
+uint64_t plan_backoff_ms(const struct plan_config *c, unsigned int n)
+{
+	uint64_t d = c->backoff_base_ms;
+
+	for (unsigned int i = 0; i < n && d < c->backoff_max_ms; i++)
+		d *= 2;
+	return d < c->backoff_max_ms ? d : c->backoff_max_ms;
+}
+
+static bool wants_restart(enum restart_policy p, bool failed)
+{
+	return p == RESTART_ALWAYS || (p == RESTART_ON_FAILURE && failed);
+}
+
+static const struct plan_observed *find_observed(const struct plan_observed *o, size_t n,
+						  const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(o[i].name, name) == 0)
+			return &o[i];
+	return NULL;
+}
+
+static bool is_desired(const struct plan_desired *d, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(d[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+size_t plan_compute(const struct plan_desired *desired, size_t n_desired,
+		    const struct plan_observed *observed, size_t n_observed, uint64_t now_ms,
+		    const struct plan_config *cfg, struct plan_action *out)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n_observed; i++) {
+		if (observed[i].phase != PHASE_STOPPING && !is_desired(desired, n_desired, observed[i].name))
+			out[k++] = (struct plan_action){ .op = PLAN_DELETE, .name = observed[i].name };
+	}
+	for (size_t i = 0; i < n_desired; i++) {
+		const struct plan_desired *d = &desired[i];
+		const struct plan_observed *o = find_observed(observed, n_observed, d->name);
+		struct plan_action a = { .name = d->name };
+
+		if (!o) {
+			a.op = PLAN_CREATE;
+			out[k++] = a;
+			continue;
+		}
+		switch (o->phase) {
+		case PHASE_PULLING:
+		case PHASE_STARTING:
+		case PHASE_STOPPING:
+			continue; /* work under way; look again when it completes */
+		default:
+			break;
+		}
+		if (o->revision != d->revision) {
+			a.op = PLAN_REPLACE;
+			out[k++] = a;
+			continue;
+		}
+		switch (o->phase) {
+		case PHASE_EXITED:
+			if (wants_restart(d->restart, o->exit_failed)) {
+				a.op = PLAN_BACKOFF;
+				a.reset_backoff = o->ran_ms >= cfg->backoff_reset_ms;
+				a.delay_ms = plan_backoff_ms(cfg, a.reset_backoff ? 0 : o->backoff_n);
+			} else {
+				a.op = PLAN_TERMINATE;
+			}
+			out[k++] = a;
+			break;
+		case PHASE_BACKOFF:
+			if (now_ms >= o->next_start_at) {
+				a.op = PLAN_RESTART;
+				out[k++] = a;
+			}
+			break;
+		case PHASE_FAILED:
+			if (now_ms >= o->next_start_at) {
+				a.op = PLAN_RETRY;
+				out[k++] = a;
+			}
+			break;
+		case PHASE_PENDING:
+			a.op = PLAN_CREATE;
+			out[k++] = a;
+			break;
+		default:
+			break; /* running, terminated: nothing to do */
+		}
+	}
+	return k;
+}

@@ -1,0 +1,243 @@
+/* reconcile.c - the level-triggered pass: read desired state, plan, hand actions to runtime. */
+#include <string.h>
+
+#include "daemon/tankd.h"
+
+struct pod *pod_find(struct tankd *t, const char *name)
+{
+	for (struct pod *p = t->pods; p; p = p->next)
+		if (!strcmp(p->name, name))
+			return p;
+	return NULL;
+}
+
+void pod_unlink(struct tankd *t, struct pod *p)
+{
+	for (struct pod **pp = &t->pods; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			return;
+		}
+	}
+}
+
+static enum restart_policy record_restart(json_t *rec)
+{
+	const char *r = json_str(json_object_get(rec, "spec"), "restart", "always");
+
+	if (!strcmp(r, "never"))
+		return RESTART_NEVER;
+	if (!strcmp(r, "on_failure"))
+		return RESTART_ON_FAILURE;
+	return RESTART_ALWAYS;
+}
+
+static json_t *record_find(json_t *records, const char *name)
+{
+	size_t i;
+	json_t *r;
+
+	json_array_foreach(records, i, r)
+		if (!strcmp(json_str(r, "name", ""), name))
+			return r;
+	return NULL;
+}
+
+/* Take the spec of a (new or replaced) pod from its record and hand it to the runtime. */
+static void pod_create(struct tankd *t, struct pod *p, json_t *rec)
+{
+	_cleanup_json_ json_t *errors = NULL;
+	struct pod_spec *spec = NULL;
+	struct diag d = { 0 };
+	int r;
+
+	r = spec_parse(json_object_get(rec, "spec"), &spec, &errors, &d);
+	json_decref(p->record);
+	p->record = json_incref(rec);
+	p->revision = (uint64_t)json_int(rec, "revision", 0);
+	if (r < 0) {
+		/* stored before a validation rule existed: say so, retry only when re-applied */
+		p->phase = PHASE_FAILED;
+		p->next_start_at = UINT64_MAX;
+		free(p->message);
+		p->message = strdup_printf("stored spec is invalid: %s; re-apply a fixed spec",
+					   diag_text(&d, r));
+		log_pod(LOG_LVL_ERROR, p->name, "%s", p->message);
+		return;
+	}
+	pod_spec_free(p->spec);
+	p->spec = spec;
+	free(p->uid);
+	p->uid = strdup(json_str(rec, "uid", ""));
+	if (!p->uid || pod_init_from_spec(p) < 0) {
+		p->phase = PHASE_FAILED;
+		p->next_start_at = now_mono_ms() + t->cfg.plan.backoff_base_ms;
+		return;
+	}
+	runtime_create(t, p);
+}
+
+static struct pod *pod_new(struct tankd *t, const char *name)
+{
+	struct pod *p = calloc(1, sizeof(*p));
+
+	if (!p || !(p->name = strdup(name))) {
+		free(p);
+		return NULL;
+	}
+	p->pull_fd = p->watch_fd = p->destroy_fd = -1;
+	p->phase = PHASE_PENDING;
+	p->next = t->pods;
+	t->pods = p;
+	return p;
+}
+
+void reconcile_pass(struct tankd *t)
+{
+	_cleanup_json_ json_t *records = NULL, *damaged = NULL;
+	_cleanup_free_ struct plan_desired *des = NULL;
+	_cleanup_free_ struct plan_observed *obs = NULL;
+	_cleanup_free_ struct plan_action *acts = NULL;
+	struct diag d = { 0 };
+	size_t nd, no = 0, na, i;
+	uint64_t now = now_mono_ms();
+	json_t *rec;
+
+	if (t->store->ops->list(t->store, &records, &damaged, &d) < 0) {
+		log_error("store: %s; keeping pods as they are", diag_text(&d, d.err));
+		return;
+	}
+	json_array_foreach(damaged, i, rec)
+		log_warn("store: record %s is damaged and ignored: %s", json_str(rec, "name", "?"),
+			 json_str(rec, "error", "?"));
+	nd = json_array_size(records);
+	for (struct pod *p = t->pods; p; p = p->next)
+		no++;
+	des = calloc(nd + 1, sizeof(*des));
+	obs = calloc(no + 1, sizeof(*obs));
+	acts = calloc(nd + no + 1, sizeof(*acts));
+	if (!des || !obs || !acts)
+		return;
+	json_array_foreach(records, i, rec) {
+		des[i].name = json_str(rec, "name", "");
+		des[i].revision = (uint64_t)json_int(rec, "revision", 0);
+		des[i].restart = record_restart(rec);
+	}
+	no = 0;
+	for (struct pod *p = t->pods; p; p = p->next) {
+		/* a shim that does not answer destroy in time is killed, then torn down */
+		obs[no++] = (struct plan_observed){
+			.name = p->name,
+			.revision = p->revision,
+			.phase = p->phase,
+			.exit_failed = p->exit_failed,
+			.backoff_n = p->backoff_n,
+			.ran_ms = p->ran_ms,
+			.next_start_at = p->next_start_at,
+		};
+	}
+	na = plan_compute(des, nd, obs, no, now, &t->cfg.plan, acts);
+	for (i = 0; i < na; i++) {
+		struct plan_action *a = &acts[i];
+		struct pod *p = pod_find(t, a->name);
+
+		switch (a->op) {
+		case PLAN_CREATE:
+			if (!p && !(p = pod_new(t, a->name)))
+				break;
+			log_pod(LOG_LVL_INFO, p->name, "creating");
+			pod_create(t, p, record_find(records, a->name));
+			break;
+		case PLAN_BACKOFF:
+			if (a->reset_backoff)
+				p->backoff_n = 0;
+			p->backoff_n++;
+			p->phase = PHASE_BACKOFF;
+			p->next_start_at = now + a->delay_ms;
+			free(p->message);
+			p->message = strdup_printf("restarting in %llu ms",
+						   (unsigned long long)a->delay_ms);
+			log_pod(LOG_LVL_INFO, p->name, "back-off: restart in %llu ms",
+				(unsigned long long)a->delay_ms);
+			break;
+		case PLAN_RESTART:
+			runtime_restart(t, p);
+			break;
+		case PLAN_TERMINATE:
+			p->phase = PHASE_TERMINATED;
+			free(p->message);
+			p->message = NULL;
+			log_pod(LOG_LVL_INFO, p->name, "terminated (restart policy)");
+			break;
+		case PLAN_RETRY:
+		case PLAN_REPLACE:
+			log_pod(LOG_LVL_INFO, p->name, "%s",
+				a->op == PLAN_RETRY ? "retrying start" : "spec changed: replacing");
+			runtime_stop(t, p, false);
+			break;
+		case PLAN_DELETE:
+			log_pod(LOG_LVL_INFO, p->name, "no longer desired: deleting");
+			runtime_stop(t, p, true);
+			break;
+		}
+	}
+	/* stops whose shim did not answer in time */
+	for (struct pod *p = t->pods, *next; p; p = next) {
+		next = p->next;
+		if (p->phase == PHASE_STOPPING && p->destroy_fd >= 0 && now >= p->stop_deadline)
+			runtime_stop_done(t, p);
+	}
+}
+
+/* ---- how a pod is shown --------------------------------------------------------------------- */
+
+static json_t *time_json(uint64_t wall_ms)
+{
+	char buf[40];
+
+	if (!wall_ms)
+		return json_null();
+	format_time_rfc3339(wall_ms, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+json_t *pod_to_json(const struct tankd *t, const struct pod *p)
+{
+	json_t *ips = json_array(), *ctrs = json_array(), *nics = json_array(), *st, *o;
+	pid_t pid = 0;
+
+	(void)t;
+	for (size_t i = 0; i < p->n_nics; i++) {
+		json_t *nips = json_from_strv(p->nics[i].ips);
+
+		for (size_t k = 0; p->nics[i].ips && p->nics[i].ips[k]; k++)
+			json_array_append_new(ips, json_string(p->nics[i].ips[k]));
+		json_array_append_new(nics, json_pack("{s:s,s:s,s:s,s:i,s:o}", "name",
+						      p->nics[i].name, "mode", "veth",
+						      "host_ifname", p->nics[i].host_ifname,
+						      "host_ifindex", p->nics[i].host_ifindex,
+						      "ips", nips));
+	}
+	for (size_t i = 0; i < p->n_ctrs; i++) {
+		if (!pid && p->ctrs[i].pid)
+			pid = p->ctrs[i].pid;
+		json_array_append_new(ctrs, json_pack("{s:s,s:s?,s:s,s:i}", "name", p->ctrs[i].name,
+						      "image", p->ctrs[i].image_ref, "state",
+						      p->ctrs[i].state ? p->ctrs[i].state : "waiting",
+						      "pid", (int)p->ctrs[i].pid));
+	}
+	st = json_pack("{s:s,s:i,s:i,s:o,s:O?,s:o,s:s?,s:i}", "phase", pod_phase_name(p->phase),
+		       "restarts", (int)p->restarts, "pid", (int)pid, "ips", ips, "last_exit",
+		       p->last_exit, "started_at", time_json(p->started_at), "message",
+		       p->message, "shim_pid", (int)p->shim_pid);
+	o = json_pack("{s:s,s:s?,s:I,s:o,s:o,s:o}", "name", p->name, "uid", p->uid, "revision",
+		      (json_int_t)p->revision, "status", st, "containers", ctrs, "nics", nics);
+	if (o && p->record) {
+		json_object_set(o, "spec", json_object_get(p->record, "spec"));
+		json_object_set_new(o, "created_at",
+				    time_json((uint64_t)json_int(p->record, "created_at", 0)));
+	}
+	if (o && p->slot)
+		json_object_set_new(o, "slot", json_integer(p->slot));
+	return o;
+}

@@ -1,0 +1,993 @@
+/* runtime.c - the executor: pull worker, shim spawn, network and BPF, start, stop, adopt. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <arpa/inet.h>
+
+#include "daemon/shim_proto.h"
+#include "daemon/tankd.h"
+
+#define SHIM_READY_TIMEOUT_MS 10000
+#define SHIM_CALL_TIMEOUT_MS 10000
+#define TANKD_STATE_FILE "tankd.json"
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+static char *pod_run_dir(const struct tankd *t, const char *pod)
+{
+	return strdup_printf("%s/pods/%s", t->cfg.run_dir, pod);
+}
+
+static char *pod_netns_path(const struct tankd *t, const char *pod)
+{
+	return strdup_printf("%s/tank-%s", t->cfg.netns_dir, pod);
+}
+
+static void set_message(struct pod *p, const char *fmt, ...) _printf_(2, 3);
+static void set_message(struct pod *p, const char *fmt, ...)
+{
+	va_list ap;
+	char *m = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&m, fmt, ap) < 0)
+		m = NULL;
+	va_end(ap);
+	free(p->message);
+	p->message = m;
+}
+
+/* Host-side interface name: stable for (pod uid, nic), 10 chars. */
+static void host_ifname(const char *uid, const char *nic, char out[16])
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *s = uid; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	h = (h ^ '/') * 16777619u;
+	for (const char *s = nic; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	snprintf(out, 16, "tk%08x", h);
+}
+
+static uint32_t slot_alloc(struct tankd *t)
+{
+	for (uint32_t i = 1; i < TANK_MAX_PODS; i++) {
+		if (!t->slots_used[i]) {
+			t->slots_used[i] = 1;
+			return i;
+		}
+	}
+	return 0;
+}
+
+/* One request/reply with the shim, blocking with a timeout. */
+static int shim_call(const struct tankd *t, const char *pod, json_t *req, const int *fds,
+		     size_t nfds, json_t **ret, struct diag *d)
+{
+	_cleanup_free_ char *dir = pod_run_dir(t, pod);
+	_cleanup_free_ char *sock = strdup_printf("%s/%s", dir, SHIM_SOCKET_FILE);
+	struct timeval tv = { .tv_sec = SHIM_CALL_TIMEOUT_MS / 1000 };
+	_cleanup_close_ int fd = -1;
+	json_t *reply = NULL;
+	int r;
+
+	if (!sock)
+		return -ENOMEM;
+	fd = ipc_connect(sock);
+	if (fd < 0)
+		return diag_fail(d, fd, "connect to shim %s: %s", sock, strerror(-fd));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	r = ipc_send_json(fd, req, fds, nfds);
+	if (r >= 0)
+		r = ipc_recv_json(fd, &reply, NULL, 0, NULL);
+	if (r < 0)
+		return diag_fail(d, r, "shim %s: %s", json_str(req, "op", "?"), strerror(-r));
+	if (!json_bool(reply, "ok", false)) {
+		r = diag_fail(d, -EIO, "%s", json_str(reply, "error", "shim reported an error"));
+		json_decref(reply);
+		return r;
+	}
+	if (ret)
+		*ret = reply;
+	else
+		json_decref(reply);
+	return 0;
+}
+
+/* ---- tankd's own record of a running pod (for adoption after a restart) ------------------- */
+
+static void state_save(struct tankd *t, struct pod *p)
+{
+	_cleanup_free_ char *dir = pod_run_dir(t, p->name);
+	_cleanup_close_ int dfd = -1;
+	_cleanup_json_ json_t *nics = json_array();
+	_cleanup_json_ json_t *st = NULL;
+
+	for (size_t i = 0; nics && i < p->n_nics; i++)
+		json_array_append_new(nics, json_pack("{s:s,s:s,s:i,s:o}", "name", p->nics[i].name,
+						      "host_ifname", p->nics[i].host_ifname,
+						      "host_ifindex", p->nics[i].host_ifindex,
+						      "ips", json_from_strv(p->nics[i].ips)));
+	st = json_pack("{s:s,s:s,s:I,s:I,s:i,s:i,s:I,s:O}", "name", p->name, "uid", p->uid,
+		       "revision", (json_int_t)p->revision, "slot", (json_int_t)p->slot,
+		       "restarts", (int)p->restarts, "shim_pid", (int)p->shim_pid, "started_at",
+		       (json_int_t)p->started_at, "nics", nics);
+	if (!dir || !st)
+		return;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || json_write_atomic(dfd, TANKD_STATE_FILE, st, 0600) < 0)
+		log_pod(LOG_LVL_WARN, p->name, "cannot save runtime state in %s", dir);
+}
+
+/* (Re)build the runtime view of containers and NICs from p->spec. */
+int pod_init_from_spec(struct pod *p)
+{
+	for (size_t i = 0; i < p->n_ctrs; i++) {
+		free(p->ctrs[i].name);
+		free(p->ctrs[i].image_ref);
+		free(p->ctrs[i].state);
+	}
+	free(p->ctrs);
+	for (size_t i = 0; i < p->n_nics; i++) {
+		free(p->nics[i].name);
+		free(p->nics[i].host_ifname);
+		strv_free(p->nics[i].ips);
+	}
+	free(p->nics);
+	p->n_ctrs = p->spec->n_containers;
+	p->ctrs = calloc(p->n_ctrs ? p->n_ctrs : 1, sizeof(*p->ctrs));
+	p->n_nics = p->spec->net == NET_NICS ? p->spec->n_nics : 0;
+	p->nics = calloc(p->n_nics ? p->n_nics : 1, sizeof(*p->nics));
+	if (!p->ctrs || !p->nics)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_ctrs; i++) {
+		const struct spec_container *c = &p->spec->containers[i];
+
+		p->ctrs[i].name = strdup(c->name);
+		p->ctrs[i].image_ref = strdup(c->image ? c->image : c->rootfs);
+	}
+	for (size_t i = 0; i < p->n_nics; i++) {
+		const struct spec_nic *n = &p->spec->nics[i];
+		char hn[16];
+
+		host_ifname(p->uid, n->name, hn);
+		p->nics[i].name = strdup(n->name);
+		p->nics[i].host_ifname = strdup(hn);
+		p->nics[i].ips = calloc(1, sizeof(char *));
+		for (size_t k = 0; p->nics[i].ips && k < n->n_addrs; k++)
+			strv_push(&p->nics[i].ips, n->addrs[k].text);
+	}
+	return 0;
+}
+
+void pod_free(struct pod *p)
+{
+	if (!p)
+		return;
+	pod_spec_free(p->spec);
+	for (size_t i = 0; i < p->n_ctrs; i++) {
+		free(p->ctrs[i].name);
+		free(p->ctrs[i].image_ref);
+		free(p->ctrs[i].state);
+	}
+	free(p->ctrs);
+	for (size_t i = 0; i < p->n_nics; i++) {
+		free(p->nics[i].name);
+		free(p->nics[i].host_ifname);
+		strv_free(p->nics[i].ips);
+	}
+	free(p->nics);
+	ipc_reader_clear(&p->watch_rd);
+	json_decref(p->record);
+	json_decref(p->last_exit);
+	free(p->message);
+	free(p->name);
+	free(p->uid);
+	free(p);
+}
+
+/* ---- image preparation in a worker process (hostile input never parsed in the loop) ------- */
+
+void runtime_create(struct tankd *t, struct pod *p)
+{
+	int pfd[2];
+	pid_t pid;
+
+	p->phase = PHASE_PULLING;
+	set_message(p, "preparing images");
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		p->phase = PHASE_FAILED;
+		set_message(p, "pipe: %s", strerror(errno));
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		p->phase = PHASE_FAILED;
+		set_message(p, "fork: %s", strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		_cleanup_free_ char *store = strdup_printf("%s/images", t->cfg.data_dir);
+
+		for (size_t i = 0; i < p->spec->n_containers; i++) {
+			const struct spec_container *c = &p->spec->containers[i];
+			struct oci_image *img = NULL;
+			struct diag d = { 0 };
+			char msg[1200];
+			int r;
+
+			if (!c->image)
+				continue;
+			r = oci_image_prepare(store, c->image, &img, &d);
+			if (r < 0) {
+				int n = snprintf(msg, sizeof(msg), "ERR containers[%zu].image %s: %s",
+						 i, c->image, diag_text(&d, r));
+
+				if (write(pfd[1], msg, (size_t)n) < 0)
+					_exit(1);
+				_exit(1);
+			}
+			oci_image_free(img);
+		}
+		if (write(pfd[1], "OK", 2) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(pfd[1]);
+	p->pull_pid = pid;
+	p->pull_fd = pfd[0];
+	loop_add(t, p->pull_fd, W_PULL, p);
+	log_pod(LOG_LVL_INFO, p->name, "preparing images (worker pid %d)", (int)pid);
+}
+
+/* ---- start -------------------------------------------------------------------------------- */
+
+static int write_etc_files(struct tankd *t, struct pod *p, const char *dir, struct diag *d)
+{
+	_cleanup_free_ char *hosts = NULL, *hostname = NULL, *resolv = NULL;
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	size_t len = 0;
+	FILE *f;
+	int r;
+
+	(void)t;
+	if (dfd < 0)
+		return diag_fail(d, -errno, "open %s: %s", dir, strerror(errno));
+	f = open_memstream(&hosts, &len);
+	if (!f)
+		return -ENOMEM;
+	fprintf(f, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+	for (size_t i = 0; i < p->n_nics; i++)
+		for (size_t k = 0; p->nics[i].ips && p->nics[i].ips[k]; k++)
+			fprintf(f, "%.*s\t%s\n", (int)strcspn(p->nics[i].ips[k], "/"),
+				p->nics[i].ips[k], p->name);
+	fclose(f);
+	hostname = strdup_printf("%s\n", p->name);
+	if (p->spec->dns) {
+		f = open_memstream(&resolv, &len);
+		if (!f)
+			return -ENOMEM;
+		for (size_t i = 0; p->spec->dns[i]; i++)
+			fprintf(f, "nameserver %s\n", p->spec->dns[i]);
+		fclose(f);
+	} else if (fs_read_all(AT_FDCWD, "/etc/resolv.conf", 65536, &resolv, NULL) < 0) {
+		resolv = strdup("");
+	}
+	if (!hosts || !hostname || !resolv)
+		return -ENOMEM;
+	r = fs_write_atomic(dfd, "hosts", hosts, strlen(hosts), 0644);
+	if (r >= 0)
+		r = fs_write_atomic(dfd, "hostname", hostname, strlen(hostname), 0644);
+	if (r >= 0)
+		r = fs_write_atomic(dfd, "resolv.conf", resolv, strlen(resolv), 0644);
+	return r < 0 ? diag_fail(d, r, "write /etc files in %s: %s", dir, strerror(-r)) : 0;
+}
+
+/* "uid[:gid]" or "root"; names other than root are resolved in a later version. */
+static int parse_user(const char *user, long *uid, long *gid, struct diag *d)
+{
+	char *end;
+
+	*uid = 0;
+	*gid = 0;
+	if (!user || !*user || !strcmp(user, "root") || !strcmp(user, "0"))
+		return 0;
+	errno = 0;
+	*uid = strtol(user, &end, 10);
+	if (end == user || *uid < 0 || *uid > 0x7fffffff || (*end && *end != ':'))
+		return diag_fail(d, -ENOTSUP,
+				 "user \"%s\": user names are not resolved yet; use a numeric "
+				 "uid[:gid]",
+				 user);
+	*gid = *uid;
+	if (*end == ':') {
+		const char *g = end + 1;
+
+		*gid = strtol(g, &end, 10);
+		if (end == g || *end || *gid < 0 || *gid > 0x7fffffff)
+			return diag_fail(d, -EINVAL, "user \"%s\": group must be a number", user);
+	}
+	return 0;
+}
+
+static json_t *container_json(struct tankd *t, struct pod *p, size_t i, const char *dir,
+			      struct diag *d)
+{
+	const struct spec_container *c = &p->spec->containers[i];
+	struct oci_image_config empty = { 0 };
+	struct oci_image *img = p->images ? p->images[i] : NULL;
+	struct oci_process proc = { 0 };
+	_cleanup_free_ char *ctrdir = strdup_printf("%s/pods/%s/%s", t->cfg.data_dir, p->name,
+						     c->name);
+	_cleanup_free_ char *upper = strdup_printf("%s/upper", ctrdir ? ctrdir : "");
+	_cleanup_free_ char *work = strdup_printf("%s/work", ctrdir ? ctrdir : "");
+	_cleanup_free_ char *target = strdup_printf("%s/%s/rootfs", dir, c->name);
+	_cleanup_free_ char *h = strdup_printf("%s/hosts", dir);
+	_cleanup_free_ char *hn = strdup_printf("%s/hostname", dir);
+	_cleanup_free_ char *rs = strdup_printf("%s/resolv.conf", dir);
+	_cleanup_strv_ char **cgroups = NULL;
+	json_t *lower, *j;
+	long uid, gid;
+	int r;
+
+	if (!ctrdir || !upper || !work || !target || !h || !hn || !rs)
+		return NULL;
+	r = parse_user(c->user ? c->user : img ? img->config.user : NULL, &uid, &gid, d);
+	if (r < 0)
+		return NULL;
+	r = oci_process_merge(img ? &img->config : &empty, c->command, c->args, c->env,
+			      c->working_dir, &proc, d);
+	if (r < 0)
+		return NULL;
+	if (fs_mkdir_p(upper, 0755) < 0 || fs_mkdir_p(work, 0700) < 0 ||
+	    fs_mkdir_p(target, 0755) < 0) {
+		diag_fail(d, -errno, "create container dirs under %s: %s", ctrdir, strerror(errno));
+		oci_process_clear(&proc);
+		return NULL;
+	}
+	r = cgroup_create(&t->cfg, t->cgroups, p->name, c->name, &cgroups, d);
+	if (r < 0) {
+		oci_process_clear(&proc);
+		return NULL;
+	}
+	if (img) {
+		lower = json_from_strv(img->layer_dirs);
+	} else {
+		lower = json_array();
+		json_array_append_new(lower, json_string(c->rootfs));
+	}
+	j = json_pack("{s:s,s:{s:o,s:s,s:s,s:s},s:{s:s,s:s,s:s},s:{s:o,s:o,s:s,s:i,s:i},s:o,s:i}",
+		      "name", c->name, "rootfs", "lower", lower, "upper", upper, "work", work,
+		      "target", target, "etc", "hosts", h, "hostname", hn, "resolv", rs,
+		      "process", "args", json_from_strv(proc.argv), "env",
+		      json_from_strv(proc.env), "cwd", proc.cwd ? proc.cwd : "/", "uid", (int)uid,
+		      "gid", (int)gid, "cgroups", json_from_strv(cgroups), "stop_signal",
+		      c->stop_signal ? c->stop_signal : SIGTERM);
+	oci_process_clear(&proc);
+	return j;
+}
+
+static int shim_spawn(struct tankd *t, struct pod *p, const char *dir, struct diag *d)
+{
+	_cleanup_free_ char *netns = pod_netns_path(t, p->name);
+	_cleanup_free_ char *logs = strdup_printf("%s/logs/%s", t->cfg.data_dir, p->name);
+	_cleanup_json_ json_t *cfg = NULL, *ctrs = json_array(), *ready = NULL;
+	_cleanup_close_ int dfd = -1, rfd = -1;
+	char buf[1024];
+	struct pollfd pfd;
+	size_t len = 0;
+	int rp[2], r, status;
+	pid_t c;
+
+	if (!netns || !logs || !ctrs)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->spec->n_containers; i++) {
+		json_t *cj = container_json(t, p, i, dir, d);
+
+		if (!cj)
+			return d && d->err ? d->err : -ENOMEM;
+		json_array_append_new(ctrs, cj);
+	}
+	cfg = json_pack("{s:s,s:s,s:s,s:s,s:s,s:O}", "pod", p->name, "uid", p->uid, "hostname",
+			p->name, "netns_path", netns, "log_dir", logs, "containers", ctrs);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (!cfg || dfd < 0)
+		return diag_fail(d, -EIO, "prepare %s/%s", dir, SHIM_CONFIG_FILE);
+	r = json_write_atomic(dfd, SHIM_CONFIG_FILE, cfg, 0600);
+	if (r < 0)
+		return diag_fail(d, r, "write %s/%s: %s", dir, SHIM_CONFIG_FILE, strerror(-r));
+	if (pipe2(rp, O_CLOEXEC) < 0)
+		return diag_fail(d, -errno, "pipe: %s", strerror(errno));
+	c = fork();
+	if (c < 0) {
+		close(rp[0]);
+		close(rp[1]);
+		return diag_fail(d, -errno, "fork: %s", strerror(errno));
+	}
+	if (c == 0) {
+		sigset_t none;
+
+		/* its own session, and not our child: the shim outlives tankd */
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (dup2(rp[1], 3) < 0)
+			_exit(127);
+		execl(t->cfg.shim_path, "tank-shim", "--run-dir", dir, "--ready-fd", "3",
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(rp[1]);
+	rfd = rp[0];
+	while (waitpid(c, &status, 0) < 0 && errno == EINTR)
+		;
+	pfd = (struct pollfd){ .fd = rfd, .events = POLLIN };
+	while (len < sizeof(buf) - 1) {
+		ssize_t n;
+
+		r = poll(&pfd, 1, SHIM_READY_TIMEOUT_MS);
+		if (r == 0)
+			return diag_fail(d, -ETIMEDOUT, "tank-shim (%s) did not report ready in %d s",
+					 t->cfg.shim_path, SHIM_READY_TIMEOUT_MS / 1000);
+		if (r < 0 && errno == EINTR)
+			continue;
+		n = read(rfd, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	if (json_parse_buf(buf, len, &ready, NULL) < 0)
+		return diag_fail(d, -EIO,
+				 "tank-shim (%s) exited without reporting; see %s/shim.log",
+				 t->cfg.shim_path, dir);
+	if (!json_bool(ready, "ok", false))
+		return diag_fail(d, -EIO, "tank-shim: %s", json_str(ready, "error", "failed"));
+	p->shim_pid = (pid_t)json_int(ready, "pid", 0);
+	return 0;
+}
+
+static int setup_network(struct tankd *t, struct pod *p, struct diag *d)
+{
+	_cleanup_free_ char *netns = pod_netns_path(t, p->name);
+	_cleanup_close_ int nsfd = -1;
+	int r;
+
+	if (!netns)
+		return -ENOMEM;
+	nsfd = np_netns_open(netns);
+	if (nsfd < 0)
+		return diag_fail(d, nsfd, "open netns %s: %s", netns, strerror(-nsfd));
+	r = np_netns_lo_up(nsfd, d);
+	if (r < 0)
+		return r;
+	if (p->n_nics && t->bpf) {
+		r = np_bpf_pod_register(t->bpf, p->slot, p->name, p->uid, d);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < p->n_nics; i++) {
+		const struct spec_nic *sn = &p->spec->nics[i];
+		struct pod_nic *n = &p->nics[i];
+		struct np_addr addrs[NP_ADDRS_MAX];
+		struct np_veth_spec vs = { .host_ifname = n->host_ifname,
+					   .pod_ifname = n->name,
+					   .pod_netns_fd = nsfd,
+					   .addrs = addrs };
+		struct np_nic_state st;
+
+		for (size_t k = 0; k < sn->n_addrs && k < NP_ADDRS_MAX; k++) {
+			r = np_addr_parse(sn->addrs[k].text, &addrs[vs.n_addrs]);
+			if (r < 0)
+				return diag_fail(d, r, "network.nics[%zu].ip: \"%s\"", i,
+						 sn->addrs[k].text);
+			vs.n_addrs++;
+		}
+		/* a leftover from a crashed start would make the create fail: replace it */
+		np_link_delete(n->host_ifname, NULL);
+		r = np_veth_setup(&vs, &st, d);
+		if (r < 0) {
+			diag_prefix(d, "nic %s: ", n->name);
+			return r;
+		}
+		n->host_ifindex = st.host_ifindex;
+		if (t->bpf) {
+			r = np_bpf_veth_attach(t->bpf, p->uid, n->name, p->slot, st.host_ifindex, d);
+			if (r < 0) {
+				diag_prefix(d, "nic %s: attach BPF: ", n->name);
+				return r;
+			}
+		}
+	}
+	return 0;
+}
+
+static int watch_connect(struct tankd *t, struct pod *p)
+{
+	_cleanup_free_ char *dir = pod_run_dir(t, p->name);
+	_cleanup_free_ char *sock = strdup_printf("%s/%s", dir, SHIM_SOCKET_FILE);
+	_cleanup_json_ json_t *req = json_pack("{s:s}", "op", "watch");
+	int fd, r;
+
+	if (!sock || !req)
+		return -ENOMEM;
+	fd = ipc_connect(sock);
+	if (fd < 0)
+		return fd;
+	r = ipc_send_json(fd, req, NULL, 0);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	p->watch_fd = fd;
+	return loop_add(t, fd, W_SHIM_WATCH, p);
+}
+
+static int start_containers(struct tankd *t, struct pod *p, struct diag *d)
+{
+	for (size_t i = 0; i < p->n_ctrs; i++) {
+		_cleanup_json_ json_t *req = NULL, *reply = NULL;
+		int r;
+
+		if (p->ctrs[i].state && !strcmp(p->ctrs[i].state, "running"))
+			continue;
+		req = json_pack("{s:s,s:s}", "op", "start", "container", p->ctrs[i].name);
+		r = shim_call(t, p->name, req, NULL, 0, &reply, d);
+		if (r < 0) {
+			diag_prefix(d, "container %s: ", p->ctrs[i].name);
+			return r;
+		}
+		p->ctrs[i].pid = (pid_t)json_int(reply, "pid", 0);
+		free(p->ctrs[i].state);
+		p->ctrs[i].state = strdup("running");
+	}
+	p->started_at = now_wall_ms();
+	p->started_mono = now_mono_ms();
+	return 0;
+}
+
+static void start_failed(struct tankd *t, struct pod *p, int r, struct diag *d)
+{
+	p->phase = PHASE_FAILED;
+	p->exit_failed = true;
+	p->next_start_at = now_mono_ms() + plan_backoff_ms(&t->cfg.plan, p->backoff_n);
+	p->backoff_n++;
+	set_message(p, "start failed: %s", diag_text(d, r));
+	json_decref(p->last_exit);
+	p->last_exit = json_pack("{s:s,s:s}", "reason", "StartError", "message", p->message);
+	log_pod(LOG_LVL_ERROR, p->name, "%s", p->message);
+}
+
+void runtime_pull_done(struct tankd *t, struct pod *p)
+{
+	_cleanup_free_ char *store = strdup_printf("%s/images", t->cfg.data_dir);
+	_cleanup_free_ char *dir = pod_run_dir(t, p->name);
+	struct diag d = { 0 };
+	int r = 0;
+
+	p->phase = PHASE_STARTING;
+	set_message(p, "starting");
+	p->images = calloc(p->spec->n_containers, sizeof(*p->images));
+	if (!store || !dir || !p->images) {
+		start_failed(t, p, -ENOMEM, &d);
+		return;
+	}
+	for (size_t i = 0; i < p->spec->n_containers && r >= 0; i++)
+		if (p->spec->containers[i].image)
+			r = oci_image_prepare(store, p->spec->containers[i].image, &p->images[i], &d);
+	if (r >= 0 && !p->slot && !(p->slot = slot_alloc(t)))
+		r = diag_fail(&d, -ENOSPC, "no free pod slot (%d pods at most)", TANK_MAX_PODS - 1);
+	if (r >= 0 && (r = fs_mkdir_p(dir, 0700)) < 0)
+		diag_fail(&d, r, "create %s: %s", dir, strerror(-r));
+	if (r >= 0)
+		r = write_etc_files(t, p, dir, &d);
+	if (r >= 0)
+		r = shim_spawn(t, p, dir, &d);
+	if (r >= 0)
+		r = setup_network(t, p, &d);
+	if (r >= 0)
+		r = start_containers(t, p, &d);
+	if (r >= 0 && (r = watch_connect(t, p)) < 0)
+		diag_fail(&d, r, "watch shim: %s", strerror(-r));
+	for (size_t i = 0; p->images && i < p->spec->n_containers; i++)
+		oci_image_free(p->images[i]);
+	free(p->images);
+	p->images = NULL;
+	if (r < 0) {
+		state_save(t, p);
+		start_failed(t, p, r, &d);
+		return;
+	}
+	p->phase = PHASE_RUNNING;
+	free(p->message);
+	p->message = NULL;
+	state_save(t, p);
+	log_pod(LOG_LVL_INFO, p->name, "running (shim pid %d, pid %d)", (int)p->shim_pid,
+		p->n_ctrs ? (int)p->ctrs[0].pid : 0);
+}
+
+void runtime_pull_event(struct tankd *t, struct pod *p)
+{
+	char buf[1500];
+	size_t len = 0;
+	ssize_t n;
+	struct diag d = { 0 };
+
+	while (len < sizeof(buf) - 1 &&
+	       ((n = read(p->pull_fd, buf + len, sizeof(buf) - 1 - len)) > 0 ||
+		(n < 0 && errno == EINTR)))
+		len += n > 0 ? (size_t)n : 0;
+	buf[len] = '\0';
+	loop_del(t, p->pull_fd);
+	close(p->pull_fd);
+	p->pull_fd = -1;
+	p->pull_pid = 0; /* reaped by the SIGCHLD handler */
+	if (!strcmp(buf, "OK")) {
+		runtime_pull_done(t, p);
+		return;
+	}
+	diag_fail(&d, -EIO, "%s", len > 4 ? buf + 4 : "image worker died");
+	start_failed(t, p, -EIO, &d);
+	json_object_set_new(p->last_exit, "reason", json_string("ImagePullError"));
+}
+
+void runtime_restart(struct tankd *t, struct pod *p)
+{
+	struct diag d = { 0 };
+	int r;
+
+	p->phase = PHASE_STARTING;
+	r = start_containers(t, p, &d);
+	if (r < 0) {
+		start_failed(t, p, r, &d);
+		return;
+	}
+	p->restarts++;
+	p->phase = PHASE_RUNNING;
+	free(p->message);
+	p->message = NULL;
+	state_save(t, p);
+	log_pod(LOG_LVL_INFO, p->name, "restarted (restart %u, pid %d)", p->restarts,
+		p->n_ctrs ? (int)p->ctrs[0].pid : 0);
+}
+
+/* ---- shim events ---------------------------------------------------------------------------- */
+
+static struct pod_ctr *ctr_find(struct pod *p, const char *name)
+{
+	for (size_t i = 0; name && i < p->n_ctrs; i++)
+		if (!strcmp(p->ctrs[i].name, name))
+			return &p->ctrs[i];
+	return NULL;
+}
+
+static void on_exited(struct pod *p, json_t *ev)
+{
+	struct pod_ctr *c = ctr_find(p, json_str(ev, "container", NULL));
+	json_t *code = json_object_get(ev, "exit_code");
+	json_t *sig = json_object_get(ev, "signal");
+
+	if (!c)
+		return;
+	free(c->state);
+	c->state = strdup("exited");
+	c->pid = 0;
+	json_decref(p->last_exit);
+	if (json_is_integer(sig)) {
+		p->last_exit = json_pack("{s:I}", "signal", json_integer_value(sig));
+		p->exit_failed = true;
+	} else {
+		p->last_exit = json_pack("{s:I}", "code", json_integer_value(code));
+		p->exit_failed = json_integer_value(code) != 0;
+	}
+	if (p->phase == PHASE_RUNNING) {
+		p->phase = PHASE_EXITED;
+		p->ran_ms = now_mono_ms() - p->started_mono;
+	}
+	log_pod(LOG_LVL_INFO, p->name, "container %s exited (%s %lld)", c->name,
+		json_is_integer(sig) ? "signal" : "code",
+		(long long)json_integer_value(json_is_integer(sig) ? sig : code));
+}
+
+static void watch_reader_release(struct pod *p)
+{
+	ipc_reader_clear(&p->watch_rd);
+}
+
+void runtime_watch_event(struct tankd *t, struct pod *p)
+{
+	struct ipc_reader *rd = &p->watch_rd;
+	int fds[IPC_FDS_MAX];
+	size_t nfds;
+
+	for (;;) {
+		json_t *ev = NULL;
+		int r = ipc_reader_next(rd, p->watch_fd, &ev, fds, &nfds);
+
+		for (size_t i = 0; r > 0 && i < nfds; i++)
+			close(fds[i]);
+		if (r == 0)
+			return;
+		if (r < 0) {
+			/* the shim is gone: nothing owns the pod's processes any more */
+			loop_del(t, p->watch_fd);
+			close(p->watch_fd);
+			p->watch_fd = -1;
+			watch_reader_release(p);
+			if (p->phase == PHASE_RUNNING || p->phase == PHASE_EXITED ||
+			    p->phase == PHASE_BACKOFF || p->phase == PHASE_TERMINATED) {
+				struct diag d = { 0 };
+
+				p->shim_pid = 0;
+				diag_fail(&d, -EPIPE, "tank-shim of the pod exited");
+				start_failed(t, p, -EPIPE, &d);
+				tankd_nudge(t);
+			}
+			return;
+		}
+		if (!strcmp(json_str(ev, "event", ""), "exited")) {
+			on_exited(p, ev);
+			tankd_nudge(t);
+		}
+		json_decref(ev);
+	}
+}
+
+/* ---- stop and teardown ---------------------------------------------------------------------- */
+
+void runtime_stop(struct tankd *t, struct pod *p, bool del)
+{
+	_cleanup_json_ json_t *req = NULL;
+	_cleanup_free_ char *dir = pod_run_dir(t, p->name);
+	_cleanup_free_ char *sock = strdup_printf("%s/%s", dir, SHIM_SOCKET_FILE);
+	uint64_t grace = 10000;
+	int fd;
+
+	p->phase = PHASE_STOPPING;
+	p->delete_after_stop = del;
+	set_message(p, del ? "deleting" : "stopping for replacement");
+	if (p->pull_pid > 0) {
+		kill(p->pull_pid, SIGKILL);
+		p->pull_pid = 0;
+	}
+	if (p->pull_fd >= 0) {
+		loop_del(t, p->pull_fd);
+		close(p->pull_fd);
+		p->pull_fd = -1;
+	}
+	for (size_t i = 0; p->spec && i < p->spec->n_containers; i++)
+		if (p->spec->containers[i].stop_grace_ms > grace)
+			grace = p->spec->containers[i].stop_grace_ms;
+	req = json_pack("{s:s,s:I}", "op", "destroy", "grace_ms", (json_int_t)grace);
+	fd = sock && req ? ipc_connect(sock) : -ENOMEM;
+	if (fd >= 0 && ipc_send_json(fd, req, NULL, 0) >= 0) {
+		p->destroy_fd = fd;
+		p->stop_deadline = now_mono_ms() + grace + 5000;
+		loop_add(t, fd, W_SHIM_DESTROY, p);
+		log_pod(LOG_LVL_INFO, p->name, "stopping (grace %llu ms)",
+			(unsigned long long)grace);
+		return;
+	}
+	if (fd >= 0)
+		close(fd);
+	runtime_stop_done(t, p);
+}
+
+/* Is pid a tank-shim? (so a recycled pid is never killed) */
+static bool pid_is_shim(pid_t pid)
+{
+	_cleanup_free_ char *path = strdup_printf("/proc/%d/cmdline", (int)pid);
+	_cleanup_free_ char *buf = NULL;
+
+	if (pid <= 0 || !path || fs_read_all(AT_FDCWD, path, 4096, &buf, NULL) < 0)
+		return false;
+	return strstr(buf, "tank-shim") != NULL;
+}
+
+void runtime_stop_done(struct tankd *t, struct pod *p)
+{
+	_cleanup_free_ char *dir = pod_run_dir(t, p->name);
+	_cleanup_free_ char *netns = pod_netns_path(t, p->name);
+	_cleanup_free_ char *data = strdup_printf("%s/pods/%s", t->cfg.data_dir, p->name);
+	_cleanup_free_ char *logs = strdup_printf("%s/logs/%s", t->cfg.data_dir, p->name);
+	int ifindexes[SPEC_NICS_MAX];
+	struct diag d = { 0 };
+	size_t n = 0;
+
+	if (p->destroy_fd >= 0) {
+		loop_del(t, p->destroy_fd);
+		close(p->destroy_fd);
+		p->destroy_fd = -1;
+	}
+	if (p->watch_fd >= 0) {
+		loop_del(t, p->watch_fd);
+		close(p->watch_fd);
+		p->watch_fd = -1;
+		watch_reader_release(p);
+	}
+	if (p->shim_pid > 0 && pid_is_shim(p->shim_pid)) {
+		log_pod(LOG_LVL_WARN, p->name, "shim %d did not stop in time; killing it",
+			(int)p->shim_pid);
+		kill(p->shim_pid, SIGKILL);
+	}
+	p->shim_pid = 0;
+	for (size_t i = 0; i < p->n_nics; i++) {
+		if (p->nics[i].host_ifindex > 0 && n < ARRAY_SIZE(ifindexes))
+			ifindexes[n++] = p->nics[i].host_ifindex;
+		if (np_link_delete(p->nics[i].host_ifname, &d) < 0)
+			log_pod(LOG_LVL_WARN, p->name, "delete %s: %s", p->nics[i].host_ifname,
+				diag_text(&d, d.err));
+	}
+	if (t->bpf && p->slot && np_bpf_pod_unregister(t->bpf, p->uid, p->slot, ifindexes, n, &d) < 0)
+		log_pod(LOG_LVL_WARN, p->name, "BPF cleanup: %s", diag_text(&d, d.err));
+	/* the shim unbinds the netns; do it here too when the shim died before it could */
+	if (netns && fs_exists(netns)) {
+		umount2(netns, MNT_DETACH);
+		unlink(netns);
+	}
+	diag_clear(&d);
+	if (cgroup_remove_pod(&t->cfg, t->cgroups, p->name, &d) < 0)
+		log_pod(LOG_LVL_WARN, p->name, "%s", diag_text(&d, d.err));
+	if (dir)
+		fs_rm_rf(dir);
+	if (p->delete_after_stop) {
+		if (data)
+			fs_rm_rf(data);
+		if (logs)
+			fs_rm_rf(logs);
+		if (p->slot)
+			t->slots_used[p->slot] = 0;
+		log_pod(LOG_LVL_INFO, p->name, "deleted");
+		pod_unlink(t, p);
+		pod_free(p);
+	} else {
+		/* replaced or retried: the next pass creates it from the current spec */
+		for (size_t i = 0; i < p->n_ctrs; i++) {
+			free(p->ctrs[i].state);
+			p->ctrs[i].state = NULL;
+			p->ctrs[i].pid = 0;
+		}
+		p->phase = PHASE_PENDING;
+		log_pod(LOG_LVL_INFO, p->name, "stopped");
+	}
+	tankd_nudge(t);
+}
+
+/* ---- exec ------------------------------------------------------------------------------------ */
+
+int runtime_exec(struct tankd *t, struct pod *p, json_t *req, int *fds, size_t nfds,
+		 int *ret_shim_fd, struct diag *d)
+{
+	_cleanup_free_ char *dir = pod_run_dir(t, p->name);
+	_cleanup_free_ char *sock = strdup_printf("%s/%s", dir, SHIM_SOCKET_FILE);
+	_cleanup_json_ json_t *fwd = NULL;
+	const char *cname = json_str(req, "container", NULL);
+	struct pod_ctr *c = cname ? ctr_find(p, cname) : p->n_ctrs ? &p->ctrs[0] : NULL;
+	json_t *args = json_object_get(req, "args");
+	int fd, r;
+
+	if (!c)
+		return diag_fail(d, -ENOENT, "pod %s has no container %s", p->name,
+				 cname ? cname : "");
+	if (p->phase != PHASE_RUNNING || !c->state || strcmp(c->state, "running"))
+		return diag_fail(d, -ESRCH, "container %s of pod %s is not running (%s)", c->name,
+				 p->name, pod_phase_name(p->phase));
+	if (!json_is_array(args) || json_array_size(args) == 0)
+		return diag_fail(d, -EINVAL, "exec: args must be a non-empty list of strings");
+	if (nfds != 3)
+		return diag_fail(d, -EINVAL, "exec: expected 3 file descriptors, got %zu", nfds);
+	fwd = json_pack("{s:s,s:s,s:O}", "op", "exec", "container", c->name, "args", args);
+	if (!fwd || !sock)
+		return -ENOMEM;
+	if (json_is_array(json_object_get(req, "env")))
+		json_object_set(fwd, "env", json_object_get(req, "env"));
+	if (json_str(req, "cwd", NULL))
+		json_object_set(fwd, "cwd", json_object_get(req, "cwd"));
+	fd = ipc_connect(sock);
+	if (fd < 0)
+		return diag_fail(d, fd, "connect to the pod's shim: %s", strerror(-fd));
+	r = ipc_send_json(fd, fwd, fds, nfds);
+	if (r < 0) {
+		close(fd);
+		return diag_fail(d, r, "send exec to the shim: %s", strerror(-r));
+	}
+	*ret_shim_fd = fd;
+	return 0;
+}
+
+/* ---- adoption after a tankd restart ------------------------------------------------------ */
+
+static void adopt_one(struct tankd *t, const char *name)
+{
+	_cleanup_free_ char *dir = pod_run_dir(t, name);
+	_cleanup_free_ char *stf = strdup_printf("%s/" TANKD_STATE_FILE, dir ? dir : "");
+	_cleanup_json_ json_t *st = NULL, *status = NULL, *req = json_pack("{s:s}", "op", "status");
+	struct diag d = { 0 };
+	struct pod *p;
+	json_t *nics, *ctrs, *e;
+	size_t i;
+
+	if (!dir || !stf || !req || json_read_file(AT_FDCWD, stf, 1 << 20, &st, &d) < 0)
+		return;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return;
+	p->name = strdup(name);
+	p->uid = strdup(json_str(st, "uid", ""));
+	p->revision = (uint64_t)json_int(st, "revision", 0);
+	p->slot = (uint32_t)json_int(st, "slot", 0);
+	p->restarts = (unsigned int)json_int(st, "restarts", 0);
+	p->started_at = (uint64_t)json_int(st, "started_at", 0);
+	p->started_mono = now_mono_ms();
+	p->pull_fd = p->watch_fd = p->destroy_fd = -1;
+	if (p->slot && p->slot < TANK_MAX_PODS)
+		t->slots_used[p->slot] = 1;
+	else
+		p->slot = 0;
+	nics = json_object_get(st, "nics");
+	p->n_nics = json_array_size(nics) <= SPEC_NICS_MAX ? json_array_size(nics) : 0;
+	p->nics = calloc(p->n_nics ? p->n_nics : 1, sizeof(*p->nics));
+	json_array_foreach(nics, i, e) {
+		if (i >= p->n_nics || !p->nics)
+			break;
+		p->nics[i].name = strdup(json_str(e, "name", ""));
+		p->nics[i].host_ifname = strdup(json_str(e, "host_ifname", ""));
+		p->nics[i].host_ifindex = (int)json_int(e, "host_ifindex", 0);
+		p->nics[i].ips = json_strv(json_object_get(e, "ips"));
+	}
+	p->next = t->pods;
+	t->pods = p;
+	if (shim_call(t, name, req, NULL, 0, &status, &d) < 0) {
+		/* shim gone: leftovers get torn down (and the pod re-created if still desired) */
+		p->phase = PHASE_FAILED;
+		set_message(p, "shim gone while tankd was down: %s", diag_text(&d, d.err));
+		log_pod(LOG_LVL_WARN, name, "%s", p->message);
+		return;
+	}
+	p->shim_pid = (pid_t)json_int(status, "shim_pid", 0);
+	ctrs = json_object_get(status, "containers");
+	p->n_ctrs = json_array_size(ctrs);
+	p->ctrs = calloc(p->n_ctrs ? p->n_ctrs : 1, sizeof(*p->ctrs));
+	p->phase = PHASE_RUNNING;
+	json_array_foreach(ctrs, i, e) {
+		if (!p->ctrs)
+			break;
+		p->ctrs[i].name = strdup(json_str(e, "name", ""));
+		p->ctrs[i].state = strdup(json_str(e, "state", "exited"));
+		p->ctrs[i].pid = (pid_t)json_int(e, "pid", 0);
+		if (strcmp(p->ctrs[i].state, "running")) {
+			/* it ended while tankd was down: report it now, the policy applies */
+			on_exited(p, e);
+		}
+	}
+	if (watch_connect(t, p) < 0)
+		log_pod(LOG_LVL_WARN, name, "cannot watch the shim");
+	log_pod(LOG_LVL_INFO, name, "adopted (shim pid %d, %s)", (int)p->shim_pid,
+		pod_phase_name(p->phase));
+}
+
+void runtime_adopt_all(struct tankd *t)
+{
+	_cleanup_free_ char *pods = strdup_printf("%s/pods", t->cfg.run_dir);
+	DIR *dp = pods ? opendir(pods) : NULL;
+	struct dirent *e;
+
+	if (!dp)
+		return;
+	while ((e = readdir(dp)))
+		if (e->d_name[0] != '.' && spec_name_is_valid(e->d_name))
+			adopt_one(t, e->d_name);
+	closedir(dp);
+}

@@ -1,0 +1,386 @@
+/* tankd.c - the daemon: flags and config, the event loop (epoll + signalfd), startup, shutdown. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "daemon/api.h"
+#include "daemon/tankd.h"
+
+/*
+ * Registrations are kept by fd; the epoll cookie carries fd and a generation, so an event
+ * queued for an fd that a handler earlier in the same batch closed (and maybe reused) is
+ * recognised and dropped.
+ */
+#define LOOP_FDS_MAX 65536
+static struct watch *watches[LOOP_FDS_MAX];
+static uint32_t watch_gen[LOOP_FDS_MAX];
+
+int loop_add(struct tankd *t, int fd, enum watch_kind kind, void *ptr)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+	struct watch *w;
+
+	if (fd < 0 || fd >= LOOP_FDS_MAX)
+		return -EMFILE;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	*w = (struct watch){ .kind = kind, .fd = fd, .ptr = ptr };
+	watch_gen[fd]++;
+	ev.data.u64 = (uint64_t)watch_gen[fd] << 32 | (uint32_t)fd;
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		free(w);
+		return -errno;
+	}
+	free(watches[fd]);
+	watches[fd] = w;
+	return 0;
+}
+
+void loop_del(struct tankd *t, int fd)
+{
+	if (fd < 0 || fd >= LOOP_FDS_MAX)
+		return;
+	epoll_ctl(t->epfd, EPOLL_CTL_DEL, fd, NULL);
+	free(watches[fd]);
+	watches[fd] = NULL;
+	watch_gen[fd]++;
+}
+
+void tankd_nudge(struct tankd *t)
+{
+	t->nudged = true;
+}
+
+static void reap_children(void)
+{
+	/* pull workers and the shim's intermediate; the shims themselves are not our children */
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+}
+
+static void on_signal(struct tankd *t)
+{
+	struct signalfd_siginfo si;
+
+	while (read(t->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			reap_children();
+			break;
+		case SIGTERM:
+		case SIGINT:
+			log_info("signal %s: stopping; pods keep running under their shims",
+				 strsignal((int)si.ssi_signo));
+			t->quit = true;
+			break;
+		case SIGHUP:
+			log_info("SIGHUP: running a reconcile pass");
+			tankd_nudge(t);
+			break;
+		}
+	}
+}
+
+static void dispatch(struct tankd *t, struct epoll_event *ev)
+{
+	int fd = (int)(uint32_t)ev->data.u64;
+	uint32_t gen = (uint32_t)(ev->data.u64 >> 32);
+	struct watch *w = fd >= 0 && fd < LOOP_FDS_MAX ? watches[fd] : NULL;
+	struct pod *p;
+
+	if (!w || watch_gen[fd] != gen)
+		return;
+	p = w->ptr;
+	switch (w->kind) {
+	case W_LISTEN:
+		api_accept(t);
+		break;
+	case W_SIGNAL:
+		on_signal(t);
+		break;
+	case W_TIMER:
+		break;
+	case W_CLIENT:
+		api_client_event(t, w->ptr, ev->events);
+		break;
+	case W_EXEC:
+		api_exec_event(t, w->ptr);
+		break;
+	case W_PULL:
+		runtime_pull_event(t, p);
+		tankd_nudge(t);
+		break;
+	case W_SHIM_WATCH:
+		runtime_watch_event(t, p);
+		break;
+	case W_SHIM_DESTROY:
+		runtime_stop_done(t, p);
+		break;
+	}
+}
+
+/* The soonest moment a pass is needed: periodic resync, a backoff or a stop deadline. */
+static int next_timeout_ms(struct tankd *t, uint64_t last_pass)
+{
+	uint64_t now = now_mono_ms(), due = last_pass + t->cfg.resync_ms;
+
+	if (t->nudged)
+		return 0;
+	for (struct pod *p = t->pods; p; p = p->next) {
+		if ((p->phase == PHASE_BACKOFF || p->phase == PHASE_FAILED) && p->next_start_at < due)
+			due = p->next_start_at;
+		if (p->phase == PHASE_STOPPING && p->stop_deadline && p->stop_deadline < due)
+			due = p->stop_deadline;
+	}
+	return due <= now ? 0 : (int)(due - now > 60000 ? 60000 : due - now);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: tankd [OPTIONS]\n"
+		"Tank's daemon: keeps the pods declared with `tankctl apply` running.\n\n"
+		"  --config PATH       config file (default " TANKD_DEFAULT_CONFIG ")\n"
+		"  --data-dir DIR      state: store, images, volumes, logs (default /var/lib/tank)\n"
+		"  --run-dir DIR       runtime files, pod dirs (default /run/tank)\n"
+		"  --socket PATH       API socket (default <run-dir>/tankd.sock)\n"
+		"  --bpf-dir DIR       BPF pins (default /sys/fs/bpf/tank)\n"
+		"  --cgroup-name NAME  cgroup subtree for pods (default tank)\n"
+		"  --shim PATH         tank-shim binary (default: beside tankd)\n"
+		"  --backoff-base DUR  first restart delay (default 10s)\n"
+		"  --log-level LEVEL   error, warn, info, debug (default info)\n"
+		"  --version           print version and kernel features\n"
+		"  --help              this text\n\n"
+		"Every option can also be set in the config file as `key = value`\n"
+		"(data_dir, run_dir, socket, bpf_dir, netns_dir, cgroup_root, cgroup_name, shim,\n"
+		"resync_interval, backoff_base, backoff_max, backoff_reset, log_level).\n");
+}
+
+static char *default_shim_path(void)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return strdup("/usr/local/libexec/tank/tank-shim");
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	{
+		_cleanup_free_ char *beside = strdup_printf("%s/tank-shim", exe);
+
+		if (beside && access(beside, X_OK) == 0)
+			return TAKE_PTR(beside);
+	}
+	return strdup("/usr/local/libexec/tank/tank-shim");
+}
+
+static int parse_args(int argc, char **argv, struct tankd_config *c, bool *ret_version)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "data-dir", required_argument, NULL, 'D' },
+		{ "run-dir", required_argument, NULL, 'R' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "bpf-dir", required_argument, NULL, 'B' },
+		{ "cgroup-name", required_argument, NULL, 'G' },
+		{ "shim", required_argument, NULL, 'H' },
+		{ "backoff-base", required_argument, NULL, 'b' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	static const struct {
+		int opt;
+		const char *key;
+	} keys[] = { { 'D', "data_dir" },    { 'R', "run_dir" },     { 'S', "socket" },
+		     { 'B', "bpf_dir" },     { 'G', "cgroup_name" }, { 'H', "shim" },
+		     { 'b', "backoff_base" }, { 'l', "log_level" } };
+	const char *config = NULL;
+	struct diag d = { 0 };
+	int o, r;
+
+	/* first pass: the config file, so flags override it */
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1)
+		if (o == 'c')
+			config = optarg;
+	r = config_load(config ? config : TANKD_DEFAULT_CONFIG, config != NULL, c, &d);
+	if (r < 0) {
+		fprintf(stderr, "tankd: %s\n", diag_text(&d, r));
+		return 1;
+	}
+	optind = 1;
+	opterr = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			break;
+		case 'V':
+			*ret_version = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case '?':
+			usage(stderr);
+			return 2;
+		default:
+			for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+				if (keys[i].opt != o)
+					continue;
+				r = config_set(c, keys[i].key, optarg, &d);
+				if (r < 0) {
+					fprintf(stderr, "tankd: %s\n", diag_text(&d, r));
+					return 2;
+				}
+			}
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tankd: unexpected argument \"%s\"\n", argv[optind]);
+		return 2;
+	}
+	if (!c->socket_path)
+		c->socket_path = strdup_printf("%s/tankd.sock", c->run_dir);
+	if (!c->shim_path)
+		c->shim_path = default_shim_path();
+	return c->socket_path && c->shim_path ? 0 : 1;
+}
+
+static int setup(struct tankd *t)
+{
+	_cleanup_free_ char *storedir = strdup_printf("%s/store", t->cfg.data_dir);
+	_cleanup_free_ char *pods = strdup_printf("%s/pods", t->cfg.run_dir);
+	struct diag d = { 0 };
+	sigset_t mask;
+	int r, probe;
+
+	if (geteuid() != 0) {
+		log_error("tankd must run as root (it creates namespaces, links and BPF programs)");
+		return -EPERM;
+	}
+	if (!storedir || !pods)
+		return -ENOMEM;
+	if ((r = fs_mkdir_p(t->cfg.data_dir, 0711)) < 0 || (r = fs_mkdir_p(pods, 0700)) < 0 ||
+	    (r = fs_mkdir_p(t->cfg.netns_dir, 0755)) < 0) {
+		log_error("create state directories under %s and %s: %s", t->cfg.data_dir,
+			  t->cfg.run_dir, strerror(-r));
+		return r;
+	}
+	/* a live socket means another tankd owns this run dir */
+	probe = ipc_connect(t->cfg.socket_path);
+	if (probe >= 0) {
+		close(probe);
+		log_error("another tankd is listening on %s; stop it or use --socket/--run-dir",
+			  t->cfg.socket_path);
+		return -EADDRINUSE;
+	}
+	r = store_file_open(storedir, &t->store, &d);
+	if (r < 0) {
+		log_error("store %s: %s", storedir, diag_text(&d, r));
+		return r;
+	}
+	r = cgroup_detect(t->cfg.cgroup_root, &t->cgroups);
+	if (r < 0) {
+		log_error("cgroups at %s: %s", t->cfg.cgroup_root, strerror(-r));
+		return r;
+	}
+	r = np_bpf_open(t->cfg.bpf_dir, &t->bpf, &d);
+	if (r < 0) {
+		log_error("BPF datapath (%s): %s", t->cfg.bpf_dir, diag_text(&d, r));
+		return r;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	t->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	t->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (t->sigfd < 0 || t->epfd < 0)
+		return -errno;
+	r = fs_mkdir_p(t->cfg.run_dir, 0711);
+	t->listenfd = r < 0 ? r : ipc_listen(t->cfg.socket_path, 0660);
+	if (t->listenfd < 0) {
+		log_error("listen on %s: %s", t->cfg.socket_path, strerror(-t->listenfd));
+		return t->listenfd;
+	}
+	if ((r = loop_add(t, t->sigfd, W_SIGNAL, NULL)) < 0 ||
+	    (r = loop_add(t, t->listenfd, W_LISTEN, NULL)) < 0)
+		return r;
+	log_info("tankd %s: data %s, run %s, socket %s, cgroups %s, BPF %s at %s", TANK_VERSION,
+		 t->cfg.data_dir, t->cfg.run_dir, t->cfg.socket_path, cgroup_mode_name(t->cgroups),
+		 np_bpf_attach_mode(t->bpf), t->cfg.bpf_dir);
+	return 0;
+}
+
+static void print_version(struct tankd *t)
+{
+	enum cgroup_mode m = CGROUP_V1;
+	struct np_bpf *b = NULL;
+
+	printf("tankd %s\n", TANK_VERSION);
+	if (cgroup_detect(t->cfg.cgroup_root, &m) == 0)
+		printf("cgroups: %s\n", cgroup_mode_name(m));
+	if (geteuid() == 0 && np_bpf_open(t->cfg.bpf_dir, &b, NULL) == 0) {
+		printf("bpf attach: %s\n", np_bpf_attach_mode(b));
+		np_bpf_close(b);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct tankd t = { .epfd = -1, .sigfd = -1, .timerfd = -1, .listenfd = -1 };
+	uint64_t last_pass = 0;
+	bool version = false;
+	int r;
+
+	config_defaults(&t.cfg);
+	r = parse_args(argc, argv, &t.cfg, &version);
+	if (r)
+		return r;
+	log_set_level(t.cfg.log_level);
+	if (version) {
+		print_version(&t);
+		return 0;
+	}
+	if (setup(&t) < 0)
+		return 1;
+	runtime_adopt_all(&t);
+	tankd_nudge(&t);
+	while (!t.quit) {
+		struct epoll_event evs[64];
+		int n = epoll_wait(t.epfd, evs, ARRAY_SIZE(evs), next_timeout_ms(&t, last_pass));
+
+		if (n < 0 && errno != EINTR) {
+			log_error("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++)
+			dispatch(&t, &evs[i]);
+		if (t.nudged || now_mono_ms() >= last_pass + t.cfg.resync_ms || next_timeout_ms(&t, last_pass) == 0) {
+			t.nudged = false;
+			last_pass = now_mono_ms();
+			reconcile_pass(&t);
+		}
+	}
+	/* leave pods, shims, links and pins in place: a new tankd adopts them */
+	unlink(t.cfg.socket_path);
+	np_bpf_close(t.bpf);
+	t.store->ops->close(t.store);
+	config_free(&t.cfg);
+	return 0;
+}

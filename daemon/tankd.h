@@ -1,0 +1,155 @@
+/* tankd.h - tankd's internals shared between its files (config, pods, loop, API, runtime). */
+#ifndef TANK_TANKD_H
+#define TANK_TANKD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "daemon/plan.h"
+#include "daemon/spec.h"
+#include "daemon/store.h"
+#include "lib/lib.h"
+#include "netplane/netplane.h"
+#include "oci/oci.h"
+
+#define TANKD_DEFAULT_CONFIG "/etc/tank/tankd.conf"
+
+struct tankd_config {
+	char *data_dir;    /* /var/lib/tank */
+	char *run_dir;     /* /run/tank */
+	char *socket_path; /* <run_dir>/tankd.sock */
+	char *bpf_dir;     /* /sys/fs/bpf/tank */
+	char *netns_dir;   /* /run/netns */
+	char *cgroup_root; /* /sys/fs/cgroup */
+	char *cgroup_name; /* "tank": cgroups live at <root>/<ctrl>/<name>/<pod>/<ctr> */
+	char *shim_path;   /* tank-shim; default: beside the tankd binary */
+	uint64_t resync_ms;
+	struct plan_config plan;
+	enum log_level log_level;
+};
+
+/* Parse `key = value` lines ('#' comments); unknown keys are errors naming file and line. */
+int config_load(const char *path, bool must_exist, struct tankd_config *c, struct diag *d);
+void config_defaults(struct tankd_config *c);
+void config_free(struct tankd_config *c);
+int config_set(struct tankd_config *c, const char *key, const char *value, struct diag *d);
+
+/* ---- cgroups ---------------------------------------------------------------------------- */
+
+enum cgroup_mode { CGROUP_V1, CGROUP_HYBRID, CGROUP_V2 };
+const char *cgroup_mode_name(enum cgroup_mode m);
+int cgroup_detect(const char *root, enum cgroup_mode *ret);
+/* Create the cgroup dirs of one container; *ret_dirs (strv) lists every leaf to join. */
+int cgroup_create(const struct tankd_config *c, enum cgroup_mode m, const char *pod,
+		  const char *ctr, char ***ret_dirs, struct diag *d);
+/* Remove a pod's cgroups (all controllers, all containers). Missing is fine; -EBUSY if a
+ * process is still inside. */
+int cgroup_remove_pod(const struct tankd_config *c, enum cgroup_mode m, const char *pod,
+		      struct diag *d);
+
+/* ---- pods as tankd sees them ------------------------------------------------------------- */
+
+struct pod_nic {
+	char *name;
+	char *host_ifname;
+	int host_ifindex;
+	char **ips; /* "198.18.0.10/24" */
+};
+
+struct pod_ctr {
+	char *name;
+	char *image_ref;
+	pid_t pid;
+	char *state; /* from the shim: created, running, exited */
+};
+
+struct pod {
+	struct pod *next;
+	char *name;
+	char *uid;
+	uint64_t revision;     /* spec revision this runtime runs */
+	json_t *record;        /* store record it was started from */
+	struct pod_spec *spec;
+	enum pod_phase phase;
+	char *message;         /* why the phase is what it is (errors, backoff reason) */
+	unsigned int restarts;
+	unsigned int backoff_n;
+	uint64_t started_at;   /* wall ms of the last start */
+	uint64_t started_mono;
+	uint64_t ran_ms;
+	uint64_t next_start_at; /* mono ms */
+	bool exit_failed;
+	json_t *last_exit;     /* {"code"} | {"signal"} | {"reason","message"} or NULL */
+	uint32_t slot;
+	pid_t shim_pid;
+	pid_t pull_pid;        /* image worker while PULLING */
+	int pull_fd;           /* its result pipe */
+	int watch_fd;          /* the shim's event stream */
+	struct ipc_reader watch_rd;
+	int destroy_fd;        /* the shim's reply to destroy while STOPPING */
+	uint64_t stop_deadline; /* mono ms: when STOPPING gives up waiting for the shim */
+	bool delete_after_stop; /* STOPPING for delete (else for replace/retry) */
+	struct pod_nic *nics;
+	size_t n_nics;
+	struct pod_ctr *ctrs;
+	size_t n_ctrs;
+	struct oci_image **images; /* per container, while starting */
+};
+
+struct tankd {
+	struct tankd_config cfg;
+	struct store *store;
+	struct np_bpf *bpf;
+	enum cgroup_mode cgroups;
+	int epfd, sigfd, timerfd, listenfd;
+	bool nudged, quit;
+	struct pod *pods;
+	uint8_t slots_used[TANK_MAX_PODS]; /* 1 = taken */
+};
+
+/* ---- event loop registrations -------------------------------------------------------------- */
+
+enum watch_kind { W_LISTEN, W_SIGNAL, W_TIMER, W_CLIENT, W_SHIM_WATCH, W_SHIM_DESTROY,
+		  W_PULL, W_EXEC };
+
+struct watch {
+	enum watch_kind kind;
+	int fd;
+	void *ptr; /* struct pod * or struct client * */
+};
+
+int loop_add(struct tankd *t, int fd, enum watch_kind kind, void *ptr);
+void loop_del(struct tankd *t, int fd);
+void tankd_nudge(struct tankd *t);
+
+/* ---- reconciler and runtime ---------------------------------------------------------------- */
+
+void reconcile_pass(struct tankd *t);
+struct pod *pod_find(struct tankd *t, const char *name);
+json_t *pod_to_json(const struct tankd *t, const struct pod *p);
+
+/* runtime.c: the executor. Each either completes or leaves the pod in a phase that the next
+ * pass handles; failures are recorded in pod->message and logged once here. */
+void runtime_create(struct tankd *t, struct pod *p);         /* PENDING -> PULLING */
+void runtime_pull_event(struct tankd *t, struct pod *p);     /* the image worker finished */
+void runtime_pull_done(struct tankd *t, struct pod *p);      /* PULLING -> STARTING -> RUNNING */
+void runtime_restart(struct tankd *t, struct pod *p);        /* BACKOFF -> RUNNING */
+void runtime_stop(struct tankd *t, struct pod *p, bool del); /* -> STOPPING */
+void runtime_stop_done(struct tankd *t, struct pod *p);      /* STOPPING -> gone or PENDING */
+void runtime_watch_event(struct tankd *t, struct pod *p);    /* shim pushed something */
+void runtime_adopt_all(struct tankd *t);                     /* at start: re-adopt live shims */
+int runtime_exec(struct tankd *t, struct pod *p, json_t *req, int *fds, size_t nfds,
+		 int *ret_shim_fd, struct diag *d);
+int pod_init_from_spec(struct pod *p);
+void pod_free(struct pod *p);
+void pod_unlink(struct tankd *t, struct pod *p);
+
+/* ---- API ------------------------------------------------------------------------------------- */
+
+void api_accept(struct tankd *t);
+void api_client_event(struct tankd *t, void *client, uint32_t events);
+void api_exec_event(struct tankd *t, void *client);
+json_t *api_error(const char *code, const char *message, const char *path, json_t *details);
+
+#endif

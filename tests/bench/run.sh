@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# run.sh - Tank's benchmarks. Each prints its figure and, where there is one, the peer's
+# figure measured in the same run. Never used as a pass/fail test.
+set -u
+B=${TANK_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
+echo "== reconciler plan (1,000 desired pods, all running; target < 5 ms)"
+"$B/bench/bench_plan"

@@ -1,0 +1,191 @@
+/* test_daemon_plan.c - the reconciler's plan: every transition, without a kernel. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "daemon/plan.h"
+
+static const struct plan_config cfg = {
+	.backoff_base_ms = 10000, .backoff_max_ms = 300000, .backoff_reset_ms = 600000
+};
+
+/* One desired pod vs one observed pod: the single action (or none). */
+static size_t plan1(const struct plan_desired *d, const struct plan_observed *o, uint64_t now,
+		    struct plan_action *out)
+{
+	return plan_compute(d, d ? 1 : 0, o, o ? 1 : 0, now, &cfg, out);
+}
+
+static void test_backoff_formula(void **state)
+{
+	(void)state;
+	assert_int_equal(plan_backoff_ms(&cfg, 0), 10000);
+	assert_int_equal(plan_backoff_ms(&cfg, 1), 20000);
+	assert_int_equal(plan_backoff_ms(&cfg, 4), 160000);
+	assert_int_equal(plan_backoff_ms(&cfg, 5), 300000);
+	assert_int_equal(plan_backoff_ms(&cfg, 200), 300000);
+}
+
+static void test_create_and_delete(void **state)
+{
+	struct plan_desired d = { .name = "web", .revision = 1 };
+	struct plan_observed o = { .name = "old", .revision = 1, .phase = PHASE_RUNNING };
+	struct plan_action a[4];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(plan1(&d, NULL, 0, a), 1);
+	assert_int_equal(a[0].op, PLAN_CREATE);
+	assert_string_equal(a[0].name, "web");
+	assert_int_equal(plan1(NULL, &o, 0, a), 1);
+	assert_int_equal(a[0].op, PLAN_DELETE);
+	n = plan_compute(&d, 1, &o, 1, 0, &cfg, a);
+	assert_int_equal(n, 2);
+}
+
+static void test_steady_states_do_nothing(void **state)
+{
+	struct plan_desired d = { .name = "web", .revision = 3 };
+	struct plan_observed o = { .name = "web", .revision = 3 };
+	enum pod_phase idle[] = { PHASE_RUNNING, PHASE_TERMINATED, PHASE_PULLING, PHASE_STARTING,
+				  PHASE_STOPPING };
+	struct plan_action a[2];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(idle) / sizeof(idle[0]); i++) {
+		o.phase = idle[i];
+		assert_int_equal(plan1(&d, &o, 0, a), 0);
+	}
+	/* a stopping pod that is no longer desired is not deleted twice */
+	o.phase = PHASE_STOPPING;
+	assert_int_equal(plan1(NULL, &o, 0, a), 0);
+}
+
+static void test_replace_on_revision_change(void **state)
+{
+	struct plan_desired d = { .name = "web", .revision = 4 };
+	struct plan_observed o = { .name = "web", .revision = 3, .phase = PHASE_RUNNING };
+	struct plan_action a[2];
+
+	(void)state;
+	assert_int_equal(plan1(&d, &o, 0, a), 1);
+	assert_int_equal(a[0].op, PLAN_REPLACE);
+	/* but not while a start is under way */
+	o.phase = PHASE_STARTING;
+	assert_int_equal(plan1(&d, &o, 0, a), 0);
+}
+
+static void test_restart_policies(void **state)
+{
+	struct plan_desired d = { .name = "web", .revision = 1 };
+	struct plan_observed o = { .name = "web", .revision = 1, .phase = PHASE_EXITED };
+	struct plan_action a[2];
+
+	(void)state;
+	/* always: clean exit restarts too */
+	d.restart = RESTART_ALWAYS;
+	o.exit_failed = false;
+	assert_int_equal(plan1(&d, &o, 0, a), 1);
+	assert_int_equal(a[0].op, PLAN_BACKOFF);
+	assert_int_equal(a[0].delay_ms, 10000);
+	/* on_failure: clean exit terminates, failure restarts */
+	d.restart = RESTART_ON_FAILURE;
+	assert_int_equal(plan1(&d, &o, 0, a), 1);
+	assert_int_equal(a[0].op, PLAN_TERMINATE);
+	o.exit_failed = true;
+	assert_int_equal(plan1(&d, &o, 0, a), 1);
+	assert_int_equal(a[0].op, PLAN_BACKOFF);
+	/* never: never restarts */
+	d.restart = RESTART_NEVER;
+	assert_int_equal(plan1(&d, &o, 0, a), 1);
+	assert_int_equal(a[0].op, PLAN_TERMINATE);
+}
+
+static void test_backoff_grows_and_resets(void **state)
+{
+	struct plan_desired d = { .name = "web", .revision = 1, .restart = RESTART_ALWAYS };
+	struct plan_observed o = {
+		.name = "web", .revision = 1, .phase = PHASE_EXITED, .backoff_n = 3, .ran_ms = 5000
+	};
+	struct plan_action a[2];
+
+	(void)state;
+	assert_int_equal(plan1(&d, &o, 0, a), 1);
+	assert_int_equal(a[0].delay_ms, 80000);
+	assert_false(a[0].reset_backoff);
+	o.ran_ms = 600000; /* ran 10 minutes: counting starts again */
+	assert_int_equal(plan1(&d, &o, 0, a), 1);
+	assert_int_equal(a[0].delay_ms, 10000);
+	assert_true(a[0].reset_backoff);
+}
+
+static void test_backoff_waits_then_restarts(void **state)
+{
+	struct plan_desired d = { .name = "web", .revision = 1 };
+	struct plan_observed o = {
+		.name = "web", .revision = 1, .phase = PHASE_BACKOFF, .next_start_at = 5000
+	};
+	struct plan_action a[2];
+
+	(void)state;
+	assert_int_equal(plan1(&d, &o, 4999, a), 0);
+	assert_int_equal(plan1(&d, &o, 5000, a), 1);
+	assert_int_equal(a[0].op, PLAN_RESTART);
+	o.phase = PHASE_FAILED;
+	assert_int_equal(plan1(&d, &o, 4999, a), 0);
+	assert_int_equal(plan1(&d, &o, 6000, a), 1);
+	assert_int_equal(a[0].op, PLAN_RETRY);
+}
+
+static void test_pending_is_created(void **state)
+{
+	struct plan_desired d = { .name = "web", .revision = 2 };
+	struct plan_observed o = { .name = "web", .revision = 1, .phase = PHASE_PENDING };
+	struct plan_action a[2];
+
+	(void)state;
+	/* a pod stopped for replacement comes back as pending with the old revision */
+	assert_int_equal(plan1(&d, &o, 0, a), 1);
+	assert_int_equal(a[0].op, PLAN_REPLACE);
+	o.revision = 2;
+	assert_int_equal(plan1(&d, &o, 0, a), 1);
+	assert_int_equal(a[0].op, PLAN_CREATE);
+}
+
+static void test_many_pods(void **state)
+{
+	static struct plan_desired d[1000];
+	static struct plan_observed o[1000];
+	static struct plan_action a[2000];
+	static char names[1000][16];
+
+	(void)state;
+	for (int i = 0; i < 1000; i++) {
+		snprintf(names[i], sizeof(names[i]), "pod-%d", i);
+		d[i] = (struct plan_desired){ .name = names[i], .revision = 1 };
+		o[i] = (struct plan_observed){ .name = names[i], .revision = 1,
+					       .phase = PHASE_RUNNING };
+	}
+	o[500].phase = PHASE_EXITED;
+	assert_int_equal(plan_compute(d, 1000, o, 1000, 0, &cfg, a), 1);
+	assert_string_equal(a[0].name, "pod-500");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_backoff_formula),
+		cmocka_unit_test(test_create_and_delete),
+		cmocka_unit_test(test_steady_states_do_nothing),
+		cmocka_unit_test(test_replace_on_revision_change),
+		cmocka_unit_test(test_restart_policies),
+		cmocka_unit_test(test_backoff_grows_and_resets),
+		cmocka_unit_test(test_backoff_waits_then_restarts),
+		cmocka_unit_test(test_pending_is_created),
+		cmocka_unit_test(test_many_pods),
+	};
+
+	return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
+}

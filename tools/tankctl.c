@@ -1,0 +1,418 @@
+/* tankctl.c - Tank's CLI: a thin table of commands over tankd's API socket. */
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/api.h"
+#include "lib/lib.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+static const char *socket_path = TANK_DEFAULT_SOCKET;
+static const char *output = "";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: tankctl [--socket PATH] COMMAND [ARGS]\n\n"
+		"Commands:\n"
+		"  apply -f FILE|-                 create or update a pod from a JSON spec\n"
+		"  get pods [-o json|wide]         list pods\n"
+		"  get pod NAME [-o json]          show one pod\n"
+		"  delete pod NAME [--wait]        delete a pod (and wait until it is gone)\n"
+		"  exec POD [-c CTR] -- CMD [ARG]  run a command in a pod; exits with its code\n"
+		"  traffic [POD] [-o json]         packets and bytes per pod, from the BPF maps\n"
+		"  info [-o json]                  tankd's features and paths\n"
+		"  version                         print versions\n\n"
+		"Options:\n"
+		"  --socket PATH   tankd's API socket (default %s, or $TANK_SOCKET)\n"
+		"  -o FORMAT       json (every command), wide (get pods)\n\n"
+		"Exit codes: 0 ok, 1 failed, 2 usage error.\n",
+		TANK_DEFAULT_SOCKET);
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "tankctl: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nRun 'tankctl --help' for usage.\n");
+	return EXIT_USAGE;
+}
+
+/* Send one request, wait for its reply. Errors are printed here. */
+static int call(json_t *req, const int *fds, size_t nfds, json_t **ret)
+{
+	_cleanup_close_ int fd = ipc_connect(socket_path);
+	json_t *reply = NULL;
+	int r;
+
+	if (fd < 0) {
+		fprintf(stderr, "tankctl: cannot reach tankd at %s: %s (is tankd running? "
+				"--socket or TANK_SOCKET select another)\n",
+			socket_path, strerror(-fd));
+		return -1;
+	}
+	json_object_set_new(req, "version", json_integer(TANK_API_VERSION));
+	r = ipc_send_json(fd, req, fds, nfds);
+	if (r >= 0)
+		r = ipc_recv_json(fd, &reply, NULL, 0, NULL);
+	if (r < 0) {
+		fprintf(stderr, "tankctl: talking to tankd: %s\n", strerror(-r));
+		return -1;
+	}
+	*ret = reply;
+	return 0;
+}
+
+static int print_error(json_t *reply)
+{
+	json_t *e = json_object_get(reply, "error");
+	json_t *details = json_object_get(e, "details"), *x;
+	size_t i;
+
+	if (!strcmp(output, "json")) {
+		json_dumpf(reply, stdout, JSON_INDENT(2));
+		putchar('\n');
+		return EXIT_FAIL;
+	}
+	if (json_array_size(details)) {
+		fprintf(stderr, "error: %s:\n",
+			!strcmp(json_str(e, "code", ""), "unsupported") ? "unsupported spec"
+									 : "invalid spec");
+		json_array_foreach(details, i, x)
+			fprintf(stderr, "  %s: %s\n", json_str(x, "path", ""),
+				json_str(x, "message", ""));
+	} else {
+		fprintf(stderr, "error: %s\n", json_str(e, "message", "request failed"));
+	}
+	return EXIT_FAIL;
+}
+
+/* Run a request; print the error or hand the reply back. */
+static int request(json_t *req, json_t **ret)
+{
+	json_t *reply = NULL;
+	int r = call(req, NULL, 0, &reply);
+
+	json_decref(req);
+	if (r < 0)
+		return EXIT_FAIL;
+	if (!json_bool(reply, "ok", false)) {
+		r = print_error(reply);
+		json_decref(reply);
+		return r;
+	}
+	*ret = reply;
+	return EXIT_OK;
+}
+
+static void print_json(json_t *j)
+{
+	json_dumpf(j, stdout, JSON_INDENT(2));
+	putchar('\n');
+}
+
+/* ---- apply --------------------------------------------------------------------------------- */
+
+static int cmd_apply(int argc, char **argv)
+{
+	_cleanup_json_ json_t *spec = NULL, *reply = NULL;
+	_cleanup_free_ char *buf = NULL;
+	const char *file = NULL;
+	struct diag d = { 0 };
+	size_t len;
+	int r;
+
+	for (int i = 1; i < argc; i++) {
+		if ((!strcmp(argv[i], "-f") || !strcmp(argv[i], "--filename")) && i + 1 < argc)
+			file = argv[++i];
+		else
+			return usage_error("apply: unexpected argument \"%s\" (use -f FILE)", argv[i]);
+	}
+	if (!file)
+		return usage_error("apply: %s", "-f FILE is required (- for stdin)");
+	r = fs_read_all(AT_FDCWD, !strcmp(file, "-") ? "/dev/stdin" : file, 1 << 20, &buf, &len);
+	if (r < 0) {
+		fprintf(stderr, "error: %s: %s\n", file,
+			r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
+		return EXIT_FAIL;
+	}
+	if (json_parse_buf(buf, len, &spec, &d) < 0) {
+		fprintf(stderr, "error: %s: %s\n", file, d.msg);
+		return EXIT_FAIL;
+	}
+	r = request(json_pack("{s:s,s:O}", "op", "apply", "spec", spec), &reply);
+	if (r)
+		return r;
+	if (!strcmp(output, "json"))
+		print_json(reply);
+	else
+		printf("pod/%s %s\n", json_str(reply, "pod", "?"), json_str(reply, "result", "?"));
+	return EXIT_OK;
+}
+
+/* ---- get ----------------------------------------------------------------------------------- */
+
+static void format_age(const char *rfc3339, char *out, size_t len)
+{
+	struct tm tm = { 0 };
+	long long s;
+
+	if (!rfc3339 || !strptime(rfc3339, "%Y-%m-%dT%H:%M:%SZ", &tm)) {
+		snprintf(out, len, "-");
+		return;
+	}
+	s = (long long)(time(NULL) - timegm(&tm));
+	if (s < 0)
+		s = 0;
+	if (s < 120)
+		snprintf(out, len, "%llds", s);
+	else if (s < 7200)
+		snprintf(out, len, "%lldm", s / 60);
+	else if (s < 172800)
+		snprintf(out, len, "%lldh", s / 3600);
+	else
+		snprintf(out, len, "%lldd", s / 86400);
+}
+
+static void print_pod_row(json_t *p, bool wide)
+{
+	json_t *st = json_object_get(p, "status");
+	json_t *ips = json_object_get(st, "ips");
+	char age[16];
+
+	format_age(json_str(p, "created_at", NULL), age, sizeof(age));
+	printf("%-24s %-11s %-8lld %-6s %-18s", json_str(p, "name", "?"),
+	       json_str(st, "phase", "?"), json_int(st, "restarts", 0), age,
+	       json_array_size(ips) ? json_string_value(json_array_get(ips, 0)) : "<none>");
+	if (wide) {
+		json_t *ctr = json_array_get(json_object_get(p, "containers"), 0);
+
+		printf(" %-8lld %s", json_int(st, "pid", 0), json_str(ctr, "image", "-"));
+	}
+	putchar('\n');
+}
+
+static int cmd_get(int argc, char **argv)
+{
+	_cleanup_json_ json_t *reply = NULL;
+	const char *what = argc > 1 ? argv[1] : NULL, *name = argc > 2 ? argv[2] : NULL;
+	bool wide = !strcmp(output, "wide");
+	json_t *p;
+	size_t i;
+	int r;
+
+	if (!what || (strcmp(what, "pods") && strcmp(what, "pod")))
+		return usage_error("get: expected \"pods\" or \"pod NAME\"%s", "");
+	if (argc > 3)
+		return usage_error("get: unexpected argument \"%s\"", argv[3]);
+	r = request(name ? json_pack("{s:s,s:s}", "op", "get", "name", name)
+			 : json_pack("{s:s}", "op", "get"),
+		    &reply);
+	if (r)
+		return r;
+	if (!strcmp(output, "json")) {
+		print_json(name ? json_object_get(reply, "pod") : json_object_get(reply, "pods"));
+		return EXIT_OK;
+	}
+	printf("%-24s %-11s %-8s %-6s %-18s%s\n", "NAME", "STATUS", "RESTARTS", "AGE", "IP",
+	       wide ? " PID      IMAGE" : "");
+	if (name) {
+		print_pod_row(json_object_get(reply, "pod"), wide);
+		return EXIT_OK;
+	}
+	json_array_foreach(json_object_get(reply, "pods"), i, p)
+		print_pod_row(p, wide);
+	return EXIT_OK;
+}
+
+/* ---- delete --------------------------------------------------------------------------------- */
+
+static int cmd_delete(int argc, char **argv)
+{
+	_cleanup_json_ json_t *reply = NULL;
+	bool wait = false;
+	const char *name = NULL;
+	int r;
+
+	if (argc < 3 || (strcmp(argv[1], "pod") && strcmp(argv[1], "pods")))
+		return usage_error("delete: expected \"pod NAME\"%s", "");
+	name = argv[2];
+	for (int i = 3; i < argc; i++) {
+		if (!strcmp(argv[i], "--wait"))
+			wait = true;
+		else
+			return usage_error("delete: unexpected argument \"%s\"", argv[i]);
+	}
+	r = request(json_pack("{s:s,s:s}", "op", "delete", "name", name), &reply);
+	if (r)
+		return r;
+	if (!strcmp(output, "json"))
+		print_json(reply);
+	else
+		printf("pod/%s %s\n", name, json_str(reply, "result", "?"));
+	/* gone = neither the store nor the runtime knows it: get says not_found */
+	for (int i = 0; wait && i < 1200; i++) {
+		_cleanup_json_ json_t *g = json_pack("{s:s,s:s}", "op", "get", "name", name);
+		_cleanup_json_ json_t *gr = NULL;
+
+		if (call(g, NULL, 0, &gr) < 0)
+			return EXIT_FAIL;
+		if (!json_bool(gr, "ok", false))
+			return EXIT_OK;
+		usleep(100000);
+	}
+	if (wait) {
+		fprintf(stderr, "error: pod/%s still stopping after 120 s\n", name);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+/* ---- exec ----------------------------------------------------------------------------------- */
+
+static int cmd_exec(int argc, char **argv)
+{
+	_cleanup_json_ json_t *req = NULL, *reply = NULL;
+	const char *pod = NULL, *ctr = NULL;
+	int fds[3] = { 0, 1, 2 };
+	json_t *args;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			i++;
+			break;
+		}
+		if (!strcmp(argv[i], "-c") && i + 1 < argc)
+			ctr = argv[++i];
+		else if (argv[i][0] == '-')
+			return usage_error("exec: unknown option \"%s\"", argv[i]);
+		else if (!pod)
+			pod = argv[i];
+		else
+			break;
+	}
+	if (!pod || i >= argc)
+		return usage_error("exec: %s", "usage: tankctl exec POD [-c CTR] -- CMD [ARG...]");
+	args = json_array();
+	for (; i < argc; i++)
+		json_array_append_new(args, json_string(argv[i]));
+	req = json_pack("{s:s,s:s,s:o}", "op", "exec", "pod", pod, "args", args);
+	if (ctr)
+		json_object_set_new(req, "container", json_string(ctr));
+	if (call(req, fds, 3, &reply) < 0)
+		return EXIT_FAIL;
+	if (!json_bool(reply, "ok", false))
+		return print_error(reply);
+	if (json_object_get(reply, "signal"))
+		return 128 + (int)json_int(reply, "signal", 0);
+	return (int)json_int(reply, "exit_code", 1);
+}
+
+/* ---- traffic, info ------------------------------------------------------------------------- */
+
+static int cmd_traffic(int argc, char **argv)
+{
+	_cleanup_json_ json_t *reply = NULL;
+	const char *name = argc > 1 ? argv[1] : NULL;
+	json_t *p;
+	size_t i;
+	int r;
+
+	if (argc > 2)
+		return usage_error("traffic: unexpected argument \"%s\"", argv[2]);
+	r = request(name ? json_pack("{s:s,s:s}", "op", "traffic", "name", name)
+			 : json_pack("{s:s}", "op", "traffic"),
+		    &reply);
+	if (r)
+		return r;
+	if (!strcmp(output, "json")) {
+		print_json(json_object_get(reply, "pods"));
+		return EXIT_OK;
+	}
+	printf("%-24s %12s %14s %12s %14s\n", "POD", "RX-PACKETS", "RX-BYTES", "TX-PACKETS",
+	       "TX-BYTES");
+	json_array_foreach(json_object_get(reply, "pods"), i, p) {
+		json_t *in = json_object_get(p, "ingress"), *eg = json_object_get(p, "egress");
+
+		printf("%-24s %12lld %14lld %12lld %14lld\n", json_str(p, "name", "?"),
+		       json_int(in, "packets", 0), json_int(in, "bytes", 0),
+		       json_int(eg, "packets", 0), json_int(eg, "bytes", 0));
+	}
+	printf("(RX = received by the pod, TX = sent by the pod)\n");
+	return EXIT_OK;
+}
+
+static int cmd_info(int argc, char **argv)
+{
+	_cleanup_json_ json_t *reply = NULL;
+	const char *k;
+	json_t *v;
+	int r;
+
+	(void)argv;
+	if (argc > 1)
+		return usage_error("info: unexpected argument \"%s\"", argv[1]);
+	r = request(json_pack("{s:s}", "op", "info"), &reply);
+	if (r)
+		return r;
+	json_object_del(reply, "ok");
+	json_object_del(reply, "version");
+	if (!strcmp(output, "json")) {
+		print_json(reply);
+		return EXIT_OK;
+	}
+	json_object_foreach(reply, k, v)
+		printf("%-14s %s\n", k, json_is_string(v) ? json_string_value(v) : "?");
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} cmds[] = { { "apply", cmd_apply },     { "get", cmd_get },   { "delete", cmd_delete },
+		     { "exec", cmd_exec },       { "traffic", cmd_traffic }, { "info", cmd_info } };
+	char *args[256];
+	int n = 0, i;
+
+	if (getenv("TANK_SOCKET"))
+		socket_path = getenv("TANK_SOCKET");
+	/* global options, and -o anywhere before "--" */
+	for (i = 1; i < argc && n < (int)ARRAY_SIZE(args); i++) {
+		if (!strcmp(argv[i], "--")) {
+			while (i < argc && n < (int)ARRAY_SIZE(args))
+				args[n++] = argv[i++];
+			break;
+		}
+		if (!strcmp(argv[i], "--socket") && i + 1 < argc)
+			socket_path = argv[++i];
+		else if (!strncmp(argv[i], "--socket=", 9))
+			socket_path = argv[i] + 9;
+		else if (!strcmp(argv[i], "-o") && i + 1 < argc)
+			output = argv[++i];
+		else if (!strncmp(argv[i], "-o", 2) && argv[i][2])
+			output = argv[i] + 2;
+		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return EXIT_OK;
+		} else
+			args[n++] = argv[i];
+	}
+	if (*output && strcmp(output, "json") && strcmp(output, "wide"))
+		return usage_error("-o: unknown format \"%s\" (use json or wide)", output);
+	if (n == 0) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(args[0], "version")) {
+		printf("tankctl %s\n", TANK_VERSION);
+		return EXIT_OK;
+	}
+	for (size_t k = 0; k < ARRAY_SIZE(cmds); k++)
+		if (!strcmp(args[0], cmds[k].name))
+			return cmds[k].fn(n, args);
+	return usage_error("unknown command \"%s\"", args[0]);
+}
