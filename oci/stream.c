@@ -1,0 +1,288 @@
+/* stream.c - a layer blob as a stream of tar bytes: magic sniffing, gzip, digests, limits. */
+#include <string.h>
+
+#include <zlib.h>
+
+#include "oci/oci.h"
+
+#define IN_SIZE (64u << 10)
+#define OUT_SIZE (128u << 10)
+
+enum stream_kind { LS_PLAIN, LS_GZIP };
+
+struct oci_layer_stream {
+	int fd;
+	enum stream_kind kind;
+	z_stream z;
+	bool z_ready;	      /* inflateInit2 done */
+	bool z_end;	      /* the current gzip member ended */
+	bool in_eof;	      /* read() returned 0 */
+	bool blob_final;      /* blob_h was finalised */
+	int err;	      /* sticky failure */
+	size_t plain_pending; /* LS_PLAIN: sniffed bytes in `in` not handed out yet */
+	struct oci_digest blob_h, tar_h;
+	uint64_t blob_bytes, tar_bytes, max_tar;
+	const char *blob_digest, *diff_id;
+	int64_t blob_size;
+	unsigned char in[IN_SIZE];
+	unsigned char out[OUT_SIZE];
+};
+
+static int stream_fail(struct oci_layer_stream *s, struct diag *d, int err, const char *fmt, ...)
+	_printf_(4, 5);
+
+static int stream_fail(struct oci_layer_stream *s, struct diag *d, int err, const char *fmt, ...)
+{
+	char msg[sizeof(d->msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!s->err)
+		s->err = err;
+	return diag_fail(d, err, "%s", msg);
+}
+
+/* Read more blob bytes into `in` (from offset off); hashes them. Returns bytes, 0 at EOF. */
+static ssize_t fill(struct oci_layer_stream *s, size_t off, struct diag *d)
+{
+	ssize_t n;
+
+	do
+		n = read(s->fd, s->in + off, IN_SIZE - off);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return stream_fail(s, d, -errno, "reading the layer blob: %s", strerror(errno));
+	if (n == 0) {
+		s->in_eof = true;
+		return 0;
+	}
+	s->blob_bytes += (uint64_t)n;
+	if (s->blob_size >= 0 && s->blob_bytes > (uint64_t)s->blob_size)
+		return stream_fail(s, d, -EBADMSG,
+				   "blob is larger than its descriptor's size of %lld bytes: the "
+				   "image layout is corrupt; re-create or re-copy it",
+				   (long long)s->blob_size);
+	oci_digest_update(&s->blob_h, s->in + off, (size_t)n);
+	return n;
+}
+
+/* Count and hash tar bytes handed to the reader. */
+static int account(struct oci_layer_stream *s, const void *buf, size_t n, struct diag *d)
+{
+	s->tar_bytes += n;
+	if (s->tar_bytes > s->max_tar)
+		return stream_fail(s, d, -EFBIG,
+				   "layer expands to more than %llu bytes (a decompression bomb?); "
+				   "refusing to unpack it",
+				   (unsigned long long)s->max_tar);
+	oci_digest_update(&s->tar_h, buf, n);
+	return 0;
+}
+
+void oci_layer_stream_free(struct oci_layer_stream *s)
+{
+	if (!s)
+		return;
+	if (s->z_ready)
+		inflateEnd(&s->z);
+	oci_digest_done(&s->blob_h);
+	oci_digest_done(&s->tar_h);
+	free(s);
+}
+
+static void streamp_free(struct oci_layer_stream **s)
+{
+	oci_layer_stream_free(*s);
+}
+
+int oci_layer_stream_new(int blob_fd, const struct oci_unpack_opts *o,
+			 struct oci_layer_stream **ret, struct diag *d)
+{
+	_cleanup_(streamp_free) struct oci_layer_stream *s = calloc(1, sizeof(*s));
+	uint64_t max_bytes = o->max_bytes ? o->max_bytes : OCI_UNPACKED_MAX;
+	uint64_t max_entries = o->max_entries ? o->max_entries : OCI_LAYER_ENTRIES_MAX;
+	size_t have = 0;
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	s->fd = blob_fd;
+	s->blob_digest = o->blob_digest;
+	s->blob_size = o->blob_size;
+	s->diff_id = o->diff_id;
+	/* file bytes plus tar headers, pax records and padding: at most ~2 KiB per entry */
+	if (__builtin_mul_overflow(max_entries, 2048, &s->max_tar) ||
+	    __builtin_add_overflow(s->max_tar, max_bytes + (1u << 20), &s->max_tar))
+		s->max_tar = UINT64_MAX;
+	if ((r = oci_digest_init(&s->blob_h)) < 0 || (r = oci_digest_init(&s->tar_h)) < 0)
+		return diag_fail(d, r, "initialising sha256 failed");
+
+	/* sniff the magic: gather up to 4 bytes */
+	while (have < 4 && !s->in_eof) {
+		ssize_t n = fill(s, have, d);
+
+		if (n < 0)
+			return (int)n;
+		have += (size_t)n;
+	}
+	if (have >= 4 && memcmp(s->in, "\x28\xb5\x2f\xfd", 4) == 0)
+		return diag_fail(d, -ENOTSUP,
+				 "zstd-compressed layers are not supported yet; re-create the "
+				 "image with gzip layers (e.g. skopeo copy --dest-compress-format "
+				 "gzip)");
+	if (have >= 2 && s->in[0] == 0x1f && s->in[1] == 0x8b) {
+		s->kind = LS_GZIP;
+		if (inflateInit2(&s->z, 16 + MAX_WBITS) != Z_OK)
+			return diag_fail(d, -ENOMEM, "initialising zlib failed");
+		s->z_ready = true;
+		s->z.next_in = s->in;
+		s->z.avail_in = (uInt)have;
+	} else {
+		s->kind = LS_PLAIN;
+		s->plain_pending = have;
+	}
+	*ret = TAKE_PTR(s);
+	return 0;
+}
+
+static ssize_t read_plain(struct oci_layer_stream *s, const void **ret_buf, struct diag *d)
+{
+	ssize_t n;
+
+	if (s->plain_pending) {
+		n = (ssize_t)s->plain_pending;
+		s->plain_pending = 0;
+	} else {
+		if (s->in_eof)
+			return 0;
+		n = fill(s, 0, d);
+		if (n <= 0)
+			return n;
+	}
+	if (account(s, s->in, (size_t)n, d) < 0)
+		return s->err;
+	*ret_buf = s->in;
+	return n;
+}
+
+static ssize_t read_gzip(struct oci_layer_stream *s, const void **ret_buf, struct diag *d)
+{
+	for (;;) {
+		size_t produced;
+		int zr;
+
+		if (s->z.avail_in == 0 && !s->in_eof) {
+			ssize_t n = fill(s, 0, d);
+
+			if (n < 0)
+				return n;
+			s->z.next_in = s->in;
+			s->z.avail_in = (uInt)n;
+			continue;
+		}
+		if (s->z_end) {
+			if (s->z.avail_in == 0)
+				return 0; /* and in_eof: the blob is consumed */
+			/* another gzip member follows (pigz and friends write several) */
+			if (inflateReset(&s->z) != Z_OK)
+				return stream_fail(s, d, -EIO, "zlib reset failed");
+			s->z_end = false;
+		}
+		if (s->z.avail_in == 0)
+			return stream_fail(s, d, -EBADMSG,
+					   "gzip stream is truncated: the image layout is corrupt; "
+					   "re-create or re-copy it");
+		s->z.next_out = s->out;
+		s->z.avail_out = OUT_SIZE;
+		zr = inflate(&s->z, Z_NO_FLUSH);
+		if (zr == Z_STREAM_END)
+			s->z_end = true;
+		else if (zr != Z_OK && zr != Z_BUF_ERROR)
+			return stream_fail(s, d, -EBADMSG,
+					   "gzip data is corrupt (%s): the image layout is "
+					   "corrupt; re-create or re-copy it",
+					   s->z.msg ? s->z.msg : zError(zr));
+		produced = OUT_SIZE - s->z.avail_out;
+		if (!produced && zr == Z_BUF_ERROR && s->z.avail_in > 0)
+			return stream_fail(s, d, -EBADMSG, "gzip data is corrupt (no progress)");
+		if (produced) {
+			if (account(s, s->out, produced, d) < 0)
+				return s->err;
+			*ret_buf = s->out;
+			return (ssize_t)produced;
+		}
+	}
+}
+
+ssize_t oci_layer_stream_read(struct oci_layer_stream *s, const void **ret_buf, struct diag *d)
+{
+	if (s->err)
+		return s->err;
+	return s->kind == LS_GZIP ? read_gzip(s, ret_buf, d) : read_plain(s, ret_buf, d);
+}
+
+int oci_layer_stream_finish(struct oci_layer_stream *s, struct diag *d)
+{
+	char got[OCI_DIGEST_STR_MAX];
+	const void *buf;
+	ssize_t n;
+	int r;
+
+	/* the tar reader stops at the end-of-archive blocks; the digests cover every byte */
+	while ((n = oci_layer_stream_read(s, &buf, d)) > 0)
+		;
+	if (n < 0)
+		return (int)n;
+	if (s->blob_size >= 0 && s->blob_bytes != (uint64_t)s->blob_size)
+		return stream_fail(s, d, -EBADMSG,
+				   "blob has %llu bytes but its descriptor says %lld: the image "
+				   "layout is corrupt; re-create or re-copy it",
+				   (unsigned long long)s->blob_bytes, (long long)s->blob_size);
+	if (s->blob_digest) {
+		s->blob_final = true;
+		r = oci_digest_final(&s->blob_h, got);
+		if (r < 0)
+			return stream_fail(s, d, r, "computing sha256 failed");
+		if (strcmp(got, s->blob_digest) != 0)
+			return stream_fail(s, d, -EBADMSG,
+					   "digest mismatch (got %s): the image layout is "
+					   "corrupt; re-create or re-copy it",
+					   got);
+	}
+	if (s->diff_id) {
+		r = oci_digest_final(&s->tar_h, got);
+		if (r < 0)
+			return stream_fail(s, d, r, "computing sha256 failed");
+		if (strcmp(got, s->diff_id) != 0)
+			return stream_fail(s, d, -EBADMSG,
+					   "uncompressed content does not match diff_id %s (got "
+					   "%s): the image is corrupt; re-create it",
+					   s->diff_id, got);
+	}
+	return 0;
+}
+
+int oci_layer_stream_blame_blob(struct oci_layer_stream *s, int err, struct diag *d)
+{
+	char got[OCI_DIGEST_STR_MAX];
+	ssize_t n;
+
+	if (!s->blob_digest || s->blob_final)
+		return err;
+	/* hash the rest of the blob as stored; a corrupt blob explains any failure above */
+	while (!s->in_eof) {
+		n = fill(s, 0, NULL);
+		if (n < 0)
+			return err;
+	}
+	s->blob_final = true;
+	if (oci_digest_final(&s->blob_h, got) < 0 || strcmp(got, s->blob_digest) == 0)
+		return err;
+	diag_clear(d);
+	return diag_fail(d, -EBADMSG,
+			 "digest mismatch (got %s): the image layout is corrupt; re-create or "
+			 "re-copy it",
+			 got);
+}

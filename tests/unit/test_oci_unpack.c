@@ -1,0 +1,1002 @@
+/* test_oci_unpack.c - layer unpacking: entry kinds, whiteouts, breakout attempts, limits. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <locale.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <cmocka.h>
+#include <zlib.h>
+
+#include "oci/oci.h"
+
+/* ---- building layers with libarchive's writer ------------------------------------------ */
+
+enum kind { K_FILE, K_DIR, K_SYMLINK, K_HARDLINK, K_FIFO, K_CHR, K_ZEROS, K_SPARSE };
+
+struct ent {
+	enum kind kind;
+	const char *path;
+	const char *data; /* file content, link target */
+	mode_t mode;	  /* 0: 0644 for files, 0755 for directories */
+	uint64_t size;	  /* K_ZEROS, K_SPARSE: logical size */
+	uid_t uid;
+	gid_t gid;
+	const char *xattr; /* "name=value" */
+	time_t mtime;
+};
+
+#define MTIME 1500000000
+
+static void write_entry(struct archive *a, const struct ent *x)
+{
+	struct archive_entry *e = archive_entry_new();
+	static char zeros[65536];
+
+	archive_entry_set_pathname(e, x->path);
+	archive_entry_set_mtime(e, x->mtime ? x->mtime : MTIME, 0);
+	archive_entry_set_uid(e, x->uid);
+	archive_entry_set_gid(e, x->gid);
+	switch (x->kind) {
+	case K_FILE:
+	case K_ZEROS:
+	case K_SPARSE:
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, x->mode ? x->mode : 0644);
+		archive_entry_set_size(e, x->kind == K_FILE ? (la_int64_t)strlen(x->data)
+							    : (la_int64_t)x->size);
+		break;
+	case K_DIR:
+		archive_entry_set_filetype(e, AE_IFDIR);
+		archive_entry_set_perm(e, x->mode ? x->mode : 0755);
+		break;
+	case K_SYMLINK:
+		archive_entry_set_filetype(e, AE_IFLNK);
+		archive_entry_set_perm(e, 0777);
+		archive_entry_set_symlink(e, x->data);
+		break;
+	case K_HARDLINK:
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0644);
+		archive_entry_set_hardlink(e, x->data);
+		archive_entry_set_size(e, 0);
+		break;
+	case K_FIFO:
+		archive_entry_set_filetype(e, AE_IFIFO);
+		archive_entry_set_perm(e, x->mode ? x->mode : 0600);
+		break;
+	case K_CHR:
+		archive_entry_set_filetype(e, AE_IFCHR);
+		archive_entry_set_perm(e, x->mode ? x->mode : 0666);
+		archive_entry_set_rdevmajor(e, 1);
+		archive_entry_set_rdevminor(e, 3);
+		break;
+	}
+	if (x->kind == K_SPARSE) /* 4 data bytes in the middle of a hole */
+		archive_entry_sparse_add_entry(e, (la_int64_t)x->size / 2, 4);
+	if (x->xattr) {
+		const char *eq = strchr(x->xattr, '=');
+		char name[128];
+
+		snprintf(name, sizeof(name), "%.*s", (int)(eq - x->xattr), x->xattr);
+		archive_entry_xattr_add_entry(e, name, eq + 1, strlen(eq + 1));
+	}
+	assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+	if (x->kind == K_FILE)
+		assert_int_equal(archive_write_data(a, x->data, strlen(x->data)),
+				 (la_ssize_t)strlen(x->data));
+	if (x->kind == K_ZEROS)
+		for (uint64_t left = x->size; left > 0;) {
+			size_t n = left > sizeof(zeros) ? sizeof(zeros) : left;
+
+			assert_int_equal(archive_write_data(a, zeros, n), (la_ssize_t)n);
+			left -= n;
+		}
+	if (x->kind == K_SPARSE) {
+		/* the writer takes the whole logical content and stores the data regions only */
+		for (uint64_t pos = 0; pos < x->size;) {
+			size_t n = pos < x->size / 2 ? x->size / 2 - pos : x->size - pos;
+
+			if (pos == x->size / 2) {
+				assert_int_equal(archive_write_data(a, "DATA", 4), 4);
+				pos += 4;
+				continue;
+			}
+			n = n > sizeof(zeros) ? sizeof(zeros) : n;
+			assert_int_equal(archive_write_data(a, zeros, n), (la_ssize_t)n);
+			pos += n;
+		}
+	}
+	archive_entry_free(e);
+}
+
+/* A layer in a memfd (positioned at 0); ret_diff_id gets the digest of the plain tar. */
+static int build_layer(const struct ent *ents, size_t n, bool gzip, char *ret_diff_id)
+{
+	int fds[2];
+
+	for (int pass = 0; pass < 2; pass++) {
+		struct archive *a = archive_write_new();
+		int fd = memfd_create("layer", MFD_CLOEXEC);
+
+		assert_true(fd >= 0);
+		assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
+		if (pass == 1 && gzip)
+			assert_int_equal(archive_write_add_filter_gzip(a), ARCHIVE_OK);
+		assert_int_equal(archive_write_open_fd(a, fd), ARCHIVE_OK);
+		for (size_t i = 0; i < n; i++)
+			write_entry(a, &ents[i]);
+		assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+		archive_write_free(a);
+		assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+		fds[pass] = fd;
+	}
+	/* the plain pass gives the diff_id */
+	{
+		struct oci_digest h = {};
+		char buf[65536];
+		ssize_t r;
+
+		assert_int_equal(oci_digest_init(&h), 0);
+		while ((r = read(fds[0], buf, sizeof(buf))) > 0)
+			oci_digest_update(&h, buf, (size_t)r);
+		assert_int_equal(oci_digest_final(&h, ret_diff_id), 0);
+		oci_digest_done(&h);
+	}
+	close(fds[0]);
+	return fds[1];
+}
+
+static int fd_from_bytes(const void *buf, size_t len)
+{
+	int fd = memfd_create("blob", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	return fd;
+}
+
+static char *fd_digest(int fd, char *out)
+{
+	struct oci_digest h = {};
+	char buf[65536];
+	ssize_t r;
+
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(oci_digest_init(&h), 0);
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		oci_digest_update(&h, buf, (size_t)r);
+	assert_int_equal(oci_digest_final(&h, out), 0);
+	oci_digest_done(&h);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	return out;
+}
+
+/* Append buf as one gzip member to fd. */
+static void gzip_member(int fd, const void *buf, size_t len)
+{
+	z_stream z = {};
+	size_t cap = compressBound(len) + 64;
+	unsigned char *out = malloc(cap);
+
+	assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
+			 Z_OK);
+	z.next_in = (unsigned char *)buf;
+	z.avail_in = (uInt)len;
+	z.next_out = out;
+	z.avail_out = (uInt)cap;
+	assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+	assert_int_equal(write(fd, out, z.total_out), (ssize_t)z.total_out);
+	deflateEnd(&z);
+	free(out);
+}
+
+/* ---- a parent temp dir holding dest/ and a sentinel file --------------------------------- */
+
+struct fx {
+	char parent[128];
+	char dest[160];
+	char sentinel[160];
+	int dest_fd;
+};
+
+static int fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	int fd;
+
+	snprintf(f->parent, sizeof(f->parent), "/tmp/test_oci_unpack.XXXXXX");
+	assert_non_null(mkdtemp(f->parent));
+	snprintf(f->dest, sizeof(f->dest), "%s/dest", f->parent);
+	snprintf(f->sentinel, sizeof(f->sentinel), "%s/sentinel", f->parent);
+	assert_int_equal(mkdir(f->dest, 0755), 0);
+	fd = open(f->sentinel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "sentinel", 8), 8);
+	close(fd);
+	f->dest_fd = open(f->dest, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(f->dest_fd >= 0);
+	*state = f;
+	return 0;
+}
+
+static int make_writable(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)ftw;
+	if (flag == FTW_D || flag == FTW_DNR)
+		chmod(path, (st->st_mode & 07777) | 0700);
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+
+	close(f->dest_fd);
+	/* read-only directories from the layers would stop a non-root rm */
+	nftw(f->parent, make_writable, 16, FTW_PHYS);
+	fs_rm_rf(f->parent);
+	free(f);
+	return 0;
+}
+
+/* An empty dest again. */
+static void fx_reset_dest(struct fx *f)
+{
+	close(f->dest_fd);
+	assert_int_equal(fs_rm_rf(f->dest), 0);
+	assert_int_equal(mkdir(f->dest, 0755), 0);
+	f->dest_fd = open(f->dest, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(f->dest_fd >= 0);
+}
+
+/* Nothing was written next to dest: the parent holds dest and an untouched sentinel. */
+static void assert_parent_clean(struct fx *f)
+{
+	DIR *dir = opendir(f->parent);
+	struct dirent *de;
+	struct stat st;
+	char buf[32] = "";
+	int fd, n = 0;
+
+	assert_non_null(dir);
+	while ((de = readdir(dir))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (strcmp(de->d_name, "dest") && strcmp(de->d_name, "sentinel"))
+			fail_msg("unexpected %s/%s: a write escaped the layer dir", f->parent,
+				 de->d_name);
+		n++;
+	}
+	closedir(dir);
+	assert_int_equal(n, 2);
+	assert_int_equal(lstat(f->sentinel, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_nlink, 1);
+	fd = open(f->sentinel, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(read(fd, buf, sizeof(buf) - 1), 8);
+	close(fd);
+	assert_string_equal(buf, "sentinel");
+}
+
+static int unpack(struct fx *f, const struct ent *ents, size_t n, bool gzip, struct diag *d)
+{
+	char diff_id[OCI_DIGEST_STR_MAX];
+	int fd = build_layer(ents, n, gzip, diff_id);
+	int r = oci_layer_unpack(fd, f->dest, diff_id, d);
+
+	close(fd);
+	return r;
+}
+
+static void assert_content(struct fx *f, const char *path, const char *want)
+{
+	char buf[256] = "";
+	int fd = fs_open_in_root(f->dest_fd, path, O_RDONLY | O_NOFOLLOW, 0);
+
+	if (fd < 0)
+		fail_msg("%s: %s", path, strerror(-fd));
+	assert_true(read(fd, buf, sizeof(buf) - 1) >= 0);
+	close(fd);
+	assert_string_equal(buf, want);
+}
+
+static mode_t lmode(struct fx *f, const char *path)
+{
+	struct stat st;
+
+	if (fstatat(f->dest_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		fail_msg("%s: %m", path);
+	return st.st_mode;
+}
+
+static bool lexists(struct fx *f, const char *path)
+{
+	struct stat st;
+
+	return fstatat(f->dest_fd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+static bool is_root(const char *what)
+{
+	if (geteuid() == 0)
+		return true;
+	print_message("skipping %s: needs root\n", what);
+	return false;
+}
+
+/* ---- entry kinds ------------------------------------------------------------------------ */
+
+static const struct ent basic[] = {
+	{ K_DIR, "./etc", .mode = 0750, .mtime = 1100000000 },
+	{ K_FILE, "./etc/passwd", "root:x:0:0::/:/bin/sh\n", .mtime = 1000000000 },
+	{ K_FILE, "/abs/leading/slash", "abs" },
+	{ K_FILE, "implicit/parents/file", "deep" },
+	{ K_FILE, "bin/suid", "#!", .mode = 04755 },
+	{ K_FILE, "bin/sgid", "#!", .mode = 02711 },
+	{ K_SYMLINK, "bin/sh", "busybox" },
+	{ K_SYMLINK, "bin/evil", "../../../../etc/shadow" },
+	{ K_HARDLINK, "etc/passwd.hard", "etc/passwd" },
+	{ K_FIFO, "run/fifo" },
+	{ K_FILE, "a/./b/../c", "dots" },
+	{ K_FILE, "caf\xc3\xa9", "utf8" },
+	{ K_FILE, "etc/replaced", "one" },
+	{ K_FILE, "etc/replaced", "two" },
+	{ K_FILE, "empty", "" },
+	{ K_DIR, "ro", .mode = 0555 },
+	{ K_FILE, "ro/inside", "x" },
+};
+
+static void check_basic(struct fx *f)
+{
+	struct stat st, st2;
+	char target[64] = "";
+
+	assert_content(f, "etc/passwd", "root:x:0:0::/:/bin/sh\n");
+	assert_content(f, "abs/leading/slash", "abs");
+	assert_content(f, "implicit/parents/file", "deep");
+	assert_content(f, "a/c", "dots");
+	assert_content(f, "caf\xc3\xa9", "utf8");
+	assert_content(f, "etc/replaced", "two");
+	assert_content(f, "empty", "");
+	assert_int_equal(lmode(f, "implicit/parents") & 07777, 0755);
+	assert_int_equal(lmode(f, "etc") & 07777, 0750);
+	assert_int_equal(lmode(f, "ro") & 07777, 0555);
+	assert_int_equal(lmode(f, "bin/suid") & 07777, 04755);
+	assert_int_equal(lmode(f, "bin/sgid") & 07777, 02711);
+	assert_int_equal(lmode(f, "etc/passwd") & 07777, 0644);
+	assert_true(S_ISFIFO(lmode(f, "run/fifo")));
+	/* symlinks verbatim */
+	assert_true(S_ISLNK(lmode(f, "bin/evil")));
+	assert_int_equal(readlinkat(f->dest_fd, "bin/evil", target, sizeof(target) - 1), 22);
+	assert_string_equal(target, "../../../../etc/shadow");
+	/* hard link: the same inode */
+	assert_int_equal(fstatat(f->dest_fd, "etc/passwd", &st, 0), 0);
+	assert_int_equal(fstatat(f->dest_fd, "etc/passwd.hard", &st2, 0), 0);
+	assert_int_equal(st.st_ino, st2.st_ino);
+	assert_int_equal(st.st_nlink, 2);
+	/* mtimes, the directory's after its children were written */
+	assert_int_equal(st.st_mtime, 1000000000);
+	assert_int_equal(fstatat(f->dest_fd, "etc", &st, 0), 0);
+	assert_int_equal(st.st_mtime, 1100000000);
+	assert_int_equal(fstatat(f->dest_fd, "bin/sh", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_equal(st.st_mtime, MTIME);
+}
+
+static void test_basic_plain(void **state)
+{
+	struct fx *f = *state;
+	struct diag d = {};
+	int r = unpack(f, basic, ARRAY_SIZE(basic), false, &d);
+
+	if (r < 0)
+		fail_msg("unpack: %s", diag_text(&d, r));
+	check_basic(f);
+	assert_parent_clean(f);
+}
+
+static void test_basic_gzip(void **state)
+{
+	struct fx *f = *state;
+	struct diag d = {};
+	int r = unpack(f, basic, ARRAY_SIZE(basic), true, &d);
+
+	if (r < 0)
+		fail_msg("unpack: %s", diag_text(&d, r));
+	check_basic(f);
+	assert_parent_clean(f);
+}
+
+static void test_sparse(void **state)
+{
+	static const struct ent e[] = { { K_SPARSE, "sparse", .size = 1 << 20 } };
+	struct fx *f = *state;
+	char buf[8] = "";
+	struct stat st;
+	int r, fd;
+
+	r = unpack(f, e, 1, true, NULL);
+	assert_int_equal(r, 0);
+	assert_int_equal(fstatat(f->dest_fd, "sparse", &st, 0), 0);
+	assert_int_equal(st.st_size, 1 << 20);
+	fd = fs_open_in_root(f->dest_fd, "sparse", O_RDONLY, 0);
+	assert_int_equal(pread(fd, buf, 4, 1 << 19), 4);
+	assert_memory_equal(buf, "DATA", 4);
+	assert_int_equal(pread(fd, buf, 4, 0), 4);
+	assert_memory_equal(buf, "\0\0\0\0", 4);
+	close(fd);
+}
+
+static void test_owner_device_xattr(void **state)
+{
+	static const struct ent e[] = {
+		{ K_FILE, "owned", "x", .mode = 04750, .uid = 1234, .gid = 5678 },
+		{ K_DIR, "dir", .uid = 42, .gid = 43, .mode = 0700 },
+		{ K_SYMLINK, "link", "owned", .uid = 7, .gid = 8 },
+		{ K_CHR, "dev/null" },
+		{ K_FILE, "capped", "x", .xattr = "user.tank=1" },
+		{ K_DIR, "forged", .xattr = "trusted.overlay.opaque=y" },
+		{ K_FILE, "forged/file", "x", .xattr = "trusted.overlay.redirect=/etc" },
+	};
+	struct fx *f = *state;
+	struct diag d = {};
+	struct stat st;
+	char v[8] = "";
+	int r, fd;
+
+	if (!is_root("chown/mknod/trusted xattr checks"))
+		return;
+	r = unpack(f, e, ARRAY_SIZE(e), false, &d);
+	if (r < 0)
+		fail_msg("unpack: %s", diag_text(&d, r));
+	assert_int_equal(fstatat(f->dest_fd, "owned", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_equal(st.st_uid, 1234);
+	assert_int_equal(st.st_gid, 5678);
+	assert_int_equal(st.st_mode & 07777, 04750); /* setuid survives: mode after chown */
+	assert_int_equal(fstatat(f->dest_fd, "dir", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_equal(st.st_uid, 42);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(fstatat(f->dest_fd, "link", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_equal(st.st_uid, 7);
+	assert_int_equal(fstatat(f->dest_fd, "dev/null", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_true(S_ISCHR(st.st_mode));
+	assert_int_equal(major(st.st_rdev), 1);
+	assert_int_equal(minor(st.st_rdev), 3);
+	/* ordinary xattrs are kept; overlay ones carried by the layer are dropped */
+	fd = fs_open_in_root(f->dest_fd, "capped", O_RDONLY, 0);
+	if (fgetxattr(fd, "user.tank", v, sizeof(v)) < 0 && errno == ENOTSUP)
+		print_message("user xattrs unsupported on /tmp: not checked\n");
+	else
+		assert_string_equal(v, "1");
+	close(fd);
+	fd = fs_open_in_root(f->dest_fd, "forged", O_RDONLY, 0);
+	assert_int_equal(fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v)), -1);
+	assert_int_equal(errno, ENODATA);
+	close(fd);
+	fd = fs_open_in_root(f->dest_fd, "forged/file", O_RDONLY, 0);
+	assert_int_equal(fgetxattr(fd, "trusted.overlay.redirect", v, sizeof(v)), -1);
+	close(fd);
+	assert_parent_clean(f);
+}
+
+static void test_whiteouts(void **state)
+{
+	static const struct ent e[] = {
+		{ K_FILE, "etc/.wh.gone", "" },
+		{ K_DIR, "var/cache" },
+		{ K_FILE, "var/cache/.wh..wh..opq", "" },
+		{ K_FILE, "var/cache/new", "n" },
+		{ K_FILE, "implicit/.wh..wh..opq", "" },
+		{ K_FILE, ".wh..wh.plnk/123", "" }, /* AUFS metadata: ignored */
+		{ K_FILE, "x", "file first" },
+		{ K_FILE, ".wh.x", "" }, /* a whiteout replacing an entry of this layer */
+	};
+	struct fx *f = *state;
+	struct diag d = {};
+	struct stat st;
+	char v[8] = "";
+	int r, fd;
+
+	if (!is_root("whiteout conversion (mknod, trusted xattrs)"))
+		return;
+	r = unpack(f, e, ARRAY_SIZE(e), true, &d);
+	if (r < 0)
+		fail_msg("unpack: %s", diag_text(&d, r));
+	assert_int_equal(fstatat(f->dest_fd, "etc/gone", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_true(S_ISCHR(st.st_mode));
+	assert_int_equal(st.st_rdev, makedev(0, 0));
+	assert_int_equal(st.st_uid, 0);
+	assert_false(lexists(f, "etc/.wh.gone"));
+	assert_true(S_ISCHR(lmode(f, "x")));
+	fd = fs_open_in_root(f->dest_fd, "var/cache", O_RDONLY, 0);
+	assert_int_equal(fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v)), 1);
+	assert_string_equal(v, "y");
+	close(fd);
+	fd = fs_open_in_root(f->dest_fd, "implicit", O_RDONLY, 0);
+	assert_int_equal(fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v)), 1);
+	close(fd);
+	assert_false(lexists(f, "var/cache/.wh..wh..opq"));
+	assert_content(f, "var/cache/new", "n");
+	assert_false(lexists(f, ".wh..wh.plnk/123"));
+	assert_parent_clean(f);
+}
+
+/* ---- breakout attempts ------------------------------------------------------------------ */
+
+static void expect_fail(struct fx *f, const struct ent *e, size_t n, int err, const char *msg)
+{
+	struct diag d = {};
+	int r = unpack(f, e, n, false, &d);
+
+	if (r != err || !strstr(d.msg, msg))
+		fail_msg("got %d \"%s\", want %d containing \"%s\"", r, d.msg, err, msg);
+	assert_parent_clean(f);
+}
+
+static void expect_ok(struct fx *f, const struct ent *e, size_t n)
+{
+	struct diag d = {};
+	int r = unpack(f, e, n, false, &d);
+
+	if (r < 0)
+		fail_msg("unpack: %s", diag_text(&d, r));
+	assert_parent_clean(f);
+}
+
+static void test_escape_dotdot(void **state)
+{
+	struct fx *f = *state;
+	const struct ent e1[] = { { K_FILE, "../sentinel", "pwned" } };
+	const struct ent e2[] = { { K_FILE, "a/../../sentinel", "pwned" } };
+	const struct ent e3[] = { { K_DIR, "../../x" } };
+	const struct ent e4[] = { { K_SYMLINK, "../evil", "/" } };
+
+	expect_fail(f, e1, 1, -EPERM, "leaves the layer root");
+	expect_fail(f, e2, 1, -EPERM, "leaves the layer root");
+	expect_fail(f, e3, 1, -EPERM, "leaves the layer root");
+	expect_fail(f, e4, 1, -EPERM, "leaves the layer root");
+}
+
+static void test_escape_absolute(void **state)
+{
+	struct fx *f = *state;
+	char p[256];
+	const struct ent e[] = { { K_FILE, p, "pwned" } };
+
+	/* an absolute path naming the sentinel lands inside dest */
+	snprintf(p, sizeof(p), "%s", f->sentinel);
+	expect_ok(f, e, 1);
+	assert_content(f, f->sentinel + 1, "pwned");
+}
+
+static void test_escape_symlink_root(void **state)
+{
+	struct fx *f = *state;
+	char name[64];
+	const struct ent e[] = {
+		{ K_SYMLINK, "root", "/" },
+		{ K_FILE, name, "pwned" },
+	};
+
+	snprintf(name, sizeof(name), "root/tank-escape-%d", (int)getpid());
+	expect_ok(f, e, ARRAY_SIZE(e));
+	/* resolved in the root: dest/tank-escape-<pid>, never /tank-escape-<pid> */
+	assert_content(f, name + 5, "pwned");
+	assert_false(fs_exists(name + 4));
+}
+
+static void test_escape_symlink_chain(void **state)
+{
+	struct fx *f = *state;
+	const struct ent e[] = {
+		{ K_SYMLINK, "l1", ".." },
+		{ K_SYMLINK, "l2", "l1/../.." },
+		{ K_DIR, "d" },
+		{ K_SYMLINK, "d/l3", "../l2/../../.." },
+		{ K_FILE, "d/l3/chained", "c" },
+		{ K_SYMLINK, "up", "../../../../../../../.." },
+		{ K_FILE, "up/tmp/deep", "u" },
+	};
+
+	expect_ok(f, e, ARRAY_SIZE(e));
+	assert_content(f, "chained", "c");
+	assert_content(f, "tmp/deep", "u");
+}
+
+static void test_escape_symlink_host_path(void **state)
+{
+	struct fx *f = *state;
+	const struct ent e[] = {
+		{ K_SYMLINK, "p", f->parent },
+		{ K_FILE, "p/sentinel", "pwned" },
+	};
+	const struct ent e2[] = {
+		{ K_DIR, "tmp" },
+		{ K_DIR, f->parent }, /* "/tmp/test_oci_unpack.XXXXXX", created inside dest */
+		{ K_SYMLINK, "p", f->parent },
+		{ K_FILE, "p/sentinel", "pwned" },
+		{ K_FILE, "p/new", "n" },
+	};
+
+	/* the symlink resolves inside dest, where its target does not exist */
+	expect_fail(f, e, ARRAY_SIZE(e), -ENOENT, "dangling symlink");
+	fx_reset_dest(f);
+	expect_ok(f, e2, ARRAY_SIZE(e2));
+	/* the host path was re-created inside dest */
+	assert_content(f, f->sentinel + 1, "pwned");
+	assert_true(S_ISLNK(lmode(f, "p")));
+}
+
+static void test_escape_hardlink(void **state)
+{
+	struct fx *f = *state;
+	const struct ent e1[] = { { K_HARDLINK, "h", "../sentinel" } };
+	const struct ent e2[] = { { K_HARDLINK, "h", f->sentinel } };
+	const struct ent e3[] = {
+		{ K_SYMLINK, "p", f->parent },
+		{ K_HARDLINK, "h", "p/sentinel" },
+	};
+	const struct ent e4[] = { { K_HARDLINK, "h", "p/../../sentinel" } };
+	/* a hard link to a symlink pointing out links the symlink, never its target */
+	const struct ent e5[] = {
+		{ K_SYMLINK, "s", f->sentinel },
+		{ K_HARDLINK, "h", "s" },
+		{ K_FILE, "h", "pwned" },
+	};
+
+	expect_fail(f, e1, 1, -EPERM, "leaves the layer root");
+	expect_fail(f, e2, 1, -ENOENT, "not in this layer");
+	expect_fail(f, e3, ARRAY_SIZE(e3), -ENOENT, "not in this layer");
+	expect_fail(f, e4, 1, -EPERM, "leaves the layer root");
+	fx_reset_dest(f);
+	expect_ok(f, e5, ARRAY_SIZE(e5));
+	assert_content(f, "h", "pwned");
+	assert_true(S_ISLNK(lmode(f, "s")));
+}
+
+static void test_escape_symlinked_parent(void **state)
+{
+	struct fx *f = *state;
+	const struct ent e[] = {
+		{ K_DIR, "real" },
+		{ K_SYMLINK, "link", "real" },
+		{ K_FILE, "link/f", "via link" },
+		{ K_SYMLINK, "abs", "/real" },
+		{ K_FILE, "abs/g", "via abs" },
+		/* a file replacing a symlink that points out: the link goes, nothing is followed */
+		{ K_SYMLINK, "s", f->sentinel },
+		{ K_FILE, "s", "pwned" },
+		/* a directory replacing a symlink to the host parent */
+		{ K_SYMLINK, "sd", f->parent },
+		{ K_DIR, "sd" },
+		{ K_FILE, "sd/sentinel", "pwned" },
+	};
+
+	expect_ok(f, e, ARRAY_SIZE(e));
+	assert_content(f, "real/f", "via link");
+	assert_content(f, "real/g", "via abs");
+	assert_true(S_ISLNK(lmode(f, "link")));
+	assert_true(S_ISREG(lmode(f, "s")));
+	assert_content(f, "s", "pwned");
+	assert_true(S_ISDIR(lmode(f, "sd")));
+	assert_content(f, "sd/sentinel", "pwned");
+}
+
+static void test_escape_whiteout_through_symlink(void **state)
+{
+	struct fx *f = *state;
+	const struct ent e[] = {
+		{ K_DIR, "tmp" },
+		{ K_DIR, f->parent },
+		{ K_SYMLINK, "p", f->parent },
+		{ K_FILE, "p/.wh.sentinel", "" },
+		{ K_FILE, "p/.wh..wh..opq", "" },
+	};
+	char in[256];
+
+	if (!is_root("whiteouts through symlinks (mknod)"))
+		return;
+	expect_ok(f, e, ARRAY_SIZE(e));
+	assert_true(S_ISCHR(lmode(f, f->sentinel + 1)));
+	snprintf(in, sizeof(in), "%s", f->parent + 1);
+	assert_true(S_ISDIR(lmode(f, in)));
+	{
+		char v[4];
+
+		assert_int_equal(getxattr(f->parent, "trusted.overlay.opaque", v, sizeof(v)), -1);
+	}
+	/* bad whiteouts */
+	{
+		const struct ent b[] = { { K_FILE, "a/.wh.", "" } };
+
+		expect_fail(f, b, 1, -EBADMSG, "malformed whiteout");
+	}
+}
+
+/* ---- limits, corruption, formats -------------------------------------------------------- */
+
+static void test_bomb_entries(void **state)
+{
+	struct fx *f = *state;
+	struct ent e[50];
+	char names[50][16];
+	char diff_id[OCI_DIGEST_STR_MAX];
+	struct oci_unpack_opts o = { .blob_size = -1, .max_entries = 10 };
+	struct diag d = {};
+	int fd, r;
+
+	for (int i = 0; i < 50; i++) {
+		snprintf(names[i], sizeof(names[i]), "f%d", i);
+		e[i] = (struct ent){ K_FILE, names[i], "x" };
+	}
+	fd = build_layer(e, 50, true, diff_id);
+	o.diff_id = diff_id;
+	r = oci_layer_unpack_opts(fd, f->dest, &o, &d);
+	close(fd);
+	assert_int_equal(r, -E2BIG);
+	assert_non_null(strstr(d.msg, "more than 10 entries"));
+	assert_parent_clean(f);
+}
+
+static void test_bomb_size(void **state)
+{
+	static const struct ent e[] = { { K_ZEROS, "zeros", .size = 16 << 20 } };
+	struct fx *f = *state;
+	char diff_id[OCI_DIGEST_STR_MAX];
+	struct oci_unpack_opts o = { .blob_size = -1, .max_bytes = 1 << 20 };
+	struct diag d = {};
+	struct stat st;
+	int fd, r;
+
+	fd = build_layer(e, 1, true, diff_id);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_true(st.st_size < 100 << 10); /* a real bomb: tiny blob, big content */
+	r = oci_layer_unpack_opts(fd, f->dest, &o, &d);
+	close(fd);
+	assert_int_equal(r, -EFBIG);
+	assert_non_null(strstr(d.msg, "decompression bomb"));
+	assert_parent_clean(f);
+}
+
+static void test_bomb_stream(void **state)
+{
+	/* tar bytes beyond the limit even without file data: many tiny entries, huge padding */
+	static const struct ent e[] = { { K_ZEROS, "z", .size = 4 << 20 } };
+	struct fx *f = *state;
+	char diff_id[OCI_DIGEST_STR_MAX];
+	struct oci_unpack_opts o = { .blob_size = -1, .max_bytes = 1024, .max_entries = 1 };
+	struct diag d = {};
+	int fd, r;
+
+	fd = build_layer(e, 1, true, diff_id);
+	r = oci_layer_unpack_opts(fd, f->dest, &o, &d);
+	close(fd);
+	assert_true(r == -EFBIG);
+	assert_non_null(strstr(d.msg, "bomb"));
+}
+
+static void test_path_limit(void **state)
+{
+	struct fx *f = *state;
+	char longp[200];
+	const struct ent e[] = { { K_FILE, longp, "x" } };
+	char diff_id[OCI_DIGEST_STR_MAX];
+	struct oci_unpack_opts o = { .blob_size = -1, .max_path = 64 };
+	struct diag d = {};
+	int fd, r;
+
+	memset(longp, 'a', sizeof(longp) - 1);
+	longp[sizeof(longp) - 1] = '\0';
+	for (int i = 50; i < 190; i += 50)
+		longp[i] = '/';
+	fd = build_layer(e, 1, false, diff_id);
+	r = oci_layer_unpack_opts(fd, f->dest, &o, &d);
+	close(fd);
+	assert_int_equal(r, -ENAMETOOLONG);
+	assert_non_null(strstr(d.msg, "longer than 64"));
+}
+
+static void test_diff_id_mismatch(void **state)
+{
+	static const struct ent e[] = { { K_FILE, "f", "content" } };
+	struct fx *f = *state;
+	char diff_id[OCI_DIGEST_STR_MAX];
+	struct diag d = {};
+	int fd, r;
+
+	for (int gz = 0; gz < 2; gz++) {
+		fd = build_layer(e, 1, gz, diff_id);
+		diff_id[10] = diff_id[10] == '0' ? '1' : '0';
+		diag_clear(&d);
+		r = oci_layer_unpack(fd, f->dest, diff_id, &d);
+		close(fd);
+		assert_int_equal(r, -EBADMSG);
+		assert_non_null(strstr(d.msg, "does not match diff_id"));
+		fx_reset_dest(f);
+	}
+	/* a malformed expected diff_id is refused up front */
+	fd = build_layer(e, 1, false, diff_id);
+	assert_int_equal(oci_layer_unpack(fd, f->dest, "sha256:xyz", NULL), -EINVAL);
+	/* NULL skips the check */
+	assert_int_equal(oci_layer_unpack(fd, f->dest, NULL, NULL), 0);
+	close(fd);
+}
+
+static void test_blob_checks(void **state)
+{
+	static const struct ent e[] = { { K_FILE, "f", "content" } };
+	struct fx *f = *state;
+	char diff_id[OCI_DIGEST_STR_MAX], blob[OCI_DIGEST_STR_MAX];
+	struct oci_unpack_opts o = { .diff_id = diff_id };
+	struct diag d = {};
+	struct stat st;
+	int fd;
+
+	fd = build_layer(e, 1, true, diff_id);
+	fd_digest(fd, blob);
+	assert_int_equal(fstat(fd, &st), 0);
+	o.blob_digest = blob;
+	o.blob_size = st.st_size;
+	assert_int_equal(oci_layer_unpack_opts(fd, f->dest, &o, &d), 0);
+
+	/* wrong blob size */
+	fx_reset_dest(f);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	o.blob_size = st.st_size - 1;
+	assert_int_equal(oci_layer_unpack_opts(fd, f->dest, &o, &d), -EBADMSG);
+	assert_non_null(strstr(d.msg, "descriptor"));
+
+	/* a flipped byte in the gzip data: reported as a digest mismatch, whatever broke first */
+	fx_reset_dest(f);
+	{
+		unsigned char c;
+
+		assert_int_equal(pread(fd, &c, 1, st.st_size / 2), 1);
+		c ^= 0x55;
+		assert_int_equal(pwrite(fd, &c, 1, st.st_size / 2), 1);
+	}
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	o.blob_size = st.st_size;
+	diag_clear(&d);
+	assert_int_equal(oci_layer_unpack_opts(fd, f->dest, &o, &d), -EBADMSG);
+	assert_non_null(strstr(d.msg, "digest mismatch (got sha256:"));
+	close(fd);
+}
+
+static void test_formats(void **state)
+{
+	struct fx *f = *state;
+	struct diag d = {};
+	int fd;
+
+	/* zstd magic */
+	fd = fd_from_bytes("\x28\xb5\x2f\xfd\x00\x00\x00\x00", 8);
+	assert_int_equal(oci_layer_unpack(fd, f->dest, NULL, &d), -ENOTSUP);
+	assert_non_null(strstr(d.msg, "zstd"));
+	close(fd);
+	/* not a tar */
+	diag_clear(&d);
+	fd = fd_from_bytes("hello, this is not a tar archive at all", 39);
+	assert_true(oci_layer_unpack(fd, f->dest, NULL, &d) < 0);
+	assert_non_null(strstr(d.msg, "not a valid tar"));
+	close(fd);
+	/* truncated gzip */
+	{
+		static const struct ent e[] = { { K_ZEROS, "z", .size = 300000 } };
+		char diff_id[OCI_DIGEST_STR_MAX];
+		struct stat st;
+
+		fd = build_layer(e, 1, true, diff_id);
+		assert_int_equal(fstat(fd, &st), 0);
+		assert_int_equal(ftruncate(fd, st.st_size - 20), 0);
+		diag_clear(&d);
+		assert_int_equal(oci_layer_unpack(fd, f->dest, diff_id, &d), -EBADMSG);
+		assert_non_null(strstr(d.msg, "truncated"));
+		close(fd);
+	}
+	/* trailing garbage after the gzip stream */
+	{
+		static const struct ent e[] = { { K_FILE, "f", "x" } };
+		char diff_id[OCI_DIGEST_STR_MAX];
+
+		fd = build_layer(e, 1, true, diff_id);
+		assert_int_equal(lseek(fd, 0, SEEK_END) > 0, 1);
+		assert_int_equal(write(fd, "garbage", 7), 7);
+		assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+		diag_clear(&d);
+		assert_int_equal(oci_layer_unpack(fd, f->dest, diff_id, &d), -EBADMSG);
+		assert_non_null(strstr(d.msg, "gzip"));
+		close(fd);
+	}
+	/* an empty layer (end-of-archive blocks only) */
+	{
+		char diff_id[OCI_DIGEST_STR_MAX];
+
+		fx_reset_dest(f);
+		fd = build_layer(NULL, 0, true, diff_id);
+		assert_int_equal(oci_layer_unpack(fd, f->dest, diff_id, NULL), 0);
+		close(fd);
+	}
+	/* several gzip members one after the other (pigz and friends) */
+	{
+		static const struct ent e[] = { { K_FILE, "one", "1" },
+						{ K_ZEROS, "z", .size = 70000 },
+						{ K_FILE, "two", "2" } };
+		char diff_id[OCI_DIGEST_STR_MAX];
+		int plain = build_layer(e, ARRAY_SIZE(e), false, diff_id);
+		struct stat st;
+		char *buf;
+
+		fx_reset_dest(f);
+		assert_int_equal(fstat(plain, &st), 0);
+		buf = malloc((size_t)st.st_size);
+		assert_int_equal(pread(plain, buf, (size_t)st.st_size, 0), st.st_size);
+		close(plain);
+		fd = memfd_create("multi", MFD_CLOEXEC);
+		gzip_member(fd, buf, 1000);
+		gzip_member(fd, buf + 1000, (size_t)st.st_size - 1000);
+		free(buf);
+		assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+		diag_clear(&d);
+		if (oci_layer_unpack(fd, f->dest, diff_id, &d) < 0)
+			fail_msg("multi-member gzip: %s", d.msg);
+		close(fd);
+		assert_content(f, "two", "2");
+	}
+	/* a zero-length blob is an empty layer; its diff_id is the digest of nothing */
+	fd = fd_from_bytes("", 0);
+	assert_int_equal(
+		oci_layer_unpack(fd, f->dest,
+				 "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca4"
+				 "95991b7852b855",
+				 NULL),
+		0);
+	close(fd);
+	/* a dest that does not exist */
+	fd = fd_from_bytes("x", 1);
+	diag_clear(&d);
+	assert_int_equal(oci_layer_unpack(fd, "/nonexistent/tank/dest", NULL, &d), -ENOENT);
+	close(fd);
+}
+
+int main(void)
+{
+	/* the pax writer needs a UTF-8 locale for the non-ASCII test name; reading does not */
+	if (!setlocale(LC_CTYPE, "C.UTF-8"))
+		print_message("no C.UTF-8 locale: the UTF-8 name case may fail\n");
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_basic_plain),
+		T(test_basic_gzip),
+		T(test_sparse),
+		T(test_owner_device_xattr),
+		T(test_whiteouts),
+		T(test_escape_dotdot),
+		T(test_escape_absolute),
+		T(test_escape_symlink_root),
+		T(test_escape_symlink_chain),
+		T(test_escape_symlink_host_path),
+		T(test_escape_hardlink),
+		T(test_escape_symlinked_parent),
+		T(test_escape_whiteout_through_symlink),
+		T(test_bomb_entries),
+		T(test_bomb_size),
+		T(test_bomb_stream),
+		T(test_path_limit),
+		T(test_diff_id_mismatch),
+		T(test_blob_checks),
+		T(test_formats),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
