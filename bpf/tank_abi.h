@@ -50,7 +50,10 @@ struct tank_pod_info {
  */
 struct tank_if_info {
 	__u32 slot;
-	__u32 host_ingress_dir; /* enum tank_dir: for a host-side veth, ingress = pod egress */
+	/* 4 bytes like __u32 (an int-sized enum on both sides); typed so bpftool prints the name.
+	 * For a host-side veth the host's ingress is the pod's egress. */
+	enum tank_dir host_ingress_dir;
 };
+_Static_assert(sizeof(struct tank_if_info) == 8, "tank_if_info layout");
 
 #endif

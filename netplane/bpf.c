@@ -1,0 +1,598 @@
+/* bpf.c - BPF datapath: load once, pinned maps, per-pod tcx (or clsact) attach, counters. */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include "bpf/tank_tc.skel.h"
+#include "netplane/netplane.h"
+
+/* Debian 12's uapi headers predate tcx (kernel 6.6); the values are ABI. */
+#define NP_BPF_TCX_INGRESS ((enum bpf_attach_type)46)
+#define NP_BPF_TCX_EGRESS ((enum bpf_attach_type)47)
+#define NP_BPF_LINK_TYPE_TCX 11u
+
+/* clsact fallback: our filter's fixed handle ("tank") and priority on both hooks */
+#define NP_TC_HANDLE 0x74616e6bu
+#define NP_TC_PRIO 0x7a
+
+#define NP_BPF_PIN_DEFAULT "/sys/fs/bpf/tank"
+#define NP_BPFFS "/sys/fs/bpf"
+
+struct np_bpf {
+	struct tank_tc_bpf *skel;
+	char *pin_dir;
+	bool tcx;           /* attach with tcx links (else clsact filters) */
+	bool tcx_available; /* what the probe found */
+	int ncpus;
+};
+
+/* ---- libbpf messages go to debug; the first warning is kept for the diag ----------------- */
+
+static __thread char libbpf_last[512];
+
+/* Called at the start of every operation that may fail inside libbpf. */
+static void libbpf_last_reset(void)
+{
+	libbpf_last[0] = '\0';
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+	size_t len;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	len = strlen(line);
+	while (len > 0 && line[len - 1] == '\n')
+		line[--len] = '\0';
+	/* the first warning names the cause; the ones after it say what failed in turn */
+	if (level == LIBBPF_WARN && !libbpf_last[0])
+		snprintf(libbpf_last, sizeof(libbpf_last), "%s",
+			 strncmp(line, "libbpf: ", 8) == 0 ? line + 8 : line);
+	log_debug("%s", line);
+	return 0;
+}
+
+static int bpf_fail(struct diag *d, int err, const char *what)
+{
+	if (libbpf_last[0])
+		return diag_fail(d, err, "%s: %s (libbpf: %s)", what, strerror(-err), libbpf_last);
+	return diag_fail(d, err, "%s: %s", what, strerror(-err));
+}
+
+/* ---- paths ---------------------------------------------------------------------------- */
+
+/* uid and nic names become path components under the pin dir: keep them plain. */
+static bool pin_component_ok(const char *s, size_t max)
+{
+	size_t len = s ? strlen(s) : 0;
+
+	if (len == 0 || len >= max || s[0] == '.')
+		return false;
+	for (; *s; s++) {
+		char c = *s;
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+static int pin_path(char *buf, size_t len, const char *fmt, ...) _printf_(3, 4);
+static int pin_path(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static bool is_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return statfs(path, &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
+/* bpffs at /sys/fs/bpf if absent (when pin_dir lives there), then pin_dir and pin_dir/pods. */
+static int bpffs_prepare(const char *pin_dir, struct diag *d)
+{
+	char pods[PATH_MAX];
+	int r;
+
+	if (strncmp(pin_dir, NP_BPFFS "/", strlen(NP_BPFFS) + 1) == 0 && !is_bpffs(NP_BPFFS)) {
+		if (mount("bpf", NP_BPFFS, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") <
+		    0) {
+			r = -errno;
+			return diag_fail_at(d, r, NP_BPFFS, "mounting bpffs: %s", strerror(-r));
+		}
+	}
+	r = pin_path(pods, sizeof(pods), "%s/pods", pin_dir);
+	if (r < 0)
+		return diag_fail_at(d, r, pin_dir, "BPF pin directory: path too long");
+	r = fs_mkdir_p(pods, 0700);
+	if (r < 0)
+		return diag_fail_at(d, r, pods, "creating the BPF pin directory: %s", strerror(-r));
+	if (!is_bpffs(pin_dir))
+		return diag_fail_at(d, -ENOTSUP, pin_dir, "BPF pin directory is not on bpffs");
+	return 0;
+}
+
+/* ---- open / close ------------------------------------------------------------------------ */
+
+/* tcx where the kernel has it: attach to loopback and let go at once; EINVAL/EOPNOTSUPP mean
+ * this kernel does not know BPF_TCX_INGRESS, so clsact it is. */
+static int probe_tcx(int prog_fd, bool *ret, struct diag *d)
+{
+	int fd = bpf_link_create(prog_fd, 1 /* lo */, NP_BPF_TCX_INGRESS, NULL);
+
+	if (fd >= 0) {
+		close(fd);
+		*ret = true;
+		return 0;
+	}
+	if (fd == -EINVAL || fd == -EOPNOTSUPP || fd == -524 /* ENOTSUPP */) {
+		*ret = false;
+		return 0;
+	}
+	return bpf_fail(d, fd, "probing tcx");
+}
+
+int np_bpf_open(const char *pin_dir, struct np_bpf **ret, struct diag *d)
+{
+	struct bpf_map *maps[3];
+	struct np_bpf *b;
+	int r;
+
+	if (!pin_dir)
+		pin_dir = NP_BPF_PIN_DEFAULT;
+	if (pin_dir[0] != '/' || strlen(pin_dir) > PATH_MAX - 64)
+		return diag_fail_at(d, -EINVAL, pin_dir, "BPF pin directory must be absolute");
+	libbpf_set_print(libbpf_print);
+	libbpf_last_reset();
+
+	r = bpffs_prepare(pin_dir, d);
+	if (r < 0)
+		return r;
+
+	b = calloc(1, sizeof(*b));
+	if (!b || !(b->pin_dir = strdup(pin_dir))) {
+		free(b);
+		return diag_fail(d, -ENOMEM, "BPF: out of memory");
+	}
+	b->ncpus = libbpf_num_possible_cpus();
+	if (b->ncpus <= 0) {
+		r = diag_fail(d, b->ncpus < 0 ? b->ncpus : -EINVAL, "BPF: cannot count CPUs");
+		goto fail;
+	}
+
+	b->skel = tank_tc_bpf__open();
+	if (!b->skel) {
+		r = bpf_fail(d, -errno, "opening the BPF object");
+		goto fail;
+	}
+	maps[0] = b->skel->maps.tank_stats_v1;
+	maps[1] = b->skel->maps.tank_pods_v1;
+	maps[2] = b->skel->maps.tank_ifs_v1;
+	for (size_t i = 0; i < ARRAY_SIZE(maps); i++) {
+		char path[PATH_MAX];
+
+		r = pin_path(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(maps[i]));
+		if (r >= 0)
+			r = bpf_map__set_pin_path(maps[i], path);
+		if (r < 0) {
+			r = bpf_fail(d, r, "setting the pin path");
+			goto fail;
+		}
+	}
+	/* reuses the pinned maps where they are compatible, pins the others */
+	r = tank_tc_bpf__load(b->skel);
+	if (r < 0) {
+		r = bpf_fail(d, r, "loading the BPF programs");
+		diag_prefix(d, "%s: ", pin_dir);
+		goto fail;
+	}
+	r = probe_tcx(bpf_program__fd(b->skel->progs.tank_host_in), &b->tcx_available, d);
+	if (r < 0)
+		goto fail;
+	b->tcx = b->tcx_available;
+	*ret = b;
+	return 0;
+fail:
+	np_bpf_close(b);
+	return r;
+}
+
+void np_bpf_close(struct np_bpf *b)
+{
+	if (!b)
+		return;
+	/* pinned maps and links live on; unpinned program references go with the skeleton */
+	tank_tc_bpf__destroy(b->skel);
+	free(b->pin_dir);
+	free(b);
+}
+
+const char *np_bpf_attach_mode(const struct np_bpf *b)
+{
+	return b->tcx ? "tcx" : "clsact";
+}
+
+int np_bpf_set_attach_mode(struct np_bpf *b, const char *mode)
+{
+	if (strcmp(mode, "clsact") == 0)
+		b->tcx = false;
+	else if (strcmp(mode, "tcx") == 0 && b->tcx_available)
+		b->tcx = true;
+	else
+		return strcmp(mode, "tcx") == 0 ? -EOPNOTSUPP : -EINVAL;
+	return 0;
+}
+
+/* ---- pods ------------------------------------------------------------------------------ */
+
+static int slot_check(uint32_t slot, struct diag *d)
+{
+	if (slot == 0 || slot >= TANK_MAX_PODS)
+		return diag_fail(d, -ERANGE, "pod slot %u out of range 1..%u", slot,
+				 TANK_MAX_PODS - 1);
+	return 0;
+}
+
+static int stats_zero(struct np_bpf *b, uint32_t slot, struct diag *d)
+{
+	size_t sz = (size_t)b->ncpus * sizeof(struct tank_pod_stats);
+	_cleanup_free_ void *zero = calloc(1, sz);
+	int r;
+
+	if (!zero)
+		return diag_fail(d, -ENOMEM, "BPF: out of memory");
+	r = bpf_map__update_elem(b->skel->maps.tank_stats_v1, &slot, sizeof(slot), zero, sz, 0);
+	if (r < 0)
+		return bpf_fail(d, r, "zeroing the pod counters");
+	return 0;
+}
+
+int np_bpf_pod_register(struct np_bpf *b, uint32_t slot, const char *name, const char *uid,
+			struct diag *d)
+{
+	struct tank_pod_info cur = {}, want = {};
+	int r;
+
+	libbpf_last_reset();
+
+	r = slot_check(slot, d);
+	if (r < 0)
+		return r;
+	if (!name || strlen(name) >= sizeof(want.name) || !pin_component_ok(uid, sizeof(want.uid)))
+		return diag_fail(d, -EINVAL, "pod slot %u: invalid name or uid", slot);
+	strcpy(want.name, name);
+	strcpy(want.uid, uid);
+
+	r = bpf_map__lookup_elem(b->skel->maps.tank_pods_v1, &slot, sizeof(slot), &cur,
+				 sizeof(cur), 0);
+	if (r < 0)
+		return bpf_fail(d, r, "reading the pod slot");
+	/* Zero first, then claim: a crash in between leaves the old uid, so the next register
+	 * zeroes again instead of handing over stale counters. */
+	if (strncmp(cur.uid, want.uid, sizeof(cur.uid)) != 0) {
+		r = stats_zero(b, slot, d);
+		if (r < 0)
+			return r;
+	}
+	r = bpf_map__update_elem(b->skel->maps.tank_pods_v1, &slot, sizeof(slot), &want,
+				 sizeof(want), 0);
+	if (r < 0)
+		return bpf_fail(d, r, "writing the pod slot");
+	return 0;
+}
+
+/* Keep a pinned tcx link if it is attached to this ifindex at this hook; else unpin it. */
+static bool tcx_pin_current(const char *path, int ifindex, enum bpf_attach_type type)
+{
+	struct bpf_link_info info = {};
+	struct {
+		__u32 ifindex;
+		__u32 attach_type;
+	} tcx; /* the kernel's info.tcx, at the start of the union */
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path);
+	bool keep = false;
+
+	if (fd < 0)
+		return false;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.type == NP_BPF_LINK_TYPE_TCX) {
+		memcpy(&tcx, (const char *)&info + offsetof(struct bpf_link_info, raw_tracepoint),
+		       sizeof(tcx));
+		/* a link whose device went away reports ifindex 0 */
+		keep = tcx.ifindex == (__u32)ifindex && tcx.attach_type == (__u32)type;
+	}
+	if (!keep) {
+		/* detach now: the last reference going with the pin would detach only later, and
+		 * until then attaching the same program again fails with EEXIST */
+		bpf_link_detach(fd);
+		unlink(path);
+	}
+	close(fd);
+	return keep;
+}
+
+static int tcx_attach(const char *path, int prog_fd, enum bpf_attach_type type,
+		      int ifindex, struct diag *d)
+{
+	int fd, r;
+
+	if (tcx_pin_current(path, ifindex, type))
+		return 0;
+	fd = bpf_link_create(prog_fd, ifindex, type, NULL);
+	if (fd < 0)
+		return bpf_fail(d, fd, "attaching tcx");
+	r = bpf_obj_pin(fd, path);
+	close(fd); /* without the pin this detaches again */
+	if (r < 0)
+		return diag_fail_at(d, r, path, "pinning the tcx link: %s", strerror(-r));
+	return 0;
+}
+
+static int clsact_attach(struct np_bpf *b, int ifindex, struct diag *d)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	int r;
+
+	r = bpf_tc_hook_create(&hook);
+	if (r < 0 && r != -EEXIST)
+		return bpf_fail(d, r, "creating the clsact qdisc");
+	for (int i = 0; i < 2; i++) {
+		struct bpf_program *p = i == 0 ? b->skel->progs.tank_host_in :
+						 b->skel->progs.tank_host_eg;
+		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = NP_TC_HANDLE, .priority = NP_TC_PRIO,
+				    .prog_fd = bpf_program__fd(p), .flags = BPF_TC_F_REPLACE);
+
+		hook.attach_point = i == 0 ? BPF_TC_INGRESS : BPF_TC_EGRESS;
+		r = bpf_tc_attach(&hook, &o);
+		if (r < 0)
+			return bpf_fail(d, r, "attaching the tc filter");
+	}
+	return 0;
+}
+
+int np_bpf_veth_attach(struct np_bpf *b, const char *uid, const char *nic, uint32_t slot,
+		       int host_ifindex, struct diag *d)
+{
+	struct tank_if_info ifi = { .slot = slot, .host_ingress_dir = TANK_DIR_EGRESS };
+	__u32 key = (__u32)host_ifindex;
+	char dir[PATH_MAX], in[PATH_MAX], eg[PATH_MAX];
+	int r;
+
+	libbpf_last_reset();
+
+	r = slot_check(slot, d);
+	if (r < 0)
+		return r;
+	if (!pin_component_ok(uid, TANK_POD_UID_MAX) || !pin_component_ok(nic, 16) ||
+	    host_ifindex <= 0)
+		return diag_fail(d, -EINVAL, "BPF attach: invalid uid, nic or ifindex");
+	if (pin_path(dir, sizeof(dir), "%s/pods/%s", b->pin_dir, uid) < 0 ||
+	    pin_path(in, sizeof(in), "%s/%s_in", dir, nic) < 0 ||
+	    pin_path(eg, sizeof(eg), "%s/%s_eg", dir, nic) < 0)
+		return diag_fail(d, -ENAMETOOLONG, "BPF attach: pin path too long");
+
+	/* identity first, so the first packet through the programs is counted */
+	r = bpf_map__update_elem(b->skel->maps.tank_ifs_v1, &key, sizeof(key), &ifi, sizeof(ifi),
+				 0);
+	if (r < 0)
+		return bpf_fail(d, r, "recording the interface");
+
+	if (!b->tcx) {
+		r = clsact_attach(b, host_ifindex, d);
+	} else {
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+			r = -errno;
+			return diag_fail_at(d, r, dir, "creating the pod pin directory: %s",
+					    strerror(-r));
+		}
+		r = tcx_attach(in, bpf_program__fd(b->skel->progs.tank_host_in),
+			       NP_BPF_TCX_INGRESS, host_ifindex, d);
+		if (r >= 0)
+			r = tcx_attach(eg, bpf_program__fd(b->skel->progs.tank_host_eg),
+				       NP_BPF_TCX_EGRESS, host_ifindex, d);
+	}
+	if (r < 0)
+		diag_prefix(d, "pod %s nic %s (ifindex %d): ", uid, nic, host_ifindex);
+	return r;
+}
+
+/* Unpin everything under pods/<uid> (each link detaches with its last reference), rmdir it. */
+static int pod_dir_remove(struct np_bpf *b, const char *uid, struct diag *d)
+{
+	char dir[PATH_MAX], pin[PATH_MAX];
+	struct dirent *de;
+	DIR *dp;
+	int r = 0;
+
+	if (pin_path(dir, sizeof(dir), "%s/pods/%s", b->pin_dir, uid) < 0)
+		return diag_fail(d, -ENAMETOOLONG, "BPF: pin path too long");
+	dp = opendir(dir);
+	if (!dp) {
+		r = -errno;
+		return r == -ENOENT ? 0 : diag_fail_at(d, r, dir, "opening: %s", strerror(-r));
+	}
+	while ((de = readdir(dp))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		/* detach at once: unpinning alone lets go of a link only asynchronously */
+		if (pin_path(pin, sizeof(pin), "%s/%s", dir, de->d_name) == 0) {
+			int fd = bpf_obj_get(pin);
+
+			if (fd >= 0) {
+				bpf_link_detach(fd);
+				close(fd);
+			}
+		}
+		if (unlinkat(dirfd(dp), de->d_name, 0) < 0 && errno != ENOENT && r == 0) {
+			r = -errno;
+			diag_fail_at(d, r, dir, "unpinning %s: %s", de->d_name, strerror(-r));
+		}
+	}
+	closedir(dp);
+	if (r == 0 && rmdir(dir) < 0 && errno != ENOENT) {
+		r = -errno;
+		diag_fail_at(d, r, dir, "removing: %s", strerror(-r));
+	}
+	return r;
+}
+
+static void clsact_detach(int ifindex)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = NP_TC_HANDLE, .priority = NP_TC_PRIO);
+
+	/* a gone device or filter is fine: there is nothing left to detach */
+	hook.attach_point = BPF_TC_INGRESS;
+	bpf_tc_detach(&hook, &o);
+	hook.attach_point = BPF_TC_EGRESS;
+	bpf_tc_detach(&hook, &o);
+}
+
+/* Sweep tank_ifs_v1 for entries of this slot the caller did not list (deleting while walking
+ * would restart the walk, so in rounds of collected keys). */
+static int ifs_sweep(struct np_bpf *b, uint32_t slot, struct diag *d)
+{
+	struct bpf_map *map = b->skel->maps.tank_ifs_v1;
+	__u32 keys[64], key, next;
+	struct tank_if_info ifi;
+	bool more = true;
+	int r = 0;
+
+	while (more) {
+		size_t nk = 0;
+		int g = bpf_map__get_next_key(map, NULL, &next, sizeof(next));
+
+		more = false;
+		while (g == 0) {
+			key = next;
+			if (bpf_map__lookup_elem(map, &key, sizeof(key), &ifi, sizeof(ifi), 0) == 0 &&
+			    ifi.slot == slot) {
+				if (nk == ARRAY_SIZE(keys)) {
+					more = true;
+					break;
+				}
+				keys[nk++] = key;
+			}
+			g = bpf_map__get_next_key(map, &key, &next, sizeof(next));
+		}
+		for (size_t i = 0; i < nk; i++) {
+			int e = bpf_map__delete_elem(map, &keys[i], sizeof(keys[i]), 0);
+
+			if (e < 0 && e != -ENOENT) {
+				more = false; /* do not spin on an entry that will not go */
+				if (r == 0)
+					r = bpf_fail(d, e, "removing an interface entry");
+			}
+		}
+	}
+	return r;
+}
+
+int np_bpf_pod_unregister(struct np_bpf *b, const char *uid, uint32_t slot,
+			  const int *host_ifindexes, size_t n, struct diag *d)
+{
+	struct bpf_map *ifs = b->skel->maps.tank_ifs_v1;
+	struct tank_pod_info none = {};
+	int r, first = 0;
+
+	libbpf_last_reset();
+
+	r = slot_check(slot, d);
+	if (r < 0)
+		return r;
+	if (!pin_component_ok(uid, TANK_POD_UID_MAX))
+		return diag_fail(d, -EINVAL, "BPF unregister: invalid uid");
+	if (n && !host_ifindexes)
+		return diag_fail(d, -EINVAL, "BPF unregister: no ifindex list");
+
+	/* tcx: unpinning drops the last reference, the links detach */
+	r = pod_dir_remove(b, uid, d);
+	if (r < 0 && !first)
+		first = r;
+	/* clsact filters (whatever the current mode) and entries of interfaces still ours; an
+	 * ifindex now recorded for another slot was reused by another pod: leave it alone */
+	for (size_t i = 0; i < n; i++) {
+		__u32 key = (__u32)host_ifindexes[i];
+		struct tank_if_info ifi;
+
+		if (bpf_map__lookup_elem(ifs, &key, sizeof(key), &ifi, sizeof(ifi), 0) < 0 ||
+		    ifi.slot != slot)
+			continue;
+		clsact_detach(host_ifindexes[i]);
+		bpf_map__delete_elem(ifs, &key, sizeof(key), 0);
+	}
+	r = ifs_sweep(b, slot, d);
+	if (r < 0 && !first)
+		first = r;
+	/* an array entry cannot be deleted: an empty name and uid mark the slot free */
+	r = bpf_map__update_elem(b->skel->maps.tank_pods_v1, &slot, sizeof(slot), &none,
+				 sizeof(none), 0);
+	if (r < 0 && !first)
+		first = bpf_fail(d, r, "freeing the pod slot");
+	if (first < 0)
+		diag_prefix(d, "pod %s: ", uid);
+	return first;
+}
+
+int np_bpf_pod_stats(struct np_bpf *b, uint32_t slot, struct tank_pod_stats *ret, struct diag *d)
+{
+	size_t sz = (size_t)b->ncpus * sizeof(struct tank_pod_stats);
+	_cleanup_free_ struct tank_pod_stats *per = calloc(1, sz);
+	struct tank_pod_stats sum = {};
+	int r;
+
+	libbpf_last_reset();
+
+	r = slot_check(slot, d);
+	if (r < 0)
+		return r;
+	if (!per)
+		return diag_fail(d, -ENOMEM, "BPF: out of memory");
+	r = bpf_map__lookup_elem(b->skel->maps.tank_stats_v1, &slot, sizeof(slot), per, sz, 0);
+	if (r < 0)
+		return bpf_fail(d, r, "reading the pod counters");
+	for (int i = 0; i < b->ncpus; i++) {
+		sum.ingress.packets += per[i].ingress.packets;
+		sum.ingress.bytes += per[i].ingress.bytes;
+		sum.egress.packets += per[i].egress.packets;
+		sum.egress.bytes += per[i].egress.bytes;
+	}
+	*ret = sum;
+	return 0;
+}
+
+int np_bpf_pod_info(struct np_bpf *b, uint32_t slot, struct tank_pod_info *ret)
+{
+	struct tank_pod_info info = {};
+	int r;
+
+	if (slot == 0 || slot >= TANK_MAX_PODS)
+		return -ERANGE;
+	r = bpf_map__lookup_elem(b->skel->maps.tank_pods_v1, &slot, sizeof(slot), &info,
+				 sizeof(info), 0);
+	if (r < 0)
+		return r;
+	if (!info.uid[0] && !info.name[0])
+		return -ENOENT;
+	info.name[sizeof(info.name) - 1] = '\0';
+	info.uid[sizeof(info.uid) - 1] = '\0';
+	*ret = info;
+	return 0;
+}

@@ -1,0 +1,235 @@
+/* link.c - links: RTM_*LINK builders and parser, ifindex lookup, delete. */
+#include <libmnl/libmnl.h>
+#include <linux/if.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <string.h>
+
+#include "netplane/netplane.h"
+
+/* Every link message built here fits easily: two names, a few u32, three nest headers. */
+#define LINK_MSG_MAX 256
+
+bool np_ifname_valid(const char *name)
+{
+	size_t len;
+
+	if (!name)
+		return false;
+	len = strlen(name);
+	if (len == 0 || len >= IFNAMSIZ || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	for (const char *p = name; *p; p++) {
+		/* the kernel's dev_valid_name(): no '/', ':' or whitespace */
+		if (*p == '/' || *p == ':' || *p == ' ' || (*p >= '\t' && *p <= '\r'))
+			return false;
+	}
+	return true;
+}
+
+static struct nlmsghdr *link_msg(struct np_msgs *m, uint16_t type, uint16_t flags, int ifindex,
+				 const char *ifname)
+{
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifm;
+
+	if (ifindex < 0 || (ifindex == 0 && !np_ifname_valid(ifname))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	nlh = np_msgs_put(m, type, flags, LINK_MSG_MAX);
+	if (!nlh)
+		return NULL;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = ifindex;
+	if (ifindex == 0)
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
+	return nlh;
+}
+
+struct nlmsghdr *np_msg_veth_new(struct np_msgs *m, const struct np_veth_spec *s)
+{
+	struct nlattr *linkinfo, *data, *peer;
+	struct ifinfomsg *ifm, *pifm;
+	struct nlmsghdr *nlh;
+
+	if (!np_ifname_valid(s->host_ifname) || !np_ifname_valid(s->pod_ifname) ||
+	    s->pod_netns_fd < 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	nlh = np_msgs_put(m, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, LINK_MSG_MAX);
+	if (!nlh)
+		return NULL;
+	/* the host side comes up with the pair; the pod side once it has its addresses */
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_flags = IFF_UP;
+	ifm->ifi_change = IFF_UP;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, s->host_ifname);
+	if (s->mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, s->mtu);
+
+	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	peer = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
+	/* VETH_INFO_PEER carries a struct ifinfomsg and then the peer's IFLA_* attributes */
+	pifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*pifm));
+	pifm->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, s->pod_ifname);
+	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)s->pod_netns_fd);
+	if (s->mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, s->mtu);
+	mnl_attr_nest_end(nlh, peer);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, linkinfo);
+	return np_msgs_end(m, nlh);
+}
+
+struct nlmsghdr *np_msg_link_get(struct np_msgs *m, const char *ifname)
+{
+	struct nlmsghdr *nlh = link_msg(m, RTM_GETLINK, 0, 0, ifname);
+
+	if (!nlh)
+		return NULL;
+	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	return np_msgs_end(m, nlh);
+}
+
+struct nlmsghdr *np_msg_link_up(struct np_msgs *m, int ifindex, const char *ifname)
+{
+	struct nlmsghdr *nlh = link_msg(m, RTM_NEWLINK, 0, ifindex, ifname);
+	struct ifinfomsg *ifm;
+
+	if (!nlh)
+		return NULL;
+	ifm = mnl_nlmsg_get_payload(nlh);
+	ifm->ifi_flags = IFF_UP;
+	ifm->ifi_change = IFF_UP;
+	return np_msgs_end(m, nlh);
+}
+
+struct nlmsghdr *np_msg_link_del(struct np_msgs *m, int ifindex, const char *ifname)
+{
+	struct nlmsghdr *nlh = link_msg(m, RTM_DELLINK, 0, ifindex, ifname);
+
+	return nlh ? np_msgs_end(m, nlh) : NULL;
+}
+
+static int link_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	uint16_t type = mnl_attr_get_type(attr);
+
+	if (mnl_attr_type_valid(attr, IFLA_MAX) < 0)
+		return MNL_CB_OK; /* newer than our headers: not ours to read */
+	switch (type) {
+	case IFLA_IFNAME:
+		if (mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) < 0)
+			return MNL_CB_ERROR;
+		break;
+	case IFLA_MTU:
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) < 0)
+			return MNL_CB_ERROR;
+		break;
+	default:
+		break;
+	}
+	tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+int np_msg_link_parse(const struct nlmsghdr *nlh, struct np_link *ret)
+{
+	const struct nlattr *tb[IFLA_MAX + 1] = {};
+	const struct ifinfomsg *ifm;
+	struct np_link l = {};
+
+	if (nlh->nlmsg_type != RTM_NEWLINK || mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifm))
+		return -EBADMSG;
+	ifm = mnl_nlmsg_get_payload(nlh);
+	if (mnl_attr_parse(nlh, sizeof(*ifm), link_attr_cb, tb) != MNL_CB_OK)
+		return -EBADMSG;
+	l.ifindex = ifm->ifi_index;
+	l.flags = ifm->ifi_flags;
+	if (tb[IFLA_MTU])
+		l.mtu = mnl_attr_get_u32(tb[IFLA_MTU]);
+	if (tb[IFLA_IFNAME]) {
+		const char *name = mnl_attr_get_str(tb[IFLA_IFNAME]);
+
+		if (strlen(name) >= sizeof(l.ifname))
+			return -EBADMSG;
+		strcpy(l.ifname, name);
+	}
+	if (l.ifindex <= 0)
+		return -EBADMSG;
+	*ret = l;
+	return 0;
+}
+
+static int link_reply_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return nlh->nlmsg_type == RTM_NEWLINK ? np_msg_link_parse(nlh, data) : 0;
+}
+
+int np_link_get(struct np_nl *nl, const char *ifname, struct np_link *ret, struct diag *d)
+{
+	struct np_link l = {};
+	struct np_msgs m;
+	int r;
+
+	np_msgs_init(&m);
+	if (!np_msg_link_get(&m, ifname))
+		return diag_fail(d, -errno, "link %s: cannot build the request", ifname);
+	r = np_nl_talk(nl, &m, link_reply_cb, &l, d);
+	if (r < 0)
+		return r;
+	if (l.ifindex <= 0)
+		return diag_fail(d, -ENODEV, "link %s: no RTM_NEWLINK in the reply", ifname);
+	*ret = l;
+	return 0;
+}
+
+int np_link_ifindex(const char *ifname)
+{
+	struct np_nl *nl = NULL;
+	struct np_link l;
+	int r;
+
+	if (!np_ifname_valid(ifname))
+		return -EINVAL;
+	r = np_nl_open(-1, &nl, NULL);
+	if (r < 0)
+		return r;
+	r = np_link_get(nl, ifname, &l, NULL);
+	np_nl_close(nl);
+	return r < 0 ? r : l.ifindex;
+}
+
+int np_link_delete(const char *ifname, struct diag *d)
+{
+	struct np_nl *nl = NULL;
+	struct diag local = {};
+	struct np_msgs m;
+	int r;
+
+	if (!np_ifname_valid(ifname))
+		return diag_fail(d, -EINVAL, "link delete: invalid interface name");
+	r = np_nl_open(-1, &nl, d);
+	if (r < 0)
+		return r;
+	np_msgs_init(&m);
+	if (!np_msg_link_del(&m, 0, ifname))
+		r = diag_fail(&local, -errno, "cannot build the request");
+	else
+		r = np_nl_talk(nl, &m, NULL, NULL, &local);
+	np_nl_close(nl);
+	if (r == -ENODEV)
+		return 0; /* already gone */
+	if (r < 0)
+		return diag_fail(d, r, "deleting link %s: %s", ifname, diag_text(&local, r));
+	return 0;
+}

@@ -1,0 +1,308 @@
+/* test_bpf_count.c - tank_tc programs under BPF_PROG_RUN: per-pod packet/byte counters by direction. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_ether.h>
+#include <netinet/ip.h>
+#include <netinet/ip6.h>
+#include <netinet/tcp.h>
+#include <netinet/udp.h>
+#include <string.h>
+
+#include "bpf/tank_abi.h"
+#include "bpf/tank_tc.skel.h"
+#include "lib/lib.h"
+
+#define SLOT 7
+#define LO_IFINDEX 1
+
+static struct tank_tc_bpf *skel;
+static int ncpus;
+
+/* ---- frames --------------------------------------------------------------------------------- */
+
+struct frame {
+	unsigned char buf[256];
+	size_t len;
+};
+
+static size_t put_eth(unsigned char *p, uint16_t proto)
+{
+	static const unsigned char dst[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+	static const unsigned char src[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+	struct ethhdr *eth = (struct ethhdr *)p;
+
+	memcpy(eth->h_dest, dst, 6);
+	memcpy(eth->h_source, src, 6);
+	eth->h_proto = htons(proto);
+	return sizeof(*eth);
+}
+
+/* IPv4/TCP SYN 198.18.5.10:40000 -> 198.18.0.1:80 with a few payload bytes */
+static struct frame frame_ipv4_tcp(void)
+{
+	struct frame f = {};
+	size_t off = put_eth(f.buf, ETH_P_IP);
+	struct iphdr *ip = (struct iphdr *)(f.buf + off);
+	struct tcphdr *tcp = (struct tcphdr *)(f.buf + off + sizeof(*ip));
+	const size_t payload = 10;
+
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_TCP;
+	ip->tot_len = htons(sizeof(*ip) + sizeof(*tcp) + payload);
+	inet_pton(AF_INET, "198.18.5.10", &ip->saddr);
+	inet_pton(AF_INET, "198.18.0.1", &ip->daddr);
+	tcp->source = htons(40000);
+	tcp->dest = htons(80);
+	tcp->doff = 5;
+	tcp->syn = 1;
+	f.len = off + sizeof(*ip) + sizeof(*tcp) + payload;
+	return f;
+}
+
+/* IPv6/UDP 2001:db8:5::10:5353 -> 2001:db8::1:53 */
+static struct frame frame_ipv6_udp(void)
+{
+	struct frame f = {};
+	size_t off = put_eth(f.buf, ETH_P_IPV6);
+	struct ip6_hdr *ip6 = (struct ip6_hdr *)(f.buf + off);
+	struct udphdr *udp = (struct udphdr *)(f.buf + off + sizeof(*ip6));
+	const size_t payload = 33;
+
+	ip6->ip6_flow = htonl(6u << 28);
+	ip6->ip6_plen = htons(sizeof(*udp) + payload);
+	ip6->ip6_nxt = IPPROTO_UDP;
+	ip6->ip6_hlim = 64;
+	inet_pton(AF_INET6, "2001:db8:5::10", &ip6->ip6_src);
+	inet_pton(AF_INET6, "2001:db8::1", &ip6->ip6_dst);
+	udp->source = htons(5353);
+	udp->dest = htons(53);
+	udp->len = htons(sizeof(*udp) + payload);
+	f.len = off + sizeof(*ip6) + sizeof(*udp) + payload;
+	return f;
+}
+
+/* ARP request: not IP, still the pod's traffic */
+static struct frame frame_arp(void)
+{
+	struct frame f = {};
+
+	f.len = put_eth(f.buf, ETH_P_ARP) + 28;
+	return f;
+}
+
+/* ---- helpers -------------------------------------------------------------------------------- */
+
+static int run(struct bpf_program *prog, const struct frame *f, int repeat)
+{
+	struct __sk_buff ctx = { .ifindex = LO_IFINDEX };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->buf, .data_size_in = (__u32)f->len,
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = repeat);
+
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(prog), &o), 0);
+	return (int)o.retval;
+}
+
+static struct tank_pod_stats stats(uint32_t slot)
+{
+	struct tank_pod_stats per[ncpus], sum = {};
+
+	assert_int_equal(bpf_map__lookup_elem(skel->maps.tank_stats_v1, &slot, sizeof(slot), per,
+					      sizeof(per), 0),
+			 0);
+	for (int i = 0; i < ncpus; i++) {
+		sum.ingress.packets += per[i].ingress.packets;
+		sum.ingress.bytes += per[i].ingress.bytes;
+		sum.egress.packets += per[i].egress.packets;
+		sum.egress.bytes += per[i].egress.bytes;
+	}
+	return sum;
+}
+
+static void set_if(uint32_t ifindex, uint32_t slot, uint32_t host_ingress_dir)
+{
+	struct tank_if_info ifi = { .slot = slot, .host_ingress_dir = host_ingress_dir };
+
+	assert_int_equal(bpf_map__update_elem(skel->maps.tank_ifs_v1, &ifindex, sizeof(ifindex),
+					      &ifi, sizeof(ifi), 0),
+			 0);
+}
+
+static int group_setup(void **state _unused_)
+{
+	if (geteuid() != 0)
+		return 0; /* every test skips */
+	ncpus = libbpf_num_possible_cpus();
+	skel = tank_tc_bpf__open_and_load(); /* not pinned: nothing to clean up but the fds */
+	return skel && ncpus > 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state _unused_)
+{
+	tank_tc_bpf__destroy(skel);
+	return 0;
+}
+
+/* every test starts with lo -> SLOT (host ingress = pod egress) and zero counters */
+static int test_setup(void **state _unused_)
+{
+	struct tank_pod_stats zero[ncpus > 0 ? ncpus : 1];
+	uint32_t slot = SLOT;
+
+	if (!skel)
+		return 0;
+	memset(zero, 0, sizeof(zero));
+	set_if(LO_IFINDEX, SLOT, TANK_DIR_EGRESS);
+	return bpf_map__update_elem(skel->maps.tank_stats_v1, &slot, sizeof(slot), zero,
+				    sizeof(zero), 0);
+}
+
+#define REQUIRE_ROOT()                                                                             \
+	do {                                                                                       \
+		if (!skel)                                                                         \
+			skip();                                                                    \
+	} while (0)
+
+/* ---- tests ---------------------------------------------------------------------------------- */
+
+static void test_ipv4_tcp(void **state _unused_)
+{
+	struct frame f = frame_ipv4_tcp();
+	struct tank_pod_stats s;
+
+	REQUIRE_ROOT();
+	assert_int_equal(f.len, 64);
+	assert_int_equal(run(skel->progs.tank_host_in, &f, 1), -1); /* TCX_NEXT */
+	s = stats(SLOT);
+	assert_int_equal(s.egress.packets, 1);
+	assert_int_equal(s.egress.bytes, f.len);
+	assert_int_equal(s.ingress.packets, 0);
+	assert_int_equal(s.ingress.bytes, 0);
+
+	assert_int_equal(run(skel->progs.tank_host_eg, &f, 1), -1);
+	s = stats(SLOT);
+	assert_int_equal(s.ingress.packets, 1);
+	assert_int_equal(s.ingress.bytes, f.len);
+	assert_int_equal(s.egress.packets, 1);
+}
+
+static void test_ipv6_udp(void **state _unused_)
+{
+	struct frame f = frame_ipv6_udp();
+	struct tank_pod_stats s;
+
+	REQUIRE_ROOT();
+	assert_int_equal(f.len, 14 + 40 + 8 + 33);
+	assert_int_equal(run(skel->progs.tank_host_eg, &f, 3), -1);
+	s = stats(SLOT);
+	assert_int_equal(s.ingress.packets, 3);
+	assert_int_equal(s.ingress.bytes, 3 * f.len);
+	assert_int_equal(s.egress.packets, 0);
+
+	assert_int_equal(run(skel->progs.tank_host_in, &f, 2), -1);
+	s = stats(SLOT);
+	assert_int_equal(s.egress.packets, 2);
+	assert_int_equal(s.egress.bytes, 2 * f.len);
+}
+
+static void test_non_ip(void **state _unused_)
+{
+	struct frame f = frame_arp();
+	struct tank_pod_stats s;
+
+	REQUIRE_ROOT();
+	assert_int_equal(run(skel->progs.tank_host_in, &f, 1), -1);
+	assert_int_equal(run(skel->progs.tank_host_eg, &f, 1), -1);
+	s = stats(SLOT);
+	assert_int_equal(s.egress.packets, 1);
+	assert_int_equal(s.egress.bytes, 42);
+	assert_int_equal(s.ingress.packets, 1);
+	assert_int_equal(s.ingress.bytes, 42);
+}
+
+static void test_mixed_totals(void **state _unused_)
+{
+	struct frame v4 = frame_ipv4_tcp(), v6 = frame_ipv6_udp(), arp = frame_arp();
+	struct tank_pod_stats s;
+
+	REQUIRE_ROOT();
+	run(skel->progs.tank_host_in, &v4, 1);
+	run(skel->progs.tank_host_in, &v6, 1);
+	run(skel->progs.tank_host_in, &arp, 1);
+	run(skel->progs.tank_host_eg, &v4, 2);
+	s = stats(SLOT);
+	assert_int_equal(s.egress.packets, 3);
+	assert_int_equal(s.egress.bytes, v4.len + v6.len + arp.len);
+	assert_int_equal(s.ingress.packets, 2);
+	assert_int_equal(s.ingress.bytes, 2 * v4.len);
+}
+
+/* An interface Tank does not know is not counted, and the packet still passes. */
+static void test_unknown_ifindex(void **state _unused_)
+{
+	struct frame f = frame_ipv4_tcp();
+	uint32_t key = LO_IFINDEX;
+	struct tank_pod_stats s;
+
+	REQUIRE_ROOT();
+	set_if(4242, SLOT, TANK_DIR_EGRESS); /* some other interface belongs to the slot */
+	assert_int_equal(bpf_map__delete_elem(skel->maps.tank_ifs_v1, &key, sizeof(key), 0), 0);
+	assert_int_equal(run(skel->progs.tank_host_in, &f, 1), -1);
+	assert_int_equal(run(skel->progs.tank_host_eg, &f, 1), -1);
+	s = stats(SLOT);
+	assert_int_equal(s.egress.packets + s.ingress.packets, 0);
+	assert_int_equal(s.egress.bytes + s.ingress.bytes, 0);
+	key = 4242;
+	bpf_map__delete_elem(skel->maps.tank_ifs_v1, &key, sizeof(key), 0);
+}
+
+/* An interface whose tc ingress sees the pod's ingress (macvlan inside the pod) flips both. */
+static void test_direction_flip(void **state _unused_)
+{
+	struct frame f = frame_ipv4_tcp();
+	struct tank_pod_stats s;
+
+	REQUIRE_ROOT();
+	set_if(LO_IFINDEX, SLOT, TANK_DIR_INGRESS);
+	run(skel->progs.tank_host_in, &f, 1);
+	s = stats(SLOT);
+	assert_int_equal(s.ingress.packets, 1);
+	assert_int_equal(s.egress.packets, 0);
+	run(skel->progs.tank_host_eg, &f, 1);
+	s = stats(SLOT);
+	assert_int_equal(s.egress.packets, 1);
+}
+
+/* Other slots are untouched. */
+static void test_other_slot_untouched(void **state _unused_)
+{
+	struct frame f = frame_ipv4_tcp();
+	struct tank_pod_stats s;
+
+	REQUIRE_ROOT();
+	run(skel->progs.tank_host_in, &f, 1);
+	s = stats(SLOT + 1);
+	assert_int_equal(s.egress.packets + s.ingress.packets, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_ipv4_tcp, test_setup),
+		cmocka_unit_test_setup(test_ipv6_udp, test_setup),
+		cmocka_unit_test_setup(test_non_ip, test_setup),
+		cmocka_unit_test_setup(test_mixed_totals, test_setup),
+		cmocka_unit_test_setup(test_unknown_ifindex, test_setup),
+		cmocka_unit_test_setup(test_direction_flip, test_setup),
+		cmocka_unit_test_setup(test_other_slot_untouched, test_setup),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
