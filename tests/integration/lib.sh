@@ -63,7 +63,9 @@ CONF
 }
 
 tk_start_tankd() {
-	in_host "$TK_BUILD/tankd" --config "$TK_T/tankd.conf" >>"$TK_T/tankd.log" 2>&1 &
+	# nsenter execs tankd, so $! is tankd itself (a shell function here would fork)
+	nsenter --net="/run/netns/$TK_HOSTNS" "$TK_BUILD/tankd" --config "$TK_T/tankd.conf" \
+		>>"$TK_T/tankd.log" 2>&1 &
 	TK_TANKD_PID=$!
 	if ! wait_for 10 test -S "$TK_SOCK"; then
 		say "tankd did not come up; its log:"

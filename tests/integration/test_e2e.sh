@@ -57,7 +57,8 @@ for i in 1 2 3; do in_host curl -sf --max-time 5 -o /dev/null "http://$IP/"; don
 slot=$(jq -r .slot "$TK_T/pod.json")
 bpftool -j map dump pinned "$TK_BPF/tank_stats_v1" >"$TK_T/stats.json" 2>"$TK_T/stats.err"
 check "bpftool dumps the pinned stats map" test -s "$TK_T/stats.json"
-sum() { jq --argjson s "$slot" "[.[] | select(.key == \$s) | .values[].value.$1] | add" "$TK_T/stats.json"; }
+# bpftool -j prints raw bytes plus, with BTF, a "formatted" object with field names
+sum() { jq --argjson s "$slot" "[.[] | (.formatted // .) | select(.key == \$s) | .values[].value.$1] | add" "$TK_T/stats.json"; }
 check "bpftool: pod received bytes (ingress.bytes > 0)" test "$(sum ingress.bytes)" -gt 0
 check "bpftool: pod sent bytes (egress.bytes > 0)" test "$(sum egress.bytes)" -gt 0
 check "bpftool prints field names" grep -q '"packets"' "$TK_T/stats.json"
