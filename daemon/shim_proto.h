@@ -60,6 +60,31 @@
  *
  * State. DIR/state.json is rewritten atomically on every change with the "status" reply, so
  * an exit that happened while tankd was down is still known when it comes back.
+ *
+ * Details of the implementation (daemon/shim*.c), all compatible with the above:
+ *   - Options: also --log-level error|warn|info|debug (default info). The shim logs to
+ *     DIR/shim.log; its stdin/stdout are /dev/null. It brings the pod's loopback up.
+ *   - Requests are at most 128 KiB and must arrive within 2 s of connecting; replies to a
+ *     refused request are {"ok":false,"error":...}. At most 64 connections at once.
+ *   - "status" (and state.json) also carry "pod", and per container "error" when its last
+ *     start failed. A start that failed after clone (setup or execve) leaves the container
+ *     "exited" with exit_code 127 and that error, and sends NO "exited" event (the start
+ *     reply carried it). "pid" stays the last pid after an exit.
+ *   - "watch" is acknowledged at once with the status reply ({"ok":true,"shim_pid",...,
+ *     "containers":[...]}), then events follow: a snapshot with no gap. A watcher that does
+ *     not read its events is dropped (connection closed).
+ *   - "stop" replies {"ok":true,"exit_code":N} or {"ok":true,"signal":S} (the exit it waited
+ *     for); stopping a container that is not running replies {"ok":true} at once. "signal"
+ *     defaults to the container's stop_signal, "grace_ms" (also for destroy) to 10000; 0 means
+ *     SIGKILL at once. "kill" defaults to signal 15. NB: the first process is pid 1 of its pid
+ *     namespace, so it only receives signals it has a handler for (SIGKILL always works).
+ *   - "exec": "env" defaults to the container's env, "cwd" to the container's cwd; a command
+ *     that cannot be started (not found, setns failed) replies {"ok":false,"error":"exec x:
+ *     not found in PATH=..."}. Namespaces are joined with setns(pidfd) (atomic).
+ *   - "destroy" while destroying waits for the same end; start/exec are refused meanwhile.
+ *     SIGTERM or SIGINT to the shim = destroy with the default grace.
+ *   - Container processes get PR_SET_PDEATHSIG(SIGKILL): if the shim dies (SIGKILL, crash),
+ *     its pod's processes die too, and netns_path stays bound (tankd removes it).
  */
 
 #define SHIM_CONFIG_FILE "shim.json"

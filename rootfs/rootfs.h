@@ -29,6 +29,11 @@ struct rootfs_spec {
  * newinstance, /dev/shm, /dev/mqueue), /sys read-only; bind the /etc files; pivot_root and
  * detach the old root. Mount points inside the rootfs are resolved with openat2
  * (RESOLVE_IN_ROOT), never by joining strings. On success root and cwd are the new root.
+ * Also: /proc/{bus,fs,irq,sys,sysrq-trigger} read-only and the usual /proc and /sys entries
+ * masked (kcore, keys, timer_list, firmware, ...); /proc, /sys, /dev must not be symlinks in
+ * the image (ELOOP). One lower dir and no upper: overlayfs refuses that, so the layer is bound
+ * read-only instead. The /etc files are bound read-only. Uses the new mount API (kernel 6.8+
+ * for "lowerdir+", older kernels get one escaped "lowerdir").
  */
 int rootfs_setup(const struct rootfs_spec *s, struct diag *d);
 
@@ -38,12 +43,14 @@ struct rootfs_process {
 	const char *cwd;
 	uid_t uid;
 	gid_t gid;
+	int parent_death_signal; /* armed again after setuid (which clears it); 0 = none */
 };
 
 /*
- * Final steps before the workload: umask 022, chdir(cwd), setgroups/setgid/setuid, no_new_privs,
- * environment replaced, execve with argv[0] looked up in the container's PATH. Returns only on
- * failure.
+ * Final steps before the workload: umask 022, chdir(cwd), setgroups/setgid/setuid, the parent
+ * death signal, no_new_privs, environment replaced, execve with argv[0] looked up in the
+ * container's PATH (env's PATH, else the usual default). Returns only on failure, with diag
+ * "exec <argv0>: <strerror>" or "exec <argv0>: not found in PATH=<path>".
  */
 int rootfs_exec(const struct rootfs_process *p, struct diag *d);
 
