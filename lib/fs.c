@@ -60,7 +60,7 @@ int fs_read_all(int dirfd, const char *path, size_t max, char **ret_buf, size_t 
 {
 	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, cap = 0;
+	size_t len = 0, cap = 0, limit = max < SIZE_MAX - 1 ? max + 1 : max;
 
 	if (fd < 0)
 		return -errno;
@@ -71,8 +71,8 @@ int fs_read_all(int dirfd, const char *path, size_t max, char **ret_buf, size_t 
 			size_t ncap = cap ? cap * 2 : 8192;
 			char *nb;
 
-			if (ncap > max + 1)
-				ncap = max + 1;
+			if (ncap > limit)
+				ncap = limit;
 			if (ncap <= len)
 				return -EFBIG;
 			nb = realloc(buf, ncap + 1);
@@ -145,7 +145,8 @@ int fs_open_in_root(int rootfd, const char *path, int flags, mode_t mode)
 {
 	struct open_how how = {
 		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+		/* O_TMPFILE contains O_DIRECTORY's bit: test it whole */
+		.mode = (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? mode : 0,
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
 	long fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));

@@ -122,7 +122,7 @@ int ipc_recv_json(int fd, json_t **ret, int *ret_fds, size_t max_fds, size_t *re
 	}
 	r = n < (ssize_t)sizeof(hdr) ? read_all(fd, (char *)hdr + n, sizeof(hdr) - (size_t)n) : 0;
 	len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
-	if (r == 0 && (len > IPC_FRAME_MAX || (mh.msg_flags & MSG_CTRUNC) || nfds > max_fds))
+	if (r == 0 && (len > IPC_FRAME_MAX || (mh.msg_flags & MSG_CTRUNC) || (ret_fds && nfds > max_fds)))
 		r = -EPROTO;
 	if (r == 0 && !(body = malloc(len + 1)))
 		r = -ENOMEM;
