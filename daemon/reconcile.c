@@ -119,6 +119,17 @@ void reconcile_pass(struct tankd *t)
 	if (!des || !obs || !acts)
 		return;
 	json_array_foreach(records, i, rec) {
+		struct pod *p = pod_find(t, json_str(rec, "name", ""));
+
+		/* a pod adopted after a restart gets its record (and spec) back here */
+		if (p && !p->record && p->revision == (uint64_t)json_int(rec, "revision", 0)) {
+			p->record = json_incref(rec);
+			if (spec_parse(json_object_get(rec, "spec"), &p->spec, NULL, NULL) < 0)
+				p->spec = NULL;
+			for (size_t k = 0; p->spec && k < p->n_ctrs && k < p->spec->n_containers; k++)
+				if (!p->ctrs[k].image_ref && p->spec->containers[k].image)
+					p->ctrs[k].image_ref = strdup(p->spec->containers[k].image);
+		}
 		des[i].name = json_str(rec, "name", "");
 		des[i].revision = (uint64_t)json_int(rec, "revision", 0);
 		des[i].restart = record_restart(rec);

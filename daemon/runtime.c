@@ -128,7 +128,7 @@ static void state_save(struct tankd *t, struct pod *p)
 }
 
 /* (Re)build the runtime view of containers and NICs from p->spec. */
-int pod_init_from_spec(struct pod *p)
+static void pod_clear_parts(struct pod *p)
 {
 	for (size_t i = 0; i < p->n_ctrs; i++) {
 		free(p->ctrs[i].name);
@@ -136,12 +136,21 @@ int pod_init_from_spec(struct pod *p)
 		free(p->ctrs[i].state);
 	}
 	free(p->ctrs);
+	p->ctrs = NULL;
+	p->n_ctrs = 0;
 	for (size_t i = 0; i < p->n_nics; i++) {
 		free(p->nics[i].name);
 		free(p->nics[i].host_ifname);
 		strv_free(p->nics[i].ips);
 	}
 	free(p->nics);
+	p->nics = NULL;
+	p->n_nics = 0;
+}
+
+int pod_init_from_spec(struct pod *p)
+{
+	pod_clear_parts(p);
 	p->n_ctrs = p->spec->n_containers;
 	p->ctrs = calloc(p->n_ctrs ? p->n_ctrs : 1, sizeof(*p->ctrs));
 	p->n_nics = p->spec->net == NET_NICS ? p->spec->n_nics : 0;
@@ -173,18 +182,7 @@ void pod_free(struct pod *p)
 	if (!p)
 		return;
 	pod_spec_free(p->spec);
-	for (size_t i = 0; i < p->n_ctrs; i++) {
-		free(p->ctrs[i].name);
-		free(p->ctrs[i].image_ref);
-		free(p->ctrs[i].state);
-	}
-	free(p->ctrs);
-	for (size_t i = 0; i < p->n_nics; i++) {
-		free(p->nics[i].name);
-		free(p->nics[i].host_ifname);
-		strv_free(p->nics[i].ips);
-	}
-	free(p->nics);
+	pod_clear_parts(p);
 	ipc_reader_clear(&p->watch_rd);
 	json_decref(p->record);
 	json_decref(p->last_exit);
@@ -230,8 +228,8 @@ void runtime_create(struct tankd *t, struct pod *p)
 				continue;
 			r = oci_image_prepare(store, c->image, &img, &d);
 			if (r < 0) {
-				int n = snprintf(msg, sizeof(msg), "ERR containers[%zu].image %s: %s",
-						 i, c->image, diag_text(&d, r));
+				int n = snprintf(msg, sizeof(msg), "ERR containers[%zu].image: %s",
+						 i, diag_text(&d, r));
 
 				if (write(pfd[1], msg, (size_t)n) < 0)
 					_exit(1);
@@ -423,7 +421,7 @@ static int shim_spawn(struct tankd *t, struct pod *p, const char *dir, struct di
 			_exit(0);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (dup2(rp[1], 3) < 0)
+		if (rp[1] == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(rp[1], 3) < 0)
 			_exit(127);
 		execl(t->cfg.shim_path, "tank-shim", "--run-dir", dir, "--ready-fd", "3",
 		      (char *)NULL);

@@ -15,6 +15,17 @@
 #define SPEC_VOLUMES_MAX 64
 #define SPEC_RULES_MAX 1024
 #define SPEC_ERRORS_MAX 64
+#define SPEC_STRING_MAX 4096     /* bytes of any string value (paths, image, env values...) */
+#define SPEC_ARGV_MAX 1024       /* entries of command, args */
+#define SPEC_ENV_MAX 1024        /* entries of env */
+#define SPEC_MOUNTS_MAX 64       /* mounts of one container */
+#define SPEC_DNS_MAX 3           /* resolvers read at most 3 nameservers */
+#define SPEC_PEERS_MAX 256       /* CIDRs of one policy rule */
+#define SPEC_PORTS_MAX 64        /* port entries of one policy rule */
+#define SPEC_CPU_MAX_MILLI (1024u * 1000) /* 1024 CPUs */
+#define SPEC_PIDS_MAX 4194304    /* PID_MAX_LIMIT */
+#define SPEC_SIGNAL_MAX 64       /* _NSIG - 1 on Linux */
+#define SPEC_STOP_GRACE_DEFAULT_MS 10000
 
 enum restart_policy { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
 enum net_mode { NET_NONE, NET_HOST, NET_NICS };
@@ -22,10 +33,10 @@ enum nic_mode { NIC_MACVLAN, NIC_VETH, NIC_NETKIT };
 enum policy_mode { POLICY_ENFORCE, POLICY_AUDIT };
 
 struct spec_cidr {
-	int family; /* AF_INET, AF_INET6 */
-	uint8_t prefix;
-	unsigned char addr[16];
-	char text[64]; /* canonical "198.18.0.10/24" */
+	int family; /* AF_INET, AF_INET6; 0 when absent */
+	uint8_t prefix; /* 32 or 128 for a plain address */
+	unsigned char addr[16]; /* network byte order; 4 bytes used for AF_INET */
+	char text[64]; /* canonical "198.18.0.10/24"; a plain address (gateway, dns) has no "/N" */
 };
 
 struct spec_nic {
@@ -36,12 +47,13 @@ struct spec_nic {
 	struct spec_cidr *addrs; /* static addresses */
 	size_t n_addrs;
 	struct spec_cidr gateway4, gateway6; /* family 0 when absent */
-	char *mac;     /* optional, "aa:bb:.." */
+	char *mac;     /* optional, lowercase "aa:bb:cc:dd:ee:ff" */
 };
 
 struct spec_port_range {
 	uint16_t first, last;
-	uint8_t proto; /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP... 0 = any */
+	uint8_t proto; /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP, IPPROTO_ICMP, IPPROTO_ICMPV6;
+			* "tcp" alone is ports 0-65535; ICMP entries have first = last = 0 */
 };
 
 struct spec_rule {
@@ -82,7 +94,7 @@ struct spec_container {
 	char *rootfs;      /* {"rootfs": "/abs/dir"} */
 	char **command;    /* NULL when absent */
 	char **args;       /* NULL when absent */
-	char **env;        /* "K=V", in key order; NULL when absent */
+	char **env;        /* "K=V", sorted by key; NULL when absent */
 	char *working_dir; /* NULL when absent */
 	char *user;        /* NULL when absent */
 	bool tty;
@@ -99,7 +111,7 @@ struct pod_spec {
 	enum net_mode net;
 	struct spec_nic *nics;
 	size_t n_nics;
-	char **dns; /* NULL when absent */
+	char **dns; /* canonical addresses; NULL when absent */
 	struct spec_policy policy;
 	bool has_policy;
 	struct spec_volume *volumes;
@@ -113,7 +125,8 @@ struct pod_spec {
  * failure returns -EINVAL, *ret_errors (if not NULL) receives a JSON array of
  * {"path": "containers[0].limits.memory", "message": "\"12Q\": unknown unit (use Ki, Mi, Gi,
  * k, M, G)"} in document order (at most SPEC_ERRORS_MAX, then one "...more errors" entry),
- * and d gets the first one (path in d->path, "path: message" in d->msg).
+ * and d gets the first one (path in d->path, "path: message" in d->msg). On success
+ * *ret_errors is set to NULL. -ENOMEM when out of memory.
  * Unknown keys, wrong types, duplicates (containers, NICs, volumes, mount paths), mounts naming
  * a missing volume, relative paths, bad names, bad units are all errors.
  */
@@ -122,9 +135,72 @@ void pod_spec_free(struct pod_spec *s);
 
 /* DNS label check used for pod, container, volume names. */
 bool spec_name_is_valid(const char *name);
+/* Why a name is not a DNS label (static text), NULL when it is one. */
+const char *spec_name_problem(const char *name);
 const char *restart_policy_name(enum restart_policy p);
 const char *nic_mode_name(enum nic_mode m);
 /* "SIGTERM", "TERM", "15" -> 15; -EINVAL otherwise. */
 int spec_signal_parse(const char *s);
+
+/*
+ * Value syntax (spec_net.c), for the spec and for anything else that reads these values
+ * (config, tankctl). Each returns 0 or -EINVAL with the reason (without path or value) in why,
+ * e.g. "prefix length 33 is out of range (0-32 for IPv4)".
+ */
+enum spec_cidr_kind {
+	SPEC_CIDR_IFADDR, /* interface address: prefix required (1-32/128), host bits kept,
+			   * unicast, not loopback */
+	SPEC_CIDR_PEER,   /* policy peer: prefix optional (plain address = /32, /128), host bits
+			   * must be zero */
+	SPEC_CIDR_ADDR,   /* plain address (gateway, dns): no prefix, not unspecified/multicast */
+};
+int spec_cidr_parse(const char *s, enum spec_cidr_kind kind, struct spec_cidr *ret, char *why,
+		    size_t whylen);
+/* "80/tcp", "8000-8100/tcp", "53/udp", "tcp", "icmp", "icmpv6". */
+int spec_port_parse(const char *s, struct spec_port_range *ret, char *why, size_t whylen);
+/* "aa:bb:cc:dd:ee:ff", unicast and not all zero. */
+int spec_mac_parse(const char *s, unsigned char ret[6], char *why, size_t whylen);
+/* A CPU amount: "500m", "0.5", "2" -> millicores (1 to SPEC_CPU_MAX_MILLI). */
+int spec_cpu_parse(const char *s, uint64_t *ret_milli, char *why, size_t whylen);
+/* Why s is not a usable interface name (static text), NULL when it is one. */
+const char *spec_ifname_problem(const char *s);
+
+#ifdef TANK_SPEC_INTERNAL
+/*
+ * Internal to spec.c and spec_net.c: the validating walk. A spec_field table lists the keys of
+ * one object; spec_walk() reports unknown and missing keys and calls parse for the others with
+ * the path extended. Errors accumulate in the context and never stop the walk.
+ */
+struct spec_ctx;
+struct spec_field {
+	const char *key;
+	void (*parse)(struct spec_ctx *c, const json_t *v, void *target);
+	const char *required; /* message when missing, NULL when optional */
+};
+void spec_walk(struct spec_ctx *c, const json_t *obj, const struct spec_field *f, size_t nf,
+	       void *target);
+#define SPEC_WALK(c, obj, table, target) spec_walk(c, obj, table, ARRAY_SIZE(table), target)
+void spec_err(struct spec_ctx *c, const char *fmt, ...) _printf_(2, 3);
+void spec_err_key(struct spec_ctx *c, const char *key, const char *fmt, ...) _printf_(3, 4);
+void spec_err_type(struct spec_ctx *c, const json_t *v, const char *expected);
+const char *spec_get_str(struct spec_ctx *c, const json_t *v, const char *expected);
+bool spec_get_array(struct spec_ctx *c, const json_t *v, size_t max, const char *expected,
+		    size_t *ret_n);
+/* The index of v in names, or -1 (reported: "unknown <what> (use a, b or c)"). */
+int spec_get_enum(struct spec_ctx *c, const json_t *v, const char *const *names, size_t n,
+		  const char *what);
+/* Entry i of arr repeats the string `field` of an earlier entry: report it at `key`. */
+void spec_dup_check(struct spec_ctx *c, const void *arr, size_t stride, size_t off, size_t i,
+		    const char *key, const char *what, const char *list);
+#define SPEC_DUP_CHECK(c, arr, i, field, key, what, list)                                          \
+	spec_dup_check(c, arr, sizeof(*(arr)), offsetof(__typeof__(*(arr)), field), i, key, what,  \
+		       list)
+size_t spec_path_index(struct spec_ctx *c, size_t i);
+void spec_path_pop(struct spec_ctx *c, size_t old);
+char *spec_strdup(struct spec_ctx *c, const char *s);
+void *spec_calloc(struct spec_ctx *c, size_t n, size_t size);
+const char *spec_quote(struct spec_ctx *c, const char *s);
+void spec_parse_network(struct spec_ctx *c, const json_t *v, void *target); /* spec_net.c */
+#endif
 
 #endif

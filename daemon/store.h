@@ -18,7 +18,8 @@
 struct store;
 
 struct store_ops {
-	/* *ret is a new reference; -ENOENT when absent, -EBADMSG when damaged. */
+	/* *ret is a new reference (records never carry the on-disk "sum"); -ENOENT when absent,
+	 * -EBADMSG when damaged (d names the file and the fix); -EINVAL for a bad name. */
 	int (*get)(struct store *s, const char *name, json_t **ret, struct diag *d);
 	/* JSON array of records (damaged ones are skipped and listed in *ret_damaged, a JSON
 	 * array of {"name","error"}; ret_damaged may be NULL). */
@@ -28,6 +29,9 @@ struct store_ops {
 	 * N = must be at revision N (else -ESTALE). Keeps uid/created_at of an existing record.
 	 * *ret_result: "created", "configured" or "unchanged" (spec equal: nothing written).
 	 * *ret_record (may be NULL): new reference to the stored record.
+	 * Any precondition failure (also 0 when the pod exists) is -ESTALE with the reason in d.
+	 * A damaged record is replaced as if absent ("created", new uid): re-applying repairs it.
+	 * A "name" in spec must equal name (else -EINVAL).
 	 */
 	int (*put)(struct store *s, const char *name, json_t *spec, int64_t expected_revision,
 		   const char **ret_result, json_t **ret_record, struct diag *d);
@@ -41,7 +45,9 @@ struct store {
 	const struct store_ops *ops;
 };
 
-/* Open (creating dirs as needed) the embedded file store rooted at dir. */
+/* Open (creating dirs as needed) the embedded file store rooted at dir. Not thread-safe: one
+ * event loop owns it. A missing <dir>/revision is recounted from the records; a damaged one is
+ * -EBADMSG (delete it to recount). */
 int store_file_open(const char *dir, struct store **ret, struct diag *d);
 
 #endif

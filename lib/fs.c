@@ -18,9 +18,15 @@ int fs_write_atomic(int dirfd, const char *name, const void *buf, size_t len, mo
 	const char *p = buf;
 	size_t off = 0;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", name, (int)getpid()) >= (int)sizeof(tmp))
+	static unsigned int seq;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d.%u", name, (int)getpid(), seq++) >=
+	    (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	/* a leftover of a crashed writer with the same name is removed, never written through */
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0 && errno == EEXIST && unlinkat(dirfd, tmp, 0) == 0)
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
 	while (off < len) {
@@ -135,10 +141,11 @@ int fs_rm_rf(const char *path)
 
 	if (!fs_exists(path))
 		return 0;
+	/* rm_one's -errno comes back as is; nftw's own failure is -1 with errno set */
 	r = nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-	if (r < 0)
+	if (r == -1)
 		return -errno;
-	return r > 0 ? -EIO : r;
+	return r;
 }
 
 int fs_open_in_root(int rootfd, const char *path, int flags, mode_t mode)
