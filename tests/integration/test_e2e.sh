@@ -103,6 +103,7 @@ tk_start_tankd
 wait_for 10 pod_is "$POD" running
 tankctl get pod "$POD" -o json >"$TK_T/pod3.json"
 check "restarted tankd adopts the running pod (same pid)" test "$(jq .status.pid "$TK_T/pod3.json")" = "$pid2"
+check "adopted pod shows its spec and image again" jq -e --arg p "$POD" '.spec.name == $p and (.containers[0].image | startswith("oci:"))' "$TK_T/pod3.json"
 check "counters survive the tankd restart" jq -e '.[0].ingress.bytes > 0' <(tankctl traffic "$POD" -o json)
 
 # -- delete leaves nothing
