@@ -106,6 +106,19 @@ check "restarted tankd adopts the running pod (same pid)" test "$(jq .status.pid
 check "adopted pod shows its spec and image again" jq -e --arg p "$POD" '.spec.name == $p and (.containers[0].image | startswith("oci:"))' "$TK_T/pod3.json"
 check "counters survive the tankd restart" jq -e '.[0].ingress.bytes > 0' <(tankctl traffic "$POD" -o json)
 
+# -- network "none" (loopback only), restart "never", apply from stdin
+cat >"$TK_T/once.json" <<JSON
+{"name": "${TK_P}-once", "restart": "never", "network": "none",
+ "containers": [{"name": "job", "image": "oci:$TK_T/img:1.0",
+                 "command": ["sh", "-c", "ip -o link > /tmp/links; exit 0"]}]}
+JSON
+check "apply -f - reads stdin" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' apply -f - <'$TK_T/once.json' | grep -q created"
+if wait_for 20 pod_is "${TK_P}-once" terminated; then ok "restart never: a finished pod is terminated"; else not_ok "restart never: terminated (is $(pod_phase "${TK_P}-once"))"; fi
+tankctl get pod "${TK_P}-once" -o json >"$TK_T/once-pod.json"
+check "terminated pod: exit code 0, no restarts" jq -e '.status.last_exit.code == 0 and .status.restarts == 0' "$TK_T/once-pod.json"
+check "network none: only loopback" sh -c "ip -n tank-${TK_P}-once -o link | awk '{print \$2}' | tr -d : | grep -vx lo | wc -l | grep -qx 0"
+check "delete the terminated pod" tankctl delete pod "${TK_P}-once" --wait
+
 # -- delete leaves nothing
 hostif=$(jq -r '.nics[0].host_ifname' "$TK_T/pod3.json")
 check "delete pod --wait" tankctl delete pod "$POD" --wait
