@@ -1,17 +1,28 @@
 /* api.c - the API socket: peer check, framing, request dispatch, exec relay. */
 #include <grp.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include "daemon/api.h"
 #include "daemon/tankd.h"
 
+#define CLIENT_OUT_MAX (8u << 20) /* queued reply bytes before a slow client is dropped */
+
 struct client {
+	struct client *next;
 	int fd;
 	struct ipc_reader rd;
 	int exec_fd; /* the shim connection of an exec in flight, -1 if none */
 	struct ipc_reader exec_rd;
+	char *out;   /* frames not yet written (the socket is non-blocking) */
+	size_t out_len, out_cap;
+	bool watching;       /* streams events */
+	char *watch_pod;     /* ... of this pod only, when set */
+	bool closing;        /* free once out is flushed */
 };
+
+static struct client *clients;
 
 json_t *api_error(const char *code, const char *message, const char *path, json_t *details)
 {
@@ -45,6 +56,12 @@ static bool peer_allowed(int fd)
 
 static void client_free(struct tankd *t, struct client *c)
 {
+	for (struct client **pp = &clients; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
 	loop_del(t, c->fd);
 	close(c->fd);
 	if (c->exec_fd >= 0) {
@@ -53,15 +70,83 @@ static void client_free(struct tankd *t, struct client *c)
 	}
 	ipc_reader_clear(&c->rd);
 	ipc_reader_clear(&c->exec_rd);
+	free(c->out);
+	free(c->watch_pod);
 	free(c);
+}
+
+/* Write what the socket takes now; ask for EPOLLOUT when something is left. */
+static int client_flush(struct tankd *t, struct client *c)
+{
+	size_t off = 0;
+
+	while (off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + off, c->out_len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0)
+			return -errno;
+		off += (size_t)n;
+	}
+	memmove(c->out, c->out + off, c->out_len - off);
+	c->out_len -= off;
+	return loop_mod(t, c->fd, c->out_len > 0);
+}
+
+/* Queue one frame. A client that lets CLIENT_OUT_MAX pile up is too slow and is dropped. */
+static int client_send(struct tankd *t, struct client *c, json_t *msg)
+{
+	_cleanup_free_ char *frame = NULL;
+	size_t len;
+	int r = ipc_frame_json(msg, &frame, &len);
+
+	if (r < 0)
+		return r;
+	if (c->out_len + len > CLIENT_OUT_MAX)
+		return -ENOBUFS;
+	if (c->out_cap < c->out_len + len) {
+		size_t ncap = c->out_cap ? c->out_cap : 4096;
+		char *nb;
+
+		while (ncap < c->out_len + len)
+			ncap *= 2;
+		nb = realloc(c->out, ncap);
+		if (!nb)
+			return -ENOMEM;
+		c->out = nb;
+		c->out_cap = ncap;
+	}
+	memcpy(c->out + c->out_len, frame, len);
+	c->out_len += len;
+	return client_flush(t, c);
+}
+
+void api_broadcast_event(struct tankd *t, uint64_t seq, const char *pod)
+{
+	for (struct client *c = clients, *next; c; c = next) {
+		json_t *msg;
+
+		next = c->next;
+		if (!c->watching || (c->watch_pod && strcmp(c->watch_pod, pod)))
+			continue;
+		msg = json_pack("{s:i,s:b,s:o}", "version", TANK_API_VERSION, "ok", 1, "event",
+				event_json(seq));
+		if (!msg || client_send(t, c, msg) < 0) {
+			log_warn("dropping an events client that does not keep up");
+			client_free(t, c);
+		}
+		json_decref(msg);
+	}
 }
 
 void api_accept(struct tankd *t)
 {
 	for (;;) {
-		struct timeval tv = { .tv_sec = 2 };
 		struct client *c;
-		int fd = accept4(t->listenfd, NULL, NULL, SOCK_CLOEXEC);
+		int fd = accept4(t->listenfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0)
 			return;
@@ -74,8 +159,6 @@ void api_accept(struct tankd *t)
 			close(fd);
 			continue;
 		}
-		/* replies are written blocking, bounded by this timeout: a stuck client loses */
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		c = calloc(1, sizeof(*c));
 		if (!c) {
 			close(fd);
@@ -86,7 +169,10 @@ void api_accept(struct tankd *t)
 		if (loop_add(t, fd, W_CLIENT, c) < 0) {
 			close(fd);
 			free(c);
+			continue;
 		}
+		c->next = clients;
+		clients = c;
 	}
 }
 
@@ -179,7 +265,7 @@ static json_t *op_apply(struct tankd *t, json_t *req)
 		pod_spec_free(ps);
 		return api_error("internal", diag_text(&d, r), NULL, NULL);
 	}
-	log_pod(LOG_LVL_INFO, ps->name, "applied: %s (revision %lld)", result,
+	event_emit(t, ps->name, false, "Applied", "%s (revision %lld)", result,
 		json_int(rec, "revision", 0));
 	reply = ok_reply();
 	json_object_set_new(reply, "pod", json_string(ps->name));
@@ -262,7 +348,7 @@ static json_t *op_delete(struct tankd *t, json_t *req)
 	if (r < 0)
 		return api_error("internal", diag_text(&d, r), NULL, NULL);
 	if (existed)
-		log_pod(LOG_LVL_INFO, name, "delete requested");
+		event_emit(t, name, false, "DeleteRequested", "removed from the store");
 	reply = ok_reply();
 	json_object_set_new(reply, "result", json_string(existed ? "deleted" : "not found"));
 	tankd_nudge(t);
@@ -344,6 +430,44 @@ static json_t *op_exec(struct tankd *t, struct client *c, json_t *req, int *fds,
 	return NULL;
 }
 
+static json_t *op_events(struct client *c, json_t *req)
+{
+	const char *pod = json_str(req, "pod", NULL);
+	json_int_t max = json_int(req, "max", 500);
+	json_t *reply = ok_reply();
+
+	if (pod && !spec_name_is_valid(pod)) {
+		json_decref(reply);
+		return api_error("invalid", "events: \"pod\" must be a pod name", NULL, NULL);
+	}
+	json_object_set_new(reply, "events", events_list(pod, max > 0 && max <= 5000 ? (size_t)max : 500));
+	if (json_bool(req, "watch", false)) {
+		c->watching = true;
+		free(c->watch_pod);
+		c->watch_pod = pod ? strdup(pod) : NULL;
+	}
+	return reply;
+}
+
+static json_t *op_restart(struct tankd *t, json_t *req)
+{
+	const char *name = json_str(req, "name", NULL);
+	struct pod *p = name ? pod_find(t, name) : NULL;
+	json_t *reply;
+
+	if (!p)
+		return api_error("not_found", "no such pod running", NULL, NULL);
+	if (p->phase == PHASE_PULLING || p->phase == PHASE_STARTING || p->phase == PHASE_STOPPING)
+		return api_error("busy",
+				 "the pod is being pulled, started or stopped; try again when it "
+				 "settles (tankctl wait pod NAME --for running)",
+				 NULL, NULL);
+	runtime_restart_request(t, p);
+	reply = ok_reply();
+	json_object_set_new(reply, "result", json_string("restarting"));
+	return reply;
+}
+
 static json_t *handle(struct tankd *t, struct client *c, json_t *req, int *fds, size_t nfds)
 {
 	const char *op = json_str(req, "op", "");
@@ -366,15 +490,29 @@ static json_t *handle(struct tankd *t, struct client *c, json_t *req, int *fds, 
 		return op_info(t);
 	if (!strcmp(op, "exec"))
 		return op_exec(t, c, req, fds, nfds);
+	if (!strcmp(op, "events"))
+		return op_events(c, req);
+	if (!strcmp(op, "restart"))
+		return op_restart(t, req);
 	return api_error("invalid",
-			 "unknown op (valid: apply, get, delete, exec, traffic, info)", NULL, NULL);
+			 "unknown op (valid: apply, get, delete, exec, traffic, info, events, "
+			 "restart)",
+			 NULL, NULL);
 }
 
 void api_client_event(struct tankd *t, void *client, uint32_t events)
 {
 	struct client *c = client;
 
-	(void)events;
+	if ((events & EPOLLOUT) && client_flush(t, c) < 0) {
+		client_free(t, c);
+		return;
+	}
+	if (c->closing) {
+		if (c->out_len == 0 || (events & (EPOLLHUP | EPOLLERR)))
+			client_free(t, c);
+		return;
+	}
 	for (;;) {
 		int fds[IPC_FDS_MAX];
 		size_t nfds = 0;
@@ -383,14 +521,17 @@ void api_client_event(struct tankd *t, void *client, uint32_t events)
 
 		if (r == 0)
 			return;
-		if (r < 0) {
-			if (r == -EPROTO) {
-				_cleanup_json_ json_t *e = api_error(
-					"invalid", "bad frame (not JSON, or larger than 4 MiB)", NULL,
-					NULL);
+		if (r == -EPROTO) {
+			/* say why, then hang up once that is written */
+			_cleanup_json_ json_t *e = api_error(
+				"invalid", "bad frame (not JSON, or larger than 4 MiB)", NULL, NULL);
 
-				ipc_send_json(c->fd, e, NULL, 0);
-			}
+			c->closing = true;
+			if (client_send(t, c, e) < 0 || c->out_len == 0)
+				client_free(t, c);
+			return;
+		}
+		if (r < 0) {
 			client_free(t, c);
 			return;
 		}
@@ -399,7 +540,7 @@ void api_client_event(struct tankd *t, void *client, uint32_t events)
 		for (size_t i = 0; i < nfds; i++)
 			close(fds[i]); /* the shim has its own copies now */
 		if (reply) {
-			r = ipc_send_json(c->fd, reply, NULL, 0);
+			r = client_send(t, c, reply);
 			json_decref(reply);
 			if (r < 0) {
 				client_free(t, c);
@@ -438,7 +579,7 @@ void api_exec_event(struct tankd *t, void *client)
 			json_object_set(reply, "exit_code", json_object_get(res, "exit_code"));
 	}
 	json_decref(res);
-	if (ipc_send_json(c->fd, reply, NULL, 0) < 0)
+	if (client_send(t, c, reply) < 0)
 		client_free(t, c);
 	json_decref(reply);
 }

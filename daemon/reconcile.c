@@ -62,7 +62,7 @@ static void pod_create(struct tankd *t, struct pod *p, json_t *rec)
 		free(p->message);
 		p->message = strdup_printf("stored spec is invalid: %s; re-apply a fixed spec",
 					   diag_text(&d, r));
-		log_pod(LOG_LVL_ERROR, p->name, "%s", p->message);
+		event_emit(t, p->name, true, "InvalidSpec", "%s", p->message);
 		return;
 	}
 	pod_spec_free(p->spec);
@@ -156,7 +156,6 @@ void reconcile_pass(struct tankd *t)
 		case PLAN_CREATE:
 			if (!p && !(p = pod_new(t, a->name)))
 				break;
-			log_pod(LOG_LVL_INFO, p->name, "creating");
 			pod_create(t, p, record_find(records, a->name));
 			break;
 		case PLAN_BACKOFF:
@@ -168,7 +167,7 @@ void reconcile_pass(struct tankd *t)
 			free(p->message);
 			p->message = strdup_printf("restarting in %llu ms",
 						   (unsigned long long)a->delay_ms);
-			log_pod(LOG_LVL_INFO, p->name, "back-off: restart in %llu ms",
+			event_emit(t, p->name, false, "BackOff", "restarting in %llu ms",
 				(unsigned long long)a->delay_ms);
 			break;
 		case PLAN_RESTART:
@@ -178,16 +177,18 @@ void reconcile_pass(struct tankd *t)
 			p->phase = PHASE_TERMINATED;
 			free(p->message);
 			p->message = NULL;
-			log_pod(LOG_LVL_INFO, p->name, "terminated (restart policy)");
+			event_emit(t, p->name, false, "Terminated", "not restarted (restart policy %s)",
+				   restart_policy_name(record_restart(p->record)));
 			break;
 		case PLAN_RETRY:
 		case PLAN_REPLACE:
-			log_pod(LOG_LVL_INFO, p->name, "%s",
-				a->op == PLAN_RETRY ? "retrying start" : "spec changed: replacing");
+			event_emit(t, p->name, false, a->op == PLAN_RETRY ? "Retrying" : "Replacing",
+				   "%s", a->op == PLAN_RETRY ? "retrying a failed start"
+							     : "spec changed: replacing the pod");
 			runtime_stop(t, p, false);
 			break;
 		case PLAN_DELETE:
-			log_pod(LOG_LVL_INFO, p->name, "no longer desired: deleting");
+			event_emit(t, p->name, false, "Deleting", "no longer desired");
 			runtime_stop(t, p, true);
 			break;
 		}

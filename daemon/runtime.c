@@ -245,7 +245,7 @@ void runtime_create(struct tankd *t, struct pod *p)
 	p->pull_pid = pid;
 	p->pull_fd = pfd[0];
 	loop_add(t, p->pull_fd, W_PULL, p);
-	log_pod(LOG_LVL_INFO, p->name, "preparing images (worker pid %d)", (int)pid);
+	event_emit(t, p->name, false, "Pulling", "preparing images (worker pid %d)", (int)pid);
 }
 
 /* ---- start -------------------------------------------------------------------------------- */
@@ -565,7 +565,7 @@ static void start_failed(struct tankd *t, struct pod *p, int r, struct diag *d)
 	set_message(p, "start failed: %s", diag_text(d, r));
 	json_decref(p->last_exit);
 	p->last_exit = json_pack("{s:s,s:s}", "reason", "StartError", "message", p->message);
-	log_pod(LOG_LVL_ERROR, p->name, "%s", p->message);
+	event_emit(t, p->name, true, "StartFailed", "%s", p->message);
 }
 
 void runtime_pull_done(struct tankd *t, struct pod *p)
@@ -612,7 +612,11 @@ void runtime_pull_done(struct tankd *t, struct pod *p)
 	free(p->message);
 	p->message = NULL;
 	state_save(t, p);
-	log_pod(LOG_LVL_INFO, p->name, "running (shim pid %d, pid %d)", (int)p->shim_pid,
+	for (size_t i = 0; i < p->n_nics; i++)
+		event_emit(t, p->name, false, "NetworkConfigured", "nic %s (veth, host side %s): %s",
+			   p->nics[i].name, p->nics[i].host_ifname,
+			   p->nics[i].ips && p->nics[i].ips[0] ? p->nics[i].ips[0] : "no address");
+	event_emit(t, p->name, false, "Started", "running (shim pid %d, pid %d)", (int)p->shim_pid,
 		p->n_ctrs ? (int)p->ctrs[0].pid : 0);
 }
 
@@ -657,8 +661,22 @@ void runtime_restart(struct tankd *t, struct pod *p)
 	free(p->message);
 	p->message = NULL;
 	state_save(t, p);
-	log_pod(LOG_LVL_INFO, p->name, "restarted (restart %u, pid %d)", p->restarts,
+	event_emit(t, p->name, false, "Restarted", "restart %u, pid %d", p->restarts,
 		p->n_ctrs ? (int)p->ctrs[0].pid : 0);
+}
+
+void runtime_restart_request(struct tankd *t, struct pod *p)
+{
+	p->backoff_n = 0;
+	p->restarts++;
+	event_emit(t, p->name, false, "RestartRequested", "restart requested; back-off cleared");
+	if (p->phase == PHASE_BACKOFF || p->phase == PHASE_FAILED) {
+		p->next_start_at = 0;
+		tankd_nudge(t);
+		return;
+	}
+	/* a full stop and start from the current spec, as a replacement does */
+	runtime_stop(t, p, false);
 }
 
 /* ---- shim events ---------------------------------------------------------------------------- */
@@ -671,7 +689,7 @@ static struct pod_ctr *ctr_find(struct pod *p, const char *name)
 	return NULL;
 }
 
-static void on_exited(struct pod *p, json_t *ev)
+static void on_exited(struct tankd *t, struct pod *p, json_t *ev)
 {
 	struct pod_ctr *c = ctr_find(p, json_str(ev, "container", NULL));
 	json_t *code = json_object_get(ev, "exit_code");
@@ -694,9 +712,9 @@ static void on_exited(struct pod *p, json_t *ev)
 		p->phase = PHASE_EXITED;
 		p->ran_ms = now_mono_ms() - p->started_mono;
 	}
-	log_pod(LOG_LVL_INFO, p->name, "container %s exited (%s %lld)", c->name,
-		json_is_integer(sig) ? "signal" : "code",
-		(long long)json_integer_value(json_is_integer(sig) ? sig : code));
+	event_emit(t, p->name, p->exit_failed, "Exited", "container %s exited (%s %lld)", c->name,
+		   json_is_integer(sig) ? "signal" : "code",
+		   (long long)json_integer_value(json_is_integer(sig) ? sig : code));
 }
 
 static void watch_reader_release(struct pod *p)
@@ -736,7 +754,7 @@ void runtime_watch_event(struct tankd *t, struct pod *p)
 			return;
 		}
 		if (!strcmp(json_str(ev, "event", ""), "exited")) {
-			on_exited(p, ev);
+			on_exited(t, p, ev);
 			tankd_nudge(t);
 		}
 		json_decref(ev);
@@ -774,7 +792,7 @@ void runtime_stop(struct tankd *t, struct pod *p, bool del)
 		p->destroy_fd = fd;
 		p->stop_deadline = now_mono_ms() + grace + 5000;
 		loop_add(t, fd, W_SHIM_DESTROY, p);
-		log_pod(LOG_LVL_INFO, p->name, "stopping (grace %llu ms)",
+		event_emit(t, p->name, false, "Stopping", "grace %llu ms",
 			(unsigned long long)grace);
 		return;
 	}
@@ -847,7 +865,7 @@ void runtime_stop_done(struct tankd *t, struct pod *p)
 			fs_rm_rf(logs);
 		if (p->slot)
 			t->slots_used[p->slot] = 0;
-		log_pod(LOG_LVL_INFO, p->name, "deleted");
+		event_emit(t, p->name, false, "Deleted", "pod, netns, NICs and cgroups removed");
 		pod_unlink(t, p);
 		pod_free(p);
 	} else {
@@ -858,7 +876,7 @@ void runtime_stop_done(struct tankd *t, struct pod *p)
 			p->ctrs[i].pid = 0;
 		}
 		p->phase = PHASE_PENDING;
-		log_pod(LOG_LVL_INFO, p->name, "stopped");
+		event_emit(t, p->name, false, "Stopped", "torn down; starting again from the current spec");
 	}
 	tankd_nudge(t);
 }
@@ -951,7 +969,7 @@ static void adopt_one(struct tankd *t, const char *name)
 		/* shim gone: leftovers get torn down (and the pod re-created if still desired) */
 		p->phase = PHASE_FAILED;
 		set_message(p, "shim gone while tankd was down: %s", diag_text(&d, d.err));
-		log_pod(LOG_LVL_WARN, name, "%s", p->message);
+		event_emit(t, name, true, "ShimLost", "%s", p->message);
 		return;
 	}
 	p->shim_pid = (pid_t)json_int(status, "shim_pid", 0);
@@ -967,12 +985,12 @@ static void adopt_one(struct tankd *t, const char *name)
 		p->ctrs[i].pid = (pid_t)json_int(e, "pid", 0);
 		if (strcmp(p->ctrs[i].state, "running")) {
 			/* it ended while tankd was down: report it now, the policy applies */
-			on_exited(p, e);
+			on_exited(t, p, e);
 		}
 	}
 	if (watch_connect(t, p) < 0)
 		log_pod(LOG_LVL_WARN, name, "cannot watch the shim");
-	log_pod(LOG_LVL_INFO, name, "adopted (shim pid %d, %s)", (int)p->shim_pid,
+	event_emit(t, name, false, "Adopted", "shim pid %d, %s", (int)p->shim_pid,
 		pod_phase_name(p->phase));
 }
 

@@ -43,6 +43,16 @@ int loop_add(struct tankd *t, int fd, enum watch_kind kind, void *ptr)
 	return 0;
 }
 
+int loop_mod(struct tankd *t, int fd, bool want_write)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | (want_write ? EPOLLOUT : 0) };
+
+	if (fd < 0 || fd >= LOOP_FDS_MAX || !watches[fd])
+		return -EBADF;
+	ev.data.u64 = (uint64_t)watch_gen[fd] << 32 | (uint32_t)fd;
+	return epoll_ctl(t->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+}
+
 void loop_del(struct tankd *t, int fd)
 {
 	if (fd < 0 || fd >= LOOP_FDS_MAX)

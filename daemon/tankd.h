@@ -138,12 +138,22 @@ void runtime_restart(struct tankd *t, struct pod *p);        /* BACKOFF -> RUNNI
 void runtime_stop(struct tankd *t, struct pod *p, bool del); /* -> STOPPING */
 void runtime_stop_done(struct tankd *t, struct pod *p);      /* STOPPING -> gone or PENDING */
 void runtime_watch_event(struct tankd *t, struct pod *p);    /* shim pushed something */
-void runtime_adopt_all(struct tankd *t);                     /* at start: re-adopt live shims */
+void runtime_adopt_all(struct tankd *t);
+void runtime_restart_request(struct tankd *t, struct pod *p); /* now, back-off cleared */                     /* at start: re-adopt live shims */
 int runtime_exec(struct tankd *t, struct pod *p, json_t *req, int *fds, size_t nfds,
 		 int *ret_shim_fd, struct diag *d);
 int pod_init_from_spec(struct pod *p);
 void pod_free(struct pod *p);
 void pod_unlink(struct tankd *t, struct pod *p);
+
+/* ---- events ------------------------------------------------------------------------------- */
+
+/* Record an event (and log it once, at info or warn) and push it to watching clients. */
+void event_emit(struct tankd *t, const char *pod, bool warning, const char *reason,
+		const char *fmt, ...) _printf_(5, 6);
+/* The newest `max` events (of one pod when pod is not NULL), oldest first. */
+json_t *events_list(const char *pod, size_t max);
+json_t *event_json(uint64_t seq);
 
 /* ---- API ------------------------------------------------------------------------------------- */
 
@@ -151,5 +161,8 @@ void api_accept(struct tankd *t);
 void api_client_event(struct tankd *t, void *client, uint32_t events);
 void api_exec_event(struct tankd *t, void *client);
 json_t *api_error(const char *code, const char *message, const char *path, json_t *details);
+/* Queue event seq to every client watching events (of that pod or of all pods). */
+void api_broadcast_event(struct tankd *t, uint64_t seq, const char *pod);
+int loop_mod(struct tankd *t, int fd, bool want_write);
 
 #endif

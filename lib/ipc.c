@@ -39,28 +39,49 @@ static int read_all(int fd, char *p, size_t len)
 	return 0;
 }
 
-int ipc_send_json(int fd, json_t *msg, const int *fds, size_t nfds)
+int ipc_frame_json(json_t *msg, char **ret, size_t *ret_len)
 {
 	_cleanup_free_ char *body = json_dumps(msg, JSON_COMPACT);
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * IPC_FDS_MAX)];
-		struct cmsghdr align;
-	} u;
-	unsigned char hdr[4];
-	struct iovec iov = { .iov_base = hdr, .iov_len = sizeof(hdr) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	size_t len;
-	ssize_t n;
+	char *f;
 
 	if (!body)
 		return -ENOMEM;
 	len = strlen(body);
-	if (len > IPC_FRAME_MAX || nfds > IPC_FDS_MAX)
+	if (len > IPC_FRAME_MAX)
 		return -EMSGSIZE;
-	hdr[0] = (unsigned char)(len >> 24);
-	hdr[1] = (unsigned char)(len >> 16);
-	hdr[2] = (unsigned char)(len >> 8);
-	hdr[3] = (unsigned char)len;
+	f = malloc(len + 4);
+	if (!f)
+		return -ENOMEM;
+	f[0] = (char)(len >> 24);
+	f[1] = (char)(len >> 16);
+	f[2] = (char)(len >> 8);
+	f[3] = (char)len;
+	memcpy(f + 4, body, len);
+	*ret = f;
+	*ret_len = len + 4;
+	return 0;
+}
+
+int ipc_send_json(int fd, json_t *msg, const int *fds, size_t nfds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * IPC_FDS_MAX)];
+		struct cmsghdr align;
+	} u;
+	_cleanup_free_ char *frame = NULL;
+	struct iovec iov;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	size_t len;
+	ssize_t n;
+	int r;
+
+	if (nfds > IPC_FDS_MAX)
+		return -EMSGSIZE;
+	r = ipc_frame_json(msg, &frame, &len);
+	if (r < 0)
+		return r;
+	iov = (struct iovec){ .iov_base = frame, .iov_len = len };
 	if (nfds) {
 		struct cmsghdr *c;
 
@@ -73,18 +94,13 @@ int ipc_send_json(int fd, json_t *msg, const int *fds, size_t nfds)
 		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
 		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
 	}
+	/* the fds ride on the first bytes sent, i.e. on the header */
 	do
 		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
-	if (n < (ssize_t)sizeof(hdr)) {
-		int r = write_all(fd, (char *)hdr + n, sizeof(hdr) - (size_t)n);
-
-		if (r < 0)
-			return r;
-	}
-	return write_all(fd, body, len);
+	return write_all(fd, frame + n, len - (size_t)n);
 }
 
 int ipc_recv_json(int fd, json_t **ret, int *ret_fds, size_t max_fds, size_t *ret_nfds)

@@ -171,6 +171,8 @@ void format_time_rfc3339(uint64_t wall_ms, char *buf, size_t len);
 #define IPC_FDS_MAX 8
 
 int ipc_send_json(int fd, json_t *msg, const int *fds, size_t nfds);
+/* The bytes of one frame (header + JSON), for callers that queue output themselves. */
+int ipc_frame_json(json_t *msg, char **ret, size_t *ret_len);
 /* Receive one frame. ret_fds may be NULL (received fds are then closed). Returns 0, or -EPIPE
  * on orderly EOF before a header, -EPROTO on a bad frame. */
 int ipc_recv_json(int fd, json_t **ret, int *ret_fds, size_t max_fds, size_t *ret_nfds);

@@ -11,6 +11,26 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 static const char *socket_path = TANK_DEFAULT_SOCKET;
 static const char *output = "";
 
+struct cmd {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *usage;
+	const char *help;
+};
+
+static const struct cmd *find_cmd(const char *name);
+
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			return false;
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return true;
+	}
+	return false;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -21,9 +41,16 @@ static void usage(FILE *f)
 		"  get pod NAME [-o json]          show one pod\n"
 		"  delete pod NAME [--wait]        delete a pod (and wait until it is gone)\n"
 		"  exec POD [-c CTR] -- CMD [ARG]  run a command in a pod; exits with its code\n"
+		"  describe pod NAME               spec summary, status, NICs, events, traffic\n"
+		"  wait pod NAME --for STATE       STATE: running, terminated or deleted\n"
+		"       [--timeout 30s]\n"
+		"  restart pod NAME                restart now, back-off cleared\n"
+		"  events [-w] [POD]               what happened (and, with -w, what happens)\n"
 		"  traffic [POD] [-o json]         packets and bytes per pod, from the BPF maps\n"
 		"  info [-o json]                  tankd's features and paths\n"
-		"  version                         print versions\n\n"
+		"  version [-o json]               tankctl's and tankd's versions\n"
+		"  completion bash                 a bash completion script\n\n"
+		"'tankctl COMMAND --help' describes one command.\n\n"
 		"Options:\n"
 		"  --socket PATH   tankd's API socket (default %s, or $TANK_SOCKET)\n"
 		"  -o FORMAT       json (every command), wide (get pods)\n\n"
@@ -368,13 +395,332 @@ static int cmd_info(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* ---- describe, wait, restart ---------------------------------------------------------------- */
+
+static void print_event_row(json_t *e, bool with_pod)
+{
+	printf("%-20s ", json_str(e, "time", ""));
+	if (with_pod)
+		printf("%-16s ", json_str(e, "pod", ""));
+	printf("%-7s %-18s %s\n", json_str(e, "type", ""), json_str(e, "reason", ""),
+	       json_str(e, "message", ""));
+}
+
+static int cmd_describe(int argc, char **argv)
+{
+	_cleanup_json_ json_t *pod = NULL, *ev = NULL, *tr = NULL;
+	json_t *p, *st, *x, *spec;
+	const char *name;
+	size_t i;
+	int r;
+
+	if (argc != 3 || strcmp(argv[1], "pod"))
+		return usage_error("describe: expected \"pod NAME\"%s", "");
+	name = argv[2];
+	r = request(json_pack("{s:s,s:s}", "op", "get", "name", name), &pod);
+	if (r)
+		return r;
+	/* events and traffic are extras: a pod that has none still describes */
+	if (request(json_pack("{s:s,s:s,s:i}", "op", "events", "pod", name, "max", 20), &ev))
+		ev = NULL;
+	if (call(json_pack("{s:s,s:s}", "op", "traffic", "name", name), NULL, 0, &tr) < 0)
+		tr = NULL;
+	p = json_object_get(pod, "pod");
+	if (!strcmp(output, "json")) {
+		_cleanup_json_ json_t *o = json_pack("{s:O,s:O?,s:O?}", "pod", p, "events",
+						     json_object_get(ev, "events"), "traffic",
+						     json_array_get(json_object_get(tr, "pods"), 0));
+
+		print_json(o);
+		return EXIT_OK;
+	}
+	st = json_object_get(p, "status");
+	spec = json_object_get(p, "spec");
+	printf("Name:        %s\n", json_str(p, "name", ""));
+	printf("UID:         %s\n", json_str(p, "uid", ""));
+	printf("Revision:    %lld\n", json_int(p, "revision", 0));
+	printf("Created:     %s\n", json_str(p, "created_at", "-"));
+	printf("Restart:     %s\n", json_str(spec, "restart", "always"));
+	printf("Status:      %s\n", json_str(st, "phase", "?"));
+	printf("Restarts:    %lld\n", json_int(st, "restarts", 0));
+	printf("Started:     %s\n", json_str(st, "started_at", "-"));
+	x = json_object_get(st, "last_exit");
+	if (json_is_object(x)) {
+		if (json_object_get(x, "signal"))
+			printf("Last exit:   signal %lld\n", json_int(x, "signal", 0));
+		else if (json_object_get(x, "code"))
+			printf("Last exit:   code %lld\n", json_int(x, "code", 0));
+		else
+			printf("Last exit:   %s\n", json_str(x, "reason", "?"));
+	}
+	if (json_str(st, "message", NULL))
+		printf("Message:     %s\n", json_str(st, "message", ""));
+	printf("Containers:\n");
+	json_array_foreach(json_object_get(p, "containers"), i, x)
+		printf("  %-10s %-10s pid %-8lld %s\n", json_str(x, "name", ""),
+		       json_str(x, "state", ""), json_int(x, "pid", 0), json_str(x, "image", ""));
+	printf("NICs:\n");
+	if (!json_array_size(json_object_get(p, "nics")))
+		printf("  (loopback only)\n");
+	json_array_foreach(json_object_get(p, "nics"), i, x) {
+		json_t *ip;
+		size_t k;
+
+		printf("  %-6s %-8s host side %-12s", json_str(x, "name", ""), json_str(x, "mode", ""),
+		       json_str(x, "host_ifname", "-"));
+		json_array_foreach(json_object_get(x, "ips"), k, ip)
+			printf(" %s", json_string_value(ip));
+		putchar('\n');
+	}
+	x = json_array_get(json_object_get(tr, "pods"), 0);
+	if (x) {
+		json_t *in = json_object_get(x, "ingress"), *eg = json_object_get(x, "egress");
+
+		printf("Traffic:     received %lld packets, %lld bytes; sent %lld packets, %lld bytes\n",
+		       json_int(in, "packets", 0), json_int(in, "bytes", 0),
+		       json_int(eg, "packets", 0), json_int(eg, "bytes", 0));
+	}
+	printf("Events:\n");
+	json_array_foreach(json_object_get(ev, "events"), i, x) {
+		printf("  ");
+		print_event_row(x, false);
+	}
+	return EXIT_OK;
+}
+
+static int cmd_wait(int argc, char **argv)
+{
+	const char *name = NULL, *state = NULL;
+	uint64_t timeout_ms = 30000, deadline;
+	int i;
+
+	if (argc < 3 || strcmp(argv[1], "pod"))
+		return usage_error("wait: expected \"pod NAME --for STATE\"%s", "");
+	name = argv[2];
+	for (i = 3; i < argc; i++) {
+		if (!strcmp(argv[i], "--for") && i + 1 < argc)
+			state = argv[++i];
+		else if (!strncmp(argv[i], "--for=", 6))
+			state = argv[i] + 6;
+		else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+			if (parse_duration_ms(argv[++i], &timeout_ms) < 0)
+				return usage_error("wait: --timeout \"%s\" is not a duration (30s, 2m)",
+						   argv[i]);
+		} else
+			return usage_error("wait: unexpected argument \"%s\"", argv[i]);
+	}
+	if (!state || (strcmp(state, "running") && strcmp(state, "terminated") &&
+		       strcmp(state, "deleted")))
+		return usage_error("wait: --for %s", "running, terminated or deleted");
+	deadline = now_mono_ms() + timeout_ms;
+	for (;;) {
+		_cleanup_json_ json_t *reply = NULL;
+		json_t *st;
+		const char *phase;
+
+		if (call(json_pack("{s:s,s:s}", "op", "get", "name", name), NULL, 0, &reply) < 0)
+			return EXIT_FAIL;
+		st = json_object_get(json_object_get(reply, "pod"), "status");
+		phase = json_str(st, "phase", "");
+		if (!json_bool(reply, "ok", false)) {
+			if (!strcmp(state, "deleted") &&
+			    !strcmp(json_str(json_object_get(reply, "error"), "code", ""), "not_found")) {
+				printf("pod/%s deleted\n", name);
+				return EXIT_OK;
+			}
+			if (strcmp(state, "deleted"))
+				return print_error(reply);
+		} else if (!strcmp(phase, state)) {
+			printf("pod/%s %s\n", name, state);
+			return EXIT_OK;
+		}
+		if (now_mono_ms() >= deadline) {
+			fprintf(stderr, "error: timed out after %llu ms waiting for pod/%s to be %s "
+					"(it is %s%s%s)\n",
+				(unsigned long long)timeout_ms, name, state, *phase ? phase : "absent",
+				json_str(st, "message", NULL) ? ": " : "",
+				json_str(st, "message", ""));
+			return EXIT_FAIL;
+		}
+		usleep(100000);
+	}
+}
+
+static int cmd_restart(int argc, char **argv)
+{
+	_cleanup_json_ json_t *reply = NULL;
+	int r;
+
+	if (argc != 3 || strcmp(argv[1], "pod"))
+		return usage_error("restart: expected \"pod NAME\"%s", "");
+	r = request(json_pack("{s:s,s:s}", "op", "restart", "name", argv[2]), &reply);
+	if (r)
+		return r;
+	if (!strcmp(output, "json"))
+		print_json(reply);
+	else
+		printf("pod/%s restarting\n", argv[2]);
+	return EXIT_OK;
+}
+
+/* ---- events ------------------------------------------------------------------------------- */
+
+static void emit_event(json_t *e)
+{
+	if (!strcmp(output, "json")) {
+		json_dumpf(e, stdout, JSON_COMPACT);
+		putchar('\n');
+	} else {
+		print_event_row(e, true);
+	}
+	fflush(stdout);
+}
+
+static int cmd_events(int argc, char **argv)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_json_ json_t *req = NULL, *reply = NULL;
+	const char *pod = NULL;
+	bool watch = false;
+	json_t *e;
+	size_t i;
+	int r;
+
+	for (i = 1; i < (size_t)argc; i++) {
+		if (!strcmp(argv[i], "-w") || !strcmp(argv[i], "--watch"))
+			watch = true;
+		else if (argv[i][0] == '-')
+			return usage_error("events: unknown option \"%s\"", argv[i]);
+		else if (!pod)
+			pod = argv[i];
+		else
+			return usage_error("events: unexpected argument \"%s\"", argv[i]);
+	}
+	fd = ipc_connect(socket_path);
+	if (fd < 0) {
+		fprintf(stderr, "tankctl: cannot reach tankd at %s: %s\n", socket_path, strerror(-fd));
+		return EXIT_FAIL;
+	}
+	req = json_pack("{s:i,s:s,s:b}", "version", TANK_API_VERSION, "op", "events", "watch",
+			watch);
+	if (pod)
+		json_object_set_new(req, "pod", json_string(pod));
+	r = ipc_send_json(fd, req, NULL, 0);
+	if (r >= 0)
+		r = ipc_recv_json(fd, &reply, NULL, 0, NULL);
+	if (r < 0) {
+		fprintf(stderr, "tankctl: talking to tankd: %s\n", strerror(-r));
+		return EXIT_FAIL;
+	}
+	if (!json_bool(reply, "ok", false))
+		return print_error(reply);
+	if (strcmp(output, "json"))
+		printf("%-20s %-16s %-7s %-18s %s\n", "TIME", "POD", "TYPE", "REASON", "MESSAGE");
+	json_array_foreach(json_object_get(reply, "events"), i, e)
+		emit_event(e);
+	while (watch) {
+		json_t *msg = NULL;
+
+		r = ipc_recv_json(fd, &msg, NULL, 0, NULL);
+		if (r < 0) {
+			fprintf(stderr, "tankctl: tankd closed the event stream\n");
+			return EXIT_FAIL;
+		}
+		if (json_object_get(msg, "event"))
+			emit_event(json_object_get(msg, "event"));
+		json_decref(msg);
+	}
+	return EXIT_OK;
+}
+
+/* ---- version, completion ----------------------------------------------------------------- */
+
+static int cmd_version(int argc, char **argv)
+{
+	json_t *reply = NULL;
+	const char *server = NULL;
+
+	(void)argv;
+	if (argc > 1)
+		return usage_error("version: unexpected argument \"%s\"", argv[1]);
+	/* the daemon's version is a bonus: tankctl version works without tankd */
+	if (call(json_pack("{s:s}", "op", "info"), NULL, 0, &reply) == 0)
+		server = json_str(reply, "tankd_version", NULL);
+	if (!strcmp(output, "json")) {
+		_cleanup_json_ json_t *o = json_pack("{s:s,s:s?,s:i}", "tankctl", TANK_VERSION,
+						     "tankd", server, "api", TANK_API_VERSION);
+
+		print_json(o);
+	} else {
+		printf("tankctl %s\ntankd   %s\napi     %d\n", TANK_VERSION,
+		       server ? server : "(not reachable)", TANK_API_VERSION);
+	}
+	json_decref(reply);
+	return EXIT_OK;
+}
+
+static int cmd_completion(int argc, char **argv)
+{
+	if (argc != 2 || strcmp(argv[1], "bash"))
+		return usage_error("completion: only \"bash\" is supported%s", "");
+	fputs("# tankctl bash completion: source <(tankctl completion bash)\n"
+	      "_tankctl() {\n"
+	      "  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n"
+	      "  local cmds='apply get describe delete wait restart exec events traffic info version completion'\n"
+	      "  case $prev in\n"
+	      "    tankctl) COMPREPLY=($(compgen -W \"$cmds\" -- \"$cur\")); return;;\n"
+	      "    get) COMPREPLY=($(compgen -W 'pods pod' -- \"$cur\")); return;;\n"
+	      "    describe|delete|wait|restart) COMPREPLY=($(compgen -W 'pod' -- \"$cur\")); return;;\n"
+	      "    -o) COMPREPLY=($(compgen -W 'json wide' -- \"$cur\")); return;;\n"
+	      "    -f) COMPREPLY=($(compgen -f -- \"$cur\")); return;;\n"
+	      "    --for) COMPREPLY=($(compgen -W 'running terminated deleted' -- \"$cur\")); return;;\n"
+	      "    pod|exec|traffic|events)\n"
+	      "      COMPREPLY=($(compgen -W \"$(tankctl get pods -o json 2>/dev/null | "
+	      "sed -n 's/^    \"name\": \"\\(.*\\)\",$/\\1/p')\" -- \"$cur\")); return;;\n"
+	      "  esac\n"
+	      "}\n"
+	      "complete -F _tankctl tankctl\n",
+	      stdout);
+	return EXIT_OK;
+}
+
+static const struct cmd cmds[] = {
+	{ "apply", cmd_apply, "apply -f FILE|-",
+	  "Create or update a pod from a JSON spec (DESIGN.md §4). Prints created, configured or\n"
+	  "unchanged. Every problem in the spec is reported with its JSON path." },
+	{ "get", cmd_get, "get pods [-o json|wide] | get pod NAME [-o json]",
+	  "List pods (NAME STATUS RESTARTS AGE IP), or show one. -o json prints the API objects." },
+	{ "describe", cmd_describe, "describe pod NAME [-o json]",
+	  "Spec summary, status, containers, NICs with addresses, traffic totals and recent events." },
+	{ "delete", cmd_delete, "delete pod NAME [--wait]",
+	  "Remove a pod from the desired state; --wait returns once it is gone. Deleting a pod\n"
+	  "that does not exist is not an error." },
+	{ "wait", cmd_wait, "wait pod NAME --for running|terminated|deleted [--timeout 30s]",
+	  "Block until the pod reaches the state; exit 1 on timeout." },
+	{ "restart", cmd_restart, "restart pod NAME", "Restart the pod now, with its back-off cleared." },
+	{ "exec", cmd_exec, "exec POD [-c CTR] -- CMD [ARG...]",
+	  "Run a command in a container's namespaces and cgroups. tankctl's stdin, stdout and\n"
+	  "stderr are handed to it (no byte goes through tankd); its exit code is tankctl's." },
+	{ "events", cmd_events, "events [-w] [POD] [-o json]",
+	  "Recent events (transitions and actions) of all pods or one; -w keeps streaming." },
+	{ "traffic", cmd_traffic, "traffic [POD] [-o json]",
+	  "Packets and bytes each pod received (RX) and sent (TX), read from the BPF maps." },
+	{ "info", cmd_info, "info [-o json]", "tankd's version, kernel features in use and paths." },
+	{ "version", cmd_version, "version [-o json]", "tankctl's and tankd's versions." },
+	{ "completion", cmd_completion, "completion bash",
+	  "Print a bash completion script: source <(tankctl completion bash)." },
+};
+
+static const struct cmd *find_cmd(const char *name)
+{
+	for (size_t k = 0; k < ARRAY_SIZE(cmds); k++)
+		if (!strcmp(name, cmds[k].name))
+			return &cmds[k];
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int, char **);
-	} cmds[] = { { "apply", cmd_apply },     { "get", cmd_get },   { "delete", cmd_delete },
-		     { "exec", cmd_exec },       { "traffic", cmd_traffic }, { "info", cmd_info } };
 	char *args[256];
 	int n = 0, i;
 
@@ -395,7 +741,7 @@ int main(int argc, char **argv)
 			output = argv[++i];
 		else if (!strncmp(argv[i], "-o", 2) && argv[i][2])
 			output = argv[i] + 2;
-		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+		else if (n == 0 && (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))) {
 			usage(stdout);
 			return EXIT_OK;
 		} else
@@ -407,12 +753,15 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (!strcmp(args[0], "version")) {
-		printf("tankctl %s\n", TANK_VERSION);
-		return EXIT_OK;
+	{
+		const struct cmd *c = find_cmd(args[0]);
+
+		if (!c)
+			return usage_error("unknown command \"%s\"", args[0]);
+		if (wants_help(n, args)) {
+			printf("Usage: tankctl %s\n\n%s\n", c->usage, c->help);
+			return EXIT_OK;
+		}
+		return c->fn(n, args);
 	}
-	for (size_t k = 0; k < ARRAY_SIZE(cmds); k++)
-		if (!strcmp(args[0], cmds[k].name))
-			return cmds[k].fn(n, args);
-	return usage_error("unknown command \"%s\"", args[0]);
 }

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# test_cli.sh - the control plane as an operator drives it: describe, wait, restart, events -w,
+# version, completion, --help; the API fed garbage and oversized frames while a normal client
+# keeps working.
+set -u
+. "$(dirname "$0")/lib.sh"
+trap tk_cleanup EXIT
+tk_start
+
+POD="${TK_P}-cli"
+R="$TK_T/rootfs"
+mkdir -p "$R/bin" "$R/etc" "$R/proc" "$R/sys" "$R/dev" "$R/tmp"
+cp /bin/busybox "$R/bin/"
+for a in sh sleep echo cat; do ln -s busybox "$R/bin/$a"; done
+cat >"$TK_T/cli.json" <<JSON
+{"name": "$POD", "restart": "always", "network": "none",
+ "containers": [{"name": "main", "image": {"rootfs": "$R"}, "command": ["sleep", "1000"]}]}
+JSON
+
+check "--help lists the commands" sh -c "'$TK_BUILD/tankctl' --help | grep -q 'describe pod NAME'"
+check "per-command --help" sh -c "'$TK_BUILD/tankctl' wait --help | grep -q -- '--for running|terminated|deleted'"
+check "completion bash is a completion script" sh -c "'$TK_BUILD/tankctl' completion bash | grep -q 'complete -F _tankctl tankctl'"
+check "version names both sides" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' version | grep -q '^tankd   0'"
+check "info reports kernel features" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' info -o json | jq -e '.bpf_attach and .cgroups'"
+
+# events -w in the background sees the pod's life
+tankctl events -w -o json >"$TK_T/events.jsonl" 2>&1 &
+EVPID=$!
+sleep 0.2
+check "apply a rootfs pod" tankctl apply -f "$TK_T/cli.json"
+check "wait --for running" tankctl wait pod "$POD" --for running --timeout 20s
+tankctl describe pod "$POD" >"$TK_T/describe.txt"
+check "describe shows status, containers and events" sh -c "grep -q '^Status: *running' '$TK_T/describe.txt' && grep -q 'main.*running' '$TK_T/describe.txt' && grep -q 'Started' '$TK_T/describe.txt'"
+check "describe -o json" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' describe pod $POD -o json | jq -e '.pod.status.phase == \"running\" and (.events | length) > 0'"
+check "wait times out with a reason" sh -c "! '$TK_BUILD/tankctl' --socket '$TK_SOCK' wait pod $POD --for terminated --timeout 300ms 2>&1 | grep -q 'timed out'; '$TK_BUILD/tankctl' --socket '$TK_SOCK' wait pod $POD --for terminated --timeout 300ms 2>&1 | grep -q 'it is running'"
+pid1=$(tankctl get pod "$POD" -o json | jq .status.pid)
+check "restart pod" tankctl restart pod "$POD"
+check "running again after restart" tankctl wait pod "$POD" --for running --timeout 20s
+sleep 0.3
+pid2=$(tankctl get pod "$POD" -o json | jq .status.pid)
+check "restart gave a new process" test "$pid1" != "$pid2" -a "$pid2" != 0
+check "restart counted" test "$(tankctl get pod "$POD" -o json | jq .status.restarts)" -ge 1
+
+# garbage on the API socket never hurts tankd; a normal client keeps working
+python3 - "$TK_SOCK" >"$TK_T/garbage.out" 2>&1 <<'PY'
+import socket, struct, sys, json
+path = sys.argv[1]
+def conn():
+    s = socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect(path); return s
+# 1. not JSON
+s = conn(); body = b"\x00garbage{"; s.sendall(struct.pack(">I", len(body)) + body)
+hdr = s.recv(4); print("garbage reply", len(hdr) == 4 and b"invalid" in s.recv(65536))
+# 2. oversized frame header: refused, connection closed
+s = conn(); s.sendall(struct.pack(">I", 64 << 20) + b"{}")
+data = s.recv(65536); print("oversize reply", b"bad frame" in data)
+# 3. a half frame then silence: other clients are not blocked
+s3 = conn(); s3.sendall(struct.pack(">I", 100) + b"{\"op\"")
+# 4. a normal request on another connection
+s = conn(); body = json.dumps({"version": 1, "op": "info"}).encode()
+s.sendall(struct.pack(">I", len(body)) + body)
+n = struct.unpack(">I", s.recv(4))[0]; rep = b""
+while len(rep) < n: rep += s.recv(n - len(rep))
+print("normal client ok", json.loads(rep)["ok"])
+# 5. JSON that is not an object, unknown op, wrong version
+for req in (b"[1,2]", b'{"version":1,"op":"frobnicate"}', b'{"version":99,"op":"info"}'):
+    s = conn(); s.sendall(struct.pack(">I", len(req)) + req)
+    n = struct.unpack(">I", s.recv(4))[0]; rep = json.loads(s.recv(n)); print("error reply", rep["ok"] is False)
+PY
+check "garbage answered with an error" grep -q 'garbage reply True' "$TK_T/garbage.out"
+check "oversized frame refused" grep -q 'oversize reply True' "$TK_T/garbage.out"
+check "a stalled client does not block others" grep -q 'normal client ok True' "$TK_T/garbage.out"
+check "bad requests get error replies" test "$(grep -c 'error reply True' "$TK_T/garbage.out")" -eq 3
+check "tankd still alive after garbage" kill -0 "$TK_TANKD_PID"
+
+check "delete --wait" tankctl delete pod "$POD" --wait
+check "wait --for deleted on a gone pod" tankctl wait pod "$POD" --for deleted --timeout 2s
+sleep 0.3
+kill "$EVPID" 2>/dev/null; wait "$EVPID" 2>/dev/null
+for reason in Applied Started RestartRequested Stopping Deleted; do
+	check "events -w streamed $reason" grep -q "\"reason\": *\"$reason\"" "$TK_T/events.jsonl"
+done
+check "events of one pod" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $POD | grep -q Deleted"
+
+tk_finish
