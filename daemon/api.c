@@ -179,7 +179,7 @@ void api_accept(struct tankd *t)
 /* ---- ops ------------------------------------------------------------------------------------- */
 
 /* Features the spec language has but this tankd does not run yet: refuse them at apply. */
-static void check_supported(const struct pod_spec *s, json_t *errs)
+void spec_check_supported(const struct pod_spec *s, json_t *errs)
 {
 #define UNSUP(path, what)                                                                          \
 	json_array_append_new(errs, json_pack("{s:s,s:s}", "path", path, "message",               \
@@ -252,7 +252,7 @@ static json_t *op_apply(struct tankd *t, json_t *req)
 		return errs ? invalid_reply(errs)
 			    : api_error("invalid", diag_text(&d, r), d.path, NULL);
 	errs = json_array();
-	check_supported(ps, errs);
+	spec_check_supported(ps, errs);
 	if (json_array_size(errs)) {
 		pod_spec_free(ps);
 		reply = invalid_reply(errs);
@@ -271,7 +271,6 @@ static json_t *op_apply(struct tankd *t, json_t *req)
 	json_object_set_new(reply, "pod", json_string(ps->name));
 	json_object_set_new(reply, "result", json_string(result));
 	pod_spec_free(ps);
-	tankd_nudge(t);
 	return reply;
 }
 
@@ -351,7 +350,6 @@ static json_t *op_delete(struct tankd *t, json_t *req)
 		event_emit(t, name, false, "DeleteRequested", "removed from the store");
 	reply = ok_reply();
 	json_object_set_new(reply, "result", json_string(existed ? "deleted" : "not found"));
-	tankd_nudge(t);
 	return reply;
 }
 

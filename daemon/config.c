@@ -14,6 +14,7 @@ void config_defaults(struct tankd_config *c)
 	c->netns_dir = strdup("/run/netns");
 	c->cgroup_root = strdup("/sys/fs/cgroup");
 	c->cgroup_name = strdup("tank");
+	c->seed_dir = strdup("/etc/tank/pods.d");
 	c->resync_ms = 2000;
 	c->plan.backoff_base_ms = 10000;
 	c->plan.backoff_max_ms = 300000;
@@ -31,6 +32,7 @@ void config_free(struct tankd_config *c)
 	free(c->cgroup_root);
 	free(c->cgroup_name);
 	free(c->shim_path);
+	free(c->seed_dir);
 }
 
 static int set_path(char **slot, const char *key, const char *v, struct diag *d)
@@ -71,6 +73,8 @@ int config_set(struct tankd_config *c, const char *key, const char *v, struct di
 		return set_path(&c->cgroup_root, key, v, d);
 	if (!strcmp(key, "shim"))
 		return set_path(&c->shim_path, key, v, d);
+	if (!strcmp(key, "seed_dir"))
+		return set_path(&c->seed_dir, key, v, d);
 	if (!strcmp(key, "cgroup_name")) {
 		if (!spec_name_is_valid(v))
 			return diag_fail(d, -EINVAL,
@@ -96,7 +100,7 @@ int config_set(struct tankd_config *c, const char *key, const char *v, struct di
 	}
 	return diag_fail(d, -EINVAL,
 			 "unknown key \"%s\" (valid: data_dir, run_dir, socket, bpf_dir, netns_dir, "
-			 "cgroup_root, cgroup_name, shim, resync_interval, backoff_base, "
+			 "cgroup_root, cgroup_name, shim, seed_dir, resync_interval, backoff_base, "
 			 "backoff_max, backoff_reset, log_level)",
 			 key);
 }

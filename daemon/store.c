@@ -30,6 +30,8 @@ struct file_store {
 	int dirfd;
 	int podsfd;
 	uint64_t revision;
+	store_watch_fn watch_fn;
+	void *watch_data;
 };
 
 static struct file_store *to_fs(struct store *s)
@@ -422,6 +424,8 @@ static int fs_put(struct store *s, const char *name, json_t *spec, int64_t expec
 	r = record_write(fs, name, rec, d);
 	if (r < 0)
 		return r;
+	if (fs->watch_fn)
+		fs->watch_fn(fs->watch_data, name, rec);
 	if (ret_result)
 		*ret_result = result;
 	if (ret_record)
@@ -453,8 +457,21 @@ static int fs_del(struct store *s, const char *name, bool *ret_existed, struct d
 	if (unlinkat(fs->podsfd, fname, 0) < 0 && errno != ENOENT)
 		return diag_fail_at(d, -errno, file, "removing %s: %s", file, strerror(errno));
 	fsync(fs->podsfd);
+	if (fs->watch_fn)
+		fs->watch_fn(fs->watch_data, name, NULL);
 	if (ret_existed)
 		*ret_existed = true;
+	return 0;
+}
+
+static int fs_watch(struct store *s, store_watch_fn fn, void *data)
+{
+	struct file_store *fs = to_fs(s);
+
+	if (fn && fs->watch_fn)
+		return -EBUSY;
+	fs->watch_fn = fn;
+	fs->watch_data = data;
 	return 0;
 }
 
@@ -483,6 +500,7 @@ static const struct store_ops file_store_ops = {
 	.put = fs_put,
 	.del = fs_del,
 	.revision = fs_revision,
+	.watch = fs_watch,
 	.close = fs_close,
 };
 

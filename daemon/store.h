@@ -17,6 +17,12 @@
  */
 struct store;
 
+/*
+ * Called after every change that this store saw committed: record is the new record, or NULL
+ * for a delete. A backend shared by several tankd (etcd) calls it for their changes too.
+ */
+typedef void (*store_watch_fn)(void *data, const char *name, const json_t *record);
+
 struct store_ops {
 	/* *ret is a new reference (records never carry the on-disk "sum"); -ENOENT when absent,
 	 * -EBADMSG when damaged (d names the file and the fix); -EINVAL for a bad name. */
@@ -38,6 +44,8 @@ struct store_ops {
 	/* Missing is 0 (and *ret_existed false). */
 	int (*del)(struct store *s, const char *name, bool *ret_existed, struct diag *d);
 	uint64_t (*revision)(struct store *s);
+	/* One watcher per store (tankd's reconciler); fn NULL removes it. */
+	int (*watch)(struct store *s, store_watch_fn fn, void *data);
 	void (*close)(struct store *s);
 };
 

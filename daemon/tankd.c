@@ -75,6 +75,56 @@ static void reap_children(void)
 		;
 }
 
+static int parse_args(int argc, char **argv, struct tankd_config *c, bool *ret_version);
+
+/*
+ * SIGHUP: read the config file again (flags still win). Timing and log level apply at once;
+ * paths, the socket and the cgroup name need a restart, which is said, not done.
+ */
+static void reload_config(struct tankd *t)
+{
+	struct tankd_config n;
+	bool version = false;
+	const struct {
+		const char *key;
+		const char *old, *new;
+	} fixed[] = {
+		{ "data_dir", t->cfg.data_dir, NULL },	   { "run_dir", t->cfg.run_dir, NULL },
+		{ "socket", t->cfg.socket_path, NULL },	   { "bpf_dir", t->cfg.bpf_dir, NULL },
+		{ "cgroup_name", t->cfg.cgroup_name, NULL },
+	};
+
+	config_defaults(&n);
+	if (parse_args(t->argc, t->argv, &n, &version) != 0) {
+		log_error("SIGHUP: config not reloaded (see above); keeping the running one");
+		config_free(&n);
+		return;
+	}
+	{
+		const char *now[] = { n.data_dir, n.run_dir, n.socket_path, n.bpf_dir,
+				      n.cgroup_name };
+
+		for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
+			if (strcmp(fixed[i].old, now[i]))
+				log_warn("SIGHUP: %s changed to %s; it applies after a restart of "
+					 "tankd",
+					 fixed[i].key, now[i]);
+	}
+	t->cfg.resync_ms = n.resync_ms;
+	t->cfg.plan = n.plan;
+	t->cfg.log_level = n.log_level;
+	log_set_level(n.log_level);
+	free(t->cfg.shim_path);
+	t->cfg.shim_path = TAKE_PTR(n.shim_path);
+	free(t->cfg.seed_dir);
+	t->cfg.seed_dir = TAKE_PTR(n.seed_dir);
+	config_free(&n);
+	log_info("SIGHUP: config reloaded (resync %llu ms, back-off %llu..%llu ms)",
+		 (unsigned long long)t->cfg.resync_ms,
+		 (unsigned long long)t->cfg.plan.backoff_base_ms,
+		 (unsigned long long)t->cfg.plan.backoff_max_ms);
+}
+
 static void on_signal(struct tankd *t)
 {
 	struct signalfd_siginfo si;
@@ -91,7 +141,7 @@ static void on_signal(struct tankd *t)
 			t->quit = true;
 			break;
 		case SIGHUP:
-			log_info("SIGHUP: running a reconcile pass");
+			reload_config(t);
 			tankd_nudge(t);
 			break;
 		}
@@ -221,6 +271,7 @@ static int parse_args(int argc, char **argv, struct tankd_config *c, bool *ret_v
 	int o, r;
 
 	/* first pass: the config file, so flags override it */
+	optind = 1;
 	opterr = 0;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1)
 		if (o == 'c')
@@ -268,6 +319,14 @@ static int parse_args(int argc, char **argv, struct tankd_config *c, bool *ret_v
 	return c->socket_path && c->shim_path ? 0 : 1;
 }
 
+/* Desired state changed: the reconciler looks again (level-triggered, so no detail needed). */
+static void on_store_change(void *data, const char *name, const json_t *record)
+{
+	(void)name;
+	(void)record;
+	tankd_nudge(data);
+}
+
 static int setup(struct tankd *t)
 {
 	_cleanup_free_ char *storedir = strdup_printf("%s/store", t->cfg.data_dir);
@@ -301,6 +360,7 @@ static int setup(struct tankd *t)
 		log_error("store %s: %s", storedir, diag_text(&d, r));
 		return r;
 	}
+	t->store->ops->watch(t->store, on_store_change, t);
 	r = cgroup_detect(t->cfg.cgroup_root, &t->cgroups);
 	if (r < 0) {
 		log_error("cgroups at %s: %s", t->cfg.cgroup_root, strerror(-r));
@@ -359,6 +419,8 @@ int main(int argc, char **argv)
 	int r;
 
 	config_defaults(&t.cfg);
+	t.argc = argc;
+	t.argv = argv;
 	r = parse_args(argc, argv, &t.cfg, &version);
 	if (r)
 		return r;
@@ -370,6 +432,7 @@ int main(int argc, char **argv)
 	if (setup(&t) < 0)
 		return 1;
 	runtime_adopt_all(&t);
+	seed_apply(&t);
 	tankd_nudge(&t);
 	while (!t.quit) {
 		struct epoll_event evs[64];

@@ -24,6 +24,7 @@ struct tankd_config {
 	char *cgroup_root; /* /sys/fs/cgroup */
 	char *cgroup_name; /* "tank": cgroups live at <root>/<ctrl>/<name>/<pod>/<ctr> */
 	char *shim_path;   /* tank-shim; default: beside the tankd binary */
+	char *seed_dir;    /* /etc/tank/pods.d: *.json applied at start when absent */
 	uint64_t resync_ms;
 	struct plan_config plan;
 	enum log_level log_level;
@@ -106,6 +107,8 @@ struct tankd {
 	bool nudged, quit;
 	struct pod *pods;
 	uint8_t slots_used[TANK_MAX_PODS]; /* 1 = taken */
+	int argc;   /* kept for SIGHUP: the config is re-read and the flags applied again */
+	char **argv;
 };
 
 /* ---- event loop registrations -------------------------------------------------------------- */
@@ -154,6 +157,12 @@ void event_emit(struct tankd *t, const char *pod, bool warning, const char *reas
 /* The newest `max` events (of one pod when pod is not NULL), oldest first. */
 json_t *events_list(const char *pod, size_t max);
 json_t *event_json(uint64_t seq);
+
+/* Validation beyond the spec language: features this tankd does not run yet. Appends
+ * {path, message} entries to errs. */
+void spec_check_supported(const struct pod_spec *s, json_t *errs);
+/* Apply the *.json files of seed_dir that the store lacks (once per seed content). */
+void seed_apply(struct tankd *t);
 
 /* ---- API ------------------------------------------------------------------------------------- */
 

@@ -56,6 +56,7 @@ run_dir = $TK_T/run
 bpf_dir = $TK_BPF
 cgroup_name = $TK_CG
 shim = $TK_BUILD/tank-shim
+seed_dir = $TK_T/seed
 backoff_base = 1s
 resync_interval = 500ms
 log_level = debug

@@ -81,4 +81,26 @@ for reason in Applied Started RestartRequested Stopping Deleted; do
 done
 check "events of one pod" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $POD | grep -q Deleted"
 
+# -- boot seed: created when absent, never brought back over a runtime delete
+mkdir -p "$TK_T/seed"
+sed "s/\"$POD\"/\"${TK_P}-seed\"/" "$TK_T/cli.json" >"$TK_T/seed/seed.json"
+echo '{"name": "broken", "bogus": 1}' >"$TK_T/seed/broken.json"
+tk_stop_tankd TERM
+tk_start_tankd
+check "seeded pod runs after a restart" tankctl wait pod "${TK_P}-seed" --for running --timeout 20s
+check "a bad seed file is logged with its path" grep -q 'seed .*broken.json: bogus: unknown key' "$TK_T/tankd.log"
+check "delete the seeded pod" tankctl delete pod "${TK_P}-seed" --wait
+tk_stop_tankd TERM
+tk_start_tankd
+sleep 0.5
+check "the same seed does not undo a runtime delete" sh -c "! '$TK_BUILD/tankctl' --socket '$TK_SOCK' get pod ${TK_P}-seed >/dev/null 2>&1"
+
+# -- SIGHUP reloads timing and log level; a path change is reported, not applied
+sed -i 's/^backoff_base = .*/backoff_base = 3s/; s/^run_dir = .*/run_dir = \/nonexistent/' "$TK_T/tankd.conf"
+kill -HUP "$TK_TANKD_PID"
+sleep 0.3
+check "SIGHUP reloads the config" grep -q 'config reloaded (resync 500 ms, back-off 3000' "$TK_T/tankd.log"
+check "SIGHUP reports what needs a restart" grep -q 'run_dir changed to /nonexistent' "$TK_T/tankd.log"
+check "tankd keeps serving after SIGHUP" tankctl info
+
 tk_finish
