@@ -16,6 +16,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS    ?= -O2 -g
+CFLAGS    += -DTANK_SHIM_DEFAULT='"$(PREFIX)/libexec/tank/tank-shim"'
 CFLAGS    += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-missing-field-initializers -Wno-format-truncation \
              -fno-strict-aliasing -I. -I$(B) $(PKG_CFLAGS) -MMD -MP
 LDLIBS    := $(PKG_LIBS) -lpthread
@@ -71,7 +72,8 @@ $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 $(call obj,$(NETPLANE_SRC)): $(BPF_SKEL)
 
 # ---- binaries --------------------------------------------------------------------------------
-$(B)/tankd: $(call obj,daemon/tankd.c) $(ALL_LIBS)
+$(B)/tankd: $(call obj,daemon/tankd.c) $(B)/libdaemon.a $(B)/libnetplane.a $(B)/liboci.a \
+	    $(B)/libtank.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
 $(B)/tank-shim: $(call obj,$(SHIM_SRC)) $(B)/librootfs.a $(B)/libtank.a
@@ -126,10 +128,22 @@ $(B)/bench/bench_plan: $(B)/tests/bench/bench_plan.o $(B)/libdaemon.a $(B)/libta
 bench: all $(B)/bench/bench_plan
 	@tests/bench/run.sh
 
+SBINDIR   = $(PREFIX)/sbin
+LIBEXEC   = $(PREFIX)/libexec/tank
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+
 install: all
-	install -D -m 0755 $(B)/tankd $(DESTDIR)$(PREFIX)/sbin/tankd
-	install -D -m 0755 $(B)/tank-shim $(DESTDIR)$(PREFIX)/libexec/tank/tank-shim
+	install -D -m 0755 $(B)/tankd $(DESTDIR)$(SBINDIR)/tankd
+	install -D -m 0755 $(B)/tank-shim $(DESTDIR)$(LIBEXEC)/tank-shim
 	install -D -m 0755 $(B)/tankctl $(DESTDIR)$(PREFIX)/bin/tankctl
+	install -d -m 0755 $(DESTDIR)/etc/tank/pods.d
+	[ -e $(DESTDIR)/etc/tank/tankd.conf ] || \
+		install -m 0644 tools/tankd.conf $(DESTDIR)/etc/tank/tankd.conf
+	sed 's|@SBINDIR@|$(SBINDIR)|' tools/tankd.service > $(B)/tankd.service
+	install -D -m 0644 $(B)/tankd.service $(DESTDIR)$(UNITDIR)/tankd.service
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/tank/README.md
+	$(B)/tankctl completion bash > $(B)/tankctl.bash
+	install -D -m 0644 $(B)/tankctl.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/tankctl
 
 clean:
 	rm -rf $(B)

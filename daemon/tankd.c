@@ -9,6 +9,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#ifndef TANK_SHIM_DEFAULT
+#define TANK_SHIM_DEFAULT "/usr/local/libexec/tank/tank-shim"
+#endif
+
 #include "daemon/api.h"
 #include "daemon/tankd.h"
 
@@ -230,7 +234,7 @@ static char *default_shim_path(void)
 	char *slash;
 
 	if (n <= 0)
-		return strdup("/usr/local/libexec/tank/tank-shim");
+		return strdup(TANK_SHIM_DEFAULT);
 	exe[n] = '\0';
 	slash = strrchr(exe, '/');
 	if (slash)
@@ -241,7 +245,7 @@ static char *default_shim_path(void)
 		if (beside && access(beside, X_OK) == 0)
 			return TAKE_PTR(beside);
 	}
-	return strdup("/usr/local/libexec/tank/tank-shim");
+	return strdup(TANK_SHIM_DEFAULT);
 }
 
 static int parse_args(int argc, char **argv, struct tankd_config *c, bool *ret_version)
