@@ -112,6 +112,23 @@ unit-build: $(UNIT_BIN) $(ROOT_BIN)
 unit: $(UNIT_BIN)
 	@tests/run-unit.sh $(UNIT_BIN)
 
+# ---- fuzz targets (libFuzzer): tests/fuzz/fuzz_<folder>_*.c and named ones ------------------
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -I. -I$(B) \
+               $(PKG_CFLAGS) -DTANK_SHIM_DEFAULT='"/x"'
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
+
+$(B)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c $(wildcard daemon/spec*.c) $(LIB_SRC)
+$(B)/fuzz/fuzz_ipc: tests/fuzz/fuzz_ipc.c $(LIB_SRC)
+$(B)/fuzz/fuzz_oci_%: tests/fuzz/fuzz_oci_%.c $(OCI_SRC) $(LIB_SRC)
+$(B)/fuzz/fuzz_dns: tests/fuzz/fuzz_dns.c netplane/dns.c $(LIB_SRC)
+$(B)/fuzz/%:
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(LDLIBS)
+
+fuzz: $(FUZZ_BIN)
+	@tests/fuzz/run.sh
+
 deps:
 	@tests/deps.sh
 
@@ -120,6 +137,7 @@ test: deps
 	@tests/run-unit.sh $(UNIT_BIN)
 	@tests/run-unit.sh $(ROOT_BIN)
 	@tests/integration/run.sh
+	$(MAKE) fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-5}
 
 $(B)/bench/bench_plan: $(B)/tests/bench/bench_plan.o $(B)/libdaemon.a $(B)/libtank.a
 	@mkdir -p $(@D)
@@ -148,7 +166,7 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all unit-build unit deps test bench install clean
+.PHONY: all unit-build unit deps test bench install clean fuzz
 .SECONDARY:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

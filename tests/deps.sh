@@ -3,7 +3,7 @@
 set -eu
 pkgs=(gcc clang llvm make pkg-config libbpf-dev libelf-dev bpftool libnl-3-dev libnl-route-3-dev
 	libmnl-dev libcurl4-openssl-dev libarchive-dev zlib1g-dev libjansson-dev libcmocka-dev
-	libssl-dev libseccomp-dev
+	libssl-dev libseccomp-dev libclang-rt-14-dev
 	docker-registry skopeo umoci busybox-static iproute2 iputils-ping curl jq)
 missing=()
 for p in "${pkgs[@]}"; do
