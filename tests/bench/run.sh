@@ -5,3 +5,5 @@ set -u
 B=${TANK_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 echo "== reconciler plan (1,000 desired pods, all running; target < 5 ms)"
 "$B/bench/bench_plan"
+echo "== control plane (apply latency, 200 pods: tankd and shim memory)"
+"$(dirname "$0")/bench_control.sh"
