@@ -198,9 +198,6 @@ void spec_check_supported(const struct pod_spec *s, json_t *errs)
 		snprintf(path, sizeof(path), "network.nics[%zu].ip", i);
 		if (s->nics[i].ipam)
 			UNSUP(path, "\"ipam\"");
-		for (size_t k = 0; k < s->nics[i].n_addrs; k++)
-			if (s->nics[i].addrs[k].family != AF_INET)
-				UNSUP(path, "IPv6 on a NIC");
 		snprintf(path, sizeof(path), "network.nics[%zu].mac", i);
 		if (s->nics[i].mac)
 			UNSUP(path, "a fixed MAC");
@@ -212,9 +209,6 @@ void spec_check_supported(const struct pod_spec *s, json_t *errs)
 	for (size_t i = 0; i < s->n_containers; i++) {
 		const struct spec_container *c = &s->containers[i];
 
-		snprintf(path, sizeof(path), "containers[%zu].limits", i);
-		if (c->limits.memory || c->limits.cpu_milli || c->limits.pids)
-			UNSUP(path, "limits");
 		snprintf(path, sizeof(path), "containers[%zu].tty", i);
 		if (c->tty)
 			UNSUP(path, "tty");

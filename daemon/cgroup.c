@@ -114,6 +114,106 @@ int cgroup_create(const struct tankd_config *c, enum cgroup_mode m, const char *
 	return 0;
 }
 
+/* The directory of controller ctl for a container: v1 hierarchy, or the v2 one. */
+static char *ctl_dir(const struct tankd_config *c, enum cgroup_mode m, const char *ctl,
+		     const char *pod, const char *ctr)
+{
+	struct statfs sf;
+	_cleanup_free_ char *v1 = strdup_printf("%s/%s", c->cgroup_root, ctl);
+	_cleanup_free_ char *base = NULL;
+
+	if (m != CGROUP_V2 && v1 && statfs(v1, &sf) == 0 && sf.f_type == CGROUP_SUPER_MAGIC)
+		return strdup_printf("%s/%s/%s/%s", v1, c->cgroup_name, pod, ctr);
+	base = v2_base(c, m);
+	return base ? strdup_printf("%s/%s/%s", base, pod, ctr) : NULL;
+}
+
+static bool is_v2_dir(const char *dir)
+{
+	struct statfs sf;
+
+	return statfs(dir, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+static int write_knob(const char *dir, const char *file, const char *val, struct diag *d)
+{
+	_cleanup_free_ char *p = strdup_printf("%s/%s", dir, file);
+	int r;
+
+	if (!p)
+		return -ENOMEM;
+	r = fs_write_str(p, val);
+	return r < 0 ? diag_fail(d, r, "set %s = %s: %s (is the controller enabled?)", p, val,
+				 strerror(-r))
+		     : 0;
+}
+
+#define CPU_PERIOD_US 100000
+
+int cgroup_set_limits(const struct tankd_config *c, enum cgroup_mode m, const char *pod,
+		      const char *ctr, const struct spec_limits *l, struct diag *d)
+{
+	_cleanup_free_ char *mem = ctl_dir(c, m, "memory", pod, ctr);
+	_cleanup_free_ char *cpu = ctl_dir(c, m, "cpu", pod, ctr);
+	_cleanup_free_ char *pids = ctl_dir(c, m, "pids", pod, ctr);
+	char v[64];
+	int r;
+
+	if (!mem || !cpu || !pids)
+		return -ENOMEM;
+	if (is_v2_dir(mem)) {
+		snprintf(v, sizeof(v), l->memory ? "%llu" : "max", (unsigned long long)l->memory);
+		r = write_knob(mem, "memory.max", v, d);
+		/* best effort: swap accounting may be off */
+		if (r >= 0)
+			write_knob(mem, "memory.swap.max", l->memory ? "0" : "max", NULL);
+	} else {
+		/* v1: -1 is unlimited; swap is limited with memsw where the kernel has it */
+		snprintf(v, sizeof(v), "%lld", l->memory ? (long long)l->memory : -1LL);
+		r = write_knob(mem, "memory.limit_in_bytes", v, d);
+		if (r >= 0)
+			write_knob(mem, "memory.memsw.limit_in_bytes", v, NULL);
+	}
+	if (r < 0)
+		return r;
+	if (is_v2_dir(cpu)) {
+		if (l->cpu_milli)
+			snprintf(v, sizeof(v), "%llu %d",
+				 (unsigned long long)(l->cpu_milli * CPU_PERIOD_US / 1000),
+				 CPU_PERIOD_US);
+		else
+			snprintf(v, sizeof(v), "max %d", CPU_PERIOD_US);
+		r = write_knob(cpu, "cpu.max", v, d);
+	} else {
+		r = write_knob(cpu, "cpu.cfs_period_us", "100000", d);
+		snprintf(v, sizeof(v), "%lld",
+			 l->cpu_milli ? (long long)(l->cpu_milli * CPU_PERIOD_US / 1000) : -1LL);
+		if (r >= 0)
+			r = write_knob(cpu, "cpu.cfs_quota_us", v, d);
+	}
+	if (r < 0)
+		return r;
+	snprintf(v, sizeof(v), l->pids ? "%llu" : "max", (unsigned long long)l->pids);
+	return write_knob(pids, "pids.max", v, d);
+}
+
+uint64_t cgroup_oom_kills(const struct tankd_config *c, enum cgroup_mode m, const char *pod,
+			  const char *ctr)
+{
+	_cleanup_free_ char *mem = ctl_dir(c, m, "memory", pod, ctr);
+	_cleanup_free_ char *path = NULL, *buf = NULL;
+	const char *k;
+
+	if (!mem)
+		return 0;
+	/* v2: memory.events "oom_kill N"; v1: memory.oom_control "oom_kill N" */
+	path = strdup_printf("%s/%s", mem, is_v2_dir(mem) ? "memory.events" : "memory.oom_control");
+	if (!path || fs_read_all(AT_FDCWD, path, 4096, &buf, NULL) < 0)
+		return 0;
+	k = strstr(buf, "oom_kill ");
+	return k ? strtoull(k + 9, NULL, 10) : 0;
+}
+
 /* rmdir the leaves below dir, then dir itself. cgroupfs dirs hold only files, never data. */
 static int rmdir_tree(const char *dir, struct diag *d)
 {

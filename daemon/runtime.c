@@ -354,6 +354,8 @@ static json_t *container_json(struct tankd *t, struct pod *p, size_t i, const ch
 		return NULL;
 	}
 	r = cgroup_create(&t->cfg, t->cgroups, p->name, c->name, &cgroups, d);
+	if (r >= 0)
+		r = cgroup_set_limits(&t->cfg, t->cgroups, p->name, c->name, &c->limits, d);
 	if (r < 0) {
 		oci_process_clear(&proc);
 		return NULL;
@@ -692,6 +694,7 @@ static struct pod_ctr *ctr_find(struct pod *p, const char *name)
 static void on_exited(struct tankd *t, struct pod *p, json_t *ev)
 {
 	struct pod_ctr *c = ctr_find(p, json_str(ev, "container", NULL));
+	uint64_t oom;
 	json_t *code = json_object_get(ev, "exit_code");
 	json_t *sig = json_object_get(ev, "signal");
 
@@ -701,7 +704,13 @@ static void on_exited(struct tankd *t, struct pod *p, json_t *ev)
 	c->state = strdup("exited");
 	c->pid = 0;
 	json_decref(p->last_exit);
-	if (json_is_integer(sig)) {
+	oom = cgroup_oom_kills(&t->cfg, t->cgroups, p->name, c->name);
+	if (json_is_integer(sig) && json_integer_value(sig) == SIGKILL && oom > c->oom_seen) {
+		p->last_exit = json_pack("{s:s,s:I,s:s}", "reason", "OOMKilled", "signal",
+					 (json_int_t)SIGKILL, "message",
+					 "the container reached its memory limit and was killed");
+		p->exit_failed = true;
+	} else if (json_is_integer(sig)) {
 		p->last_exit = json_pack("{s:I}", "signal", json_integer_value(sig));
 		p->exit_failed = true;
 	} else {
@@ -711,6 +720,11 @@ static void on_exited(struct tankd *t, struct pod *p, json_t *ev)
 	if (p->phase == PHASE_RUNNING) {
 		p->phase = PHASE_EXITED;
 		p->ran_ms = now_mono_ms() - p->started_mono;
+	}
+	if (oom > c->oom_seen) {
+		c->oom_seen = oom;
+		event_emit(t, p->name, true, "OOMKilled", "container %s was killed at its memory limit",
+			   c->name);
 	}
 	event_emit(t, p->name, p->exit_failed, "Exited", "container %s exited (%s %lld)", c->name,
 		   json_is_integer(sig) ? "signal" : "code",

@@ -44,6 +44,13 @@ int cgroup_detect(const char *root, enum cgroup_mode *ret);
 /* Create the cgroup dirs of one container; *ret_dirs (strv) lists every leaf to join. */
 int cgroup_create(const struct tankd_config *c, enum cgroup_mode m, const char *pod,
 		  const char *ctr, char ***ret_dirs, struct diag *d);
+/* Set memory, cpu and pids limits on a container's cgroups (0 = unlimited), through whichever
+ * hierarchy holds each controller. Used at create and for in-place updates. */
+int cgroup_set_limits(const struct tankd_config *c, enum cgroup_mode m, const char *pod,
+		      const char *ctr, const struct spec_limits *l, struct diag *d);
+/* Number of OOM kills seen in the container's memory cgroup (0 when unknown). */
+uint64_t cgroup_oom_kills(const struct tankd_config *c, enum cgroup_mode m, const char *pod,
+			  const char *ctr);
 /* Remove a pod's cgroups (all controllers, all containers). Missing is fine; -EBUSY if a
  * process is still inside. */
 int cgroup_remove_pod(const struct tankd_config *c, enum cgroup_mode m, const char *pod,
@@ -63,6 +70,7 @@ struct pod_ctr {
 	char *image_ref;
 	pid_t pid;
 	char *state; /* from the shim: created, running, exited */
+	uint64_t oom_seen; /* OOM kills of its memory cgroup already reported */
 };
 
 struct pod {

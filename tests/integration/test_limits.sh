@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# test_limits.sh - container limits through the host's cgroup hierarchies (v1 controllers on
+# this hybrid host), an OOM kill reported as OOMKilled, and a dual-stack routed veth pod.
+set -u
+. "$(dirname "$0")/lib.sh"
+trap tk_cleanup EXIT
+tk_start
+"$TK_REPO/tools/mkimage-busybox.sh" "$TK_T/img" 1.0 >/dev/null || { not_ok "build image"; exit 1; }
+IMG="oci:$TK_T/img:1.0"
+
+# -- limits
+POD="${TK_P}-lim"
+cat >"$TK_T/lim.json" <<JSON
+{"name": "$POD", "network": "none",
+ "containers": [{"name": "c", "image": "$IMG", "command": ["sleep", "1000"], "stop_grace": "1s",
+                 "limits": {"memory": "32Mi", "cpu": "500m", "pids": 64}}]}
+JSON
+check "apply a pod with limits" tankctl apply -f "$TK_T/lim.json"
+check "it runs" tankctl wait pod "$POD" --for running --timeout 20s
+cg() { cat "/sys/fs/cgroup/$1/$TK_CG/$POD/c/$2" 2>/dev/null || cat "/sys/fs/cgroup/$TK_CG/$POD/c/$2"; }
+if [ -d /sys/fs/cgroup/memory ]; then
+	check "memory limit 32Mi (v1)" test "$(cg memory memory.limit_in_bytes)" = 33554432
+	check "cpu 500m = 50ms per 100ms (v1)" test "$(cg cpu cpu.cfs_quota_us)" = 50000
+	check "pids limit 64 (v1)" test "$(cg pids pids.max)" = 64
+else
+	check "memory limit 32Mi (v2)" test "$(cg . memory.max)" = 33554432
+	check "cpu 500m (v2)" test "$(cg . cpu.max)" = "50000 100000"
+	check "pids limit 64 (v2)" test "$(cg . pids.max)" = 64
+fi
+check "fork beyond pids.max fails inside the pod" sh -c "! '$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $POD -- sh -c 'for i in \$(seq 80); do sleep 5 & done; wait' 2>/dev/null"
+check "delete" tankctl delete pod "$POD" --wait
+
+# -- OOM kill
+POD="${TK_P}-oom"
+cat >"$TK_T/oom.json" <<JSON
+{"name": "$POD", "network": "none", "restart": "never",
+ "containers": [{"name": "hog", "image": "$IMG", "limits": {"memory": "16Mi"},
+                 "command": ["sh", "-c", "x=0123456789abcdef; while true; do x=\$x\$x; done"]}]}
+JSON
+check "apply a memory hog" tankctl apply -f "$TK_T/oom.json"
+check "the hog ends" tankctl wait pod "$POD" --for terminated --timeout 30s
+tankctl get pod "$POD" -o json >"$TK_T/oom-pod.json"
+check "last_exit.reason is OOMKilled" jq -e '.status.last_exit.reason == "OOMKilled" and .status.last_exit.signal == 9' "$TK_T/oom-pod.json"
+check "an OOMKilled event" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $POD | grep -q OOMKilled"
+check "delete" tankctl delete pod "$POD" --wait
+
+# -- dual stack on a routed veth
+POD="${TK_P}-v6"
+cat >"$TK_T/v6.json" <<JSON
+{"name": "$POD", "network": {"nics": [{"name": "eth0", "mode": "veth",
+   "ip": ["198.18.0.20/24", "2001:db8:1::20/64"]}]},
+ "containers": [{"name": "web", "image": "$IMG",
+   "command": ["sh", "-c", "mkdir -p /www && echo dual >/www/index.html && exec httpd -f -p 80 -h /www"]}]}
+JSON
+check "apply a dual-stack pod" tankctl apply -f "$TK_T/v6.json"
+check "it runs" tankctl wait pod "$POD" --for running --timeout 20s
+check "IPv6 address in the pod, no DAD wait (not tentative)" sh -c "ip -n tank-$POD -6 addr show eth0 | grep '2001:db8:1::20/64' | grep -vq tentative"
+check "IPv4 page from the host side" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 http://198.18.0.20/ | grep -q dual"
+check "IPv6 page from the host side" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 'http://[2001:db8:1::20]/' | grep -q dual"
+check "status lists both addresses" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' get pod $POD -o json | jq -e '.status.ips | length == 2'"
+check "delete" tankctl delete pod "$POD" --wait
+
+tk_finish
