@@ -168,8 +168,13 @@ int cgroup_set_limits(const struct tankd_config *c, enum cgroup_mode m, const ch
 		if (r >= 0)
 			write_knob(mem, "memory.swap.max", l->memory ? "0" : "max", NULL);
 	} else {
-		/* v1: -1 is unlimited; swap is limited with memsw where the kernel has it */
+		/*
+		 * v1: -1 is unlimited; swap is limited with memsw where the kernel has it, and
+		 * memsw must stay >= the limit: raise it first (may fail when lowering), set the
+		 * limit, then set memsw again.
+		 */
 		snprintf(v, sizeof(v), "%lld", l->memory ? (long long)l->memory : -1LL);
+		write_knob(mem, "memory.memsw.limit_in_bytes", v, NULL);
 		r = write_knob(mem, "memory.limit_in_bytes", v, d);
 		if (r >= 0)
 			write_knob(mem, "memory.memsw.limit_in_bytes", v, NULL);

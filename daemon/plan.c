@@ -82,11 +82,19 @@ size_t plan_compute(const struct plan_desired *desired, size_t n_desired,
 		case PHASE_STARTING:
 		case PHASE_STOPPING:
 			continue; /* work under way; look again when it completes */
+		case PHASE_PENDING:
+			/* nothing runs (new, or torn down for a replacement): start the current spec */
+			a.op = PLAN_CREATE;
+			out[k++] = a;
+			continue;
 		default:
 			break;
 		}
 		if (o->revision != d->revision) {
-			a.op = PLAN_REPLACE;
+			bool live = o->phase == PHASE_RUNNING || o->phase == PHASE_BACKOFF ||
+				    o->phase == PHASE_EXITED || o->phase == PHASE_TERMINATED;
+
+			a.op = live && o->static_hash == d->static_hash ? PLAN_UPDATE : PLAN_REPLACE;
 			out[k++] = a;
 			continue;
 		}
@@ -112,10 +120,6 @@ size_t plan_compute(const struct plan_desired *desired, size_t n_desired,
 				a.op = PLAN_RETRY;
 				out[k++] = a;
 			}
-			break;
-		case PHASE_PENDING:
-			a.op = PLAN_CREATE;
-			out[k++] = a;
 			break;
 		default:
 			break; /* running, terminated: nothing to do */

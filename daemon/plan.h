@@ -30,15 +30,21 @@ struct plan_config {
 	uint64_t backoff_reset_ms; /* 10 min of stable running resets the backoff */
 };
 
+/*
+ * static_hash: a hash of the spec without what can change in place (limits, policy). A new
+ * revision with the same static_hash is applied in place; anything else replaces the pod.
+ */
 struct plan_desired {
 	const char *name;
 	uint64_t revision;
+	uint64_t static_hash;
 	enum restart_policy restart;
 };
 
 struct plan_observed {
 	const char *name;
 	uint64_t revision;       /* the spec revision this runtime was started from */
+	uint64_t static_hash;
 	enum pod_phase phase;
 	bool exit_failed;        /* last exit: non-zero code, a signal, or a failed start */
 	unsigned int backoff_n;  /* consecutive restarts since the last reset */
@@ -53,6 +59,7 @@ enum plan_op {
 	PLAN_TERMINATE, /* exited and the policy does not restart it */
 	PLAN_RETRY,     /* a failed start whose backoff elapsed: tear down leftovers, create */
 	PLAN_REPLACE,   /* spec revision changed: tear down, then create */
+	PLAN_UPDATE,    /* only limits or policy changed: apply them to the running pod */
 	PLAN_DELETE,    /* present, not desired: tear down */
 };
 

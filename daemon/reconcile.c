@@ -32,6 +32,26 @@ static enum restart_policy record_restart(json_t *rec)
 	return RESTART_ALWAYS;
 }
 
+/* FNV-1a over the canonical spec without the parts that change in place (limits, policy). */
+uint64_t spec_static_hash(const json_t *spec)
+{
+	_cleanup_json_ json_t *copy = json_deep_copy(spec);
+	_cleanup_free_ char *text = NULL;
+	uint64_t h = 14695981039346656037ULL;
+	json_t *c;
+	size_t i;
+
+	if (!copy)
+		return 0;
+	json_object_del(json_object_get(copy, "network"), "policy");
+	json_array_foreach(json_object_get(copy, "containers"), i, c)
+		json_object_del(c, "limits");
+	text = json_dumps(copy, JSON_SORT_KEYS | JSON_COMPACT);
+	for (const char *p = text; p && *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h;
+}
+
 static json_t *record_find(json_t *records, const char *name)
 {
 	size_t i;
@@ -55,6 +75,7 @@ static void pod_create(struct tankd *t, struct pod *p, json_t *rec)
 	json_decref(p->record);
 	p->record = json_incref(rec);
 	p->revision = (uint64_t)json_int(rec, "revision", 0);
+	p->static_hash = spec_static_hash(json_object_get(rec, "spec"));
 	if (r < 0) {
 		/* stored before a validation rule existed: say so, retry only when re-applied */
 		p->phase = PHASE_FAILED;
@@ -124,6 +145,7 @@ void reconcile_pass(struct tankd *t)
 		/* a pod adopted after a restart gets its record (and spec) back here */
 		if (p && !p->record && p->revision == (uint64_t)json_int(rec, "revision", 0)) {
 			p->record = json_incref(rec);
+			p->static_hash = spec_static_hash(json_object_get(rec, "spec"));
 			if (spec_parse(json_object_get(rec, "spec"), &p->spec, NULL, NULL) < 0)
 				p->spec = NULL;
 			for (size_t k = 0; p->spec && k < p->n_ctrs && k < p->spec->n_containers; k++)
@@ -132,6 +154,7 @@ void reconcile_pass(struct tankd *t)
 		}
 		des[i].name = json_str(rec, "name", "");
 		des[i].revision = (uint64_t)json_int(rec, "revision", 0);
+		des[i].static_hash = spec_static_hash(json_object_get(rec, "spec"));
 		des[i].restart = record_restart(rec);
 	}
 	no = 0;
@@ -140,6 +163,7 @@ void reconcile_pass(struct tankd *t)
 		obs[no++] = (struct plan_observed){
 			.name = p->name,
 			.revision = p->revision,
+			.static_hash = p->static_hash,
 			.phase = p->phase,
 			.exit_failed = p->exit_failed,
 			.backoff_n = p->backoff_n,
@@ -180,6 +204,9 @@ void reconcile_pass(struct tankd *t)
 			event_emit(t, p->name, false, "Terminated", "not restarted (restart policy %s)",
 				   restart_policy_name(record_restart(p->record)));
 			break;
+		case PLAN_UPDATE:
+			runtime_update(t, p, record_find(records, a->name));
+			break;
 		case PLAN_RETRY:
 		case PLAN_REPLACE:
 			event_emit(t, p->name, false, a->op == PLAN_RETRY ? "Retrying" : "Replacing",
@@ -197,7 +224,7 @@ void reconcile_pass(struct tankd *t)
 	for (struct pod *p = t->pods, *next; p; p = next) {
 		next = p->next;
 		if (p->phase == PHASE_STOPPING && p->destroy_fd >= 0 && now >= p->stop_deadline)
-			runtime_stop_done(t, p);
+			runtime_stop_done(t, p, true);
 	}
 }
 

@@ -681,6 +681,34 @@ void runtime_restart_request(struct tankd *t, struct pod *p)
 	runtime_stop(t, p, false);
 }
 
+void runtime_update(struct tankd *t, struct pod *p, json_t *rec)
+{
+	_cleanup_json_ json_t *errs = NULL;
+	struct pod_spec *spec = NULL;
+	struct diag d = { 0 };
+	int r = spec_parse(json_object_get(rec, "spec"), &spec, &errs, &d);
+
+	for (size_t i = 0; r >= 0 && i < spec->n_containers; i++)
+		r = cgroup_set_limits(&t->cfg, t->cgroups, p->name, spec->containers[i].name,
+				      &spec->containers[i].limits, &d);
+	if (r < 0) {
+		/* the old limits may be half replaced: a full replacement makes it whole */
+		event_emit(t, p->name, true, "UpdateFailed", "in-place update failed (%s); replacing",
+			   diag_text(&d, r));
+		pod_spec_free(spec);
+		p->static_hash = 0;
+		return;
+	}
+	pod_spec_free(p->spec);
+	p->spec = spec;
+	json_decref(p->record);
+	p->record = json_incref(rec);
+	p->revision = (uint64_t)json_int(rec, "revision", 0);
+	state_save(t, p);
+	event_emit(t, p->name, false, "Updated", "limits applied in place (revision %llu)",
+		   (unsigned long long)p->revision);
+}
+
 /* ---- shim events ---------------------------------------------------------------------------- */
 
 static struct pod_ctr *ctr_find(struct pod *p, const char *name)
@@ -782,7 +810,7 @@ void runtime_stop(struct tankd *t, struct pod *p, bool del)
 	_cleanup_json_ json_t *req = NULL;
 	_cleanup_free_ char *dir = pod_run_dir(t, p->name);
 	_cleanup_free_ char *sock = strdup_printf("%s/%s", dir, SHIM_SOCKET_FILE);
-	uint64_t grace = 10000;
+	uint64_t grace = 0;
 	int fd;
 
 	p->phase = PHASE_STOPPING;
@@ -812,7 +840,7 @@ void runtime_stop(struct tankd *t, struct pod *p, bool del)
 	}
 	if (fd >= 0)
 		close(fd);
-	runtime_stop_done(t, p);
+	runtime_stop_done(t, p, false);
 }
 
 /* Is pid a tank-shim? (so a recycled pid is never killed) */
@@ -826,7 +854,7 @@ static bool pid_is_shim(pid_t pid)
 	return strstr(buf, "tank-shim") != NULL;
 }
 
-void runtime_stop_done(struct tankd *t, struct pod *p)
+void runtime_stop_done(struct tankd *t, struct pod *p, bool timed_out)
 {
 	_cleanup_free_ char *dir = pod_run_dir(t, p->name);
 	_cleanup_free_ char *netns = pod_netns_path(t, p->name);
@@ -847,7 +875,8 @@ void runtime_stop_done(struct tankd *t, struct pod *p)
 		p->watch_fd = -1;
 		watch_reader_release(p);
 	}
-	if (p->shim_pid > 0 && pid_is_shim(p->shim_pid)) {
+	/* a shim that answered destroy exits by itself; one that did not is killed */
+	if (timed_out && p->shim_pid > 0 && pid_is_shim(p->shim_pid)) {
 		log_pod(LOG_LVL_WARN, p->name, "shim %d did not stop in time; killing it",
 			(int)p->shim_pid);
 		kill(p->shim_pid, SIGKILL);

@@ -185,7 +185,7 @@ static void dispatch(struct tankd *t, struct epoll_event *ev)
 		runtime_watch_event(t, p);
 		break;
 	case W_SHIM_DESTROY:
-		runtime_stop_done(t, p);
+		runtime_stop_done(t, p, false);
 		break;
 	}
 }

@@ -78,6 +78,7 @@ struct pod {
 	char *name;
 	char *uid;
 	uint64_t revision;     /* spec revision this runtime runs */
+	uint64_t static_hash;  /* spec_static_hash of that revision */
 	json_t *record;        /* store record it was started from */
 	struct pod_spec *spec;
 	enum pod_phase phase;
@@ -147,10 +148,14 @@ void runtime_pull_event(struct tankd *t, struct pod *p);     /* the image worker
 void runtime_pull_done(struct tankd *t, struct pod *p);      /* PULLING -> STARTING -> RUNNING */
 void runtime_restart(struct tankd *t, struct pod *p);        /* BACKOFF -> RUNNING */
 void runtime_stop(struct tankd *t, struct pod *p, bool del); /* -> STOPPING */
-void runtime_stop_done(struct tankd *t, struct pod *p);      /* STOPPING -> gone or PENDING */
+/* STOPPING -> gone or PENDING; timed_out: the shim never answered destroy (it is killed) */
+void runtime_stop_done(struct tankd *t, struct pod *p, bool timed_out);
 void runtime_watch_event(struct tankd *t, struct pod *p);    /* shim pushed something */
 void runtime_adopt_all(struct tankd *t);
-void runtime_restart_request(struct tankd *t, struct pod *p); /* now, back-off cleared */                     /* at start: re-adopt live shims */
+void runtime_restart_request(struct tankd *t, struct pod *p); /* now, back-off cleared */
+/* Apply a new revision that only changes limits (or policy) to the running pod. */
+void runtime_update(struct tankd *t, struct pod *p, json_t *rec);
+uint64_t spec_static_hash(const json_t *spec);                     /* at start: re-adopt live shims */
 int runtime_exec(struct tankd *t, struct pod *p, json_t *req, int *fds, size_t nfds,
 		 int *ret_shim_fd, struct diag *d);
 int pod_init_from_spec(struct pod *p);

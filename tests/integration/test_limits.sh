@@ -27,6 +27,18 @@ else
 	check "cpu 500m (v2)" test "$(cg . cpu.max)" = "50000 100000"
 	check "pids limit 64 (v2)" test "$(cg . pids.max)" = 64
 fi
+pid=$(tankctl get pod "$POD" -o json | jq .status.pid)
+sed 's/"32Mi"/"48Mi"/; s/"pids": 64/"pids": 100/' "$TK_T/lim.json" >"$TK_T/lim2.json"
+check "changing only limits is applied" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' apply -f '$TK_T/lim2.json' | grep -q configured"
+check "limits updated in place (event Updated)" wait_for 10 sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $POD | grep -q Updated"
+if [ -d /sys/fs/cgroup/memory ]; then
+	check "new memory limit in the cgroup" test "$(cg memory memory.limit_in_bytes)" = 50331648
+	check "new pids limit in the cgroup" test "$(cg pids pids.max)" = 100
+fi
+check "same process after an in-place update" test "$(tankctl get pod "$POD" -o json | jq .status.pid)" = "$pid"
+sed -i 's/"pids": 100/"pids": 64/' "$TK_T/lim2.json"
+tankctl apply -f "$TK_T/lim2.json" >/dev/null
+wait_for 10 sh -c "[ \"\$(cat /sys/fs/cgroup/pids/$TK_CG/$POD/c/pids.max 2>/dev/null)\" = 64 ]"
 check "fork beyond pids.max fails inside the pod" sh -c "! '$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $POD -- sh -c 'for i in \$(seq 80); do sleep 5 & done; wait' 2>/dev/null"
 check "delete" tankctl delete pod "$POD" --wait
 

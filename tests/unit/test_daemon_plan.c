@@ -65,8 +65,9 @@ static void test_steady_states_do_nothing(void **state)
 
 static void test_replace_on_revision_change(void **state)
 {
-	struct plan_desired d = { .name = "web", .revision = 4 };
-	struct plan_observed o = { .name = "web", .revision = 3, .phase = PHASE_RUNNING };
+	struct plan_desired d = { .name = "web", .revision = 4, .static_hash = 1 };
+	struct plan_observed o = { .name = "web", .revision = 3, .static_hash = 2,
+				   .phase = PHASE_RUNNING };
 	struct plan_action a[2];
 
 	(void)state;
@@ -75,6 +76,27 @@ static void test_replace_on_revision_change(void **state)
 	/* but not while a start is under way */
 	o.phase = PHASE_STARTING;
 	assert_int_equal(plan1(&d, &o, 0, a), 0);
+}
+
+static void test_in_place_update(void **state)
+{
+	struct plan_desired d = { .name = "web", .revision = 5, .static_hash = 42 };
+	struct plan_observed o = { .name = "web", .revision = 4, .static_hash = 42,
+				   .phase = PHASE_RUNNING };
+	struct plan_action a[2];
+
+	(void)state;
+	assert_int_equal(plan1(&d, &o, 0, a), 1);
+	assert_int_equal(a[0].op, PLAN_UPDATE);
+	/* something else changed too: replace */
+	d.static_hash = 43;
+	assert_int_equal(plan1(&d, &o, 0, a), 1);
+	assert_int_equal(a[0].op, PLAN_REPLACE);
+	/* a pod that never started is created afresh, not updated */
+	d.static_hash = 42;
+	o.phase = PHASE_FAILED;
+	assert_int_equal(plan1(&d, &o, 0, a), 1);
+	assert_int_equal(a[0].op, PLAN_REPLACE);
 }
 
 static void test_restart_policies(void **state)
@@ -146,9 +168,10 @@ static void test_pending_is_created(void **state)
 	struct plan_action a[2];
 
 	(void)state;
-	/* a pod stopped for replacement comes back as pending with the old revision */
+	/* a pod stopped for replacement comes back as pending with the old revision: it is
+	 * created from the current spec, not replaced again */
 	assert_int_equal(plan1(&d, &o, 0, a), 1);
-	assert_int_equal(a[0].op, PLAN_REPLACE);
+	assert_int_equal(a[0].op, PLAN_CREATE);
 	o.revision = 2;
 	assert_int_equal(plan1(&d, &o, 0, a), 1);
 	assert_int_equal(a[0].op, PLAN_CREATE);
@@ -181,6 +204,7 @@ int main(void)
 		cmocka_unit_test(test_steady_states_do_nothing),
 		cmocka_unit_test(test_replace_on_revision_change),
 		cmocka_unit_test(test_restart_policies),
+		cmocka_unit_test(test_in_place_update),
 		cmocka_unit_test(test_backoff_grows_and_resets),
 		cmocka_unit_test(test_backoff_waits_then_restarts),
 		cmocka_unit_test(test_pending_is_created),
