@@ -522,7 +522,8 @@ static void remove_stale_temps(int dirfd)
 	while ((de = readdir(dir))) {
 		const char *t = strstr(de->d_name, ".tmp.");
 
-		if (t && t != de->d_name && t[5] && strspn(t + 5, "0123456789") == strlen(t + 5))
+		/* fs_write_atomic's "<name>.tmp.<pid>.<seq>" */
+		if (t && t != de->d_name && t[5] && strspn(t + 5, "0123456789.") == strlen(t + 5))
 			unlinkat(dirfd, de->d_name, 0);
 	}
 	closedir(dir);

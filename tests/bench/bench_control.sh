@@ -7,7 +7,7 @@ set -u
 . "$(dirname "$0")/../integration/lib.sh"
 trap tk_cleanup EXIT
 N=${BENCH_PODS:-200}
-sed -i 's/^log_level = .*/log_level = warn/' "$TK_T/tankd.conf" 2>/dev/null
+TK_CONF_EXTRA='log_level = warn'
 tk_start >/dev/null
 R="$TK_T/rootfs"
 mkdir -p "$R/bin" "$R/proc" "$R/sys" "$R/dev" "$R/etc" "$R/tmp"

@@ -60,10 +60,12 @@ seed_dir = $TK_T/seed
 backoff_base = 1s
 resync_interval = 500ms
 log_level = debug
+${TK_CONF_EXTRA:-}
 CONF
 }
 
 tk_start_tankd() {
+	rm -f "$TK_SOCK" # a SIGKILLed tankd leaves its socket file behind
 	# nsenter execs tankd, so $! is tankd itself (a shell function here would fork)
 	nsenter --net="/run/netns/$TK_HOSTNS" "$TK_BUILD/tankd" --config "$TK_T/tankd.conf" \
 		>>"$TK_T/tankd.log" 2>&1 &
