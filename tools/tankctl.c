@@ -1,5 +1,7 @@
 /* tankctl.c - Tank's CLI: a thin table of commands over tankd's API socket. */
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 
@@ -36,7 +38,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: tankctl [--socket PATH] COMMAND [ARGS]\n\n"
 		"Commands:\n"
-		"  apply -f FILE|-                 create or update a pod from a JSON spec\n"
+		"  apply -f FILE|DIR|-             create or update pods from JSON specs\n"
 		"  get pods [-o json|wide]         list pods\n"
 		"  get pod NAME [-o json]          show one pod\n"
 		"  delete pod NAME [--wait]        delete a pod (and wait until it is gone)\n"
@@ -141,23 +143,15 @@ static void print_json(json_t *j)
 
 /* ---- apply --------------------------------------------------------------------------------- */
 
-static int cmd_apply(int argc, char **argv)
+/* Apply one spec file ("-" = stdin); errors name the file. */
+static int apply_file(const char *file)
 {
 	_cleanup_json_ json_t *spec = NULL, *reply = NULL;
 	_cleanup_free_ char *buf = NULL;
-	const char *file = NULL;
 	struct diag d = { 0 };
 	size_t len;
 	int r;
 
-	for (int i = 1; i < argc; i++) {
-		if ((!strcmp(argv[i], "-f") || !strcmp(argv[i], "--filename")) && i + 1 < argc)
-			file = argv[++i];
-		else
-			return usage_error("apply: unexpected argument \"%s\" (use -f FILE)", argv[i]);
-	}
-	if (!file)
-		return usage_error("apply: %s", "-f FILE is required (- for stdin)");
 	r = fs_read_all(AT_FDCWD, !strcmp(file, "-") ? "/dev/stdin" : file, 1 << 20, &buf, &len);
 	if (r < 0) {
 		fprintf(stderr, "error: %s: %s\n", file,
@@ -169,13 +163,76 @@ static int cmd_apply(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	r = request(json_pack("{s:s,s:O}", "op", "apply", "spec", spec), &reply);
-	if (r)
+	if (r) {
+		fprintf(stderr, "  (in %s)\n", file);
 		return r;
+	}
 	if (!strcmp(output, "json"))
 		print_json(reply);
 	else
 		printf("pod/%s %s\n", json_str(reply, "pod", "?"), json_str(reply, "result", "?"));
 	return EXIT_OK;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A directory: every *.json in it, in name order; one failure does not stop the others. */
+static int apply_dir(const char *dir)
+{
+	_cleanup_strv_ char **files = calloc(1, sizeof(char *));
+	DIR *dp = opendir(dir);
+	struct dirent *e;
+	size_t n;
+	int ret = EXIT_OK;
+
+	if (!dp || !files) {
+		fprintf(stderr, "error: %s: %s\n", dir, strerror(errno));
+		if (dp)
+			closedir(dp);
+		return EXIT_FAIL;
+	}
+	while ((e = readdir(dp))) {
+		size_t l = strlen(e->d_name);
+
+		if (e->d_name[0] != '.' && l > 5 && !strcmp(e->d_name + l - 5, ".json")) {
+			_cleanup_free_ char *path = strdup_printf("%s/%s", dir, e->d_name);
+
+			if (!path || strv_push(&files, path) < 0)
+				break;
+		}
+	}
+	closedir(dp);
+	n = strv_length(files);
+	if (n == 0) {
+		fprintf(stderr, "error: %s: no *.json files\n", dir);
+		return EXIT_FAIL;
+	}
+	qsort(files, n, sizeof(char *), name_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (apply_file(files[i]) != EXIT_OK)
+			ret = EXIT_FAIL;
+	return ret;
+}
+
+static int cmd_apply(int argc, char **argv)
+{
+	const char *file = NULL;
+	struct stat st;
+
+	for (int i = 1; i < argc; i++) {
+		if ((!strcmp(argv[i], "-f") || !strcmp(argv[i], "--filename")) && i + 1 < argc)
+			file = argv[++i];
+		else
+			return usage_error("apply: unexpected argument \"%s\" (use -f FILE)", argv[i]);
+	}
+	if (!file)
+		return usage_error("apply: %s", "-f FILE|DIR|- is required (- for stdin)");
+	if (strcmp(file, "-") && stat(file, &st) == 0 && S_ISDIR(st.st_mode))
+		return apply_dir(file);
+	return apply_file(file);
 }
 
 /* ---- get ----------------------------------------------------------------------------------- */
@@ -213,9 +270,16 @@ static void print_pod_row(json_t *p, bool wide)
 	       json_str(st, "phase", "?"), json_int(st, "restarts", 0), age,
 	       json_array_size(ips) ? json_string_value(json_array_get(ips, 0)) : "<none>");
 	if (wide) {
-		json_t *ctr = json_array_get(json_object_get(p, "containers"), 0);
+		json_t *ctr = json_array_get(json_object_get(p, "containers"), 0), *nic;
+		size_t i;
 
-		printf(" %-8lld %s", json_int(st, "pid", 0), json_str(ctr, "image", "-"));
+		printf(" %-8lld ", json_int(st, "pid", 0));
+		if (!json_array_size(json_object_get(p, "nics")))
+			printf("%-22s", "lo");
+		json_array_foreach(json_object_get(p, "nics"), i, nic)
+			printf("%s%s:%s/%s", i ? "," : "", json_str(nic, "name", ""),
+			       json_str(nic, "mode", ""), json_str(nic, "host_ifname", "-"));
+		printf(" %s", json_str(ctr, "image", "-"));
 	}
 	putchar('\n');
 }
@@ -243,7 +307,7 @@ static int cmd_get(int argc, char **argv)
 		return EXIT_OK;
 	}
 	printf("%-24s %-11s %-8s %-6s %-18s%s\n", "NAME", "STATUS", "RESTARTS", "AGE", "IP",
-	       wide ? " PID      IMAGE" : "");
+	       wide ? " PID      NICS                   IMAGE" : "");
 	if (name) {
 		print_pod_row(json_object_get(reply, "pod"), wide);
 		return EXIT_OK;
@@ -685,9 +749,10 @@ static int cmd_completion(int argc, char **argv)
 }
 
 static const struct cmd cmds[] = {
-	{ "apply", cmd_apply, "apply -f FILE|-",
-	  "Create or update a pod from a JSON spec (DESIGN.md §4). Prints created, configured or\n"
-	  "unchanged. Every problem in the spec is reported with its JSON path." },
+	{ "apply", cmd_apply, "apply -f FILE|DIR|-",
+	  "Create or update pods from JSON specs (DESIGN.md §4): a file, every *.json of a\n"
+	  "directory, or stdin. Prints created, configured or unchanged per pod. Every problem in\n"
+	  "a spec is reported with its JSON path." },
 	{ "get", cmd_get, "get pods [-o json|wide] | get pod NAME [-o json]",
 	  "List pods (NAME STATUS RESTARTS AGE IP), or show one. -o json prints the API objects." },
 	{ "describe", cmd_describe, "describe pod NAME [-o json]",

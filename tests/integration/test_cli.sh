@@ -81,6 +81,17 @@ for reason in Applied Started RestartRequested Stopping Deleted; do
 done
 check "events of one pod" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $POD | grep -q Deleted"
 
+# -- apply a directory: each file on its own, a bad one does not stop the others
+mkdir -p "$TK_T/dir"
+sed "s/\"$POD\"/\"${TK_P}-d1\"/" "$TK_T/cli.json" >"$TK_T/dir/a.json"
+echo '{"name": "x", "containers": [{"name": "c"}]}' >"$TK_T/dir/b.json"
+tankctl apply -f "$TK_T/dir" >"$TK_T/dir.out" 2>&1
+check "apply -f DIR exits 1 when a file is bad" test $? -eq 1
+check "apply -f DIR applied the good file" grep -q "pod/${TK_P}-d1 created" "$TK_T/dir.out"
+check "apply -f DIR names the bad file" grep -q "in $TK_T/dir/b.json" "$TK_T/dir.out"
+check "get pods -o wide shows NICs and image" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' get pods -o wide | grep -E '^${TK_P}-d1 .* lo +/'"
+check "delete it" tankctl delete pod "${TK_P}-d1" --wait
+
 # -- boot seed: created when absent, never brought back over a runtime delete
 mkdir -p "$TK_T/seed"
 sed "s/\"$POD\"/\"${TK_P}-seed\"/" "$TK_T/cli.json" >"$TK_T/seed/seed.json"
