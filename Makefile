@@ -118,13 +118,19 @@ FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOUR
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 
-$(B)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c $(wildcard daemon/spec*.c) $(LIB_SRC)
-$(B)/fuzz/fuzz_ipc: tests/fuzz/fuzz_ipc.c $(LIB_SRC)
-$(B)/fuzz/fuzz_oci_%: tests/fuzz/fuzz_oci_%.c $(OCI_SRC) $(LIB_SRC)
-$(B)/fuzz/fuzz_dns: tests/fuzz/fuzz_dns.c netplane/dns.c $(LIB_SRC)
-$(B)/fuzz/%:
+define fuzz_link
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(LDLIBS)
+endef
+
+$(B)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c $(wildcard daemon/spec*.c) $(LIB_SRC)
+	$(fuzz_link)
+$(B)/fuzz/fuzz_ipc: tests/fuzz/fuzz_ipc.c $(LIB_SRC)
+	$(fuzz_link)
+$(B)/fuzz/fuzz_dns: tests/fuzz/fuzz_dns.c netplane/dns.c $(LIB_SRC)
+	$(fuzz_link)
+$(B)/fuzz/fuzz_oci_%: tests/fuzz/fuzz_oci_%.c $(OCI_SRC) $(LIB_SRC)
+	$(fuzz_link)
 
 fuzz: $(FUZZ_BIN)
 	@tests/fuzz/run.sh

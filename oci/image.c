@@ -1,4 +1,5 @@
-/* image.c - make an image ready to run: resolve, verify, unpack layers once into the store. */
+/* image.c - make an image ready to run: resolve (layout or registry), verify, unpack layers
+ * once. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -99,17 +100,113 @@ fail:
 	return r;
 }
 
-int oci_image_prepare(const char *store_dir, const char *ref, struct oci_image **ret,
-		      struct diag *d)
+void oci_progress_emit(struct oci_progress_sink *s, enum oci_progress_phase phase,
+		       const char *digest, uint64_t done, uint64_t total, const char *message)
 {
-	_cleanup_(oci_ref_clear) struct oci_ref pr = {};
-	_cleanup_(oci_manifest_clear) struct oci_manifest m = {};
+	struct oci_progress ev = {
+		.phase = phase,
+		.digest = digest,
+		.done = done,
+		.total = total,
+		.message = message,
+	};
+
+	if (!s || !s->fn)
+		return;
+	ev.download_ms = s->download_ms;
+	ev.unpack_ms = s->unpack_ms;
+	s->fn(&ev, s->data);
+}
+
+/* Keep a layout's manifest and config in the store too, so that pruning can see what an image
+ * in use needs. */
+static int copy_to_store(int store_fd, int layout_fd, const char *digest, struct diag *d)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *buf = NULL;
+	struct stat st;
+	size_t len;
+	int r;
+
+	if (oci_store_has_blob(store_fd, digest, -1))
+		return 0;
+	r = oci_blob_open(layout_fd, digest, -1, "manifest", &fd, d);
+	if (r < 0)
+		return r;
+	if (fstat(fd, &st) < 0)
+		return diag_fail(d, -errno, "manifest %s: fstat: %m", digest);
+	r = oci_blob_read(layout_fd, digest, st.st_size, OCI_MANIFEST_MAX, "manifest", &buf, &len,
+			  d);
+	if (r < 0)
+		return r;
+	return oci_store_put_blob(store_fd, digest, buf, len, d);
+}
+
+int oci_image_assemble(const char *store_dir, int blobs_fd, const char *ref,
+		       const struct oci_manifest *m, struct oci_progress_sink *sink,
+		       struct oci_image **ret, struct diag *d)
+{
 	_cleanup_(oci_image_freep) struct oci_image *img = NULL;
 	_cleanup_strv_ char **diff_ids = NULL;
 	_cleanup_free_ char *cfg_buf = NULL;
-	_cleanup_free_ char *sub = NULL;
-	_cleanup_close_ int layout_fd = -1;
 	size_t cfg_len;
+	int r;
+
+	r = oci_blob_read(blobs_fd, m->config.digest, m->config.size, OCI_MANIFEST_MAX, "config",
+			  &cfg_buf, &cfg_len, d);
+	if (r < 0)
+		return r;
+	img = calloc(1, sizeof(*img));
+	if (!img)
+		return -ENOMEM;
+	r = oci_config_parse(cfg_buf, cfg_len, m->n_layers, &img->config, &diff_ids, d);
+	if (r < 0)
+		return r;
+	img->ref = strdup(ref);
+	img->manifest_digest = strdup(m->digest);
+	img->config_digest = strdup(m->config.digest);
+	img->layer_dirs = calloc(m->n_layers + 1, sizeof(char *));
+	if (!img->ref || !img->manifest_digest || !img->config_digest || !img->layer_dirs)
+		return -ENOMEM;
+
+	for (size_t i = 0; i < m->n_layers; i++) {
+		const struct oci_descriptor *l = &m->layers[i];
+		uint64_t t0 = now_mono_ms();
+		const char *hex;
+		char *dir;
+
+		r = oci_digest_check(diff_ids[i], "diff_id", &hex, d);
+		if (r < 0)
+			return r;
+		dir = strdup_printf("%s/layers/sha256/%s", store_dir, hex);
+		if (!dir)
+			return -ENOMEM;
+		if (!is_dir(dir))
+			oci_progress_emit(sink, OCI_PROGRESS_UNPACKING, l->digest, 0,
+					  (uint64_t)l->size, NULL);
+		free(dir);
+		r = layer_ensure(store_dir, blobs_fd, l, diff_ids[i], &img->layer_dirs[i], d);
+		if (sink)
+			sink->unpack_ms += now_mono_ms() - t0;
+		if (r < 0)
+			return r;
+		oci_progress_emit(sink, OCI_PROGRESS_DONE, l->digest, (uint64_t)l->size,
+				  (uint64_t)l->size, NULL);
+	}
+	*ret = TAKE_PTR(img);
+	return 0;
+}
+
+int oci_image_prepare_opts(const char *store_dir, const char *ref, const struct oci_pull_opts *o,
+			   struct oci_image **ret, struct diag *d)
+{
+	_cleanup_(oci_ref_clear) struct oci_ref pr = {};
+	_cleanup_(oci_manifest_clear) struct oci_manifest m = {};
+	_cleanup_close_ int layout_fd = -1;
+	_cleanup_close_ int store_fd = -1;
+	_cleanup_close_ int lock_fd = -1;
+	struct oci_progress_sink sink = { .fn = o ? o->progress : NULL,
+					  .data = o ? o->progress_data : NULL };
 	int r;
 
 	if (!store_dir || store_dir[0] != '/')
@@ -117,56 +214,37 @@ int oci_image_prepare(const char *store_dir, const char *ref, struct oci_image *
 	r = oci_ref_parse(ref, &pr, d);
 	if (r < 0)
 		return r;
+	if (pr.registry) {
+		r = oci_registry_prepare(store_dir, &pr, ref, o, ret, d);
+		if (r < 0)
+			diag_prefix(d, "image \"%.200s\": ", ref);
+		return r;
+	}
 	layout_fd = open(pr.layout, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (layout_fd < 0)
 		return diag_fail_at(d, -errno, pr.layout, "image \"%.200s\": opening layout %s: %m",
 				    ref, pr.layout);
-
-	r = oci_layout_resolve(layout_fd, pr.tag, &m, d);
-	if (r < 0)
-		goto fail;
-	r = oci_blob_read(layout_fd, m.config.digest, m.config.size, OCI_MANIFEST_MAX, "config",
-			  &cfg_buf, &cfg_len, d);
-	if (r < 0)
-		goto fail;
-
-	img = calloc(1, sizeof(*img));
-	if (!img)
-		return -ENOMEM;
-	r = oci_config_parse(cfg_buf, cfg_len, m.n_layers, &img->config, &diff_ids, d);
-	if (r < 0)
-		goto fail;
-	img->ref = strdup(ref);
-	img->manifest_digest = strdup(m.digest);
-	img->config_digest = strdup(m.config.digest);
-	img->layer_dirs = calloc(m.n_layers + 1, sizeof(char *));
-	if (!img->ref || !img->manifest_digest || !img->config_digest || !img->layer_dirs)
-		return -ENOMEM;
-
-	if (m.n_layers > 0) {
-		const char *subs[] = { "layers/sha256", "tmp" };
-
-		for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
-			free(sub);
-			sub = strdup_printf("%s/%s", store_dir, subs[i]);
-			if (!sub)
-				return -ENOMEM;
-			r = fs_mkdir_p(sub, 0700);
-			if (r < 0) {
-				diag_fail_at(d, r, sub, "creating %s: %s", sub, strerror(-r));
-				goto fail;
-			}
-		}
+	r = oci_store_open(store_dir, &store_fd, d);
+	if (r >= 0)
+		r = oci_store_lock(store_fd, false, true, &lock_fd, d);
+	if (r >= 0)
+		r = oci_layout_resolve(layout_fd, pr.tag, &m, d);
+	if (r >= 0)
+		r = copy_to_store(store_fd, layout_fd, m.digest, d);
+	if (r >= 0)
+		r = copy_to_store(store_fd, layout_fd, m.config.digest, d);
+	if (r >= 0)
+		r = oci_image_assemble(store_dir, layout_fd, ref, &m, &sink, ret, d);
+	if (r < 0) {
+		diag_prefix(d, "image \"%.200s\": ", ref);
+		return r;
 	}
-	for (size_t i = 0; i < m.n_layers; i++) {
-		r = layer_ensure(store_dir, layout_fd, &m.layers[i], diff_ids[i],
-				 &img->layer_dirs[i], d);
-		if (r < 0)
-			goto fail;
-	}
-	*ret = TAKE_PTR(img);
+	oci_progress_emit(&sink, OCI_PROGRESS_DONE, NULL, 0, 0, NULL);
 	return 0;
-fail:
-	diag_prefix(d, "image \"%.200s\": ", ref);
-	return r;
+}
+
+int oci_image_prepare(const char *store_dir, const char *ref, struct oci_image **ret,
+		      struct diag *d)
+{
+	return oci_image_prepare_opts(store_dir, ref, NULL, ret, d);
 }

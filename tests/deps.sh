@@ -4,7 +4,8 @@ set -eu
 pkgs=(gcc clang llvm make pkg-config libbpf-dev libelf-dev bpftool libnl-3-dev libnl-route-3-dev
 	libmnl-dev libcurl4-openssl-dev libarchive-dev zlib1g-dev libjansson-dev libcmocka-dev
 	libssl-dev libseccomp-dev libclang-rt-14-dev
-	docker-registry skopeo umoci busybox-static iproute2 iputils-ping curl jq)
+	docker-registry skopeo umoci busybox-static iproute2 iputils-ping curl jq apache2-utils
+	python3 openssl containernetworking-plugins)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -572,8 +572,8 @@ static void test_layout_errors(void **state)
 	put_index(f, json_pack("[o]", m));
 	snprintf(ref, sizeof(ref), "oci:%s/nonexistent", f->tmp);
 	prepare_fails(f, ref, -ENOENT, "opening layout");
-	prepare_fails(f, "docker.io/library/busybox:latest", -EPROTONOSUPPORT,
-		      "registry pulls are not supported yet; use oci:/path");
+	/* registry references are parsed before any network use */
+	prepare_fails(f, "docker.io/library/BusyBox:latest", -EINVAL, "must be lowercase");
 	assert_int_equal(oci_image_prepare("relative/store", f->ref, &img, NULL), -EINVAL);
 
 	/* index.json beyond the limit */

@@ -57,10 +57,10 @@ static void test_ref_bad(void **state)
 		{ "oci:/a:-x", -EINVAL, "invalid tag" },
 		{ "oci:/a:.x", -EINVAL, "invalid tag" },
 		{ "oci:/a:x/y", -EINVAL, "invalid tag" },
-		{ "busybox", -EPROTONOSUPPORT,
-		  "registry pulls are not supported yet; use oci:/path" },
-		{ "127.0.0.1:5000/web:1.0", -EPROTONOSUPPORT, "use oci:/path" },
-		{ "docker.io/library/busybox@sha256:0123", -EPROTONOSUPPORT, "use oci:/path" },
+		/* registry references: see test_oci_registry.c for the whole table */
+		{ "Busybox", -EINVAL, "must be lowercase" },
+		{ "127.0.0.1:5000/web:1.0:x", -EINVAL, "invalid tag" },
+		{ "docker.io/library/busybox@sha256:0123", -EINVAL, "invalid digest" },
 		{ "bad ref", -EINVAL, "whitespace" },
 	};
 
