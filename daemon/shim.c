@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/wait.h>
 
 #include "daemon/shim_int.h"
 
@@ -94,6 +95,139 @@ static bool name_is_valid(const char *n)
 	return true;
 }
 
+/* process.rlimits: {"nofile": {"soft": N, "hard": N}, ...}; -1 = unlimited. Default NOFILE
+ * 1024:1024 unless given. */
+static int cfg_rlimits(const json_t *proc, const char *pp, struct ctr *c, struct diag *d)
+{
+	json_t *rl = json_object_get(proc, "rlimits"), *v;
+	bool nofile = false;
+	const char *key;
+
+	if (rl && !json_is_object(rl))
+		return diag_fail_at(d, -EINVAL, pp, "%s.rlimits: not an object", pp);
+	json_object_foreach(rl, key, v) {
+		int res = rootfs_rlimit_from_name(key);
+		json_t *js = json_object_get(v, "soft"), *jh = json_object_get(v, "hard");
+		rlim_t lim[2];
+
+		if (res < 0)
+			return diag_fail_at(d, -EINVAL, pp, "%s.rlimits.%s: unknown limit", pp,
+					    key);
+		if (c->n_rlimits >= SHIM_RLIMITS_MAX)
+			return diag_fail_at(d, -EINVAL, pp, "%s.rlimits: too many", pp);
+		for (int i = 0; i < 2; i++) {
+			json_t *x = i ? jh : js;
+
+			if (!json_is_integer(x) || json_integer_value(x) < -1)
+				return diag_fail_at(d, -EINVAL, pp,
+						    "%s.rlimits.%s: needs \"soft\" and \"hard\" "
+						    "(integers, -1 = unlimited)",
+						    pp, key);
+			lim[i] = json_integer_value(x) < 0 ? RLIM_INFINITY
+							   : (rlim_t)json_integer_value(x);
+		}
+		if (lim[0] > lim[1])
+			return diag_fail_at(d, -EINVAL, pp, "%s.rlimits.%s: soft above hard", pp,
+					    key);
+		nofile |= res == RLIMIT_NOFILE;
+		c->rlimits[c->n_rlimits++] = (struct rootfs_rlimit){ res, lim[0], lim[1] };
+	}
+	if (!nofile && c->n_rlimits < SHIM_RLIMITS_MAX)
+		c->rlimits[c->n_rlimits++] = (struct rootfs_rlimit){ RLIMIT_NOFILE, 1024, 1024 };
+	return 0;
+}
+
+/* "mounts": [{"target", "source" | "tmpfs": bytes, "read_only"}] */
+static int cfg_mounts(const json_t *o, const char *p, struct ctr *c, struct diag *d)
+{
+	json_t *ms = json_object_get(o, "mounts"), *m;
+	size_t i;
+
+	if (!ms || json_is_null(ms))
+		return 0;
+	if (!json_is_array(ms) || json_array_size(ms) > SHIM_VOLUMES_MAX)
+		return diag_fail_at(d, -EINVAL, p, "%s.mounts: not an array of at most %d", p,
+				    SHIM_VOLUMES_MAX);
+	c->volumes = calloc(json_array_size(ms) + 1, sizeof(*c->volumes));
+	if (!c->volumes)
+		return -ENOMEM;
+	json_array_foreach(ms, i, m) {
+		struct rootfs_volume *v = &c->volumes[i];
+		json_t *tmpfs = json_object_get(m, "tmpfs"), *ro = json_object_get(m, "read_only");
+		char pm[96];
+		int r;
+
+		snprintf(pm, sizeof(pm), "%s.mounts[%zu]", p, i);
+		if (!json_is_object(m))
+			return diag_fail_at(d, -EINVAL, pm, "%s: not an object", pm);
+		if ((r = cfg_str(m, "target", true, true, pm, &v->target, d)) < 0 ||
+		    (r = cfg_str(m, "source", false, true, pm, &v->source, d)) < 0)
+			return r;
+		if (!v->source == !tmpfs)
+			return diag_fail_at(d, -EINVAL, pm, "%s: needs either source or tmpfs", pm);
+		if (tmpfs && (!json_is_integer(tmpfs) || json_integer_value(tmpfs) < 0))
+			return diag_fail_at(d, -EINVAL, pm, "%s.tmpfs: not a size in bytes", pm);
+		if (ro && !json_is_boolean(ro))
+			return diag_fail_at(d, -EINVAL, pm, "%s.read_only: not a boolean", pm);
+		v->tmpfs_size = tmpfs ? (uint64_t)json_integer_value(tmpfs) : 0;
+		v->read_only = json_is_true(ro);
+		c->n_volumes = i + 1;
+	}
+	return 0;
+}
+
+/* "capabilities": {"add": [...], "drop": [...]}, "seccomp": "default" | "unconfined" */
+static int cfg_security(const json_t *o, const char *p, struct ctr *c, struct diag *d)
+{
+	json_t *caps = json_object_get(o, "capabilities");
+	_cleanup_strv_ char **add = NULL, **drop = NULL;
+	const char *sc = json_str(o, "seccomp", "default");
+	char pc[80];
+	int r;
+
+	snprintf(pc, sizeof(pc), "%s.capabilities", p);
+	if (caps && !json_is_object(caps))
+		return diag_fail_at(d, -EINVAL, pc, "%s: not an object", pc);
+	if ((r = cfg_strv(caps, "add", false, false, pc, &add, d)) < 0 ||
+	    (r = cfg_strv(caps, "drop", false, false, pc, &drop, d)) < 0)
+		return r;
+	r = rootfs_caps_compute(add, drop, &c->caps, d);
+	if (r < 0) {
+		diag_prefix(d, "%s.", p);
+		return r;
+	}
+	/* a non-root user keeps only what was added explicitly */
+	r = rootfs_caps_compute(add, (char *[]){ "ALL", NULL }, &c->user_caps, d);
+	if (r < 0)
+		return r;
+	c->user_caps &= c->caps;
+	if (strcmp(sc, "default") == 0)
+		c->filter = 0; /* resolved to an index once every container is known */
+	else if (strcmp(sc, "unconfined") == 0)
+		c->filter = -1;
+	else
+		return diag_fail_at(d, -EINVAL, p, "%s.seccomp: \"default\" or \"unconfined\"", p);
+	return 0;
+}
+
+/* PATH, HOSTNAME and (tty) TERM when the environment has none. */
+static int env_defaults(const struct shim *s, struct ctr *c)
+{
+	_cleanup_free_ char *host = strdup_printf("HOSTNAME=%s", s->hostname);
+	static const char path[] =
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+	if (!host)
+		return -ENOMEM;
+	if (strv_env_find(c->env, "PATH", 4) < 0 && strv_push(&c->env, path) < 0)
+		return -ENOMEM;
+	if (strv_env_find(c->env, "HOSTNAME", 8) < 0 && strv_push(&c->env, host) < 0)
+		return -ENOMEM;
+	if (c->tty && strv_env_find(c->env, "TERM", 4) < 0 && strv_push(&c->env, "TERM=xterm") < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 static int cfg_container(struct shim *s, const json_t *o, size_t idx, struct ctr *c, struct diag *d)
 {
 	char p[64], pr[80], pe[80], pp[80];
@@ -106,7 +240,8 @@ static int cfg_container(struct shim *s, const json_t *o, size_t idx, struct ctr
 	snprintf(pe, sizeof(pe), "%s.etc", p);
 	snprintf(pp, sizeof(pp), "%s.process", p);
 	memset(c, 0, sizeof(*c));
-	c->pidfd = c->err_fd = -1;
+	c->pidfd = c->err_fd = c->log_fd = -1;
+	c->out[0].fd = c->out[1].fd = -1;
 	c->exit_code = c->signal = -1;
 	if (!json_is_object(o))
 		return diag_fail_at(d, -EINVAL, p, "%s: not an object", p);
@@ -139,8 +274,24 @@ static int cfg_container(struct shim *s, const json_t *o, size_t idx, struct ctr
 	    (r = cfg_strv(proc, "args", true, false, pp, &c->args, d)) < 0 ||
 	    (r = cfg_strv(proc, "env", false, false, pp, &c->env, d)) < 0 ||
 	    (r = cfg_str(proc, "cwd", false, true, pp, &c->cwd, d)) < 0 ||
-	    (r = cfg_strv(o, "cgroups", false, true, p, &c->cgroups, d)) < 0)
+	    (r = cfg_str(proc, "user", false, false, pp, &c->user, d)) < 0 ||
+	    (r = cfg_strv(o, "cgroups", false, true, p, &c->cgroups, d)) < 0 ||
+	    (r = cfg_rlimits(proc, pp, c, d)) < 0 || (r = cfg_mounts(o, p, c, d)) < 0 ||
+	    (r = cfg_security(o, p, c, d)) < 0)
 		return r;
+	{
+		json_t *um = json_object_get(proc, "umask"), *tty = json_object_get(o, "tty");
+
+		if (um && (!json_is_integer(um) || json_integer_value(um) < 0 ||
+			   json_integer_value(um) > 0777))
+			return diag_fail_at(d, -EINVAL, pp, "%s.umask: not a mode (0 to 0777)", pp);
+		c->umask = um ? (mode_t)json_integer_value(um) : 022;
+		if (tty && !json_is_boolean(tty))
+			return diag_fail_at(d, -EINVAL, p, "%s.tty: not a boolean", p);
+		c->tty = json_is_true(tty);
+	}
+	if (env_defaults(s, c) < 0)
+		return -ENOMEM;
 	if (c->upper && !c->work)
 		return diag_fail_at(d, -EINVAL, pr, "%s.work: missing (upper needs it)", pr);
 	if (!c->cwd)
@@ -160,6 +311,70 @@ static int cfg_container(struct shim *s, const json_t *o, size_t idx, struct ctr
 					    p);
 		c->stop_signal = (int)json_integer_value(sig);
 	}
+	return 0;
+}
+
+/* "share_pid": bool, "logs": {"max_size": bytes, "max_files": N, "line_max": bytes} */
+static int cfg_pod(struct shim *s, struct diag *d)
+{
+	json_t *sp = json_object_get(s->config, "share_pid");
+	json_t *lg = json_object_get(s->config, "logs");
+	json_int_t size = json_int(lg, "max_size", SHIM_LOG_SIZE_DEFAULT),
+		   files = json_int(lg, "max_files", SHIM_LOG_FILES_DEFAULT),
+		   line = json_int(lg, "line_max", SHIM_LINE_DEFAULT);
+
+	if (sp && !json_is_boolean(sp))
+		return diag_fail_at(d, -EINVAL, "share_pid", "share_pid: not a boolean");
+	s->share_pid = json_is_true(sp);
+	if (lg && !json_is_object(lg))
+		return diag_fail_at(d, -EINVAL, "logs", "logs: not an object");
+	if (files < 1 || files > SHIM_LOG_FILES_MAX)
+		return diag_fail_at(d, -EINVAL, "logs", "logs.max_files: 1 to %d",
+				    SHIM_LOG_FILES_MAX);
+	if (line < SHIM_LINE_MIN || line > SHIM_LINE_MAX)
+		return diag_fail_at(d, -EINVAL, "logs", "logs.line_max: %d to %u bytes",
+				    SHIM_LINE_MIN, SHIM_LINE_MAX);
+	if (size < 4096)
+		return diag_fail_at(d, -EINVAL, "logs", "logs.max_size: at least 4096 bytes");
+	s->log_max_size = (uint64_t)size;
+	s->log_max_files = (unsigned int)files;
+	s->line_max = (size_t)line;
+	s->rbuf = malloc(s->line_max);
+	return s->rbuf ? 0 : -ENOMEM;
+}
+
+/* One seccomp program per distinct capability set, compiled now, used by every start/exec. */
+static int filters_compile(struct shim *s, struct diag *d)
+{
+	uint64_t caps[SHIM_FILTERS_MAX];
+	size_t n = 0;
+	int r;
+
+	for (size_t i = 0; i < s->n_ctrs; i++) {
+		struct ctr *c = &s->ctrs[i];
+		size_t j;
+
+		if (c->filter < 0)
+			continue;
+		for (j = 0; j < n && caps[j] != c->caps; j++)
+			;
+		if (j == n) {
+			if (n == SHIM_FILTERS_MAX)
+				return diag_fail(d, -E2BIG, "more than %d capability sets",
+						 SHIM_FILTERS_MAX);
+			caps[n++] = c->caps;
+		}
+		c->filter = (int)j;
+	}
+	if (n == 0)
+		return 0;
+	s->n_filters = n;
+	r = rootfs_seccomp_compile(caps, n, s->filters, d);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		log_pod(LOG_LVL_DEBUG, s->pod, "seccomp program %zu (caps %#llx): %u instructions",
+			i, (unsigned long long)caps[i], s->filters[i].len);
 	return 0;
 }
 
@@ -186,6 +401,9 @@ static int cfg_load(struct shim *s, struct diag *d)
 		r = diag_fail_at(d, -EINVAL, "hostname", "hostname: longer than 64 bytes");
 		goto fail;
 	}
+	r = cfg_pod(s, d);
+	if (r < 0)
+		goto fail;
 	ctrs = json_object_get(s->config, "containers");
 	if (!json_is_array(ctrs) || json_array_size(ctrs) > SHIM_CONTAINERS_MAX) {
 		r = diag_fail_at(d, -EINVAL, "containers",
@@ -202,7 +420,7 @@ static int cfg_load(struct shim *s, struct diag *d)
 		if (r < 0)
 			goto fail;
 	}
-	return 0;
+	return filters_compile(s, d);
 fail:
 	diag_prefix(d, "%s: ", SHIM_CONFIG_FILE);
 	return r;
@@ -292,6 +510,11 @@ static int pod_create(struct shim *s, struct diag *d)
 	r = netns_bind(s, d);
 	if (r < 0)
 		return r;
+	if (s->share_pid) {
+		r = pause_spawn(s, d);
+		if (r < 0)
+			return r;
+	}
 	sock = strdup_printf("%s/%s", s->run_dir, SHIM_SOCKET_FILE);
 	if (!sock)
 		return -ENOMEM;
@@ -358,13 +581,26 @@ static void shim_free(struct shim *s)
 		strv_free(c->args);
 		strv_free(c->env);
 		strv_free(c->cgroups);
+		free(c->volumes);
 		free(c->error);
+		for (int j = 0; j < 2; j++) {
+			if (c->out[j].fd >= 0)
+				close(c->out[j].fd);
+			free(c->out[j].pend);
+		}
+		if (c->log_fd >= 0)
+			close(c->log_fd);
 		if (c->pidfd >= 0)
 			close(c->pidfd);
 		if (c->err_fd >= 0)
 			close(c->err_fd);
 	}
 	free(s->ctrs);
+	for (size_t i = 0; i < s->n_filters; i++)
+		rootfs_seccomp_clear(&s->filters[i]);
+	free(s->rbuf);
+	if (s->pause_pidfd >= 0)
+		close(s->pause_pidfd);
 	json_decref(s->config);
 	if (s->lfd >= 0)
 		close(s->lfd);
@@ -394,7 +630,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
-	struct shim s = { .dirfd = -1, .epfd = -1, .sigfd = -1, .lfd = -1 };
+	struct shim s = { .dirfd = -1, .epfd = -1, .sigfd = -1, .lfd = -1, .pause_pidfd = -1 };
 	enum log_level lvl = LOG_LVL_INFO;
 	struct diag d = { 0 };
 	int ready = -1, o, r;
@@ -481,6 +717,10 @@ int main(int argc, char **argv)
 				unlink(sock);
 		}
 		shim_netns_release(&s);
+		if (s.pause_pid > 0) {
+			kill(s.pause_pid, SIGKILL);
+			waitpid(s.pause_pid, NULL, 0);
+		}
 		shim_free(&s);
 		return 1;
 	}

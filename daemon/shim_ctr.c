@@ -5,27 +5,58 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <linux/magic.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <termios.h>
 
 #include "daemon/shim_int.h"
 #include "rootfs/rootfs.h"
 
-bool pipe_drain(int fd, char *buf, size_t cap, size_t *len)
+bool pipe_drain(int fd, char *buf, size_t cap, size_t *len, int *ret_fd)
 {
 	char sink[256];
 
 	for (;;) {
+		union {
+			struct cmsghdr h;
+			char b[CMSG_SPACE(sizeof(int))];
+		} cm;
 		bool room = *len + 1 < cap;
-		ssize_t n =
-			room ? read(fd, buf + *len, cap - 1 - *len) : read(fd, sink, sizeof(sink));
+		struct iovec iov = { room ? buf + *len : sink,
+				     room ? cap - 1 - *len : sizeof(sink) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b,
+				     .msg_controllen = sizeof(cm.b) };
+		struct cmsghdr *c;
+		ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		int got = -1;
 
+		if (n < 0 && errno == ENOTSOCK)
+			n = read(fd, iov.iov_base, iov.iov_len), mh.msg_controllen = 0;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return errno != EAGAIN; /* a broken pipe counts as the end */
+		for (c = mh.msg_controllen ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+			    c->cmsg_len >= CMSG_LEN(sizeof(int)))
+				memcpy(&got, CMSG_DATA(c), sizeof(int));
+		if (got >= 0) {
+			/* a passed fd: its message is a marker, not text */
+			if (ret_fd && *ret_fd < 0)
+				*ret_fd = got;
+			else
+				close(got);
+			if (room)
+				buf[*len] = '\0';
+			continue;
+		}
 		if (n == 0)
 			return true;
 		if (room) {
@@ -33,6 +64,41 @@ bool pipe_drain(int fd, char *buf, size_t cap, size_t *len)
 			buf[*len] = '\0';
 		}
 	}
+}
+
+/* Send fd over a channel as a one-byte marker message. */
+static int chan_send_fd(int chan, int fd)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} cm = { 0 };
+	char mark = 'M';
+	struct iovec iov = { &mark, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b,
+			     .msg_controllen = sizeof(cm.b) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(chan, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+/* A SOCK_SEQPACKET pair: [0] for the shim (non-blocking), [1] for the child. */
+static int chan_pair(int ret[2], struct diag *d)
+{
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ret) < 0)
+		return diag_fail(d, -errno, "socketpair: %s", strerror(errno));
+	if (fcntl(ret[0], F_SETFL, O_NONBLOCK) < 0) {
+		int r = -errno;
+
+		close(ret[0]);
+		close(ret[1]);
+		return diag_fail(d, r, "socketpair: %s", strerror(-r));
+	}
+	return 0;
 }
 
 /* ---- in the child ----------------------------------------------------------------------- */
@@ -100,7 +166,27 @@ static int join_cgroups(char *const *cgroups, pid_t pid, struct diag *d)
 	return 0;
 }
 
-static _Noreturn void ctr_child(const struct shim *s, const struct ctr *c, int sync_fd, int err_fd)
+/* The process settings of a container (or of an exec in it, with user and env overrides). */
+static struct rootfs_process ctr_process(const struct shim *s, const struct ctr *c)
+{
+	return (struct rootfs_process){
+		.argv = c->args,
+		.env = c->env,
+		.cwd = c->cwd,
+		.user = c->user,
+		.uid = c->uid,
+		.gid = c->gid,
+		.caps = c->caps,
+		.user_caps = c->user_caps,
+		.seccomp = c->filter >= 0 ? &s->filters[c->filter] : NULL,
+		.rlimits = c->rlimits,
+		.n_rlimits = c->n_rlimits,
+		.umask = c->umask,
+	};
+}
+
+static _Noreturn void ctr_child(const struct shim *s, const struct ctr *c, int sync_fd, int err_fd,
+				int out_w, int err_w)
 {
 	struct rootfs_spec spec = {
 		.lower_dirs = c->lower,
@@ -110,21 +196,20 @@ static _Noreturn void ctr_child(const struct shim *s, const struct ctr *c, int s
 		.etc_hosts = c->etc_hosts,
 		.etc_hostname = c->etc_hostname,
 		.etc_resolv = c->etc_resolv,
+		.volumes = c->volumes,
+		.n_volumes = c->n_volumes,
+		.console = c->tty,
 	};
 	/* a pod whose shim died is managed by no one: its processes die with the shim */
-	struct rootfs_process proc = { .argv = c->args,
-				       .env = c->env,
-				       .cwd = c->cwd,
-				       .uid = c->uid,
-				       .gid = c->gid,
-				       .parent_death_signal = SIGKILL };
-	int keep[] = { sync_fd, err_fd };
-	_cleanup_free_ char *log = NULL;
+	struct rootfs_process proc = ctr_process(s, c);
+	struct rootfs_console con;
+	int keep[] = { sync_fd, err_fd, out_w, err_w };
 	struct diag d = { 0 };
 	int fd, r;
 	char b;
 	ssize_t n;
 
+	proc.parent_death_signal = SIGKILL;
 	child_reset_signals();
 	close_fds_except(keep, ARRAY_SIZE(keep));
 	/* armed before the sync read: a shim that dies earlier leaves us EOF there */
@@ -142,33 +227,95 @@ static _Noreturn void ctr_child(const struct shim *s, const struct ctr *c, int s
 		child_fail(err_fd, &d,
 			   diag_fail(&d, -errno, "unshare cgroup ns: %s", strerror(errno)));
 
-	fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 || dup2(fd, 0) < 0)
-		child_fail(err_fd, &d,
-			   diag_fail(&d, -errno, "stdin /dev/null: %s", strerror(errno)));
-	close(fd);
-	log = strdup_printf("%s/%s.log", s->log_dir, c->name);
-	if (!log)
-		child_fail(err_fd, &d, diag_fail(&d, -ENOMEM, "out of memory"));
-	fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
-	if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-		child_fail(err_fd, &d,
-			   diag_fail(&d, -errno, "open log %s: %s", log, strerror(errno)));
-	close(fd);
-
-	r = rootfs_setup(&spec, &d);
+	if (!c->tty) {
+		/* stdout and stderr are pipes the shim reads: nothing in the container can find
+		 * the log file through them */
+		if (dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
+			child_fail(err_fd, &d,
+				   diag_fail(&d, -errno, "stdio: %s", strerror(errno)));
+		close(out_w);
+		close(err_w);
+	}
+	r = rootfs_setup(&spec, c->tty ? &con : NULL, &d);
 	if (r < 0)
 		child_fail(err_fd, &d, r);
+	if (!c->tty) {
+		/* stdin: the container's own /dev/null (our fresh /dev, after pivot_root) */
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+		if (fd < 0 || dup2(fd, 0) < 0)
+			child_fail(err_fd, &d,
+				   diag_fail(&d, -errno, "stdin /dev/null: %s", strerror(errno)));
+		close(fd);
+	} else {
+		r = chan_send_fd(err_fd, con.master);
+		if (r < 0)
+			child_fail(err_fd, &d,
+				   diag_fail(&d, r, "pass the console to the shim: %s",
+					     strerror(-r)));
+		close(con.master);
+		if (dup2(con.slave, 0) < 0 || dup2(con.slave, 1) < 0 || dup2(con.slave, 2) < 0 ||
+		    ioctl(0, TIOCSCTTY, 0) < 0)
+			child_fail(err_fd, &d,
+				   diag_fail(&d, -errno, "console as stdio: %s", strerror(errno)));
+		if (con.slave > 2)
+			close(con.slave);
+	}
 	r = rootfs_exec(&proc, &d);
 	child_fail(err_fd, &d, r);
 }
 
 /* ---- in the shim ------------------------------------------------------------------------ */
 
+/*
+ * share_pid: the container joins the pause process's pid namespace. setns(CLONE_NEWPID) only
+ * applies to the caller's children, so an intermediate process joins and clones the container
+ * with CLONE_PARENT: the container is still the shim's child (SIGCHLD, waitpid, pidfd_open).
+ */
+static long clone_into_pod_pidns(const struct shim *s, const struct ctr *c, int sync_r,
+				 int err_w, int out_w, int errp_w, struct diag *d)
+{
+	_cleanup_close_ int rep_r = -1, rep_w = -1;
+	int p[2], st;
+	long pid = -1;
+	pid_t ip;
+	ssize_t n;
+
+	if (s->pause_pidfd < 0)
+		return diag_fail(d, -ESRCH, "the pod's pid namespace is gone");
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return diag_fail(d, -errno, "pipe: %s", strerror(errno));
+	rep_r = p[0], rep_w = p[1];
+	ip = fork();
+	if (ip < 0)
+		return diag_fail(d, -errno, "fork: %s", strerror(errno));
+	if (ip == 0) {
+		struct clone_args ca = { .flags = CLONE_NEWNS | CLONE_PARENT };
+		long cp;
+
+		if (setns(s->pause_pidfd, CLONE_NEWPID) < 0)
+			_exit(1);
+		cp = syscall(SYS_clone3, &ca, sizeof(ca));
+		if (cp == 0)
+			ctr_child(s, c, sync_r, err_w, out_w, errp_w);
+		if (cp < 0 || write(rep_w, &cp, sizeof(cp)) != (ssize_t)sizeof(cp))
+			_exit(1);
+		_exit(0);
+	}
+	close(TAKE_FD(rep_w));
+	do
+		n = read(rep_r, &pid, sizeof(pid));
+	while (n < 0 && errno == EINTR);
+	while (waitpid(ip, &st, 0) < 0 && errno == EINTR)
+		;
+	if (n != (ssize_t)sizeof(pid) || pid <= 0)
+		return diag_fail(d, -EIO, "join the pod's pid namespace: failed");
+	return pid;
+}
+
 int ctr_spawn(const struct shim *s, struct ctr *c, int *ret_errfd, struct diag *d)
 {
 	_cleanup_close_ int sync_r = -1, sync_w = -1, err_r = -1, err_w = -1;
-	int p[2], pidfd = -1, r;
+	int p[2], outw[2] = { -1, -1 }, pidfd = -1, r;
 	struct clone_args ca = {
 		.flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_PIDFD,
 		.pidfd = (uint64_t)(uintptr_t)&pidfd,
@@ -176,27 +323,47 @@ int ctr_spawn(const struct shim *s, struct ctr *c, int *ret_errfd, struct diag *
 	};
 	long pid;
 
-	r = fs_mkdir_p(s->log_dir, 0755);
-	if (r < 0)
-		return diag_fail(d, r, "mkdir %s: %s", s->log_dir, strerror(-r));
 	r = fs_mkdir_p(c->target, 0755);
 	if (r < 0)
 		return diag_fail(d, r, "mkdir %s: %s", c->target, strerror(-r));
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return diag_fail(d, -errno, "pipe: %s", strerror(errno));
 	sync_r = p[0], sync_w = p[1];
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return diag_fail(d, -errno, "pipe: %s", strerror(errno));
+	r = chan_pair(p, d);
+	if (r < 0)
+		return r;
 	err_r = p[0], err_w = p[1];
-	if (fcntl(err_r, F_SETFL, O_NONBLOCK) < 0)
-		return diag_fail(d, -errno, "pipe: %s", strerror(errno));
+	r = output_open((struct shim *)s, c, outw, d);
+	if (r < 0)
+		return r;
 
-	/* raw clone3 with no stack: fork semantics, and the child is pid 1 of a new pid ns */
-	pid = syscall(SYS_clone3, &ca, sizeof(ca));
-	if (pid < 0)
-		return diag_fail(d, -errno, "clone3: %s", strerror(errno));
-	if (pid == 0)
-		ctr_child(s, c, sync_r, err_w);
+	if (s->share_pid) {
+		pid = clone_into_pod_pidns(s, c, sync_r, err_w, outw[0], outw[1], d);
+		if (pid > 0) {
+			pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+			if (pidfd < 0) {
+				r = diag_fail(d, -errno, "pidfd_open: %s", strerror(errno));
+				kill((pid_t)pid, SIGKILL);
+				while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
+					;
+				pid = r;
+			}
+		}
+	} else {
+		/* raw clone3 with no stack: fork semantics, the child is pid 1 of a new pid ns */
+		pid = syscall(SYS_clone3, &ca, sizeof(ca));
+		if (pid < 0)
+			pid = diag_fail(d, -errno, "clone3: %s", strerror(errno));
+		else if (pid == 0)
+			ctr_child(s, c, sync_r, err_w, outw[0], outw[1]);
+	}
+	for (int i = 0; i < 2; i++)
+		if (outw[i] >= 0)
+			close(outw[i]);
+	if (pid < 0) {
+		output_close((struct shim *)s, c);
+		return (int)pid;
+	}
 
 	r = join_cgroups(c->cgroups, (pid_t)pid, d);
 	if (r >= 0 && write(sync_w, "1", 1) != 1)
@@ -207,6 +374,7 @@ int ctr_spawn(const struct shim *s, struct ctr *c, int *ret_errfd, struct diag *
 		while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
 			;
 		close(pidfd);
+		output_close((struct shim *)s, c);
 		return r;
 	}
 	c->pid = (pid_t)pid;
@@ -215,17 +383,84 @@ int ctr_spawn(const struct shim *s, struct ctr *c, int *ret_errfd, struct diag *
 	return 0;
 }
 
-static _Noreturn void exec_intermediate(const struct ctr *c, const struct exec_req *req, int err_fd)
+/* share_pid: pid 1 of the pod's pid namespace, reaping what is orphaned there. */
+int pause_spawn(struct shim *s, struct diag *d)
 {
-	struct rootfs_process proc = {
-		.argv = req->args, .env = req->env, .cwd = req->cwd, .uid = c->uid, .gid = c->gid
+	int pidfd = -1;
+	struct clone_args ca = {
+		.flags = CLONE_NEWPID | CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)&pidfd,
+		.exit_signal = SIGCHLD,
 	};
+	long pid = syscall(SYS_clone3, &ca, sizeof(ca));
+
+	if (pid < 0)
+		return diag_fail(d, -errno, "clone3 (pod pid namespace): %s", strerror(errno));
+	if (pid == 0) {
+		sigset_t chld;
+
+		close_fds_except(NULL, 0);
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		prctl(PR_SET_NAME, "tank-pause", 0, 0, 0);
+		sigemptyset(&chld);
+		sigaddset(&chld, SIGCHLD);
+		sigprocmask(SIG_SETMASK, &chld, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		for (;;) {
+			sigwaitinfo(&chld, NULL);
+			while (waitpid(-1, NULL, WNOHANG) > 0)
+				;
+		}
+	}
+	s->pause_pid = (pid_t)pid;
+	s->pause_pidfd = pidfd;
+	return 0;
+}
+
+/* Open a pty of the container's devpts (we are in its mount namespace, at its root). */
+static int exec_pty(const struct exec_req *req, int *ret_slave, struct diag *d)
+{
+	_cleanup_close_ int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), master = -1;
+	struct winsize ws = { .ws_row = req->rows ? req->rows : 24,
+			      .ws_col = req->cols ? req->cols : 80 };
+	struct statfs sf;
+	struct stat st;
+	int unlock = 0, slave;
+
+	if (rootfd < 0)
+		return diag_fail(d, -errno, "open /: %s", strerror(errno));
+	/* the container may have changed its /dev: accept only a real devpts ptmx */
+	master = rootfs_open(rootfd, "/dev/pts/ptmx", O_RDWR | O_NOCTTY, 0);
+	if (master < 0)
+		return diag_fail(d, master, "open /dev/pts/ptmx: %s", strerror(-master));
+	if (fstatfs(master, &sf) < 0 || sf.f_type != DEVPTS_SUPER_MAGIC || fstat(master, &st) < 0 ||
+	    !S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 || minor(st.st_rdev) != 2)
+		return diag_fail(d, -EPERM, "/dev/pts/ptmx of the container is not a devpts ptmx");
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+		return diag_fail(d, -errno, "unlock pty: %s", strerror(errno));
+	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		return diag_fail(d, -errno, "open pty slave: %s", strerror(errno));
+	ioctl(master, TIOCSWINSZ, &ws);
+	*ret_slave = slave;
+	return TAKE_FD(master);
+}
+
+static _Noreturn void exec_intermediate(const struct shim *s, const struct ctr *c,
+					const struct exec_req *req, int err_fd)
+{
+	struct rootfs_process proc = ctr_process(s, c);
 	int keep[] = { req->fds[0], req->fds[1], req->fds[2], err_fd, c->pidfd };
 	struct diag d = { 0 };
 	struct rlimit no_core = { 0, 0 };
+	int st, r, slave = -1, master = -1;
 	pid_t pid;
-	int st, r;
 
+	proc.argv = req->args;
+	proc.env = req->env;
+	proc.cwd = req->cwd;
+	if (req->user)
+		proc.user = req->user;
 	child_reset_signals();
 	close_fds_except(keep, ARRAY_SIZE(keep));
 	/* not ptrace-able or inspectable from inside the container until execve */
@@ -242,25 +477,49 @@ static _Noreturn void exec_intermediate(const struct ctr *c, const struct exec_r
 	close(c->pidfd);
 	if (chdir("/") < 0)
 		child_fail(err_fd, &d, diag_fail(&d, -errno, "chdir /: %s", strerror(errno)));
+	if (req->tty) {
+		master = exec_pty(req, &slave, &d);
+		if (master < 0)
+			child_fail(err_fd, &d, master);
+		r = chan_send_fd(err_fd, master);
+		if (r < 0)
+			child_fail(err_fd, &d,
+				   diag_fail(&d, r, "pass the pty to the shim: %s", strerror(-r)));
+		close(master);
+	}
 
 	/* setns(CLONE_NEWPID) only applies to children: fork once more */
 	pid = fork();
 	if (pid < 0)
 		child_fail(err_fd, &d, diag_fail(&d, -errno, "fork: %s", strerror(errno)));
 	if (pid == 0) {
-		for (int i = 0; i < 3; i++)
-			if (dup2(req->fds[i], i) < 0)
+		if (req->tty) {
+			if (setsid() < 0 || dup2(slave, 0) < 0 || dup2(slave, 1) < 0 ||
+			    dup2(slave, 2) < 0 || ioctl(0, TIOCSCTTY, 0) < 0)
 				child_fail(err_fd, &d,
-					   diag_fail(&d, -errno, "dup2: %s", strerror(errno)));
-		for (int i = 0; i < 3; i++)
-			if (req->fds[i] > 2)
-				close(req->fds[i]);
+					   diag_fail(&d, -errno, "pty as stdio: %s",
+						     strerror(errno)));
+			if (slave > 2)
+				close(slave);
+		} else {
+			for (int i = 0; i < 3; i++)
+				if (dup2(req->fds[i], i) < 0)
+					child_fail(err_fd, &d,
+						   diag_fail(&d, -errno, "dup2: %s",
+							     strerror(errno)));
+			for (int i = 0; i < 3; i++)
+				if (req->fds[i] > 2)
+					close(req->fds[i]);
+		}
 		r = rootfs_exec(&proc, &d);
 		child_fail(err_fd, &d, r);
 	}
 	close(err_fd);
+	if (slave >= 0)
+		close(slave);
 	for (int i = 0; i < 3; i++)
-		close(req->fds[i]);
+		if (req->fds[i] >= 0)
+			close(req->fds[i]);
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			_exit(127);
@@ -273,26 +532,26 @@ static _Noreturn void exec_intermediate(const struct ctr *c, const struct exec_r
 	_exit(128 + WTERMSIG(st));
 }
 
-int exec_spawn(const struct ctr *c, const struct exec_req *req, pid_t *ret_pid, int *ret_errfd,
-	       struct diag *d)
+int exec_spawn(const struct shim *s, const struct ctr *c, const struct exec_req *req,
+	       pid_t *ret_pid, int *ret_errfd, struct diag *d)
 {
 	_cleanup_close_ int err_r = -1, err_w = -1;
-	int p[2];
+	int p[2], r;
 	pid_t pid;
 
 	if (c->pidfd < 0)
 		return diag_fail(d, -ESRCH, "container %s is not running", c->name);
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return diag_fail(d, -errno, "pipe: %s", strerror(errno));
+	/* read once the intermediate is gone, when the command may still hold the write end;
+	 * a tty exec's pty master comes through it earlier */
+	r = chan_pair(p, d);
+	if (r < 0)
+		return r;
 	err_r = p[0], err_w = p[1];
-	/* read once the intermediate is gone, when the command may still hold the write end */
-	if (fcntl(err_r, F_SETFL, O_NONBLOCK) < 0)
-		return diag_fail(d, -errno, "pipe: %s", strerror(errno));
 	pid = fork();
 	if (pid < 0)
 		return diag_fail(d, -errno, "fork: %s", strerror(errno));
 	if (pid == 0)
-		exec_intermediate(c, req, err_w);
+		exec_intermediate(s, c, req, err_w);
 	*ret_pid = pid;
 	*ret_errfd = TAKE_FD(err_r);
 	return 0;

@@ -75,6 +75,18 @@ void conn_fail(struct shim *s, struct conn *c, const char *fmt, ...)
 
 static void conns_sweep(struct shim *s)
 {
+	while (s->dead_sessions) {
+		struct session *t = s->dead_sessions;
+
+		s->dead_sessions = t->next_dead;
+		free(t);
+	}
+	while (s->dead_execs) {
+		struct execp *e = s->dead_execs;
+
+		s->dead_execs = e->next;
+		free(e);
+	}
 	for (struct conn **pp = &s->conns; *pp;) {
 		struct conn *c = *pp;
 
@@ -154,6 +166,27 @@ static void on_conn_readable(struct shim *s, struct conn *k)
 	json_t *req = NULL;
 	int r;
 
+	if (k->st == CONN_SESSION) {
+		/* frames from an attached or tty exec client: resize; its end ends the session */
+		for (;;) {
+			r = ipc_reader_next(&k->rd, k->fd, &req, fds, &nfds);
+			for (size_t i = 0; i < nfds; i++)
+				close(fds[i]);
+			nfds = 0;
+			if (r == 0)
+				return;
+			if (r < 0) {
+				if (k->sess)
+					session_end(s, k->sess, NULL);
+				conn_close(s, k);
+				return;
+			}
+			if (k->sess)
+				session_frame(s, k->sess, req);
+			json_decref(req);
+			req = NULL;
+		}
+	}
 	if (k->st == CONN_WATCH) {
 		char sink[256];
 		ssize_t n = recv(k->fd, sink, sizeof(sink), MSG_DONTWAIT);
@@ -219,9 +252,16 @@ static void on_signal(struct shim *s)
 
 static void on_start_pipe(struct shim *s, struct ctr *c)
 {
+	int con = -1;
+	bool eof;
+
 	if (c->err_fd < 0)
 		return;
-	if (pipe_drain(c->err_fd, c->errbuf, sizeof(c->errbuf), &c->errlen))
+	eof = pipe_drain(c->err_fd, c->errbuf, sizeof(c->errbuf), &c->errlen, &con);
+	/* a tty container's console master comes first, before its execve */
+	if (con >= 0)
+		output_start(s, c, con);
+	if (eof)
 		shim_start_finish(s, c);
 }
 
@@ -244,7 +284,7 @@ static int timers_run(struct shim *s)
 		}
 	}
 	for (struct execp *e = s->execs; e; e = e->next) {
-		if (!e->kill_at)
+		if (!e->kill_at || e->reaped)
 			continue;
 		if (e->kill_at <= now) {
 			kill(e->pid, SIGKILL); /* not reaped yet, so the pid is still ours */
@@ -252,6 +292,14 @@ static int timers_run(struct shim *s)
 		} else if (e->kill_at < next) {
 			next = e->kill_at;
 		}
+	}
+	{
+		uint64_t o = output_timers(s, now), x = exec_timers(s, now);
+
+		if (o < next)
+			next = o;
+		if (x < next)
+			next = x;
 	}
 	for (struct conn *k = s->conns; k; k = k->next) {
 		if (k->dead || k->st != CONN_READING)
@@ -325,6 +373,23 @@ int shim_loop(struct shim *s)
 			}
 			case SRC_START_PIPE:
 				on_start_pipe(s, src->obj);
+				break;
+			case SRC_OUTPUT: {
+				struct ostream *o = src->obj;
+
+				if ((evs[i].events & EPOLLOUT) && o->console && o->ctr->attach)
+					session_master_writable(s, o->ctr->attach);
+				if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+					output_readable(s, o);
+				break;
+			}
+			case SRC_EXEC_CHAN:
+				exec_chan_readable(s, src->obj);
+				break;
+			case SRC_TTY_IN:
+			case SRC_TTY_OUT:
+			case SRC_TTY_MASTER:
+				session_event(s, src, evs[i].events);
 				break;
 			}
 		}

@@ -1,10 +1,12 @@
-/* shim_ops.c - tank-shim's operations: start, stop, kill, exec, watch, destroy, status. */
+/* shim_ops.c - tank-shim's operations: start, stop, kill, exec, attach, watch, destroy, status. */
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 
 #include "daemon/shim_int.h"
 
@@ -65,6 +67,10 @@ static json_t *status_json(struct shim *s)
 		}
 		if (c->error)
 			json_object_set_new(e, "error", json_string(c->error));
+		if (c->tty)
+			json_object_set_new(e, "tty", json_true());
+		if (c->attach)
+			json_object_set_new(e, "attached", json_true());
 		json_array_append_new(list, e);
 	}
 	json_object_set_new(o, "ok", json_true());
@@ -121,6 +127,12 @@ void shim_destroy_check(struct shim *s)
 	for (size_t i = 0; i < s->n_ctrs; i++)
 		if (ctr_is_alive(&s->ctrs[i]))
 			return;
+	if (s->pause_pid > 0) {
+		/* the pod's pid namespace goes last; its reap calls us again */
+		shim_pidfd_kill(s->pause_pidfd, SIGKILL);
+		return;
+	}
+	followers_end(s, NULL);
 	shim_netns_release(s);
 	for (struct conn *c = s->conns; c; c = c->next)
 		if (!c->dead && c->st == CONN_PENDING && c->wait == WAIT_DESTROY)
@@ -175,15 +187,32 @@ void shim_start_finish(struct shim *s, struct ctr *c)
 	shim_state_write(s);
 }
 
+/* share_pid: the container's main process is not pid 1 of its pid namespace, so what it
+ * left behind does not die with it: kill the rest of its cgroup (v2 cgroup.kill). */
+static void ctr_kill_leftovers(struct shim *s, struct ctr *c)
+{
+	for (size_t i = 0; s->share_pid && c->cgroups && c->cgroups[i]; i++) {
+		_cleanup_free_ char *path = strdup_printf("%s/cgroup.kill", c->cgroups[i]);
+
+		if (path && fs_exists(path))
+			fs_write_str(path, "1");
+	}
+}
+
 static void ctr_reaped(struct shim *s, struct ctr *c, int status)
 {
 	struct conn *k;
 
 	if (c->err_fd >= 0) {
 		/* the child is gone, so the pipe holds all it will ever say */
-		pipe_drain(c->err_fd, c->errbuf, sizeof(c->errbuf), &c->errlen);
+		int con = -1;
+
+		pipe_drain(c->err_fd, c->errbuf, sizeof(c->errbuf), &c->errlen, &con);
+		if (con >= 0)
+			close(con);
 		shim_start_finish(s, c);
 	}
+	ctr_kill_leftovers(s, c);
 	close(c->pidfd);
 	c->pidfd = -1;
 	c->kill_at = 0;
@@ -191,6 +220,16 @@ static void ctr_reaped(struct shim *s, struct ctr *c, int status)
 	c->finished_at = now_wall_ms();
 	c->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	c->signal = WIFSIGNALED(status) ? WTERMSIG(status) : -1;
+	/* all its output is logged before anyone hears of the exit */
+	output_close(s, c);
+	followers_end(s, c);
+	if (c->attach) {
+		json_t *rep = json_pack("{s:b}", "ok", 1);
+
+		if (rep)
+			json_set_exit(rep, c->exit_code, c->signal);
+		session_end(s, c->attach, rep);
+	}
 	if (c->start_failed) {
 		/* the start was answered with the error: no exit event */
 		c->started_at = 0;
@@ -218,22 +257,93 @@ static void ctr_reaped(struct shim *s, struct ctr *c, int status)
 	shim_state_write(s);
 }
 
-static void exec_reaped(struct shim *s, struct execp *e, int status)
+/* Reply to a finished exec (its error, or how it ended) and free it. */
+static void exec_finish(struct shim *s, struct execp *e)
 {
-	char text[SHIM_ERRTEXT_MAX] = "";
-	size_t len = 0;
+	json_t *rep;
 
-	pipe_drain(e->err_fd, text, sizeof(text), &len);
-	close(e->err_fd);
-	if (len) {
-		conn_fail(s, e->conn, "%s", text);
+	for (struct execp **pp = &s->execs; *pp; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
+	if (e->err_fd >= 0) {
+		int fd = -1;
+
+		pipe_drain(e->err_fd, e->errbuf, sizeof(e->errbuf), &e->errlen, &fd);
+		if (fd >= 0)
+			close(fd);
+		close(e->err_fd); /* also leaves epoll */
+	}
+	if (e->errlen) {
+		rep = json_pack("{s:b,s:s}", "ok", 0, "error", e->errbuf);
 	} else {
-		json_t *rep = json_pack("{s:b}", "ok", 1);
-
+		rep = json_pack("{s:b}", "ok", 1);
 		if (rep)
-			json_set_exit(rep, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-				      WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+			json_set_exit(rep, WIFEXITED(e->status) ? WEXITSTATUS(e->status) : -1,
+				      WIFSIGNALED(e->status) ? WTERMSIG(e->status) : -1);
+	}
+	if (e->sess)
+		session_end(s, e->sess, rep);
+	else
 		conn_reply(s, e->conn, rep);
+	e->err_fd = -1;
+	e->dead = true;
+	e->next = s->dead_execs;
+	s->dead_execs = e;
+}
+
+void exec_check_done(struct shim *s, struct execp *e)
+{
+	struct session *t = e->sess;
+
+	if (!e->reaped)
+		return;
+	/* a tty exec: its last output is still in the pty until the master reads EOF */
+	if (!e->errlen && t && t->master >= 0 && (!t->master_eof || t->olen > t->ooff) &&
+	    (!e->drain_until || now_mono_ms() < e->drain_until)) {
+		if (!e->drain_until)
+			e->drain_until = now_mono_ms() + SHIM_EXEC_DRAIN_MS;
+		return;
+	}
+	exec_finish(s, e);
+}
+
+/* Timers of tty execs waiting for their output; returns the next deadline (or max). */
+uint64_t exec_timers(struct shim *s, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+
+again:
+	for (struct execp *e = s->execs; e; e = e->next) {
+		if (!e->reaped || !e->drain_until)
+			continue;
+		if (e->drain_until <= now) {
+			exec_finish(s, e);
+			goto again;
+		}
+		if (e->drain_until < next)
+			next = e->drain_until;
+	}
+	return next;
+}
+
+/* A tty exec's channel: the pty master, error text, or its end. */
+void exec_chan_readable(struct shim *s, struct execp *e)
+{
+	int fd = -1;
+	bool eof;
+
+	if (e->dead || e->err_fd < 0)
+		return;
+	eof = pipe_drain(e->err_fd, e->errbuf, sizeof(e->errbuf), &e->errlen, &fd);
+
+	if (fd >= 0)
+		exec_session_begin(s, e, fd);
+	if (eof) {
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, e->err_fd, NULL);
+		close(e->err_fd);
+		e->err_fd = -1;
 	}
 }
 
@@ -254,19 +364,36 @@ void shim_reap(struct shim *s)
 				found = true;
 			}
 		}
-		for (struct execp **pp = &s->execs; *pp && !found;) {
-			struct execp *e = *pp;
-
-			if (e->pid != pid) {
-				pp = &e->next;
+		for (struct execp *e = s->execs; e && !found; e = e->next) {
+			if (e->pid != pid || e->reaped)
 				continue;
-			}
-			*pp = e->next;
-			exec_reaped(s, e, status);
-			free(e);
+			e->reaped = true;
+			e->status = status;
 			found = true;
+			exec_check_done(s, e);
+			break;
 		}
-		/* anything else is an orphan handed to us as subreaper: reaped, nothing more */
+		if (!found && pid == s->pause_pid) {
+			if (!s->destroying)
+				log_pod(LOG_LVL_WARN, s->pod,
+					"the pod's pid namespace init died; its containers too");
+			close(s->pause_pidfd);
+			s->pause_pidfd = -1;
+			s->pause_pid = 0;
+		}
+		for (struct follower **pp = &s->followers; *pp && !found; pp = &(*pp)->next) {
+			struct follower *f = *pp;
+
+			if (f->pid != pid)
+				continue;
+			/* a following logs helper whose client left */
+			close(f->wfd);
+			*pp = f->next;
+			free(f);
+			found = true;
+			break;
+		}
+		/* anything else is an orphan handed to us as subreaper, or a logs helper */
 	}
 	shim_destroy_check(s);
 }
@@ -330,6 +457,8 @@ static void op_start(struct shim *s, struct conn *k, struct ctr *c)
 		shim_state_write(s);
 		return;
 	}
+	if (!c->tty)
+		output_start(s, c, -1);
 	c->state = CTR_STARTING;
 	c->err_fd = errfd;
 	c->err_src = (struct src){ SRC_START_PIPE, c };
@@ -372,14 +501,57 @@ static void op_stop(struct shim *s, struct conn *k, struct ctr *c, const json_t 
 		c->kill_at = kill_at;
 }
 
+/* base with "K=V" entries of add replacing the same keys (a new vector). */
+static char **env_merge(char *const *base, char *const *add)
+{
+	char **v = strv_copy(base);
+
+	for (size_t i = 0; v && add && add[i]; i++) {
+		const char *eq = strchr(add[i], '=');
+		size_t klen = eq ? (size_t)(eq - add[i]) : strlen(add[i]);
+		int j = strv_env_find(v, add[i], klen);
+
+		if (j >= 0) {
+			char *n = strdup(add[i]);
+
+			if (!n) {
+				strv_free(v);
+				return NULL;
+			}
+			free(v[j]);
+			v[j] = n;
+		} else if (strv_push(&v, add[i]) < 0) {
+			strv_free(v);
+			return NULL;
+		}
+	}
+	return v;
+}
+
+/* The client's terminal size, when it passed one. */
+static void client_winsize(const int *fds, size_t nfds, unsigned short *rows, unsigned short *cols)
+{
+	for (size_t i = 0; i < nfds && i < 2; i++) {
+		struct winsize ws;
+
+		if (ioctl(fds[nfds > 1 ? 1 - i : 0], TIOCGWINSZ, &ws) == 0 && ws.ws_row) {
+			*rows = ws.ws_row;
+			*cols = ws.ws_col;
+			return;
+		}
+	}
+}
+
 static void op_exec(struct shim *s, struct conn *k, struct ctr *c, const json_t *req,
 		    const int *fds, size_t nfds)
 {
 	_cleanup_strv_ char **args = json_strv(json_object_get(req, "args"));
-	_cleanup_strv_ char **env = NULL;
-	json_t *jenv = json_object_get(req, "env");
-	const char *cwd = json_str(req, "cwd", c->cwd);
-	struct exec_req er = { 0 };
+	_cleanup_strv_ char **env = NULL, **add = NULL, **merged = NULL;
+	json_t *jenv = json_object_get(req, "env"), *jadd = json_object_get(req, "env_add");
+	const char *cwd = json_str(req, "cwd", c->cwd), *user = json_str(req, "user", NULL);
+	bool tty = json_bool(req, "tty", false);
+	json_int_t rows = json_int(req, "rows", 0), cols = json_int(req, "cols", 0);
+	struct exec_req er = { .fds = { -1, -1, -1 } };
 	struct execp *e;
 	struct diag d = { 0 };
 	int r;
@@ -388,8 +560,12 @@ static void op_exec(struct shim *s, struct conn *k, struct ctr *c, const json_t 
 		conn_fail(s, k, "container %s is not running", c->name);
 		return;
 	}
-	if (nfds != 3) {
+	if (!tty && nfds != 3) {
 		conn_fail(s, k, "exec needs 3 fds (stdin, stdout, stderr), got %zu", nfds);
+		return;
+	}
+	if (tty && (nfds < 1 || nfds > 3)) {
+		conn_fail(s, k, "a tty exec needs 1 to 3 fds (stdout; stdin, stdout[, stderr])");
 		return;
 	}
 	if (!args || !args[0]) {
@@ -400,8 +576,26 @@ static void op_exec(struct shim *s, struct conn *k, struct ctr *c, const json_t 
 		conn_fail(s, k, "env: not an array of strings");
 		return;
 	}
+	if (jadd && !json_is_null(jadd) && !(add = json_strv(jadd))) {
+		conn_fail(s, k, "env_add: not an array of strings");
+		return;
+	}
 	if (!cwd || cwd[0] != '/') {
 		conn_fail(s, k, "cwd: not an absolute path");
+		return;
+	}
+	if (json_object_get(req, "user") && (!user || !*user)) {
+		conn_fail(s, k, "user: not a name|uid[:group|gid] string");
+		return;
+	}
+	if (rows < 0 || rows > 10000 || cols < 0 || cols > 10000) {
+		conn_fail(s, k, "rows, cols: out of range");
+		return;
+	}
+	merged = env_merge(env ? env : c->env, add);
+	if (!merged || (tty && strv_env_find(merged, "TERM", 4) < 0 &&
+			strv_push(&merged, "TERM=xterm") < 0)) {
+		conn_fail(s, k, "out of memory");
 		return;
 	}
 	e = calloc(1, sizeof(*e));
@@ -409,22 +603,109 @@ static void op_exec(struct shim *s, struct conn *k, struct ctr *c, const json_t 
 		conn_fail(s, k, "out of memory");
 		return;
 	}
+	e->err_fd = -1;
+	e->ctr = c;
+	e->tty = tty;
 	er.args = args;
-	er.env = env ? env : c->env;
+	er.env = merged;
 	er.cwd = cwd;
-	memcpy(er.fds, fds, sizeof(er.fds));
-	r = exec_spawn(c, &er, &e->pid, &e->err_fd, &d);
+	er.user = user;
+	er.tty = tty;
+	if (tty) {
+		er.rows = (unsigned short)rows;
+		er.cols = (unsigned short)cols;
+		if (!rows || !cols)
+			client_winsize(fds, nfds, &er.rows, &er.cols);
+	} else {
+		memcpy(er.fds, fds, sizeof(er.fds));
+	}
+	if (tty) {
+		/* the client's fds: [stdout] or [stdin, stdout(, stderr: a pty has one stream)] */
+		r = session_new(s, k, c, e, -1, nfds > 1 ? fds[0] : -1, fds[nfds > 1 ? 1 : 0],
+				json_str(req, "detach_keys", "ctrl-p,ctrl-q"), &e->sess, &d);
+		if (r < 0) {
+			free(e);
+			conn_fail(s, k, "%s", diag_text(&d, r));
+			return;
+		}
+	}
+	r = exec_spawn(s, c, &er, &e->pid, &e->err_fd, &d);
 	if (r < 0) {
+		if (e->sess)
+			session_end(s, e->sess, json_pack("{s:b,s:s}", "ok", 0, "error",
+							  diag_text(&d, r)));
+		else
+			conn_fail(s, k, "%s", diag_text(&d, r));
 		free(e);
-		conn_fail(s, k, "%s", diag_text(&d, r));
 		return;
 	}
-	log_pod(LOG_LVL_DEBUG, s->pod, "container %s: exec %s (pid %d)", c->name, args[0],
-		(int)e->pid);
+	log_pod(LOG_LVL_DEBUG, s->pod, "container %s: exec %s (pid %d%s)", c->name, args[0],
+		(int)e->pid, tty ? ", tty" : "");
 	e->conn = k;
 	e->next = s->execs;
 	s->execs = e;
-	conn_park(s, k, WAIT_EXEC, c);
+	if (tty) {
+		e->chan_src = (struct src){ SRC_EXEC_CHAN, e };
+		if (shim_epoll_add(s, e->err_fd, EPOLLIN, &e->chan_src) < 0)
+			kill(e->pid, SIGKILL); /* no pty, no session: the reap answers */
+	} else {
+		conn_park(s, k, WAIT_EXEC, c);
+	}
+}
+
+static void op_attach(struct shim *s, struct conn *k, struct ctr *c, const json_t *req,
+		      const int *fds, size_t nfds)
+{
+	struct session *t;
+	struct diag d = { 0 };
+	int r;
+
+	if (!c->tty) {
+		conn_fail(s, k, "container %s has no tty (tty: false): its output is in the logs",
+			  c->name);
+		return;
+	}
+	if (c->state != CTR_RUNNING || c->out[0].fd < 0) {
+		conn_fail(s, k, "container %s is not running", c->name);
+		return;
+	}
+	if (c->attach) {
+		conn_fail(s, k, "container %s already has an attached client (one at a time)",
+			  c->name);
+		return;
+	}
+	if (nfds < 1 || nfds > 3) {
+		conn_fail(s, k, "attach needs 1 to 3 fds (stdout; stdin, stdout[, stderr])");
+		return;
+	}
+	r = session_new(s, k, c, NULL, -1,
+			nfds > 1 && json_bool(req, "stdin", true) ? fds[0] : -1,
+			fds[nfds > 1 ? 1 : 0], json_str(req, "detach_keys", "ctrl-p,ctrl-q"), &t,
+			&d);
+	if (r < 0) {
+		conn_fail(s, k, "%s", diag_text(&d, r));
+		return;
+	}
+	c->attach = t;
+	session_resize(c->out[0].fd, req, t->out_fd);
+	log_pod(LOG_LVL_DEBUG, s->pod, "container %s: client attached", c->name);
+}
+
+/* Standalone resize of a tty container's console. */
+static void op_resize(struct shim *s, struct conn *k, struct ctr *c, const json_t *req)
+{
+	int r;
+
+	if (!c->tty || c->out[0].fd < 0) {
+		conn_fail(s, k, "container %s has no running console", c->name);
+		return;
+	}
+	r = session_resize(c->out[0].fd, req, -1);
+	if (r < 0)
+		conn_fail(s, k, "resize: %s", r == -EINVAL ? "rows and cols (1 to 10000) needed"
+							 : strerror(-r));
+	else
+		conn_ok(s, k);
 }
 
 static void op_watch(struct shim *s, struct conn *k)
@@ -463,13 +744,21 @@ void shim_request(struct shim *s, struct conn *k, json_t *req, int *fds, size_t 
 		shim_destroy_begin(s, grace);
 		shim_destroy_check(s);
 	} else if (strcmp(op, "start") && strcmp(op, "stop") && strcmp(op, "kill") &&
-		   strcmp(op, "exec")) {
+		   strcmp(op, "exec") && strcmp(op, "attach") && strcmp(op, "resize") &&
+		   strcmp(op, "logs")) {
 		conn_fail(s, k, "op: unknown operation \"%s\"", op);
 	} else if (!c) {
 		conn_fail(s, k, "container: %s%s%s", name ? "no container \"" : "missing",
 			  name ? name : "", name ? "\"" : "");
-	} else if (s->destroying && (strcmp(op, "start") == 0 || strcmp(op, "exec") == 0)) {
+	} else if (s->destroying && (strcmp(op, "start") == 0 || strcmp(op, "exec") == 0 ||
+				     strcmp(op, "attach") == 0)) {
 		conn_fail(s, k, "the pod is being destroyed");
+	} else if (strcmp(op, "attach") == 0) {
+		op_attach(s, k, c, req, fds, nfds);
+	} else if (strcmp(op, "resize") == 0) {
+		op_resize(s, k, c, req);
+	} else if (strcmp(op, "logs") == 0) {
+		op_logs(s, k, c, req, fds, nfds);
 	} else if (strcmp(op, "start") == 0) {
 		op_start(s, k, c);
 	} else if (strcmp(op, "stop") == 0) {

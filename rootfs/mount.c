@@ -1,10 +1,14 @@
-/* mount.c - assemble a container's root: overlay, /proc, /dev, /sys, /etc files, pivot_root. */
+/* mount.c - assemble a container's root: overlay, /proc, /dev, /sys, /etc files, volumes, pivot. */
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <termios.h>
 
 #include "rootfs/rootfs.h"
 
@@ -120,6 +124,15 @@ static int mount_clone(int dirfd, const char *path, bool recursive, unsigned int
 	return 0;
 }
 
+int rootfs_open(int rootfd, const char *path, int flags, mode_t mode)
+{
+	int fd = -EAGAIN;
+
+	for (int i = 0; i < 64 && fd == -EAGAIN; i++)
+		fd = fs_open_in_root(rootfd, path, flags, mode);
+	return fd;
+}
+
 /* Split "a/b/c" (no leading slashes) into the parent "a/b" (or "." ) and "c". */
 static int path_split(const char *path, char *parent, size_t len, const char **ret_base)
 {
@@ -140,24 +153,26 @@ static int path_split(const char *path, char *parent, size_t len, const char **r
 /*
  * mkdir -p of `path` inside the root at rootfd: every existing component is resolved in the
  * root (symlinks stay inside it); missing ones are created with mkdirat on the resolved
- * parent, which never follows a symlink in the last component. Returns an O_PATH fd of the
- * directory.
+ * parent, which never follows a symlink in the last component. A dangling symlink on the way
+ * is followed by creating what it points to, again inside the root (as runc's securejoin
+ * MkdirAll), at most 40 times. Returns an O_PATH fd of the directory.
  */
-static int root_mkdir_p(int rootfd, const char *path, mode_t mode)
+static int root_mkdir_p_depth(int rootfd, const char *path, mode_t mode, int depth)
 {
-	char prefix[PATH_MAX], parent[PATH_MAX];
+	char prefix[PATH_MAX], parent[PATH_MAX], link[PATH_MAX];
 	const char *base;
 	size_t len;
+	ssize_t ll;
 	int fd, r;
 
 	while (*path == '/')
 		path++;
 	len = strlen(path);
 	if (len == 0)
-		return fs_open_in_root(rootfd, ".", O_PATH | O_DIRECTORY, 0);
+		return rootfs_open(rootfd, ".", O_PATH | O_DIRECTORY, 0);
 	if (len >= sizeof(prefix))
 		return -ENAMETOOLONG;
-	fd = fs_open_in_root(rootfd, path, O_PATH | O_DIRECTORY, 0);
+	fd = rootfs_open(rootfd, path, O_PATH | O_DIRECTORY, 0);
 	if (fd != -ENOENT)
 		return fd;
 	/* walk the components, creating what is missing */
@@ -168,7 +183,7 @@ static int root_mkdir_p(int rootfd, const char *path, mode_t mode)
 			continue;
 		memcpy(prefix, path, i);
 		prefix[i] = '\0';
-		fd = fs_open_in_root(rootfd, prefix, O_PATH | O_DIRECTORY, 0);
+		fd = rootfs_open(rootfd, prefix, O_PATH | O_DIRECTORY, 0);
 		if (fd >= 0) {
 			if (i < len)
 				close(fd);
@@ -179,18 +194,37 @@ static int root_mkdir_p(int rootfd, const char *path, mode_t mode)
 		r = path_split(prefix, parent, sizeof(parent), &base);
 		if (r < 0)
 			return r;
-		pfd = fs_open_in_root(rootfd, parent, O_PATH | O_DIRECTORY, 0);
+		pfd = rootfs_open(rootfd, parent, O_PATH | O_DIRECTORY, 0);
 		if (pfd < 0)
 			return pfd;
 		if (mkdirat(pfd, base, mode) < 0 && errno != EEXIST)
 			return -errno;
-		fd = fs_open_in_root(rootfd, prefix, O_PATH | O_DIRECTORY, 0);
+		fd = rootfs_open(rootfd, prefix, O_PATH | O_DIRECTORY, 0);
+		if (fd == -ENOENT && (ll = readlinkat(pfd, base, link, sizeof(link) - 1)) > 0) {
+			/* a dangling symlink: make its target, then the rest below it */
+			char next[PATH_MAX];
+			const char *dir;
+
+			link[ll] = '\0';
+			if (depth >= 40)
+				return -ELOOP;
+			dir = link[0] == '/' ? "" : parent;
+			if (snprintf(next, sizeof(next), "%s%s%s%s", dir, *dir ? "/" : "", link,
+				     path + i) >= (int)sizeof(next))
+				return -ENAMETOOLONG;
+			return root_mkdir_p_depth(rootfd, next, mode, depth + 1);
+		}
 		if (fd < 0)
 			return fd;
 		if (i < len)
 			close(fd);
 	}
 	return fd;
+}
+
+static int root_mkdir_p(int rootfd, const char *path, mode_t mode)
+{
+	return root_mkdir_p_depth(rootfd, path, mode, 0);
 }
 
 /* Open (creating when missing) a regular file inside the root as an O_PATH fd. */
@@ -203,7 +237,7 @@ static int root_file(int rootfd, const char *path, mode_t mode)
 
 	while (*path == '/')
 		path++;
-	fd = fs_open_in_root(rootfd, path, O_PATH, 0);
+	fd = rootfs_open(rootfd, path, O_PATH, 0);
 	if (fd == -ENOENT) {
 		_cleanup_close_ int pfd = -1, cfd = -1;
 
@@ -215,11 +249,11 @@ static int root_file(int rootfd, const char *path, mode_t mode)
 			return pfd;
 		/* O_RDONLY|O_CREAT: creates without opening anything for writing; a dangling
 		 * symlink is followed inside the root */
-		cfd = fs_open_in_root(rootfd, path, O_RDONLY | O_CREAT | O_NONBLOCK | O_NOCTTY,
+		cfd = rootfs_open(rootfd, path, O_RDONLY | O_CREAT | O_NONBLOCK | O_NOCTTY,
 				      mode);
 		if (cfd < 0)
 			return cfd;
-		fd = fs_open_in_root(rootfd, path, O_PATH, 0);
+		fd = rootfs_open(rootfd, path, O_PATH, 0);
 	}
 	if (fd < 0)
 		return fd;
@@ -362,7 +396,8 @@ static const char *const proc_readonly[] = { "bus", "fs", "irq", "sys", "sysrq-t
 static const char *const proc_masked[] = { "acpi",	 "asound",	  "interrupts",	 "kcore",
 					   "keys",	 "latency_stats", "sched_debug", "scsi",
 					   "timer_list", "timer_stats" };
-static const char *const sys_masked[] = { "firmware", "devices/virtual/powercap" };
+static const char *const sys_masked[] = { "firmware", "devices/virtual/powercap",
+					  "devices/virtual/tpm", "fs/selinux", "dev/block" };
 
 /* Bind a sub-path of a kernel filesystem (fsfd: its mount fd) onto itself read-only. */
 static int kernfs_readonly(int fsfd, const char *base, const char *sub, struct diag *d)
@@ -417,6 +452,22 @@ static int setup_proc(int rootfd, int nullfd, struct diag *d)
 	return r;
 }
 
+/* A read-only cgroup2 on /sys/fs/cgroup: it shows the root of our cgroup namespace, i.e. the
+ * container's own v2 cgroup (the shim placed us before we unshared it). */
+static int setup_cgroup(int sysfd, struct diag *d)
+{
+	_cleanup_close_ int tfd = -1, mfd = -1;
+	const char *what = "mount cgroup2 on /sys/fs/cgroup";
+	int r;
+
+	tfd = openat(sysfd, "fs/cgroup", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (tfd < 0)
+		return errno == ENOENT ? 0 : diag_fail(d, -errno, "%s: %s", what, strerror(errno));
+	r = mount_new("cgroup2", NULL, 0, MOUNT_ATTR_RDONLY | ATTR_NOSUID_NODEV_NOEXEC, what, &mfd,
+		      d);
+	return r < 0 ? r : mount_attach(mfd, tfd, what, d);
+}
+
 static int setup_sys(int rootfd, int nullfd, struct diag *d)
 {
 	_cleanup_close_ int mfd = -1;
@@ -426,6 +477,8 @@ static int setup_sys(int rootfd, int nullfd, struct diag *d)
 
 	for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(sys_masked); i++)
 		r = kernfs_mask(mfd, "/sys", sys_masked[i], nullfd, d);
+	if (r >= 0)
+		r = setup_cgroup(mfd, d);
 	return r;
 }
 
@@ -465,8 +518,45 @@ static int dev_mount(int devfd, const char *name, mode_t mode, const char *fstyp
 	return r < 0 ? r : mount_attach(mfd, tfd, what, d);
 }
 
+/*
+ * A pty of the container's own devpts: the slave (pts/0) is also bound at /dev/console, as
+ * crun does. Opened through devfd, the root of our fresh tmpfs, so nothing of the image is
+ * resolved.
+ */
+static int setup_console(int devfd, struct rootfs_console *con, struct diag *d)
+{
+	static const struct winsize ws = { .ws_row = 24, .ws_col = 80 };
+	_cleanup_close_ int master = -1, slave = -1, cfd = -1, tfd = -1;
+	int unlock = 0, r;
+
+	master = openat(devfd, "pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		return diag_fail(d, -errno, "console: open /dev/pts/ptmx: %s", strerror(errno));
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+		return diag_fail(d, -errno, "console: unlock pty: %s", strerror(errno));
+	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		return diag_fail(d, -errno, "console: open pty slave: %s", strerror(errno));
+	ioctl(master, TIOCSWINSZ, &ws);
+	cfd = openat(devfd, "console", O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (cfd < 0)
+		return diag_fail(d, -errno, "console: create /dev/console: %s", strerror(errno));
+	close(TAKE_FD(cfd));
+	tfd = openat(devfd, "console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (tfd < 0)
+		return diag_fail(d, -errno, "console: open /dev/console: %s", strerror(errno));
+	r = mount_clone(slave, "", false, 0, "bind pty on /dev/console", &cfd, d);
+	if (r >= 0)
+		r = mount_attach(cfd, tfd, "bind pty on /dev/console", d);
+	if (r < 0)
+		return r;
+	con->master = TAKE_FD(master);
+	con->slave = TAKE_FD(slave);
+	return 0;
+}
+
 /* /dev: tmpfs with the standard nodes, links, pts, shm and mqueue. *ret_nullfd: /dev/null. */
-static int setup_dev(int rootfd, int *ret_nullfd, struct diag *d)
+static int setup_dev(int rootfd, int *ret_nullfd, struct rootfs_console *con, struct diag *d)
 {
 	static const struct mount_opt dev_opts[] = { { "mode", "755" }, { "size", "65536" } };
 	static const struct mount_opt pts_opts[] = {
@@ -501,6 +591,8 @@ static int setup_dev(int rootfd, int *ret_nullfd, struct diag *d)
 	if (r >= 0)
 		r = dev_mount(devfd, "mqueue", 01777, "mqueue", NULL, 0, ATTR_NOSUID_NODEV_NOEXEC,
 			      d);
+	if (r >= 0 && con)
+		r = setup_console(devfd, con, d);
 	if (r < 0)
 		return r;
 	r = openat(devfd, "null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -528,6 +620,55 @@ static int bind_file(int rootfd, const char *src, const char *path, struct diag 
 	return r < 0 ? r : mount_attach(cfd, tfd, what, d);
 }
 
+/* ---- volumes --------------------------------------------------------------------------- */
+
+/*
+ * Mount one volume. The target is resolved in the root (a symlink of the image stays inside
+ * it) and created when missing: a directory, or a file when the source is one. A target that
+ * resolves into our /proc or /sys is refused: a volume must not hide or replace what is masked
+ * or read-only there.
+ */
+static int mount_volume(int rootfd, const struct rootfs_volume *v, struct diag *d)
+{
+	static const unsigned int attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+	_cleanup_close_ int tfd = -1, mfd = -1;
+	char what[2 * PATH_MAX + 32], size[32];
+	struct statfs sf;
+	struct stat st;
+	bool dir = true;
+	int r;
+
+	if (v->source)
+		snprintf(what, sizeof(what), "volume %s on %s", v->source, v->target);
+	else
+		snprintf(what, sizeof(what), "volume tmpfs on %s", v->target);
+	if (!v->target || v->target[0] != '/')
+		return diag_fail(d, -EINVAL, "%s: target is not an absolute path", what);
+	if (v->source) {
+		if (stat(v->source, &st) < 0)
+			return diag_fail(d, -errno, "%s: source: %s", what, strerror(errno));
+		dir = S_ISDIR(st.st_mode);
+	}
+	tfd = dir ? root_mkdir_p(rootfd, v->target, 0755) : root_file(rootfd, v->target, 0644);
+	if (tfd < 0)
+		return diag_fail(d, tfd, "%s: target: %s", what, strerror(-tfd));
+	if (fstatfs(tfd, &sf) < 0)
+		return diag_fail(d, -errno, "%s: target: %s", what, strerror(errno));
+	if (sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC)
+		return diag_fail(d, -EPERM, "%s: target resolves into /proc or /sys", what);
+	if (v->source) {
+		r = mount_clone(AT_FDCWD, v->source, true,
+				attrs | (v->read_only ? MOUNT_ATTR_RDONLY : 0), what, &mfd, d);
+	} else {
+		struct mount_opt opts[] = { { "mode", "1777" }, { "size", size } };
+
+		snprintf(size, sizeof(size), "%llu", (unsigned long long)v->tmpfs_size);
+		r = mount_new("tmpfs", opts, v->tmpfs_size ? 2 : 1,
+			      attrs | (v->read_only ? MOUNT_ATTR_RDONLY : 0), what, &mfd, d);
+	}
+	return r < 0 ? r : mount_attach(mfd, tfd, what, d);
+}
+
 static int pivot(int rootfd, const char *target, struct diag *d)
 {
 	if (fchdir(rootfd) < 0)
@@ -542,11 +683,16 @@ static int pivot(int rootfd, const char *target, struct diag *d)
 	return 0;
 }
 
-int rootfs_setup(const struct rootfs_spec *s, struct diag *d)
+int rootfs_setup(const struct rootfs_spec *s, struct rootfs_console *ret_console,
+		 struct diag *d)
 {
 	_cleanup_close_ int ovfd = -1, tfd = -1, rootfd = -1, nullfd = -1;
+	struct rootfs_console con = { -1, -1 };
 	mode_t old_umask = umask(0);
 	int r;
+
+	if (ret_console)
+		*ret_console = con;
 
 	if (!s || !s->target || s->target[0] != '/') {
 		r = diag_fail(d, -EINVAL, "rootfs target must be an absolute path");
@@ -575,7 +721,11 @@ int rootfs_setup(const struct rootfs_spec *s, struct diag *d)
 		r = diag_fail(d, -errno, "open %s: %s", s->target, strerror(errno));
 		goto out;
 	}
-	r = setup_dev(rootfd, &nullfd, d);
+	if (s->console && !ret_console) {
+		r = diag_fail(d, -EINVAL, "console asked for without a place to return it");
+		goto out;
+	}
+	r = setup_dev(rootfd, &nullfd, s->console ? &con : NULL, d);
 	if (r >= 0)
 		r = setup_proc(rootfd, nullfd, d);
 	if (r >= 0)
@@ -586,9 +736,20 @@ int rootfs_setup(const struct rootfs_spec *s, struct diag *d)
 		r = bind_file(rootfd, s->etc_hostname, "/etc/hostname", d);
 	if (r >= 0 && s->etc_resolv)
 		r = bind_file(rootfd, s->etc_resolv, "/etc/resolv.conf", d);
+	for (size_t i = 0; r >= 0 && i < s->n_volumes; i++)
+		r = mount_volume(rootfd, &s->volumes[i], d);
 	if (r >= 0)
 		r = pivot(rootfd, s->target, d);
 out:
 	umask(old_umask);
-	return r < 0 ? r : 0;
+	if (r < 0) {
+		if (con.master >= 0)
+			close(con.master);
+		if (con.slave >= 0)
+			close(con.slave);
+		return r;
+	}
+	if (ret_console)
+		*ret_console = con;
+	return 0;
 }

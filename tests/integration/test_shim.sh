@@ -195,6 +195,9 @@ shim_config() {
 JSON
 }
 
+# logtext FILE: the text of each CRI record ("TIME STREAM TAG TEXT")
+logtext() { cut -d' ' -f4- "$1"; }
+log_has() { logtext "$1" | grep -qx -- "$2"; }
 jget() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, {"d": d}))' "$1" "$2"; }
 
 RUN=$T/run
@@ -232,8 +235,10 @@ R=$(client req "$SOCK" '{"op":"start","container":"once"}')
 check "start once replies a pid ($R)" test "$(jget "$R" 'd.get("pid", 0) > 0')" = True
 check "watch gets exited once with exit_code 3" \
 	wait_for 10 grep -q '"event": "exited", "container": "once".*"exit_code": 3' "$T/watch.log"
-check "log has the output" grep -qx out "$T/logs/once.log"
-check "log has the pod hostname" grep -qx "$HOSTNAME_POD" "$T/logs/once.log"
+check "log has the output" log_has "$T/logs/once.log" out
+check "log has the pod hostname" log_has "$T/logs/once.log" "$HOSTNAME_POD"
+check "log records are CRI lines (RFC 3339 nano time, stream, F tag)" \
+	grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{9}Z stdout F out$' "$T/logs/once.log"
 R=$(client req "$SOCK" '{"op":"status"}')
 check "status shows once exited with code 3" test "$(jget "$R" \
 	'[(c["state"], c.get("exit_code")) for c in d["containers"] if c["name"] == "once"][0]')" \
@@ -330,7 +335,7 @@ check "stopping a stopped container is fine" test "$(jget "$R" 'd["ok"]')" = Tru
 R=$(client req "$SOCK" '{"op":"start","container":"ro"}')
 check "start ro (single layer, no upper: read-only bind) ($R)" test "$(jget "$R" 'd["ok"]')" = True
 check "ro ran as uid 1000 gid 1001 in /tmp on a read-only root" \
-	wait_for 5 sh -c "[ \"\$(tr '\n' ' ' <'$T/logs/ro.log')\" = '1000 1001 /tmp rofs ' ]"
+	wait_for 5 sh -c "[ \"\$(cut -d' ' -f4- '$T/logs/ro.log' | tr '\n' ' ')\" = '1000 1001 /tmp rofs ' ]"
 
 # ---- a start that cannot exec --------------------------------------------------------------
 R=$(client req "$SOCK" '{"op":"start","container":"missing"}')
