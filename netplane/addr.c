@@ -1,4 +1,4 @@
-/* addr.c - addresses: CIDR text parsing and the RTM_NEWADDR builder. */
+/* addr.c - addresses: CIDR text parsing, RTM_*ADDR builders and parser. */
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
@@ -58,6 +58,23 @@ int np_addr_parse(const char *text, struct np_addr *ret)
 	return 0;
 }
 
+int np_addr_format(const struct np_addr *a, bool with_prefix, char *buf, size_t len)
+{
+	char text[INET6_ADDRSTRLEN];
+	int n;
+
+	if (!a || (a->family != AF_INET && a->family != AF_INET6) ||
+	    a->prefix > (a->family == AF_INET ? 32 : 128))
+		return -EINVAL;
+	if (!inet_ntop(a->family, &a->v6, text, sizeof(text)))
+		return -EINVAL;
+	if (with_prefix)
+		n = snprintf(buf, len, "%s/%u", text, a->prefix);
+	else
+		n = snprintf(buf, len, "%s", text);
+	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+}
+
 struct nlmsghdr *np_msg_addr_new(struct np_msgs *m, int ifindex, const struct np_addr *a,
 				 uint8_t scope, uint32_t flags)
 {
@@ -87,4 +104,93 @@ struct nlmsghdr *np_msg_addr_new(struct np_msgs *m, int ifindex, const struct np
 	if (flags)
 		mnl_attr_put_u32(nlh, IFA_FLAGS, flags);
 	return np_msgs_end(m, nlh);
+}
+
+struct nlmsghdr *np_msg_addr_replace(struct np_msgs *m, int ifindex, const struct np_addr *a,
+				     uint8_t scope, uint32_t flags, uint32_t rt_priority)
+{
+	struct nlmsghdr *nlh = np_msg_addr_new(m, ifindex, a, scope, flags);
+
+	if (!nlh)
+		return NULL;
+	/* np_msg_addr_new closed the message: reopen it to change flags and append */
+	m->len -= NLMSG_ALIGN(nlh->nlmsg_len);
+	m->count--;
+	nlh->nlmsg_flags = (uint16_t)((nlh->nlmsg_flags & ~NLM_F_EXCL) | NLM_F_REPLACE);
+	if (rt_priority)
+		mnl_attr_put_u32(nlh, IFA_RT_PRIORITY, rt_priority);
+	return np_msgs_end(m, nlh);
+}
+
+struct nlmsghdr *np_msg_addr_del(struct np_msgs *m, int ifindex, const struct np_addr *a)
+{
+	struct nlmsghdr *nlh = np_msg_addr_new(m, ifindex, a, 0, 0);
+
+	if (!nlh)
+		return NULL;
+	nlh->nlmsg_type = RTM_DELADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	return nlh;
+}
+
+struct nlmsghdr *np_msg_addr_dump(struct np_msgs *m, int family)
+{
+	struct nlmsghdr *nlh;
+	struct ifaddrmsg *ifa;
+
+	if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6) {
+		errno = EINVAL;
+		return NULL;
+	}
+	nlh = np_msgs_put(m, RTM_GETADDR, NLM_F_DUMP, ADDR_MSG_MAX);
+	if (!nlh)
+		return NULL;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = (uint8_t)family;
+	return np_msgs_end(m, nlh);
+}
+
+static int ifaddr_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	uint16_t type = mnl_attr_get_type(attr);
+
+	if (mnl_attr_type_valid(attr, IFA_MAX) < 0)
+		return MNL_CB_OK;
+	if (type == IFA_FLAGS && mnl_attr_validate(attr, MNL_TYPE_U32) < 0)
+		return MNL_CB_ERROR;
+	tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+int np_msg_addr_parse(const struct nlmsghdr *nlh, struct np_ifaddr *ret)
+{
+	const struct nlattr *tb[IFA_MAX + 1] = {};
+	const struct ifaddrmsg *ifa;
+	const struct nlattr *at;
+	struct np_ifaddr r = {};
+	size_t alen;
+
+	if ((nlh->nlmsg_type != RTM_NEWADDR && nlh->nlmsg_type != RTM_DELADDR) ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifa))
+		return -EBADMSG;
+	ifa = mnl_nlmsg_get_payload(nlh);
+	if (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6)
+		return -EBADMSG;
+	if (mnl_attr_parse(nlh, sizeof(*ifa), ifaddr_attr_cb, tb) != MNL_CB_OK)
+		return -EBADMSG;
+	alen = ifa->ifa_family == AF_INET ? sizeof(struct in_addr) : sizeof(struct in6_addr);
+	at = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+	if (!at || mnl_attr_get_payload_len(at) != alen)
+		return -EBADMSG;
+	if (ifa->ifa_prefixlen > (ifa->ifa_family == AF_INET ? 32 : 128) || ifa->ifa_index == 0)
+		return -EBADMSG;
+	r.ifindex = (int)ifa->ifa_index;
+	r.scope = ifa->ifa_scope;
+	r.flags = tb[IFA_FLAGS] ? mnl_attr_get_u32(tb[IFA_FLAGS]) : ifa->ifa_flags;
+	r.addr.family = ifa->ifa_family;
+	r.addr.prefix = ifa->ifa_prefixlen;
+	memcpy(&r.addr.v6, mnl_attr_get_payload(at), alen);
+	*ret = r;
+	return 0;
 }

@@ -99,6 +99,49 @@ struct nlmsghdr *np_msg_link_get(struct np_msgs *m, const char *ifname)
 	return np_msgs_end(m, nlh);
 }
 
+struct nlmsghdr *np_msg_link_get_index(struct np_msgs *m, int ifindex)
+{
+	struct nlmsghdr *nlh;
+
+	if (ifindex <= 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	nlh = link_msg(m, RTM_GETLINK, 0, ifindex, NULL);
+	if (!nlh)
+		return NULL;
+	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	return np_msgs_end(m, nlh);
+}
+
+struct nlmsghdr *np_msg_macvlan_new(struct np_msgs *m, const char *ifname, int netns_fd,
+				    int parent_ifindex, const uint8_t *mac, unsigned int mtu)
+{
+	struct nlattr *linkinfo, *data;
+	struct nlmsghdr *nlh;
+
+	if (!np_ifname_valid(ifname) || parent_ifindex <= 0 || !mac || (mac[0] & 1)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	nlh = link_msg(m, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, ifname);
+	if (!nlh)
+		return NULL;
+	mnl_attr_put_u32(nlh, IFLA_LINK, (uint32_t)parent_ifindex);
+	if (netns_fd >= 0)
+		mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)netns_fd);
+	mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
+	if (mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "macvlan");
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	mnl_attr_put_u32(nlh, IFLA_MACVLAN_MODE, MACVLAN_MODE_BRIDGE);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, linkinfo);
+	return np_msgs_end(m, nlh);
+}
+
 struct nlmsghdr *np_msg_link_up(struct np_msgs *m, int ifindex, const char *ifname)
 {
 	struct nlmsghdr *nlh = link_msg(m, RTM_NEWLINK, 0, ifindex, ifname);
@@ -132,7 +175,13 @@ static int link_attr_cb(const struct nlattr *attr, void *data)
 			return MNL_CB_ERROR;
 		break;
 	case IFLA_MTU:
+	case IFLA_LINK:
+	case IFLA_LINK_NETNSID:
 		if (mnl_attr_validate(attr, MNL_TYPE_U32) < 0)
+			return MNL_CB_ERROR;
+		break;
+	case IFLA_LINKINFO:
+		if (mnl_attr_validate(attr, MNL_TYPE_NESTED) < 0)
 			return MNL_CB_ERROR;
 		break;
 	default:
@@ -142,13 +191,69 @@ static int link_attr_cb(const struct nlattr *attr, void *data)
 	return MNL_CB_OK;
 }
 
+struct info_tb {
+	const struct nlattr *kind, *data;
+};
+
+static int info_attr_cb(const struct nlattr *attr, void *data)
+{
+	struct info_tb *tb = data;
+
+	switch (mnl_attr_get_type(attr)) {
+	case IFLA_INFO_KIND:
+		if (mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) < 0)
+			return MNL_CB_ERROR;
+		tb->kind = attr;
+		break;
+	case IFLA_INFO_DATA:
+		tb->data = attr;
+		break;
+	default:
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+static int macvlan_attr_cb(const struct nlattr *attr, void *data)
+{
+	struct np_link *l = data;
+
+	if (mnl_attr_get_type(attr) == IFLA_MACVLAN_MODE) {
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) < 0)
+			return MNL_CB_ERROR;
+		l->macvlan_mode = mnl_attr_get_u32(attr);
+	}
+	return MNL_CB_OK;
+}
+
+/* IFLA_LINKINFO: the kind, and for a macvlan its mode. */
+static int link_info_parse(const struct nlattr *linkinfo, struct np_link *l)
+{
+	struct info_tb tb = {};
+	const char *kind;
+
+	if (mnl_attr_parse_nested(linkinfo, info_attr_cb, &tb) != MNL_CB_OK)
+		return -EBADMSG;
+	if (!tb.kind)
+		return 0;
+	kind = mnl_attr_get_str(tb.kind);
+	if (strlen(kind) >= sizeof(l->kind))
+		return -EBADMSG;
+	strcpy(l->kind, kind);
+	if (strcmp(kind, "macvlan") == 0 && tb.data &&
+	    mnl_attr_parse_nested(tb.data, macvlan_attr_cb, l) != MNL_CB_OK)
+		return -EBADMSG;
+	return 0;
+}
+
 int np_msg_link_parse(const struct nlmsghdr *nlh, struct np_link *ret)
 {
 	const struct nlattr *tb[IFLA_MAX + 1] = {};
 	const struct ifinfomsg *ifm;
 	struct np_link l = {};
 
-	if (nlh->nlmsg_type != RTM_NEWLINK || mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifm))
+	if ((nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK) ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifm))
 		return -EBADMSG;
 	ifm = mnl_nlmsg_get_payload(nlh);
 	if (mnl_attr_parse(nlh, sizeof(*ifm), link_attr_cb, tb) != MNL_CB_OK)
@@ -164,6 +269,15 @@ int np_msg_link_parse(const struct nlmsghdr *nlh, struct np_link *ret)
 			return -EBADMSG;
 		strcpy(l.ifname, name);
 	}
+	l.link_netnsid = -1;
+	if (tb[IFLA_LINK])
+		l.link = (int)mnl_attr_get_u32(tb[IFLA_LINK]);
+	if (tb[IFLA_LINK_NETNSID])
+		l.link_netnsid = (int)mnl_attr_get_u32(tb[IFLA_LINK_NETNSID]);
+	if (tb[IFLA_ADDRESS] && mnl_attr_get_payload_len(tb[IFLA_ADDRESS]) == sizeof(l.mac))
+		memcpy(l.mac, mnl_attr_get_payload(tb[IFLA_ADDRESS]), sizeof(l.mac));
+	if (tb[IFLA_LINKINFO] && link_info_parse(tb[IFLA_LINKINFO], &l) < 0)
+		return -EBADMSG;
 	if (l.ifindex <= 0)
 		return -EBADMSG;
 	*ret = l;

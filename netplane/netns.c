@@ -27,32 +27,73 @@ int np_netns_open(const char *path)
 	return TAKE_FD(fd);
 }
 
-int np_netns_socket(int netns_fd, int domain, int type, int protocol, struct diag *d)
+/*
+ * Run fn inside the netns on the calling thread, then come back. setns() affects only the
+ * calling thread; other threads keep working in their netns.
+ */
+static int in_netns(int netns_fd, int (*fn)(void *), void *data, struct diag *d)
 {
-	_cleanup_close_ int orig = -1;
-	int fd, r = 0;
+	_cleanup_close_ int orig = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	int r;
 
-	/* setns() affects only the calling thread; other threads keep working in their netns. */
-	orig = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (orig < 0) {
-		r = -errno;
-		return diag_fail(d, r, "opening the current netns: %s", strerror(-r));
-	}
-	if (setns(netns_fd, CLONE_NEWNET) < 0) {
-		r = -errno;
-		return diag_fail(d, r, "entering the pod netns: %s", strerror(-r));
-	}
-	fd = socket(domain, type | SOCK_CLOEXEC, protocol);
-	if (fd < 0)
-		r = -errno;
+	if (orig < 0)
+		return diag_fail(d, -errno, "opening the current netns: %s", strerror(errno));
+	if (setns(netns_fd, CLONE_NEWNET) < 0)
+		return diag_fail(d, -errno, "entering the pod netns: %s", strerror(errno));
+	r = fn(data);
 	if (setns(orig, CLONE_NEWNET) < 0) {
 		/* Carrying on would create host links and routes inside a pod: stop here. This
 		 * cannot fail for a privileged caller holding a valid fd of its own netns. */
 		abort();
 	}
-	if (r < 0)
+	return r;
+}
+
+struct sock_args {
+	int domain, type, protocol;
+};
+
+static int make_socket(void *data)
+{
+	struct sock_args *a = data;
+	int fd = socket(a->domain, a->type | SOCK_CLOEXEC, a->protocol);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int np_netns_socket(int netns_fd, int domain, int type, int protocol, struct diag *d)
+{
+	struct sock_args a = { domain, type, protocol };
+	int r = in_netns(netns_fd, make_socket, &a, d);
+
+	if (r < 0 && d && !d->err)
 		return diag_fail(d, r, "socket in the pod netns: %s", strerror(-r));
-	return fd;
+	return r;
+}
+
+static int open_sysctl(void *data)
+{
+	/* /proc/sys/net belongs to the netns of the task that opens it */
+	int fd = open(data, O_WRONLY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int np_netns_sysctl(int netns_fd, const char *key, const char *value, struct diag *d)
+{
+	char path[256];
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+
+	if (strstr(key, "..") || snprintf(path, sizeof(path), "/proc/sys/%s", key) >= (int)sizeof(path))
+		return diag_fail(d, -EINVAL, "sysctl %s: bad name", key);
+	fd = in_netns(netns_fd, open_sysctl, path, d);
+	if (fd < 0)
+		return d && d->err ? fd : diag_fail(d, fd, "sysctl %s: %s", key, strerror(-fd));
+	n = write(fd, value, strlen(value));
+	if (n < 0)
+		return diag_fail(d, -errno, "sysctl %s = %s: %s", key, value, strerror(errno));
+	return 0;
 }
 
 int np_netns_lo_up(int netns_fd, struct diag *d)

@@ -218,3 +218,113 @@ struct nlmsghdr *np_msgs_end(struct np_msgs *m, struct nlmsghdr *nlh)
 	m->count++;
 	return nlh;
 }
+
+#define NP_NL_EVENTS_RCVBUF (4 << 20) /* a burst of link/address changes on a busy host */
+
+int np_nl_open_events(int netns_fd, const unsigned int *groups, size_t n_groups,
+		      struct np_nl **ret, struct diag *d)
+{
+	_cleanup_close_ int fd = -1;
+	int rcvbuf = NP_NL_EVENTS_RCVBUF;
+	struct np_nl *nl;
+
+	if (netns_fd >= 0)
+		fd = np_netns_socket(netns_fd, AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+				     NETLINK_ROUTE, d);
+	else
+		fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0 && netns_fd >= 0)
+		return fd;
+	if (fd < 0) {
+		int r = -errno;
+
+		return diag_fail(d, r, "netlink socket: %s", strerror(-r));
+	}
+	/* SO_RCVBUFFORCE needs CAP_NET_ADMIN; without it the plain (capped) size will do */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+
+	nl = calloc(1, sizeof(*nl));
+	if (!nl)
+		return diag_fail(d, -ENOMEM, "netlink socket: out of memory");
+	nl->sock = mnl_socket_fdopen(fd);
+	if (!nl->sock) {
+		free(nl);
+		return diag_fail(d, -ENOMEM, "netlink socket: out of memory");
+	}
+	TAKE_FD(fd);
+	if (mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) < 0) {
+		int r = -errno;
+
+		np_nl_close(nl);
+		return diag_fail(d, r, "netlink bind: %s", strerror(-r));
+	}
+	for (size_t i = 0; i < n_groups; i++) {
+		unsigned int g = groups[i];
+
+		if (mnl_socket_setsockopt(nl->sock, NETLINK_ADD_MEMBERSHIP, &g, sizeof(g)) < 0) {
+			int r = -errno;
+
+			np_nl_close(nl);
+			return diag_fail(d, r, "netlink group %u: %s", g, strerror(-r));
+		}
+	}
+	nl->portid = mnl_socket_get_portid(nl->sock);
+	*ret = nl;
+	return 0;
+}
+
+int np_nl_fd(const struct np_nl *nl)
+{
+	return mnl_socket_get_fd(nl->sock);
+}
+
+int np_nl_read_events(struct np_nl *nl, int (*cb)(const struct nlmsghdr *, void *), void *data,
+		      struct diag *d)
+{
+	int fd = mnl_socket_get_fd(nl->sock);
+	bool overrun = false;
+
+	for (;;) {
+		struct sockaddr_nl from;
+		socklen_t fromlen = sizeof(from);
+		const struct nlmsghdr *nlh;
+		ssize_t n;
+		int len;
+
+		n = recvfrom(fd, nl->buf, sizeof(nl->buf), MSG_DONTWAIT | MSG_TRUNC,
+			     (struct sockaddr *)&from, &fromlen);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			if (errno == ENOBUFS) {
+				overrun = true; /* events were lost; what is queued is still read */
+				continue;
+			}
+			return diag_fail(d, -errno, "netlink events: %s", strerror(errno));
+		}
+		if ((size_t)n > sizeof(nl->buf)) {
+			overrun = true; /* a datagram larger than the buffer: treat as lost */
+			continue;
+		}
+		if (fromlen != sizeof(from) || from.nl_pid != 0)
+			continue; /* only the kernel speaks on these groups */
+		len = (int)n;
+		for (nlh = (const struct nlmsghdr *)nl->buf; mnl_nlmsg_ok(nlh, len);
+		     nlh = mnl_nlmsg_next(nlh, &len)) {
+			int r;
+
+			if (nlh->nlmsg_type < NLMSG_MIN_TYPE)
+				continue;
+			r = cb(nlh, data);
+			if (r < 0)
+				return r;
+		}
+	}
+	if (overrun)
+		return diag_fail(d, -ENOBUFS,
+				 "netlink events: the kernel dropped events (receive buffer full)");
+	return 0;
+}

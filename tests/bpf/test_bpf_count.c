@@ -110,27 +110,38 @@ static int run(struct bpf_program *prog, const struct frame *f, int repeat)
 	return (int)o.retval;
 }
 
+/* Sum the slot's tank_stats_v2 entries by direction (every entry is one packet class). */
 static struct tank_pod_stats stats(uint32_t slot)
 {
-	struct tank_pod_stats per[ncpus], sum = {};
+	struct tank_counter per[ncpus];
+	struct tank_pod_stats sum = {};
+	struct tank_stat_key k, next;
+	int g;
 
-	assert_int_equal(bpf_map__lookup_elem(skel->maps.tank_stats_v1, &slot, sizeof(slot), per,
-					      sizeof(per), 0),
-			 0);
-	for (int i = 0; i < ncpus; i++) {
-		sum.ingress.packets += per[i].ingress.packets;
-		sum.ingress.bytes += per[i].ingress.bytes;
-		sum.egress.packets += per[i].egress.packets;
-		sum.egress.bytes += per[i].egress.bytes;
+	g = bpf_map__get_next_key(skel->maps.tank_stats_v2, NULL, &next, sizeof(next));
+	while (g == 0) {
+		k = next;
+		assert_int_equal(bpf_map__lookup_elem(skel->maps.tank_stats_v2, &k, sizeof(k), per,
+						      sizeof(per), 0),
+				 0);
+		for (int i = 0; i < ncpus && k.slot == slot; i++) {
+			struct tank_counter *c =
+				k.dir == TANK_DIR_INGRESS ? &sum.ingress : &sum.egress;
+
+			c->packets += per[i].packets;
+			c->bytes += per[i].bytes;
+		}
+		g = bpf_map__get_next_key(skel->maps.tank_stats_v2, &k, &next, sizeof(next));
 	}
 	return sum;
 }
 
 static void set_if(uint32_t ifindex, uint32_t slot, uint32_t host_ingress_dir)
 {
-	struct tank_if_info ifi = { .slot = slot, .host_ingress_dir = host_ingress_dir };
+	struct tank_if_info ifi = { .slot = slot, .host_ingress_dir = host_ingress_dir,
+				    .name = "eth0" };
 
-	assert_int_equal(bpf_map__update_elem(skel->maps.tank_ifs_v1, &ifindex, sizeof(ifindex),
+	assert_int_equal(bpf_map__update_elem(skel->maps.tank_ifs_v2, &ifindex, sizeof(ifindex),
 					      &ifi, sizeof(ifi), 0),
 			 0);
 }
@@ -150,18 +161,18 @@ static int group_teardown(void **state _unused_)
 	return 0;
 }
 
-/* every test starts with lo -> SLOT (host ingress = pod egress) and zero counters */
+/* every test starts with lo -> SLOT (host ingress = pod egress) and no counters */
 static int test_setup(void **state _unused_)
 {
-	struct tank_pod_stats zero[ncpus > 0 ? ncpus : 1];
-	uint32_t slot = SLOT;
+	struct tank_stat_key k;
 
 	if (!skel)
 		return 0;
-	memset(zero, 0, sizeof(zero));
 	set_if(LO_IFINDEX, SLOT, TANK_DIR_EGRESS);
-	return bpf_map__update_elem(skel->maps.tank_stats_v1, &slot, sizeof(slot), zero,
-				    sizeof(zero), 0);
+	while (bpf_map__get_next_key(skel->maps.tank_stats_v2, NULL, &k, sizeof(k)) == 0)
+		if (bpf_map__delete_elem(skel->maps.tank_stats_v2, &k, sizeof(k), 0) < 0)
+			return -1;
+	return 0;
 }
 
 #define REQUIRE_ROOT()                                                                             \
@@ -253,14 +264,14 @@ static void test_unknown_ifindex(void **state _unused_)
 
 	REQUIRE_ROOT();
 	set_if(4242, SLOT, TANK_DIR_EGRESS); /* some other interface belongs to the slot */
-	assert_int_equal(bpf_map__delete_elem(skel->maps.tank_ifs_v1, &key, sizeof(key), 0), 0);
+	assert_int_equal(bpf_map__delete_elem(skel->maps.tank_ifs_v2, &key, sizeof(key), 0), 0);
 	assert_int_equal(run(skel->progs.tank_host_in, &f, 1), -1);
 	assert_int_equal(run(skel->progs.tank_host_eg, &f, 1), -1);
 	s = stats(SLOT);
 	assert_int_equal(s.egress.packets + s.ingress.packets, 0);
 	assert_int_equal(s.egress.bytes + s.ingress.bytes, 0);
 	key = 4242;
-	bpf_map__delete_elem(skel->maps.tank_ifs_v1, &key, sizeof(key), 0);
+	bpf_map__delete_elem(skel->maps.tank_ifs_v2, &key, sizeof(key), 0);
 }
 
 /* An interface whose tc ingress sees the pod's ingress (macvlan inside the pod) flips both. */

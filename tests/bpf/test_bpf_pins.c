@@ -139,20 +139,26 @@ static struct tank_pod_stats stats(void)
 	return s;
 }
 
-/* Bump the slot's counters behind np_bpf's back, through the pinned map: 1 packet per CPU. */
+/* Bump the slot's counters behind np_bpf's back, through the pinned map: 1 packet per CPU in,
+ * 2 out (one tank_stats_v2 entry per direction). */
 static void bump_pinned(void)
 {
-	struct tank_pod_stats per[t.ncpus];
+	struct tank_counter per[t.ncpus];
 	char path[256];
-	uint32_t key = SLOT;
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/" TANK_MAP_STATS, t.pin_dir);
 	fd = bpf_obj_get(path);
 	assert_true(fd >= 0);
-	for (int i = 0; i < t.ncpus; i++)
-		per[i] = (struct tank_pod_stats){ .ingress = { 1, 100 }, .egress = { 2, 200 } };
-	assert_int_equal(bpf_map_update_elem(fd, &key, per, 0), 0);
+	for (int dir = 0; dir < TANK_DIR_MAX; dir++) {
+		struct tank_stat_key k = { .slot = SLOT, .dir = dir, .family = TANK_FAM_IPV4,
+					   .proto = TANK_PROTO_TCP };
+
+		for (int i = 0; i < t.ncpus; i++)
+			per[i] = dir == TANK_DIR_INGRESS ? (struct tank_counter){ 1, 100 } :
+							  (struct tank_counter){ 2, 200 };
+		assert_int_equal(bpf_map_update_elem(fd, &k, per, 0), 0);
+	}
 	close(fd);
 }
 
@@ -224,8 +230,16 @@ static void test_reopen_keeps_counters(void **state _unused_)
 	struct tank_pod_stats s;
 	struct diag d = {};
 
+	struct np_addr peer;
+	struct np_port_range port = { IPPROTO_TCP, 80, 80 };
+	struct np_rule rule = { &peer, 1, NULL, 0, &port, 1 };
+	struct np_policy pol = { .dir[TANK_DIR_INGRESS] = { true, &rule, 1 }, .audit = true };
+	struct np_verdict v;
+
 	REQUIRE_READY();
+	assert_int_equal(np_addr_parse("198.18.0.0/24", &peer), 0);
 	assert_int_equal(np_bpf_pod_register(t.bpf, SLOT, "web", "uid-a", NULL), 0);
+	assert_int_equal(np_bpf_policy_set(t.bpf, SLOT, &pol, NULL), 0);
 	bump_pinned();
 	np_bpf_close(t.bpf);
 	t.bpf = NULL;
@@ -239,14 +253,32 @@ static void test_reopen_keeps_counters(void **state _unused_)
 	assert_int_equal(s.egress.packets, 2ull * (uint64_t)t.ncpus);
 	assert_int_equal(np_bpf_pod_info(t.bpf, SLOT, &info), 0);
 	assert_string_equal(info.uid, "uid-a");
+	/* the policy and its mode are pinned too */
+	peer.prefix = 32;
+	assert_int_equal(np_bpf_verdict_test(t.bpf, SLOT, TANK_DIR_INGRESS, &peer, 80, IPPROTO_TCP,
+					     &v, NULL),
+			 0);
+	assert_int_equal(v.reason, TANK_REASON_RULE);
+	assert_int_equal(np_bpf_verdict_test(t.bpf, SLOT, TANK_DIR_INGRESS, &peer, 81, IPPROTO_TCP,
+					     &v, NULL),
+			 0);
+	assert_int_equal(v.verdict, TANK_VERDICT_AUDIT);
 
-	/* re-adoption by the same pod keeps counting */
+	/* re-adoption by the same pod keeps counting (and its policy) */
 	assert_int_equal(np_bpf_pod_register(t.bpf, SLOT, "web", "uid-a", NULL), 0);
 	assert_int_equal(stats().egress.packets, 2ull * (uint64_t)t.ncpus);
-	/* the slot goes to another pod: zeroed */
+	assert_int_equal(np_bpf_verdict_test(t.bpf, SLOT, TANK_DIR_INGRESS, &peer, 80, IPPROTO_TCP,
+					     &v, NULL),
+			 0);
+	assert_int_equal(v.reason, TANK_REASON_RULE);
+	/* the slot goes to another pod: zeroed, no policy */
 	assert_int_equal(np_bpf_pod_register(t.bpf, SLOT, "db", "uid-b", NULL), 0);
 	s = stats();
 	assert_int_equal(s.ingress.packets + s.egress.packets + s.ingress.bytes, 0);
+	assert_int_equal(np_bpf_verdict_test(t.bpf, SLOT, TANK_DIR_INGRESS, &peer, 81, IPPROTO_TCP,
+					     &v, NULL),
+			 0);
+	assert_int_equal(v.reason, TANK_REASON_NO_POLICY);
 	/* unregister frees the slot; counters stay until the next register */
 	bump_pinned();
 	assert_int_equal(np_bpf_pod_unregister(t.bpf, "uid-b", SLOT, NULL, 0, NULL), 0);

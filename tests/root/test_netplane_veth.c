@@ -387,12 +387,14 @@ static void test_veth_and_bpf(void **state _unused_)
 		      (unsigned long long)s1.ingress.packets, (unsigned long long)s1.ingress.bytes,
 		      (unsigned long long)s1.egress.packets, (unsigned long long)s1.egress.bytes);
 
-	assert_int_equal(sh(&out, "bpftool map lookup pinned %s/tank_stats_v1 key %d 0 0 0",
-			    t.pin_dir, SLOT),
-			 0);
-	assert_contains(out, "\"ingress\"");
+	/* one entry per slot, NIC, direction, family, protocol, verdict, reason; enums by name */
+	assert_int_equal(sh(&out, "bpftool map dump pinned %s/" TANK_MAP_STATS, t.pin_dir), 0);
+	assert_contains(out, "\"slot\": 5");
+	assert_contains(out, "\"dir\": \"TANK_DIR_INGRESS\"");
+	assert_contains(out, "\"family\": \"TANK_FAM_IPV6\"");
+	assert_contains(out, "\"proto\": \"TANK_PROTO_ICMP\"");
 	assert_contains(out, "\"packets\"");
-	print_message("bpftool map lookup (excerpt):\n%.400s\n", out);
+	print_message("bpftool map dump (excerpt):\n%.600s\n", out);
 	free(out);
 	assert_int_equal(np_bpf_pod_info(t.bpf, SLOT, &info), 0);
 	assert_string_equal(info.name, "web");

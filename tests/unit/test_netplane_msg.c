@@ -340,6 +340,244 @@ static void test_link_parse(void **state _unused_)
 	assert_int_equal(np_msg_link_parse(nlh, &l), -EBADMSG);
 }
 
+static void test_macvlan_msg(void **state _unused_)
+{
+	static const uint8_t mac[6] = { 0x0a, 1, 2, 3, 4, 5 };
+	struct attrs top = {}, info = {}, data = {};
+	const struct ifinfomsg *ifm;
+	const struct nlmsghdr *nlh;
+	struct np_msgs m;
+
+	np_msgs_init(&m);
+	assert_non_null(np_msg_macvlan_new(&m, "eth0", 42, 7, mac, 1400));
+	nlh = first_msg(&m);
+	assert_int_equal(nlh->nlmsg_type, RTM_NEWLINK);
+	assert_int_equal(nlh->nlmsg_flags & (NLM_F_CREATE | NLM_F_EXCL), NLM_F_CREATE | NLM_F_EXCL);
+	ifm = mnl_nlmsg_get_payload(nlh);
+	assert_int_equal(ifm->ifi_index, 0);
+	assert_int_equal(ifm->ifi_flags & IFF_UP, 0); /* up once configured, in the pod batch */
+	assert_int_equal(mnl_attr_parse(nlh, sizeof(*ifm), collect_cb, &top), MNL_CB_OK);
+	assert_string_equal(mnl_attr_get_str(top.tb[IFLA_IFNAME]), "eth0");
+	assert_int_equal(mnl_attr_get_u32(top.tb[IFLA_LINK]), 7);
+	assert_int_equal(mnl_attr_get_u32(top.tb[IFLA_NET_NS_FD]), 42);
+	assert_int_equal(mnl_attr_get_u32(top.tb[IFLA_MTU]), 1400);
+	assert_int_equal(mnl_attr_get_payload_len(top.tb[IFLA_ADDRESS]), 6);
+	assert_memory_equal(mnl_attr_get_payload(top.tb[IFLA_ADDRESS]), mac, 6);
+	assert_int_equal(mnl_attr_parse_nested(top.tb[IFLA_LINKINFO], collect_cb, &info),
+			 MNL_CB_OK);
+	assert_string_equal(mnl_attr_get_str(info.tb[IFLA_INFO_KIND]), "macvlan");
+	assert_int_equal(mnl_attr_parse_nested(info.tb[IFLA_INFO_DATA], collect_cb, &data),
+			 MNL_CB_OK);
+	assert_int_equal(mnl_attr_get_u32(data.tb[IFLA_MACVLAN_MODE]), MACVLAN_MODE_BRIDGE);
+
+	/* the host shim: no netns, no MTU */
+	np_msgs_init(&m);
+	assert_non_null(np_msg_macvlan_new(&m, "tank0", -1, 7, mac, 0));
+	memset(&top, 0, sizeof(top));
+	assert_int_equal(mnl_attr_parse(first_msg(&m), sizeof(*ifm), collect_cb, &top), MNL_CB_OK);
+	assert_null(top.tb[IFLA_NET_NS_FD]);
+	assert_null(top.tb[IFLA_MTU]);
+
+	/* no parent, a multicast MAC, a bad name */
+	assert_null(np_msg_macvlan_new(&m, "eth0", 42, 0, mac, 0));
+	assert_null(np_msg_macvlan_new(&m, "eth0", 42, 7, (const uint8_t[6]){ 1, 0, 0x5e }, 0));
+	assert_null(np_msg_macvlan_new(&m, "much-too-long-ifname", 42, 7, mac, 0));
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(m.count, 1);
+}
+
+/* What the kernel sends for a macvlan: IFLA_LINK, IFLA_LINKINFO, IFLA_ADDRESS. */
+static void test_link_parse_info(void **state _unused_)
+{
+	static const uint8_t mac[6] = { 0x0a, 1, 2, 3, 4, 5 };
+	_Alignas(8) char buf[512] = {};
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlattr *li, *data;
+	struct ifinfomsg *ifm;
+	struct np_link l;
+
+	nlh->nlmsg_type = RTM_DELLINK;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_index = 9;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, "tank0");
+	mnl_attr_put_u32(nlh, IFLA_LINK, 3);
+	mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
+	li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "macvlan");
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	mnl_attr_put_u32(nlh, IFLA_MACVLAN_MODE, MACVLAN_MODE_VEPA);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, li);
+	assert_int_equal(np_msg_link_parse(nlh, &l), 0);
+	assert_int_equal(l.ifindex, 9);
+	assert_int_equal(l.link, 3);
+	assert_int_equal(l.link_netnsid, -1);
+	assert_string_equal(l.kind, "macvlan");
+	assert_int_equal(l.macvlan_mode, MACVLAN_MODE_VEPA);
+	assert_memory_equal(l.mac, mac, 6);
+}
+
+static void test_addr_replace_del_parse(void **state _unused_)
+{
+	struct attrs at = {};
+	const struct nlmsghdr *nlh;
+	struct np_ifaddr ia;
+	struct np_addr a;
+	struct np_msgs m;
+	int len;
+
+	assert_int_equal(np_addr_parse("198.18.0.2/24", &a), 0);
+	np_msgs_init(&m);
+	assert_non_null(np_msg_addr_replace(&m, 5, &a, RT_SCOPE_UNIVERSE, IFA_F_NODAD, 1024));
+	assert_non_null(np_msg_addr_del(&m, 5, &a));
+	assert_non_null(np_msg_addr_dump(&m, AF_UNSPEC));
+	assert_null(np_msg_addr_dump(&m, 99));
+	assert_int_equal(m.count, 3);
+
+	len = (int)m.len;
+	nlh = first_msg(&m);
+	assert_int_equal(nlh->nlmsg_type, RTM_NEWADDR);
+	assert_int_equal(nlh->nlmsg_flags & (NLM_F_CREATE | NLM_F_REPLACE | NLM_F_EXCL),
+			 NLM_F_CREATE | NLM_F_REPLACE);
+	assert_int_equal(mnl_attr_parse(nlh, sizeof(struct ifaddrmsg), collect_cb, &at), MNL_CB_OK);
+	assert_int_equal(mnl_attr_get_u32(at.tb[IFA_RT_PRIORITY]), 1024);
+	assert_int_equal(mnl_attr_get_u32(at.tb[IFA_FLAGS]), IFA_F_NODAD);
+	assert_int_equal(np_msg_addr_parse(nlh, &ia), 0);
+	assert_int_equal(ia.ifindex, 5);
+	assert_int_equal(ia.flags, IFA_F_NODAD);
+	assert_int_equal(ia.addr.prefix, 24);
+	assert_memory_equal(&ia.addr.v4, &a.v4, 4);
+
+	nlh = mnl_nlmsg_next(nlh, &len);
+	assert_int_equal(nlh->nlmsg_type, RTM_DELADDR);
+	assert_int_equal(nlh->nlmsg_flags & (NLM_F_CREATE | NLM_F_EXCL), 0);
+	assert_int_equal(np_msg_addr_parse(nlh, &ia), 0); /* a deletion parses too */
+	nlh = mnl_nlmsg_next(nlh, &len);
+	assert_int_equal(nlh->nlmsg_type, RTM_GETADDR);
+	assert_int_equal(nlh->nlmsg_flags & NLM_F_DUMP, NLM_F_DUMP);
+	assert_int_equal(np_msg_addr_parse(nlh, &ia), -EBADMSG);
+}
+
+static void test_route_replace_del_parse(void **state _unused_)
+{
+	struct np_route r = { .oif = 4, .scope = RT_SCOPE_LINK, .protocol = RTPROT_STATIC };
+	const struct nlmsghdr *nlh;
+	const struct rtmsg *rtm;
+	struct np_route_info ri;
+	struct np_msgs m;
+	int len;
+
+	assert_int_equal(np_addr_parse("198.18.0.11/32", &r.dst), 0);
+	np_msgs_init(&m);
+	assert_non_null(np_msg_route_replace(&m, &r));
+	assert_non_null(np_msg_route_del(&m, &r));
+	assert_non_null(np_msg_route_dump(&m, AF_INET6));
+	assert_null(np_msg_route_dump(&m, AF_UNSPEC));
+	len = (int)m.len;
+	nlh = first_msg(&m);
+	assert_int_equal(nlh->nlmsg_flags & (NLM_F_CREATE | NLM_F_REPLACE | NLM_F_EXCL),
+			 NLM_F_CREATE | NLM_F_REPLACE);
+	assert_int_equal(np_msg_route_parse(nlh, &ri), 0);
+	assert_int_equal(ri.oif, 4);
+	assert_int_equal(ri.dst.prefix, 32);
+	assert_memory_equal(&ri.dst.v4, &r.dst.v4, 4);
+	nlh = mnl_nlmsg_next(nlh, &len);
+	assert_int_equal(nlh->nlmsg_type, RTM_DELROUTE);
+	rtm = mnl_nlmsg_get_payload(nlh);
+	assert_int_equal(rtm->rtm_scope, RT_SCOPE_NOWHERE);
+	assert_int_equal(rtm->rtm_protocol, 0);
+	nlh = mnl_nlmsg_next(nlh, &len);
+	assert_int_equal(nlh->nlmsg_type, RTM_GETROUTE);
+	assert_int_equal(nlh->nlmsg_flags & NLM_F_DUMP, NLM_F_DUMP);
+
+	/* a route of another table is not a candidate */
+	_Alignas(8) char buf[256] = {};
+	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
+	struct rtmsg *t;
+
+	h->nlmsg_type = RTM_NEWROUTE;
+	t = mnl_nlmsg_put_extra_header(h, sizeof(*t));
+	t->rtm_family = AF_INET;
+	t->rtm_table = RT_TABLE_LOCAL;
+	t->rtm_type = RTN_UNICAST;
+	mnl_attr_put_u32(h, RTA_PRIORITY, 7);
+	assert_int_equal(np_msg_route_parse(h, &ri), -ENOENT);
+	t->rtm_table = RT_TABLE_MAIN;
+	mnl_attr_put_u32(h, RTA_OIF, 2);
+	assert_int_equal(np_msg_route_parse(h, &ri), 0);
+	assert_int_equal(ri.metric, 7);
+	assert_int_equal(ri.dst.prefix, 0);
+	t->rtm_dst_len = 33;
+	assert_int_equal(np_msg_route_parse(h, &ri), -EBADMSG);
+}
+
+static void test_monitor_parse(void **state _unused_)
+{
+	_Alignas(8) char buf[512] = {};
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct np_mon_event ev;
+	struct ifinfomsg *ifm;
+	struct ifaddrmsg *ifa;
+	struct in6_addr a6;
+
+	nlh->nlmsg_type = RTM_NEWLINK;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_index = 4;
+	ifm->ifi_flags = IFF_UP;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, "eth0");
+	assert_int_equal(np_monitor_parse(nlh, &ev), 0); /* up: not drift */
+	ifm->ifi_flags = 0;
+	assert_int_equal(np_monitor_parse(nlh, &ev), 1);
+	assert_int_equal(ev.type, NP_MON_LINK_DOWN);
+	assert_int_equal(ev.ifindex, 4);
+	assert_string_equal(ev.ifname, "eth0");
+	nlh->nlmsg_type = RTM_DELLINK;
+	ifm->ifi_flags = IFF_UP;
+	assert_int_equal(np_monitor_parse(nlh, &ev), 1);
+	assert_int_equal(ev.type, NP_MON_LINK_DEL);
+
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_DELADDR;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = AF_INET6;
+	ifa->ifa_prefixlen = 64;
+	ifa->ifa_index = 4;
+	inet_pton(AF_INET6, "2001:db8::11", &a6);
+	mnl_attr_put(nlh, IFA_ADDRESS, 16, &a6);
+	assert_int_equal(np_monitor_parse(nlh, &ev), 1);
+	assert_int_equal(ev.type, NP_MON_ADDR_DEL);
+	assert_int_equal(ev.ifindex, 4);
+	assert_int_equal(ev.addr.family, AF_INET6);
+	assert_int_equal(ev.addr.prefix, 64);
+	assert_memory_equal(&ev.addr.v6, &a6, 16);
+	nlh->nlmsg_type = RTM_NEWADDR;
+	assert_int_equal(np_monitor_parse(nlh, &ev), 0);
+	nlh->nlmsg_type = RTM_DELADDR;
+	ifa->ifa_prefixlen = 200;
+	assert_int_equal(np_monitor_parse(nlh, &ev), -EBADMSG);
+	nlh->nlmsg_type = RTM_NEWROUTE;
+	assert_int_equal(np_monitor_parse(nlh, &ev), 0);
+}
+
+static void test_addr_format(void **state _unused_)
+{
+	char buf[NP_ADDR_TEXT_MAX], small[8];
+	struct np_addr a;
+
+	assert_int_equal(np_addr_parse("2001:db8:1::10/64", &a), 0);
+	assert_int_equal(np_addr_format(&a, true, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "2001:db8:1::10/64");
+	assert_int_equal(np_addr_format(&a, false, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "2001:db8:1::10");
+	assert_int_equal(np_addr_format(&a, true, small, sizeof(small)), -ENOSPC);
+	assert_int_equal(np_addr_parse("255.255.255.255/32", &a), 0);
+	assert_int_equal(np_addr_format(&a, true, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "255.255.255.255/32");
+	a.family = 0;
+	assert_int_equal(np_addr_format(&a, true, buf, sizeof(buf)), -EINVAL);
+}
+
 static void test_msgs_full(void **state _unused_)
 {
 	struct np_addr a;
@@ -368,6 +606,12 @@ int main(void)
 		cmocka_unit_test(test_route_msg),
 		cmocka_unit_test(test_link_msgs),
 		cmocka_unit_test(test_link_parse),
+		cmocka_unit_test(test_macvlan_msg),
+		cmocka_unit_test(test_link_parse_info),
+		cmocka_unit_test(test_addr_replace_del_parse),
+		cmocka_unit_test(test_route_replace_del_parse),
+		cmocka_unit_test(test_monitor_parse),
+		cmocka_unit_test(test_addr_format),
 		cmocka_unit_test(test_msgs_full),
 	};
 
