@@ -149,7 +149,11 @@ $(B)/bench/bench_plan: $(B)/tests/bench/bench_plan.o $(B)/libdaemon.a $(B)/libta
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(LDLIBS)
 
-bench: all $(B)/bench/bench_plan
+$(B)/bench/bench_netsetup: $(B)/tests/bench/bench_netsetup.o $(B)/libnetplane.a $(B)/libtank.a
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(LDLIBS)
+
+bench: all $(B)/bench/bench_plan $(B)/bench/bench_netsetup $(B)/tests/bpf/bench_bpf_rules
 	@tests/bench/run.sh
 
 SBINDIR   = $(PREFIX)/sbin

@@ -190,30 +190,33 @@ void spec_check_supported(const struct pod_spec *s, json_t *errs)
 		UNSUP("network", "\"host\" networking");
 	for (size_t i = 0; s->net == NET_NICS && i < s->n_nics; i++) {
 		snprintf(path, sizeof(path), "network.nics[%zu].mode", i);
-		if (s->nics[i].mode != NIC_VETH)
+		if (s->nics[i].mode == NIC_NETKIT && !np_netkit_supported())
 			json_array_append_new(
 				errs, json_pack("{s:s,s:s}", "path", path, "message",
-						"only \"veth\" NICs are supported by this tankd "
-						"yet (macvlan and netkit come next)"));
-		snprintf(path, sizeof(path), "network.nics[%zu].ip", i);
-		if (s->nics[i].ipam)
-			UNSUP(path, "\"ipam\"");
-		snprintf(path, sizeof(path), "network.nics[%zu].mac", i);
-		if (s->nics[i].mac)
-			UNSUP(path, "a fixed MAC");
+						"this kernel has no netkit; use \"veth\" (routed the "
+						"same way)"));
 	}
 	if (s->has_policy)
 		UNSUP("network.policy", "policy");
-	if (s->n_volumes)
-		UNSUP("volumes", "volumes");
-	for (size_t i = 0; i < s->n_containers; i++) {
-		const struct spec_container *c = &s->containers[i];
-
-		snprintf(path, sizeof(path), "containers[%zu].tty", i);
-		if (c->tty)
-			UNSUP(path, "tty");
-	}
 #undef UNSUP
+}
+
+/* IPAM pools named by NICs must exist in this tankd's config. */
+static void check_pools(struct tankd *t, const struct pod_spec *s, json_t *errs)
+{
+	char path[128];
+
+	for (size_t i = 0; s->net == NET_NICS && i < s->n_nics; i++) {
+		_cleanup_free_ char *msg = NULL;
+
+		if (!s->nics[i].ipam || config_pool(&t->cfg, s->nics[i].ipam))
+			continue;
+		snprintf(path, sizeof(path), "network.nics[%zu].ip", i);
+		msg = strdup_printf("IPAM pool \"%s\" is not configured in tankd (add "
+				    "pool.%s.subnet to its config)",
+				    s->nics[i].ipam, s->nics[i].ipam);
+		json_array_append_new(errs, json_pack("{s:s,s:s?}", "path", path, "message", msg));
+	}
 }
 
 static json_t *invalid_reply(json_t *errs)
@@ -247,6 +250,7 @@ static json_t *op_apply(struct tankd *t, json_t *req)
 			    : api_error("invalid", diag_text(&d, r), d.path, NULL);
 	errs = json_array();
 	spec_check_supported(ps, errs);
+	check_pools(t, ps, errs);
 	if (json_array_size(errs)) {
 		pod_spec_free(ps);
 		reply = invalid_reply(errs);
@@ -408,8 +412,9 @@ static json_t *op_exec(struct tankd *t, struct client *c, json_t *req, int *fds,
 	if (!p)
 		return api_error("not_found", "no such pod running", NULL, NULL);
 	if (c->exec_fd >= 0)
-		return api_error("invalid", "one exec at a time per connection", NULL, NULL);
-	r = runtime_exec(t, p, req, fds, nfds, &sfd, &d);
+		return api_error("invalid", "one exec, attach or logs at a time per connection", NULL,
+				 NULL);
+	r = runtime_relay(t, p, req, fds, nfds, &sfd, &d);
 	if (r < 0)
 		return api_error(r == -ESRCH ? "not_running" : "invalid", diag_text(&d, r), NULL,
 				 NULL);
@@ -480,15 +485,21 @@ static json_t *handle(struct tankd *t, struct client *c, json_t *req, int *fds, 
 		return op_traffic(t, req);
 	if (!strcmp(op, "info"))
 		return op_info(t);
-	if (!strcmp(op, "exec"))
+	if (!strcmp(op, "exec") || !strcmp(op, "attach") || !strcmp(op, "logs"))
 		return op_exec(t, c, req, fds, nfds);
+	if (!strcmp(op, "resize")) {
+		/* a terminal changed size during exec/attach: tell the shim, no reply */
+		if (c->exec_fd >= 0)
+			ipc_send_json(c->exec_fd, req, NULL, 0);
+		return NULL;
+	}
 	if (!strcmp(op, "events"))
 		return op_events(c, req);
 	if (!strcmp(op, "restart"))
 		return op_restart(t, req);
 	return api_error("invalid",
-			 "unknown op (valid: apply, get, delete, exec, traffic, info, events, "
-			 "restart)",
+			 "unknown op (valid: apply, get, delete, exec, attach, logs, resize, "
+			 "traffic, info, events, restart)",
 			 NULL, NULL);
 }
 
@@ -564,11 +575,12 @@ void api_exec_event(struct tankd *t, void *client)
 	} else if (!json_bool(res, "ok", false)) {
 		reply = api_error("exec", json_str(res, "error", "exec failed"), NULL, NULL);
 	} else {
+		const char *keys[] = { "signal", "exit_code", "detached" };
+
 		reply = ok_reply();
-		if (json_object_get(res, "signal"))
-			json_object_set(reply, "signal", json_object_get(res, "signal"));
-		else
-			json_object_set(reply, "exit_code", json_object_get(res, "exit_code"));
+		for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+			if (json_object_get(res, keys[i]))
+				json_object_set(reply, keys[i], json_object_get(res, keys[i]));
 	}
 	json_decref(res);
 	if (client_send(t, c, reply) < 0)

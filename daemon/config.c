@@ -20,6 +20,12 @@ void config_defaults(struct tankd_config *c)
 	c->plan.backoff_max_ms = 300000;
 	c->plan.backoff_reset_ms = 600000;
 	c->log_level = LOG_LVL_INFO;
+	c->uplink = strdup("");
+	c->host_shim = strdup(NP_HOSTSHIM_NAME);
+	c->dns_domain = strdup(NP_DNS_DOMAIN);
+	c->dns = true;
+	c->log_max_size = 10 << 20;
+	c->log_max_files = 5;
 }
 
 void config_free(struct tankd_config *c)
@@ -33,6 +39,70 @@ void config_free(struct tankd_config *c)
 	free(c->cgroup_name);
 	free(c->shim_path);
 	free(c->seed_dir);
+	free(c->uplink);
+	free(c->host_shim);
+	free(c->dns_domain);
+	strv_free(c->dns_upstream);
+	free(c->pools);
+}
+
+const struct np_ipam_pool *config_pool(const struct tankd_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_pools; i++)
+		if (!strcmp(c->pools[i].name, name))
+			return &c->pools[i];
+	return NULL;
+}
+
+/* pool.<name>.subnet = CIDR starts a pool; pool.<name>.{gateway,range,dns,domain,reserve}
+ * then set its fields (np_ipam_pool_set checks each against the subnet). */
+static int set_pool(struct tankd_config *c, const char *key, const char *v, struct diag *d)
+{
+	const char *name = key + 5, *dot = strchr(name, '.');
+	char pname[NP_IPAM_NAME_MAX];
+	struct np_ipam_pool *p;
+
+	if (!dot || dot == name || (size_t)(dot - name) >= sizeof(pname))
+		return diag_fail(d, -EINVAL, "%s: expected pool.<name>.<setting>", key);
+	snprintf(pname, sizeof(pname), "%.*s", (int)(dot - name), name);
+	if (!spec_name_is_valid(pname))
+		return diag_fail(d, -EINVAL, "%s: pool name \"%s\" must be a DNS label", key, pname);
+	p = (struct np_ipam_pool *)config_pool(c, pname);
+	if (!strcmp(dot + 1, "subnet")) {
+		struct np_ipam_pool *np;
+
+		if (p)
+			return diag_fail(d, -EINVAL, "%s: pool \"%s\" has a subnet already", key,
+					 pname);
+		if (c->n_pools >= 64)
+			return diag_fail(d, -EINVAL, "%s: at most 64 pools", key);
+		np = realloc(c->pools, (c->n_pools + 1) * sizeof(*np));
+		if (!np)
+			return -ENOMEM;
+		c->pools = np;
+		p = &c->pools[c->n_pools];
+		memset(p, 0, sizeof(*p));
+		if (np_ipam_pool_init(p, pname, v, d) < 0) {
+			diag_prefix(d, "%s: ", key);
+			return -EINVAL;
+		}
+		c->n_pools++;
+		return 0;
+	}
+	if (!p)
+		return diag_fail(d, -EINVAL, "%s: set pool.%s.subnet first", key, pname);
+	if (np_ipam_pool_set(p, dot + 1, v, d) < 0) {
+		diag_prefix(d, "%s: ", key);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_str(char **slot, const char *v)
+{
+	free(*slot);
+	*slot = strdup(v);
+	return *slot ? 0 : -ENOMEM;
 }
 
 static int set_path(char **slot, const char *key, const char *v, struct diag *d)
@@ -84,6 +154,47 @@ int config_set(struct tankd_config *c, const char *key, const char *v, struct di
 		c->cgroup_name = strdup(v);
 		return c->cgroup_name ? 0 : -ENOMEM;
 	}
+	if (!strncmp(key, "pool.", 5))
+		return set_pool(c, key, v, d);
+	if (!strcmp(key, "uplink") || !strcmp(key, "host_shim")) {
+		if (strlen(v) > 15 || strchr(v, '/') || (!*v && !strcmp(key, "host_shim")))
+			return diag_fail(d, -EINVAL, "%s: \"%s\" is not an interface name", key, v);
+		return set_str(!strcmp(key, "uplink") ? &c->uplink : &c->host_shim, v);
+	}
+	if (!strcmp(key, "dns_domain")) {
+		if (!*v || strlen(v) > 200 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-.") != strlen(v))
+			return diag_fail(d, -EINVAL, "dns_domain: \"%s\" is not a domain name", v);
+		return set_str(&c->dns_domain, v);
+	}
+	if (!strcmp(key, "dns")) {
+		if (strcmp(v, "on") && strcmp(v, "off"))
+			return diag_fail(d, -EINVAL, "dns: \"%s\" (use on or off)", v);
+		c->dns = !strcmp(v, "on");
+		return 0;
+	}
+	if (!strcmp(key, "dns_upstream")) {
+		struct np_addr a;
+
+		if (np_addr_parse(v, &a) < 0)
+			return diag_fail(d, -EINVAL, "dns_upstream: \"%s\" is not an address", v);
+		if (strv_length(c->dns_upstream) >= 4)
+			return diag_fail(d, -EINVAL, "dns_upstream: at most 4");
+		return strv_push(&c->dns_upstream, v);
+	}
+	if (!strcmp(key, "log_max_size")) {
+		if (parse_size(v, &c->log_max_size) < 0 || c->log_max_size < 4096)
+			return diag_fail(d, -EINVAL, "log_max_size: \"%s\" (a size >= 4Ki, e.g. 10Mi)", v);
+		return 0;
+	}
+	if (!strcmp(key, "log_max_files")) {
+		char *end;
+		unsigned long n = strtoul(v, &end, 10);
+
+		if (*end || !*v || n < 1 || n > 100)
+			return diag_fail(d, -EINVAL, "log_max_files: \"%s\" (a number 1..100)", v);
+		c->log_max_files = (unsigned int)n;
+		return 0;
+	}
 	if (!strcmp(key, "resync_interval"))
 		return set_ms(&c->resync_ms, key, v, d);
 	if (!strcmp(key, "backoff_base"))
@@ -101,7 +212,9 @@ int config_set(struct tankd_config *c, const char *key, const char *v, struct di
 	return diag_fail(d, -EINVAL,
 			 "unknown key \"%s\" (valid: data_dir, run_dir, socket, bpf_dir, netns_dir, "
 			 "cgroup_root, cgroup_name, shim, seed_dir, resync_interval, backoff_base, "
-			 "backoff_max, backoff_reset, log_level)",
+			 "backoff_max, backoff_reset, log_level, log_max_size, log_max_files, uplink, "
+			 "host_shim, dns, dns_domain, "
+			 "dns_upstream, pool.<name>.{subnet,gateway,range,dns,domain,reserve})",
 			 key);
 }
 

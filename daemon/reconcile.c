@@ -220,6 +220,8 @@ void reconcile_pass(struct tankd *t)
 			break;
 		}
 	}
+	net_sweep(t, records);
+	net_dns_tick(t);
 	/* stops whose shim did not answer in time */
 	for (struct pod *p = t->pods, *next; p; p = next) {
 		next = p->next;
@@ -251,11 +253,28 @@ json_t *pod_to_json(const struct tankd *t, const struct pod *p)
 
 		for (size_t k = 0; p->nics[i].ips && p->nics[i].ips[k]; k++)
 			json_array_append_new(ips, json_string(p->nics[i].ips[k]));
-		json_array_append_new(nics, json_pack("{s:s,s:s,s:s,s:i,s:o}", "name",
-						      p->nics[i].name, "mode", "veth",
-						      "host_ifname", p->nics[i].host_ifname,
-						      "host_ifindex", p->nics[i].host_ifindex,
-						      "ips", nips));
+		const char *mode = p->spec && i < p->spec->n_nics ? nic_mode_name(p->spec->nics[i].mode)
+			: p->nics[i].parent[0] ? "macvlan" : "veth";
+		json_t *nj = json_pack("{s:s,s:s,s:o}", "name", p->nics[i].name, "mode", mode, "ips",
+				       nips);
+
+		if (p->nics[i].parent[0]) {
+			uint8_t mac[6];
+			char m[18];
+
+			json_object_set_new(nj, "parent", json_string(p->nics[i].parent));
+			json_object_set_new(nj, "host_shim", json_string(p->nics[i].shim));
+			np_mac_derive(p->uid, p->nics[i].name, mac);
+			snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
+				 mac[2], mac[3], mac[4], mac[5]);
+			json_object_set_new(nj, "mac", json_string(p->spec && p->spec->nics[i].mac
+									? p->spec->nics[i].mac
+									: m));
+		} else {
+			json_object_set_new(nj, "host_ifname", json_string(p->nics[i].host_ifname));
+			json_object_set_new(nj, "host_ifindex", json_integer(p->nics[i].host_ifindex));
+		}
+		json_array_append_new(nics, nj);
 	}
 	for (size_t i = 0; i < p->n_ctrs; i++) {
 		if (!pid && p->ctrs[i].pid)

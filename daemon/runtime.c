@@ -112,9 +112,12 @@ static void state_save(struct tankd *t, struct pod *p)
 	_cleanup_json_ json_t *st = NULL;
 
 	for (size_t i = 0; nics && i < p->n_nics; i++)
-		json_array_append_new(nics, json_pack("{s:s,s:s,s:i,s:o}", "name", p->nics[i].name,
-						      "host_ifname", p->nics[i].host_ifname,
-						      "host_ifindex", p->nics[i].host_ifindex,
+		json_array_append_new(nics, json_pack("{s:s,s:s,s:i,s:i,s:s,s:s,s:o}", "name",
+						      p->nics[i].name, "host_ifname",
+						      p->nics[i].host_ifname, "host_ifindex",
+						      p->nics[i].host_ifindex, "pod_ifindex",
+						      p->nics[i].pod_ifindex, "parent",
+						      p->nics[i].parent, "shim", p->nics[i].shim,
 						      "ips", json_from_strv(p->nics[i].ips)));
 	st = json_pack("{s:s,s:s,s:I,s:I,s:i,s:i,s:I,s:O}", "name", p->name, "uid", p->uid,
 		       "revision", (json_int_t)p->revision, "slot", (json_int_t)p->slot,
@@ -258,7 +261,6 @@ static int write_etc_files(struct tankd *t, struct pod *p, const char *dir, stru
 	FILE *f;
 	int r;
 
-	(void)t;
 	if (dfd < 0)
 		return diag_fail(d, -errno, "open %s: %s", dir, strerror(errno));
 	f = open_memstream(&hosts, &len);
@@ -271,16 +273,7 @@ static int write_etc_files(struct tankd *t, struct pod *p, const char *dir, stru
 				p->nics[i].ips[k], p->name);
 	fclose(f);
 	hostname = strdup_printf("%s\n", p->name);
-	if (p->spec->dns) {
-		f = open_memstream(&resolv, &len);
-		if (!f)
-			return -ENOMEM;
-		for (size_t i = 0; p->spec->dns[i]; i++)
-			fprintf(f, "nameserver %s\n", p->spec->dns[i]);
-		fclose(f);
-	} else if (fs_read_all(AT_FDCWD, "/etc/resolv.conf", 65536, &resolv, NULL) < 0) {
-		resolv = strdup("");
-	}
+	resolv = net_resolv_conf(t, p);
 	if (!hosts || !hostname || !resolv)
 		return -ENOMEM;
 	r = fs_write_atomic(dfd, "hosts", hosts, strlen(hosts), 0644);
@@ -291,31 +284,57 @@ static int write_etc_files(struct tankd *t, struct pod *p, const char *dir, stru
 	return r < 0 ? diag_fail(d, r, "write /etc files in %s: %s", dir, strerror(-r)) : 0;
 }
 
-/* "uid[:gid]" or "root"; names other than root are resolved in a later version. */
-static int parse_user(const char *user, long *uid, long *gid, struct diag *d)
+/* The volumes a container mounts, for shim.json: managed dirs are created here, host paths
+ * must exist, tmpfs sizes pass through. Targets are resolved inside the rootfs by the shim. */
+static json_t *mounts_json(struct tankd *t, const struct pod_spec *ps,
+			   const struct spec_container *c, size_t ci, struct diag *d)
 {
-	char *end;
+	json_t *a = json_array();
 
-	*uid = 0;
-	*gid = 0;
-	if (!user || !*user || !strcmp(user, "root") || !strcmp(user, "0"))
-		return 0;
-	errno = 0;
-	*uid = strtol(user, &end, 10);
-	if (end == user || *uid < 0 || *uid > 0x7fffffff || (*end && *end != ':'))
-		return diag_fail(d, -ENOTSUP,
-				 "user \"%s\": user names are not resolved yet; use a numeric "
-				 "uid[:gid]",
-				 user);
-	*gid = *uid;
-	if (*end == ':') {
-		const char *g = end + 1;
+	for (size_t i = 0; a && i < c->n_mounts; i++) {
+		const struct spec_mount *m = &c->mounts[i];
+		const struct spec_volume *v = NULL;
+		_cleanup_free_ char *dir = NULL;
+		json_t *e;
 
-		*gid = strtol(g, &end, 10);
-		if (end == g || *end || *gid < 0 || *gid > 0x7fffffff)
-			return diag_fail(d, -EINVAL, "user \"%s\": group must be a number", user);
+		for (size_t k = 0; k < ps->n_volumes && !v; k++)
+			if (!strcmp(ps->volumes[k].name, m->volume))
+				v = &ps->volumes[k];
+		if (!v) {
+			json_decref(a);
+			diag_fail(d, -ENOENT, "containers[%zu].mounts[%zu]: no volume \"%s\"", ci, i,
+				  m->volume);
+			return NULL;
+		}
+		if (v->tmpfs_size) {
+			e = json_pack("{s:s,s:I,s:b}", "target", m->path, "tmpfs",
+				      (json_int_t)v->tmpfs_size, "read_only", m->read_only);
+		} else {
+			if (v->host_path) {
+				dir = strdup(v->host_path);
+				if (dir && !fs_exists(dir)) {
+					json_decref(a);
+					diag_fail(d, -ENOENT,
+						  "volume %s: host_path %s does not exist (create it, or "
+						  "use a managed volume without host_path)",
+						  v->name, dir);
+					return NULL;
+				}
+			} else {
+				/* managed: kept across pod deletion, like a named podman volume */
+				dir = strdup_printf("%s/volumes/%s", t->cfg.data_dir, v->name);
+				if (dir && fs_mkdir_p(dir, 0755) < 0) {
+					json_decref(a);
+					diag_fail(d, -errno, "create volume %s: %s", dir, strerror(errno));
+					return NULL;
+				}
+			}
+			e = json_pack("{s:s,s:s?,s:b}", "target", m->path, "source", dir, "read_only",
+				      m->read_only);
+		}
+		json_array_append_new(a, e);
 	}
-	return 0;
+	return a;
 }
 
 static json_t *container_json(struct tankd *t, struct pod *p, size_t i, const char *dir,
@@ -334,23 +353,30 @@ static json_t *container_json(struct tankd *t, struct pod *p, size_t i, const ch
 	_cleanup_free_ char *hn = strdup_printf("%s/hostname", dir);
 	_cleanup_free_ char *rs = strdup_printf("%s/resolv.conf", dir);
 	_cleanup_strv_ char **cgroups = NULL;
-	json_t *lower, *j;
-	long uid, gid;
-	int r;
+	const char *user = c->user ? c->user : img && img->config.user ? img->config.user : NULL;
+	json_t *lower, *j, *mounts, *proc_j;
+	int r, stop_signal = c->stop_signal;
 
 	if (!ctrdir || !upper || !work || !target || !h || !hn || !rs)
 		return NULL;
-	r = parse_user(c->user ? c->user : img ? img->config.user : NULL, &uid, &gid, d);
-	if (r < 0)
+	if (!stop_signal && img && img->config.stop_signal)
+		stop_signal = spec_signal_parse(img->config.stop_signal);
+	if (stop_signal <= 0)
+		stop_signal = SIGTERM;
+	mounts = mounts_json(t, p->spec, c, i, d);
+	if (!mounts)
 		return NULL;
 	r = oci_process_merge(img ? &img->config : &empty, c->command, c->args, c->env,
 			      c->working_dir, &proc, d);
-	if (r < 0)
+	if (r < 0) {
+		json_decref(mounts);
 		return NULL;
+	}
 	if (fs_mkdir_p(upper, 0755) < 0 || fs_mkdir_p(work, 0700) < 0 ||
 	    fs_mkdir_p(target, 0755) < 0) {
 		diag_fail(d, -errno, "create container dirs under %s: %s", ctrdir, strerror(errno));
 		oci_process_clear(&proc);
+		json_decref(mounts);
 		return NULL;
 	}
 	r = cgroup_create(&t->cfg, t->cgroups, p->name, c->name, &cgroups, d);
@@ -358,6 +384,7 @@ static json_t *container_json(struct tankd *t, struct pod *p, size_t i, const ch
 		r = cgroup_set_limits(&t->cfg, t->cgroups, p->name, c->name, &c->limits, d);
 	if (r < 0) {
 		oci_process_clear(&proc);
+		json_decref(mounts);
 		return NULL;
 	}
 	if (img) {
@@ -366,13 +393,21 @@ static json_t *container_json(struct tankd *t, struct pod *p, size_t i, const ch
 		lower = json_array();
 		json_array_append_new(lower, json_string(c->rootfs));
 	}
-	j = json_pack("{s:s,s:{s:o,s:s,s:s,s:s},s:{s:s,s:s,s:s},s:{s:o,s:o,s:s,s:i,s:i},s:o,s:i}",
+	/* a user name is resolved by the shim in the container's own /etc/passwd */
+	proc_j = json_pack("{s:o,s:o,s:s,s:i,s:i}", "args", json_from_strv(proc.argv), "env",
+			   json_from_strv(proc.env), "cwd", proc.cwd ? proc.cwd : "/", "uid", 0,
+			   "gid", 0);
+	if (proc_j && user && *user)
+		json_object_set_new(proc_j, "user", json_string(user));
+	j = json_pack("{s:s,s:{s:o,s:s,s:s,s:s},s:{s:s,s:s,s:s},s:o,s:o,s:i,s:b,s:s,s:{s:o,s:o},"
+		      "s:o}",
 		      "name", c->name, "rootfs", "lower", lower, "upper", upper, "work", work,
 		      "target", target, "etc", "hosts", h, "hostname", hn, "resolv", rs,
-		      "process", "args", json_from_strv(proc.argv), "env",
-		      json_from_strv(proc.env), "cwd", proc.cwd ? proc.cwd : "/", "uid", (int)uid,
-		      "gid", (int)gid, "cgroups", json_from_strv(cgroups), "stop_signal",
-		      c->stop_signal ? c->stop_signal : SIGTERM);
+		      "process", proc_j, "cgroups", json_from_strv(cgroups), "stop_signal",
+		      stop_signal, "tty", c->tty, "seccomp",
+		      c->seccomp_unconfined ? "unconfined" : "default", "capabilities", "add",
+		      json_from_strv(c->cap_add), "drop", json_from_strv(c->cap_drop), "mounts",
+		      mounts);
 	oci_process_clear(&proc);
 	return j;
 }
@@ -398,8 +433,10 @@ static int shim_spawn(struct tankd *t, struct pod *p, const char *dir, struct di
 			return d && d->err ? d->err : -ENOMEM;
 		json_array_append_new(ctrs, cj);
 	}
-	cfg = json_pack("{s:s,s:s,s:s,s:s,s:s,s:O}", "pod", p->name, "uid", p->uid, "hostname",
-			p->name, "netns_path", netns, "log_dir", logs, "containers", ctrs);
+	cfg = json_pack("{s:s,s:s,s:s,s:s,s:s,s:O,s:b,s:{s:I,s:i}}", "pod", p->name, "uid",
+			p->uid, "hostname", p->name, "netns_path", netns, "log_dir", logs,
+			"containers", ctrs, "share_pid", p->spec->share_pid, "logs", "max_size",
+			(json_int_t)t->cfg.log_max_size, "max_files", (int)t->cfg.log_max_files);
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (!cfg || dfd < 0)
 		return diag_fail(d, -EIO, "prepare %s/%s", dir, SHIM_CONFIG_FILE);
@@ -470,47 +507,12 @@ static int setup_network(struct tankd *t, struct pod *p, struct diag *d)
 	nsfd = np_netns_open(netns);
 	if (nsfd < 0)
 		return diag_fail(d, nsfd, "open netns %s: %s", netns, strerror(-nsfd));
-	r = np_netns_lo_up(nsfd, d);
+	r = net_pod_setup(t, p, nsfd, d);
 	if (r < 0)
 		return r;
-	if (p->n_nics && t->bpf) {
-		r = np_bpf_pod_register(t->bpf, p->slot, p->name, p->uid, d);
-		if (r < 0)
-			return r;
-	}
-	for (size_t i = 0; i < p->n_nics; i++) {
-		const struct spec_nic *sn = &p->spec->nics[i];
-		struct pod_nic *n = &p->nics[i];
-		struct np_addr addrs[NP_ADDRS_MAX];
-		struct np_veth_spec vs = { .host_ifname = n->host_ifname,
-					   .pod_ifname = n->name,
-					   .pod_netns_fd = nsfd,
-					   .addrs = addrs };
-		struct np_nic_state st;
-
-		for (size_t k = 0; k < sn->n_addrs && k < NP_ADDRS_MAX; k++) {
-			r = np_addr_parse(sn->addrs[k].text, &addrs[vs.n_addrs]);
-			if (r < 0)
-				return diag_fail(d, r, "network.nics[%zu].ip: \"%s\"", i,
-						 sn->addrs[k].text);
-			vs.n_addrs++;
-		}
-		/* a leftover from a crashed start would make the create fail: replace it */
-		np_link_delete(n->host_ifname, NULL);
-		r = np_veth_setup(&vs, &st, d);
-		if (r < 0) {
-			diag_prefix(d, "nic %s: ", n->name);
-			return r;
-		}
-		n->host_ifindex = st.host_ifindex;
-		if (t->bpf) {
-			r = np_bpf_veth_attach(t->bpf, p->uid, n->name, p->slot, st.host_ifindex, d);
-			if (r < 0) {
-				diag_prefix(d, "nic %s: attach BPF: ", n->name);
-				return r;
-			}
-		}
-	}
+	net_dns_refresh(t);
+	if (net_pod_watch(t, p, nsfd) < 0)
+		log_pod(LOG_LVL_WARN, p->name, "cannot watch its netns for drift");
 	return 0;
 }
 
@@ -589,6 +591,8 @@ void runtime_pull_done(struct tankd *t, struct pod *p)
 			r = oci_image_prepare(store, p->spec->containers[i].image, &p->images[i], &d);
 	if (r >= 0 && !p->slot && !(p->slot = slot_alloc(t)))
 		r = diag_fail(&d, -ENOSPC, "no free pod slot (%d pods at most)", TANK_MAX_PODS - 1);
+	if (r >= 0)
+		r = net_pod_plan(t, p, &d);
 	if (r >= 0 && (r = fs_mkdir_p(dir, 0700)) < 0)
 		diag_fail(&d, r, "create %s: %s", dir, strerror(-r));
 	if (r >= 0)
@@ -882,13 +886,10 @@ void runtime_stop_done(struct tankd *t, struct pod *p, bool timed_out)
 		kill(p->shim_pid, SIGKILL);
 	}
 	p->shim_pid = 0;
-	for (size_t i = 0; i < p->n_nics; i++) {
+	for (size_t i = 0; i < p->n_nics; i++)
 		if (p->nics[i].host_ifindex > 0 && n < ARRAY_SIZE(ifindexes))
 			ifindexes[n++] = p->nics[i].host_ifindex;
-		if (np_link_delete(p->nics[i].host_ifname, &d) < 0)
-			log_pod(LOG_LVL_WARN, p->name, "delete %s: %s", p->nics[i].host_ifname,
-				diag_text(&d, d.err));
-	}
+	net_pod_teardown(t, p);
 	if (t->bpf && p->slot && np_bpf_pod_unregister(t->bpf, p->uid, p->slot, ifindexes, n, &d) < 0)
 		log_pod(LOG_LVL_WARN, p->name, "BPF cleanup: %s", diag_text(&d, d.err));
 	/* the shim unbinds the netns; do it here too when the shim died before it could */
@@ -902,6 +903,7 @@ void runtime_stop_done(struct tankd *t, struct pod *p, bool timed_out)
 	if (dir)
 		fs_rm_rf(dir);
 	if (p->delete_after_stop) {
+		net_pod_release(t, p->uid);
 		if (data)
 			fs_rm_rf(data);
 		if (logs)
@@ -926,41 +928,68 @@ void runtime_stop_done(struct tankd *t, struct pod *p, bool timed_out)
 
 /* ---- exec ------------------------------------------------------------------------------------ */
 
-int runtime_exec(struct tankd *t, struct pod *p, json_t *req, int *fds, size_t nfds,
-		 int *ret_shim_fd, struct diag *d)
+/*
+ * exec, attach and logs go to the pod's shim with the caller's fds; the reply comes back on
+ * the returned connection (relayed by the API). Only the keys each op knows are forwarded.
+ */
+int runtime_relay(struct tankd *t, struct pod *p, json_t *req, int *fds, size_t nfds,
+		  int *ret_shim_fd, struct diag *d)
 {
+	static const struct {
+		const char *op;
+		size_t min_fds, max_fds;
+		bool needs_running;
+		const char *keys[10];
+	} ops[] = {
+		{ "exec", 1, 3, true,
+		  { "args", "env", "env_add", "cwd", "user", "tty", "detach_keys", "rows", "cols" } },
+		{ "attach", 1, 3, true, { "detach_keys", "stdin", "rows", "cols" } },
+		{ "logs", 0, 2, false, { "follow", "tail", "since_ms", "timestamps" } },
+	};
 	_cleanup_free_ char *dir = pod_run_dir(t, p->name);
 	_cleanup_free_ char *sock = strdup_printf("%s/%s", dir, SHIM_SOCKET_FILE);
 	_cleanup_json_ json_t *fwd = NULL;
-	const char *cname = json_str(req, "container", NULL);
+	const char *op = json_str(req, "op", ""), *cname = json_str(req, "container", NULL);
 	struct pod_ctr *c = cname ? ctr_find(p, cname) : p->n_ctrs ? &p->ctrs[0] : NULL;
-	json_t *args = json_object_get(req, "args");
+	size_t k;
 	int fd, r;
 
+	for (k = 0; k < ARRAY_SIZE(ops) && strcmp(ops[k].op, op); k++)
+		;
+	if (k == ARRAY_SIZE(ops))
+		return diag_fail(d, -EINVAL, "%s: not a shim operation", op);
 	if (!c)
 		return diag_fail(d, -ENOENT, "pod %s has no container %s", p->name,
 				 cname ? cname : "");
-	if (p->phase != PHASE_RUNNING || !c->state || strcmp(c->state, "running"))
+	if (ops[k].needs_running &&
+	    (p->phase != PHASE_RUNNING || !c->state || strcmp(c->state, "running")))
 		return diag_fail(d, -ESRCH, "container %s of pod %s is not running (%s)", c->name,
 				 p->name, pod_phase_name(p->phase));
-	if (!json_is_array(args) || json_array_size(args) == 0)
-		return diag_fail(d, -EINVAL, "exec: args must be a non-empty list of strings");
-	if (nfds != 3)
-		return diag_fail(d, -EINVAL, "exec: expected 3 file descriptors, got %zu", nfds);
-	fwd = json_pack("{s:s,s:s,s:O}", "op", "exec", "container", c->name, "args", args);
+	if (!p->shim_pid)
+		return diag_fail(d, -ESRCH, "pod %s has no shim (phase %s)", p->name,
+				 pod_phase_name(p->phase));
+	if (nfds < ops[k].min_fds || nfds > ops[k].max_fds)
+		return diag_fail(d, -EINVAL, "%s: expected %zu to %zu file descriptors, got %zu", op,
+				 ops[k].min_fds, ops[k].max_fds, nfds);
+	if (!strcmp(op, "exec")) {
+		json_t *args = json_object_get(req, "args");
+
+		if (!json_is_array(args) || json_array_size(args) == 0)
+			return diag_fail(d, -EINVAL, "exec: args must be a non-empty list of strings");
+	}
+	fwd = json_pack("{s:s,s:s}", "op", op, "container", c->name);
 	if (!fwd || !sock)
 		return -ENOMEM;
-	if (json_is_array(json_object_get(req, "env")))
-		json_object_set(fwd, "env", json_object_get(req, "env"));
-	if (json_str(req, "cwd", NULL))
-		json_object_set(fwd, "cwd", json_object_get(req, "cwd"));
+	for (size_t i = 0; i < ARRAY_SIZE(ops[k].keys) && ops[k].keys[i]; i++)
+		if (json_object_get(req, ops[k].keys[i]))
+			json_object_set(fwd, ops[k].keys[i], json_object_get(req, ops[k].keys[i]));
 	fd = ipc_connect(sock);
 	if (fd < 0)
 		return diag_fail(d, fd, "connect to the pod's shim: %s", strerror(-fd));
 	r = ipc_send_json(fd, fwd, fds, nfds);
 	if (r < 0) {
 		close(fd);
-		return diag_fail(d, r, "send exec to the shim: %s", strerror(-r));
+		return diag_fail(d, r, "send %s to the shim: %s", op, strerror(-r));
 	}
 	*ret_shim_fd = fd;
 	return 0;
@@ -1004,7 +1033,13 @@ static void adopt_one(struct tankd *t, const char *name)
 		p->nics[i].name = strdup(json_str(e, "name", ""));
 		p->nics[i].host_ifname = strdup(json_str(e, "host_ifname", ""));
 		p->nics[i].host_ifindex = (int)json_int(e, "host_ifindex", 0);
+		p->nics[i].pod_ifindex = (int)json_int(e, "pod_ifindex", 0);
+		snprintf(p->nics[i].parent, sizeof(p->nics[i].parent), "%s", json_str(e, "parent", ""));
+		snprintf(p->nics[i].shim, sizeof(p->nics[i].shim), "%s", json_str(e, "shim", ""));
 		p->nics[i].ips = json_strv(json_object_get(e, "ips"));
+		for (size_t k = 0; p->nics[i].ips && p->nics[i].ips[k] && k < NP_ADDRS_MAX; k++)
+			if (np_addr_parse(p->nics[i].ips[k], &p->nics[i].addrs[p->nics[i].n_addrs]) == 0)
+				p->nics[i].n_addrs++;
 	}
 	p->next = t->pods;
 	t->pods = p;
@@ -1033,6 +1068,13 @@ static void adopt_one(struct tankd *t, const char *name)
 	}
 	if (watch_connect(t, p) < 0)
 		log_pod(LOG_LVL_WARN, name, "cannot watch the shim");
+	{
+		_cleanup_free_ char *netns = pod_netns_path(t, name);
+		_cleanup_close_ int nsfd = netns ? np_netns_open(netns) : -1;
+
+		if (nsfd >= 0 && net_pod_watch(t, p, nsfd) < 0)
+			log_pod(LOG_LVL_WARN, name, "cannot watch its netns for drift");
+	}
 	event_emit(t, name, false, "Adopted", "shim pid %d, %s", (int)p->shim_pid,
 		pod_phase_name(p->phase));
 }

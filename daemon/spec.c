@@ -949,6 +949,94 @@ static void p_ctr_stop_grace(struct spec_ctx *c, const json_t *v, void *t)
 			 spec_quote(c, s));
 }
 
+/* Capability names as capabilities(7) spells them, with or without CAP_, any case; or ALL. */
+static char **get_caps(struct spec_ctx *c, const json_t *v)
+{
+	static const char *const known[] = {
+		"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID",
+		"SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST",
+		"NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO",
+		"SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+		"SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE",
+		"AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM",
+		"BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE", "ALL",
+	};
+	char **r = get_strv(c, v, true, NULL);
+
+	for (size_t i = 0; r && r[i]; i++) {
+		const char *name = r[i];
+		bool ok = false;
+
+		if (!strncasecmp(name, "CAP_", 4))
+			name += 4;
+		for (size_t k = 0; k < ARRAY_SIZE(known) && !ok; k++)
+			ok = !strcasecmp(name, known[k]);
+		if (!ok) {
+			size_t old = spec_path_index(c, i);
+
+			spec_err(c, "%s: unknown capability (e.g. \"NET_RAW\", \"NET_ADMIN\"; see "
+				    "capabilities(7))",
+				 spec_quote(c, r[i]));
+			spec_path_pop(c, old);
+		}
+	}
+	return r;
+}
+
+static void p_cap_add(struct spec_ctx *c, const json_t *v, void *t)
+{
+	((struct spec_container *)t)->cap_add = get_caps(c, v);
+}
+
+static void p_cap_drop(struct spec_ctx *c, const json_t *v, void *t)
+{
+	((struct spec_container *)t)->cap_drop = get_caps(c, v);
+}
+
+static const struct spec_field caps_fields[] = {
+	{ "add", p_cap_add, NULL },
+	{ "drop", p_cap_drop, NULL },
+};
+
+static void p_ctr_caps(struct spec_ctx *c, const json_t *v, void *t)
+{
+	if (!json_is_object(v)) {
+		spec_err_type(c, v, "an object {\"add\": [...], \"drop\": [...]}");
+		return;
+	}
+	SPEC_WALK(c, v, caps_fields, t);
+}
+
+static void p_ctr_seccomp(struct spec_ctx *c, const json_t *v, void *t)
+{
+	const char *s = spec_get_str(c, v, "\"default\" or \"unconfined\"");
+
+	if (!s)
+		return;
+	if (strcmp(s, "default") && strcmp(s, "unconfined"))
+		spec_err(c, "%s: use \"default\" (Docker's allowlist) or \"unconfined\"",
+			 spec_quote(c, s));
+	((struct spec_container *)t)->seccomp_unconfined = !strcmp(s, "unconfined");
+}
+
+static void p_ctr_pull(struct spec_ctx *c, const json_t *v, void *t)
+{
+	const char *s = spec_get_str(c, v, "\"if_not_present\", \"always\" or \"never\"");
+	struct spec_container *ctr = t;
+
+	if (!s)
+		return;
+	if (!strcmp(s, "if_not_present"))
+		ctr->pull = PULL_IF_NOT_PRESENT;
+	else if (!strcmp(s, "always"))
+		ctr->pull = PULL_ALWAYS;
+	else if (!strcmp(s, "never"))
+		ctr->pull = PULL_NEVER;
+	else
+		spec_err(c, "%s: unknown pull policy (use if_not_present, always or never)",
+			 spec_quote(c, s));
+}
+
 static const struct spec_field container_fields[] = {
 	{ "name", p_ctr_name, "required (a DNS label, e.g. \"app\")" },
 	{ "image", p_ctr_image,
@@ -963,6 +1051,9 @@ static const struct spec_field container_fields[] = {
 	{ "limits", p_ctr_limits, NULL },
 	{ "stop_signal", p_ctr_stop_signal, NULL },
 	{ "stop_grace", p_ctr_stop_grace, NULL },
+	{ "capabilities", p_ctr_caps, NULL },
+	{ "seccomp", p_ctr_seccomp, NULL },
+	{ "pull", p_ctr_pull, NULL },
 };
 
 static void p_containers(struct spec_ctx *c, const json_t *v, void *t)
@@ -1003,6 +1094,11 @@ static void p_pod_name(struct spec_ctx *c, const json_t *v, void *t)
 	((struct pod_spec *)t)->name = get_name(c, v);
 }
 
+static void p_share_pid(struct spec_ctx *c, const json_t *v, void *t)
+{
+	get_bool(c, v, &((struct pod_spec *)t)->share_pid);
+}
+
 static void p_restart(struct spec_ctx *c, const json_t *v, void *t)
 {
 	static const char *const names[] = {
@@ -1021,6 +1117,7 @@ static const struct spec_field pod_fields[] = {
 	{ "restart", p_restart, NULL },
 	{ "network", spec_parse_network, NULL },
 	{ "volumes", p_volumes, NULL },
+	{ "share_pid", p_share_pid, NULL },
 	{ "containers", p_containers, "required (at least one container)" },
 };
 
@@ -1062,6 +1159,8 @@ void pod_spec_free(struct pod_spec *s)
 		free(ctr->rootfs);
 		strv_free(ctr->command);
 		strv_free(ctr->args);
+		strv_free(ctr->cap_add);
+		strv_free(ctr->cap_drop);
 		strv_free(ctr->env);
 		free(ctr->working_dir);
 		free(ctr->user);

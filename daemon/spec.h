@@ -31,6 +31,7 @@ enum restart_policy { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
 enum net_mode { NET_NONE, NET_HOST, NET_NICS };
 enum nic_mode { NIC_MACVLAN, NIC_VETH, NIC_NETKIT };
 enum policy_mode { POLICY_ENFORCE, POLICY_AUDIT };
+enum pull_policy { PULL_IF_NOT_PRESENT, PULL_ALWAYS, PULL_NEVER };
 
 struct spec_cidr {
 	int family; /* AF_INET, AF_INET6; 0 when absent */
@@ -101,8 +102,12 @@ struct spec_container {
 	struct spec_mount *mounts;
 	size_t n_mounts;
 	struct spec_limits limits;
-	int stop_signal;   /* 0 when absent */
+	int stop_signal;   /* 0 when absent (then the image's StopSignal, else SIGTERM) */
 	uint64_t stop_grace_ms; /* default 10000 */
+	char **cap_add;    /* capability names ("NET_RAW", "ALL"); NULL when absent */
+	char **cap_drop;
+	bool seccomp_unconfined; /* "seccomp": "unconfined" (default "default") */
+	enum pull_policy pull;
 };
 
 struct pod_spec {
@@ -118,6 +123,7 @@ struct pod_spec {
 	size_t n_volumes;
 	struct spec_container *containers;
 	size_t n_containers;
+	bool share_pid; /* containers share one pid namespace */
 };
 
 /*

@@ -184,6 +184,12 @@ static void dispatch(struct tankd *t, struct epoll_event *ev)
 	case W_SHIM_WATCH:
 		runtime_watch_event(t, p);
 		break;
+	case W_DNS:
+		net_dns_event(t, fd);
+		break;
+	case W_NETMON:
+		net_monitor_event(t, p);
+		break;
 	case W_SHIM_DESTROY:
 		runtime_stop_done(t, p, false);
 		break;
@@ -395,6 +401,11 @@ static int setup(struct tankd *t)
 	if ((r = loop_add(t, t->sigfd, W_SIGNAL, NULL)) < 0 ||
 	    (r = loop_add(t, t->listenfd, W_LISTEN, NULL)) < 0)
 		return r;
+	r = net_init(t, &d);
+	if (r < 0) {
+		log_error("network: %s", diag_text(&d, r));
+		return r;
+	}
 	log_info("tankd %s: data %s, run %s, socket %s, cgroups %s, BPF %s at %s", TANK_VERSION,
 		 t->cfg.data_dir, t->cfg.run_dir, t->cfg.socket_path, cgroup_mode_name(t->cgroups),
 		 np_bpf_attach_mode(t->bpf), t->cfg.bpf_dir);

@@ -28,7 +28,19 @@ struct tankd_config {
 	uint64_t resync_ms;
 	struct plan_config plan;
 	enum log_level log_level;
+	uint64_t log_max_size;  /* container logs rotate at this size ... */
+	unsigned int log_max_files; /* ... keeping this many files */
+	/* network */
+	char *uplink;      /* parent of "auto" macvlan NICs; "" = the default route's interface */
+	char *host_shim;   /* host-side macvlan child on the uplink ("tank0") */
+	char *dns_domain;  /* pods answer as <pod>.<dns_domain> */
+	bool dns;          /* run the embedded DNS server */
+	char **dns_upstream; /* forwarders; NULL = the host's /etc/resolv.conf */
+	struct np_ipam_pool *pools;
+	size_t n_pools;
 };
+
+const struct np_ipam_pool *config_pool(const struct tankd_config *c, const char *name);
 
 /* Parse `key = value` lines ('#' comments); unknown keys are errors naming file and line. */
 int config_load(const char *path, bool must_exist, struct tankd_config *c, struct diag *d);
@@ -60,9 +72,15 @@ int cgroup_remove_pod(const struct tankd_config *c, enum cgroup_mode m, const ch
 
 struct pod_nic {
 	char *name;
-	char *host_ifname;
+	char *host_ifname;    /* veth/netkit: the host side */
 	int host_ifindex;
-	char **ips; /* "198.18.0.10/24" */
+	int pod_ifindex;      /* in the pod netns */
+	char **ips;           /* "198.18.0.10/24": static and IPAM, as configured */
+	struct np_addr addrs[NP_ADDRS_MAX];
+	size_t n_addrs;
+	char parent[16];      /* macvlan: the uplink */
+	char shim[16];        /* macvlan: the host shim on that uplink */
+	struct np_addr shim_addr; /* its address (family 0: none) */
 };
 
 struct pod_ctr {
@@ -105,6 +123,7 @@ struct pod {
 	struct pod_ctr *ctrs;
 	size_t n_ctrs;
 	struct oci_image **images; /* per container, while starting */
+	struct np_monitor *netmon;  /* drift: link/address events of the pod netns */
 };
 
 struct tankd {
@@ -116,6 +135,12 @@ struct tankd {
 	bool nudged, quit;
 	struct pod *pods;
 	uint8_t slots_used[TANK_MAX_PODS]; /* 1 = taken */
+	struct np_lease_set leases; /* IPAM, persisted in <data_dir>/ipam-leases.json */
+	int dns_fds[8];             /* embedded DNS listeners */
+	struct np_addr dns_addrs[8];
+	size_t n_dns_fds;
+	int dns_up_fd;              /* towards the upstream resolvers */
+	bool dns_warned;
 	int argc;   /* kept for SIGHUP: the config is re-read and the flags applied again */
 	char **argv;
 };
@@ -123,7 +148,7 @@ struct tankd {
 /* ---- event loop registrations -------------------------------------------------------------- */
 
 enum watch_kind { W_LISTEN, W_SIGNAL, W_TIMER, W_CLIENT, W_SHIM_WATCH, W_SHIM_DESTROY,
-		  W_PULL, W_EXEC };
+		  W_PULL, W_EXEC, W_DNS, W_NETMON };
 
 struct watch {
 	enum watch_kind kind;
@@ -156,11 +181,30 @@ void runtime_restart_request(struct tankd *t, struct pod *p); /* now, back-off c
 /* Apply a new revision that only changes limits (or policy) to the running pod. */
 void runtime_update(struct tankd *t, struct pod *p, json_t *rec);
 uint64_t spec_static_hash(const json_t *spec);                     /* at start: re-adopt live shims */
-int runtime_exec(struct tankd *t, struct pod *p, json_t *req, int *fds, size_t nfds,
-		 int *ret_shim_fd, struct diag *d);
+int runtime_relay(struct tankd *t, struct pod *p, json_t *req, int *fds, size_t nfds,
+		  int *ret_shim_fd, struct diag *d);
 int pod_init_from_spec(struct pod *p);
 void pod_free(struct pod *p);
 void pod_unlink(struct tankd *t, struct pod *p);
+
+/* ---- network (network.c) ------------------------------------------------------------------ */
+
+int net_init(struct tankd *t, struct diag *d);
+/* Before anything is created: addresses (static + IPAM leases), parents, host shim names. */
+int net_pod_plan(struct tankd *t, struct pod *p, struct diag *d);
+/* Create the NICs in the pod netns (and the host shim for macvlan), attach BPF. */
+int net_pod_setup(struct tankd *t, struct pod *p, int nsfd, struct diag *d);
+int net_pod_watch(struct tankd *t, struct pod *p, int nsfd);
+/* Host-side leftovers of a pod: veth, routes via the shim, the drift monitor. */
+void net_pod_teardown(struct tankd *t, struct pod *p);
+/* A deleted pod's IPAM leases go back to their pools. */
+void net_pod_release(struct tankd *t, const char *uid);
+void net_sweep(struct tankd *t, json_t *records);
+char *net_resolv_conf(struct tankd *t, struct pod *p);
+void net_dns_refresh(struct tankd *t);
+void net_dns_event(struct tankd *t, int fd);
+void net_dns_tick(struct tankd *t);
+void net_monitor_event(struct tankd *t, struct pod *p);
 
 /* ---- events ------------------------------------------------------------------------------- */
 

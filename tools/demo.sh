@@ -87,8 +87,15 @@ echo "== tankctl get pods"
 ctl get pods
 echo "== tankctl traffic $POD   (counted by BPF on the pod's veth)"
 ctl traffic "$POD"
-echo "== bpftool map dump pinned $BPF/tank_stats_v1 (the same counters, per CPU)"
-bpftool map dump pinned "$BPF/tank_stats_v1" | grep -B2 -A12 '"key": '"$(ctl get pod "$POD" -o json | jq .slot)"'\b' | head -n 30 || true
+SLOT=$(ctl get pod "$POD" -o json | jq .slot)
+echo "== bpftool map dump pinned $BPF/tank_stats_v2   (the same counters; slot $SLOT is $POD)"
+bpftool map dump pinned "$BPF/tank_stats_v2" | grep -m1 -A14 '"slot": '"$SLOT"',' || true
+echo "   ... summed over CPUs by direction, family and protocol:"
+bpftool -j map dump pinned "$BPF/tank_stats_v2" | jq -r --argjson s "$SLOT" '
+	[.[] | .formatted | select(.key.slot == $s) |
+	 {k: "\(.key.dir) \(.key.family) \(.key.proto) \(.key.verdict)",
+	  p: ([.values[].value.packets] | add), b: ([.values[].value.bytes] | add)}] |
+	group_by(.k)[] | "   \(.[0].k): \(map(.p) | add) packets, \(map(.b) | add) bytes"'
 cat <<EOT
 
 Tank is running: tankd (pid $(cat "$D/tankd.pid")) in netns $NS, pod "$POD" in netns tank-$POD.

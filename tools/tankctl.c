@@ -1,6 +1,10 @@
 /* tankctl.c - Tank's CLI: a thin table of commands over tankd's API socket. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <sys/stat.h>
 #include <string.h>
 #include <time.h>
@@ -42,7 +46,11 @@ static void usage(FILE *f)
 		"  get pods [-o json|wide]         list pods\n"
 		"  get pod NAME [-o json]          show one pod\n"
 		"  delete pod NAME [--wait]        delete a pod (and wait until it is gone)\n"
-		"  exec POD [-c CTR] -- CMD [ARG]  run a command in a pod; exits with its code\n"
+		"  exec [-i] [-t] POD [-c CTR] [-u USER] [-w DIR] [-e K=V] -- CMD [ARG]\n"
+		"                                  run a command in a pod; exits with its code\n"
+		"  attach POD [-c CTR]             attach to a tty container (Ctrl-P Ctrl-Q detaches)\n"
+		"  logs [-f] [--tail N] [--since DUR] [--timestamps] POD [-c CTR]\n"
+		"                                  a container's output, across rotations\n"
 		"  describe pod NAME               spec summary, status, NICs, events, traffic\n"
 		"  wait pod NAME --for STATE       STATE: running, terminated or deleted\n"
 		"       [--timeout 30s]\n"
@@ -362,10 +370,95 @@ static int cmd_delete(int argc, char **argv)
 
 /* ---- exec ----------------------------------------------------------------------------------- */
 
+/* ---- exec, attach, logs: the caller's fds go to the pod's shim ------------------------------ */
+
+static volatile sig_atomic_t winch;
+
+static void on_winch(int sig)
+{
+	(void)sig;
+	winch = 1;
+}
+
+/*
+ * Send a request with fds and wait for its reply; on a terminal, raw mode for the session and
+ * a resize frame on every SIGWINCH (the shim reads the new size from the terminal itself).
+ */
+static int session(json_t *req, const int *fds, size_t nfds, bool tty, json_t **ret)
+{
+	_cleanup_close_ int fd = ipc_connect(socket_path);
+	struct termios saved, raw;
+	bool restore = false;
+	struct sigaction sa = { .sa_handler = on_winch };
+	int r;
+
+	if (fd < 0) {
+		fprintf(stderr, "tankctl: cannot reach tankd at %s: %s\n", socket_path, strerror(-fd));
+		return -1;
+	}
+	if (tty) {
+		struct winsize ws;
+
+		if (ioctl(0, TIOCGWINSZ, &ws) == 0) {
+			json_object_set_new(req, "rows", json_integer(ws.ws_row));
+			json_object_set_new(req, "cols", json_integer(ws.ws_col));
+		}
+		if (tcgetattr(0, &saved) == 0) {
+			raw = saved;
+			cfmakeraw(&raw);
+			restore = tcsetattr(0, TCSANOW, &raw) == 0;
+		}
+		sigaction(SIGWINCH, &sa, NULL);
+	}
+	json_object_set_new(req, "version", json_integer(TANK_API_VERSION));
+	r = ipc_send_json(fd, req, fds, nfds);
+	while (r >= 0) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+		if (winch) {
+			_cleanup_json_ json_t *rz = json_pack("{s:i,s:s}", "version",
+							      TANK_API_VERSION, "op", "resize");
+
+			winch = 0;
+			ipc_send_json(fd, rz, NULL, 0);
+		}
+		if (poll(&pfd, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		r = ipc_recv_json(fd, ret, NULL, 0, NULL);
+		break;
+	}
+	if (restore)
+		tcsetattr(0, TCSANOW, &saved);
+	if (r < 0) {
+		fprintf(stderr, "tankctl: talking to tankd: %s\n", strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
+static int session_exit(json_t *reply, const char *what)
+{
+	if (!json_bool(reply, "ok", false))
+		return print_error(reply);
+	if (json_bool(reply, "detached", false)) {
+		fprintf(stderr, "\r\ndetached from %s\r\n", what);
+		return EXIT_OK;
+	}
+	if (json_object_get(reply, "signal"))
+		return 128 + (int)json_int(reply, "signal", 0);
+	return (int)json_int(reply, "exit_code", 1);
+}
+
 static int cmd_exec(int argc, char **argv)
 {
-	_cleanup_json_ json_t *req = NULL, *reply = NULL;
-	const char *pod = NULL, *ctr = NULL;
+	_cleanup_json_ json_t *req = NULL, *reply = NULL, *env = json_array();
+	_cleanup_close_ int devnull = -1;
+	const char *pod = NULL, *ctr = NULL, *user = NULL, *cwd = NULL, *keys = NULL;
+	bool interactive = false, tty = false;
 	int fds[3] = { 0, 1, 2 };
 	json_t *args;
 	int i;
@@ -377,6 +470,22 @@ static int cmd_exec(int argc, char **argv)
 		}
 		if (!strcmp(argv[i], "-c") && i + 1 < argc)
 			ctr = argv[++i];
+		else if (!strcmp(argv[i], "-u") && i + 1 < argc)
+			user = argv[++i];
+		else if (!strcmp(argv[i], "-w") && i + 1 < argc)
+			cwd = argv[++i];
+		else if (!strcmp(argv[i], "-e") && i + 1 < argc) {
+			if (!strchr(argv[++i], '=') || argv[i][0] == '=')
+				return usage_error("exec: -e takes KEY=VALUE, not \"%s\"", argv[i]);
+			json_array_append_new(env, json_string(argv[i]));
+		} else if (!strcmp(argv[i], "--detach-keys") && i + 1 < argc)
+			keys = argv[++i];
+		else if (!strcmp(argv[i], "-i"))
+			interactive = true;
+		else if (!strcmp(argv[i], "-t"))
+			tty = true;
+		else if (!strcmp(argv[i], "-it") || !strcmp(argv[i], "-ti"))
+			interactive = tty = true;
 		else if (argv[i][0] == '-')
 			return usage_error("exec: unknown option \"%s\"", argv[i]);
 		else if (!pod)
@@ -385,20 +494,111 @@ static int cmd_exec(int argc, char **argv)
 			break;
 	}
 	if (!pod || i >= argc)
-		return usage_error("exec: %s", "usage: tankctl exec POD [-c CTR] -- CMD [ARG...]");
+		return usage_error("exec: %s", "usage: tankctl exec [-i] [-t] POD [-c CTR] [-u USER] "
+					       "[-w DIR] [-e K=V]... -- CMD [ARG...]");
+	if (tty && !isatty(0)) {
+		fprintf(stderr, "error: -t needs a terminal on stdin\n");
+		return EXIT_USAGE;
+	}
+	if (!interactive) {
+		/* no -i: the command reads nothing, like kubectl exec without -i */
+		devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		fds[0] = devnull;
+	}
 	args = json_array();
 	for (; i < argc; i++)
 		json_array_append_new(args, json_string(argv[i]));
-	req = json_pack("{s:s,s:s,s:o}", "op", "exec", "pod", pod, "args", args);
+	req = json_pack("{s:s,s:s,s:o,s:b}", "op", "exec", "pod", pod, "args", args, "tty", tty);
 	if (ctr)
 		json_object_set_new(req, "container", json_string(ctr));
-	if (call(req, fds, 3, &reply) < 0)
+	if (user)
+		json_object_set_new(req, "user", json_string(user));
+	if (cwd)
+		json_object_set_new(req, "cwd", json_string(cwd));
+	if (keys)
+		json_object_set_new(req, "detach_keys", json_string(keys));
+	if (json_array_size(env))
+		json_object_set(req, "env_add", env);
+	if (session(req, fds, 3, tty, &reply) < 0)
 		return EXIT_FAIL;
-	if (!json_bool(reply, "ok", false))
-		return print_error(reply);
-	if (json_object_get(reply, "signal"))
-		return 128 + (int)json_int(reply, "signal", 0);
-	return (int)json_int(reply, "exit_code", 1);
+	return session_exit(reply, pod);
+}
+
+static int cmd_attach(int argc, char **argv)
+{
+	_cleanup_json_ json_t *req = NULL, *reply = NULL;
+	const char *pod = NULL, *ctr = NULL, *keys = NULL;
+	int fds[3] = { 0, 1, 2 };
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-c") && i + 1 < argc)
+			ctr = argv[++i];
+		else if (!strcmp(argv[i], "--detach-keys") && i + 1 < argc)
+			keys = argv[++i];
+		else if (argv[i][0] == '-' || pod)
+			return usage_error("attach: unexpected argument \"%s\"", argv[i]);
+		else
+			pod = argv[i];
+	}
+	if (!pod)
+		return usage_error("attach: %s", "usage: tankctl attach POD [-c CTR]");
+	req = json_pack("{s:s,s:s,s:b}", "op", "attach", "pod", pod, "stdin", 1);
+	if (ctr)
+		json_object_set_new(req, "container", json_string(ctr));
+	if (keys)
+		json_object_set_new(req, "detach_keys", json_string(keys));
+	if (session(req, fds, 3, isatty(0), &reply) < 0)
+		return EXIT_FAIL;
+	return session_exit(reply, pod);
+}
+
+static int cmd_logs(int argc, char **argv)
+{
+	_cleanup_json_ json_t *req = NULL, *reply = NULL;
+	const char *pod = NULL, *ctr = NULL;
+	bool follow = false, stamps = false;
+	long long tail = -1;
+	uint64_t since = 0;
+	int fds[2] = { 1, 2 };
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--follow"))
+			follow = true;
+		else if (!strcmp(argv[i], "--timestamps"))
+			stamps = true;
+		else if (!strcmp(argv[i], "--tail") && i + 1 < argc) {
+			char *end;
+
+			tail = strtoll(argv[++i], &end, 10);
+			if (*end || tail < 0)
+				return usage_error("logs: --tail takes a number, not \"%s\"", argv[i]);
+		} else if (!strcmp(argv[i], "--since") && i + 1 < argc) {
+			if (parse_duration_ms(argv[++i], &since) < 0)
+				return usage_error("logs: --since takes a duration (10s, 5m, 1h), not "
+						   "\"%s\"",
+						   argv[i]);
+		} else if (!strcmp(argv[i], "-c") && i + 1 < argc)
+			ctr = argv[++i];
+		else if (argv[i][0] == '-' || pod)
+			return usage_error("logs: unexpected argument \"%s\"", argv[i]);
+		else
+			pod = argv[i];
+	}
+	if (!pod)
+		return usage_error("logs: %s", "usage: tankctl logs [-f] [--tail N] [--since DUR] "
+					       "[--timestamps] POD [-c CTR]");
+	req = json_pack("{s:s,s:s,s:b,s:b}", "op", "logs", "pod", pod, "follow", follow,
+			"timestamps", stamps);
+	if (ctr)
+		json_object_set_new(req, "container", json_string(ctr));
+	if (tail >= 0)
+		json_object_set_new(req, "tail", json_integer(tail));
+	if (since)
+		json_object_set_new(req, "since_ms", json_integer((json_int_t)(now_wall_ms() - since)));
+	/* the shim writes to our stdout and stderr directly: no byte goes through tankd */
+	if (session(req, fds, 2, false, &reply) < 0)
+		return EXIT_FAIL;
+	return json_bool(reply, "ok", false) ? EXIT_OK : print_error(reply);
 }
 
 /* ---- traffic, info ------------------------------------------------------------------------- */
@@ -730,7 +930,7 @@ static int cmd_completion(int argc, char **argv)
 	fputs("# tankctl bash completion: source <(tankctl completion bash)\n"
 	      "_tankctl() {\n"
 	      "  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n"
-	      "  local cmds='apply get describe delete wait restart exec events traffic info version completion'\n"
+	      "  local cmds='apply get describe delete wait restart exec attach logs events traffic info version completion'\n"
 	      "  case $prev in\n"
 	      "    tankctl) COMPREPLY=($(compgen -W \"$cmds\" -- \"$cur\")); return;;\n"
 	      "    get) COMPREPLY=($(compgen -W 'pods pod' -- \"$cur\")); return;;\n"
@@ -738,7 +938,7 @@ static int cmd_completion(int argc, char **argv)
 	      "    -o) COMPREPLY=($(compgen -W 'json wide' -- \"$cur\")); return;;\n"
 	      "    -f) COMPREPLY=($(compgen -f -- \"$cur\")); return;;\n"
 	      "    --for) COMPREPLY=($(compgen -W 'running terminated deleted' -- \"$cur\")); return;;\n"
-	      "    pod|exec|traffic|events)\n"
+	      "    pod|exec|attach|logs|traffic|events)\n"
 	      "      COMPREPLY=($(compgen -W \"$(tankctl get pods -o json 2>/dev/null | "
 	      "sed -n 's/^    \"name\": \"\\(.*\\)\",$/\\1/p')\" -- \"$cur\")); return;;\n"
 	      "  esac\n"
@@ -763,9 +963,18 @@ static const struct cmd cmds[] = {
 	{ "wait", cmd_wait, "wait pod NAME --for running|terminated|deleted [--timeout 30s]",
 	  "Block until the pod reaches the state; exit 1 on timeout." },
 	{ "restart", cmd_restart, "restart pod NAME", "Restart the pod now, with its back-off cleared." },
-	{ "exec", cmd_exec, "exec POD [-c CTR] -- CMD [ARG...]",
-	  "Run a command in a container's namespaces and cgroups. tankctl's stdin, stdout and\n"
-	  "stderr are handed to it (no byte goes through tankd); its exit code is tankctl's." },
+	{ "exec", cmd_exec,
+	  "exec [-i] [-t] POD [-c CTR] [-u USER] [-w DIR] [-e K=V]... [--detach-keys K] -- CMD...",
+	  "Run a command in a container's namespaces and cgroups, with its capabilities, seccomp\n"
+	  "and no_new_privs. tankctl's stdout and stderr (and stdin with -i) are handed to it, so\n"
+	  "no byte goes through tankd; -t gives it a pty (window size follows, Ctrl-P Ctrl-Q\n"
+	  "detaches). Its exit code is tankctl's." },
+	{ "attach", cmd_attach, "attach POD [-c CTR] [--detach-keys K]",
+	  "Attach the terminal to a tty: true container's main process (one attacher at a time);\n"
+	  "Ctrl-P Ctrl-Q detaches. Exits with the container's code if it ends meanwhile." },
+	{ "logs", cmd_logs, "logs [-f] [--tail N] [--since DUR] [--timestamps] POD [-c CTR]",
+	  "A container's stdout and stderr as the shim recorded them (CRI format on disk, across\n"
+	  "rotated files); -f follows." },
 	{ "events", cmd_events, "events [-w] [POD] [-o json]",
 	  "Recent events (transitions and actions) of all pods or one; -w keeps streaming." },
 	{ "traffic", cmd_traffic, "traffic [POD] [-o json]",

@@ -55,12 +55,14 @@ check "page fetched from the host side" sh -c "nsenter --net=/run/netns/$TK_HOST
 for i in 1 2 3; do in_host curl -sf --max-time 5 -o /dev/null "http://$IP/"; done
 
 slot=$(jq -r .slot "$TK_T/pod.json")
-bpftool -j map dump pinned "$TK_BPF/tank_stats_v1" >"$TK_T/stats.json" 2>"$TK_T/stats.err"
+bpftool -j map dump pinned "$TK_BPF/tank_stats_v2" >"$TK_T/stats.json" 2>"$TK_T/stats.err"
 check "bpftool dumps the pinned stats map" test -s "$TK_T/stats.json"
-# bpftool -j prints raw bytes plus, with BTF, a "formatted" object with field names
-sum() { jq --argjson s "$slot" "[.[] | (.formatted // .) | select(.key == \$s) | .values[].value.$1] | add" "$TK_T/stats.json"; }
-check "bpftool: pod received bytes (ingress.bytes > 0)" test "$(sum ingress.bytes)" -gt 0
-check "bpftool: pod sent bytes (egress.bytes > 0)" test "$(sum egress.bytes)" -gt 0
+# bpftool -j prints raw bytes plus, with BTF, a "formatted" object with field names (and
+# enum names for direction, family, protocol...)
+sum() { jq --argjson s "$slot" --arg d "$1" "[.[] | (.formatted // .) | select(.key.slot == \$s and .key.dir == \$d) | .values[].value.$2] | add // 0" "$TK_T/stats.json"; }
+check "bpftool: pod received bytes (TANK_DIR_INGRESS bytes > 0)" test "$(sum TANK_DIR_INGRESS bytes)" -gt 0
+check "bpftool: pod sent bytes (TANK_DIR_EGRESS bytes > 0)" test "$(sum TANK_DIR_EGRESS bytes)" -gt 0
+check "bpftool prints enum names" grep -q 'TANK_DIR_EGRESS' "$TK_T/stats.json"
 check "bpftool prints field names" grep -q '"packets"' "$TK_T/stats.json"
 bpftool map dump pinned "$TK_BPF/tank_pods_v1" >"$TK_T/pods.txt" 2>&1
 check "slot map names the pod" grep -q "$POD" "$TK_T/pods.txt"

@@ -363,7 +363,7 @@ static void test_unknown_key(void **state)
 	json_decref(e);
 
 	expect_one("{\"name\":\"p\",\"containers\":[{\"name\":\"c\",\"image\":\"x\"}],\"kind\":1}",
-		   "kind", "unknown key (valid: name, restart, network, volumes, containers)");
+		   "kind", "unknown key (valid: name, restart, network, volumes, share_pid, containers)");
 	expect_one(POD_NET("{\"nic\":[]}"), "network.nic", "did you mean \"nics\"?");
 	expect_one(POD_NIC("\"addr\":\"198.18.0.1/24\""), "network.nics[0].addr", "unknown key");
 	expect_one(POD_NET("{\"policy\":{\"ingress\":[{\"to\":[\"198.18.0.0/24\"]}]}}"),
@@ -1079,6 +1079,34 @@ static void test_garbage(void **state)
 		json_decref(garbage_values[g]);
 }
 
+static void test_security_fields(void **state)
+{
+	struct pod_spec *s;
+	json_t *errors;
+
+	(void)state;
+	s = parse_ok("{\"name\": \"p\", \"share_pid\": true, \"containers\": [{\"name\": \"c\", "
+		     "\"image\": \"oci:/x\", \"capabilities\": {\"add\": [\"NET_RAW\", "
+		     "\"cap_net_admin\"], \"drop\": [\"ALL\"]}, \"seccomp\": \"unconfined\", "
+		     "\"pull\": \"never\"}]}");
+	assert_true(s->share_pid);
+	assert_string_equal(s->containers[0].cap_add[0], "NET_RAW");
+	assert_string_equal(s->containers[0].cap_add[1], "cap_net_admin");
+	assert_string_equal(s->containers[0].cap_drop[0], "ALL");
+	assert_true(s->containers[0].seccomp_unconfined);
+	assert_int_equal(s->containers[0].pull, PULL_NEVER);
+	pod_spec_free(s);
+	errors = parse_bad("{\"name\": \"p\", \"share_pid\": 1, \"containers\": [{\"name\": \"c\", "
+			   "\"image\": \"oci:/x\", \"capabilities\": {\"add\": [\"NET_RAW\", "
+			   "\"FLY\"], \"keep\": []}, \"seccomp\": \"off\", \"pull\": \"sometimes\"}]}");
+	expect_error(errors, "share_pid", "true or false");
+	expect_error(errors, "containers[0].capabilities.add[1]", "unknown capability");
+	expect_error(errors, "containers[0].capabilities.keep", "unknown key");
+	expect_error(errors, "containers[0].seccomp", "unconfined");
+	expect_error(errors, "containers[0].pull", "if_not_present");
+	json_decref(errors);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1100,6 +1128,7 @@ int main(void)
 		cmocka_unit_test(test_volumes_mounts),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_security_fields),
 	};
 
 	find_data_dir();

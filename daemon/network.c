@@ -1,0 +1,760 @@
+/* network.c - pod networks as tankd decides them: NIC kinds, IPAM leases, the host shim,
+ * embedded DNS and drift. netplane/ does the mechanism; the choices are made here. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "daemon/tankd.h"
+
+#define LEASES_FILE "ipam-leases.json"
+#define DNS_FWD_MAX 256
+#define DNS_FWD_TIMEOUT_MS 3000
+#define DNS_VETH_LISTEN NP_VETH_GW4 /* every veth pod's gateway is this host */
+
+struct dns_fwd {
+	bool used;
+	uint16_t id;           /* ours, towards the upstream */
+	uint16_t client_id;
+	int listen_fd;
+	struct sockaddr_storage client;
+	socklen_t client_len;
+	uint64_t deadline;
+	uint8_t query[512];
+	size_t qlen;
+};
+
+static struct dns_fwd fwd[DNS_FWD_MAX];
+static uint16_t next_fwd_id;
+
+/* ---- leases --------------------------------------------------------------------------------- */
+
+static int leases_save(struct tankd *t)
+{
+	_cleanup_close_ int dfd = open(t->cfg.data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_json_ json_t *j = np_lease_set_to_json(&t->leases);
+
+	if (dfd < 0 || !j)
+		return -EIO;
+	return json_write_atomic(dfd, LEASES_FILE, j, 0600);
+}
+
+/* The owner's address in pool: its lease, or a new one (recorded before it is used). */
+static int lease_get(struct tankd *t, const struct np_ipam_pool *pool, const char *owner,
+		     struct np_addr *ret, struct diag *d)
+{
+	const struct np_lease *l = np_lease_find(&t->leases, pool->name, owner);
+	int r;
+
+	if (l) {
+		*ret = l->addr;
+		return 0;
+	}
+	r = np_ipam_pick(pool, owner, &t->leases, ret, d);
+	if (r < 0)
+		return r;
+	r = np_lease_add(&t->leases, pool->name, owner, ret, d);
+	if (r < 0)
+		return r;
+	r = leases_save(t);
+	return r < 0 ? diag_fail(d, r, "save IPAM leases in %s/%s: %s", t->cfg.data_dir,
+				 LEASES_FILE, strerror(-r))
+		     : 0;
+}
+
+static void addr_text(const struct np_addr *a, bool with_prefix, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(a->family, a->family == AF_INET ? (const void *)&a->v4 : (const void *)&a->v6,
+		  ip, sizeof(ip));
+	if (with_prefix)
+		snprintf(buf, len, "%s/%u", ip, a->prefix);
+	else
+		snprintf(buf, len, "%s", ip);
+}
+
+static bool addr_in(const struct np_addr *net, const struct np_addr *a)
+{
+	const unsigned char *n = net->family == AF_INET ? (const unsigned char *)&net->v4
+							: (const unsigned char *)&net->v6;
+	const unsigned char *x = a->family == AF_INET ? (const unsigned char *)&a->v4
+						      : (const unsigned char *)&a->v6;
+	unsigned int bits = net->prefix;
+
+	if (net->family != a->family)
+		return false;
+	for (unsigned int i = 0; bits; i++) {
+		unsigned int take = bits >= 8 ? 8 : bits;
+		unsigned char mask = (unsigned char)(0xff << (8 - take));
+
+		if ((n[i] & mask) != (x[i] & mask))
+			return false;
+		bits -= take;
+	}
+	return true;
+}
+
+/* ---- addresses and parents of a pod, before anything is created --------------------------- */
+
+static const struct np_ipam_pool *nic_pool(struct tankd *t, const struct spec_nic *sn,
+					   const struct pod_nic *n);
+static void shim_name(struct tankd *t, const char *parent, char out[16]);
+
+static const char *nic_pool_name(const struct spec_nic *n)
+{
+	return n->ipam ? n->ipam : NULL;
+}
+
+static int resolve_parent(struct tankd *t, const struct spec_nic *sn, char out[16],
+			  struct diag *d)
+{
+	const char *p = sn->parent && strcmp(sn->parent, "auto") ? sn->parent : t->cfg.uplink;
+
+	if (p && *p) {
+		snprintf(out, 16, "%s", p);
+		return 0;
+	}
+	return np_parent_auto(out, d);
+}
+
+int net_pod_plan(struct tankd *t, struct pod *p, struct diag *d)
+{
+	for (size_t i = 0; i < p->n_nics; i++) {
+		const struct spec_nic *sn = &p->spec->nics[i];
+		struct pod_nic *n = &p->nics[i];
+		const char *pool_name = nic_pool_name(sn);
+		int r;
+
+		n->n_addrs = 0;
+		for (size_t k = 0; k < sn->n_addrs && n->n_addrs < NP_ADDRS_MAX; k++) {
+			r = np_addr_parse(sn->addrs[k].text, &n->addrs[n->n_addrs]);
+			if (r < 0)
+				return diag_fail(d, r, "network.nics[%zu].ip: \"%s\"", i,
+						 sn->addrs[k].text);
+			n->n_addrs++;
+		}
+		if (pool_name) {
+			const struct np_ipam_pool *pool = config_pool(&t->cfg, pool_name);
+			char owner[NP_IPAM_OWNER_MAX];
+
+			if (!pool)
+				return diag_fail(d, -ENOENT,
+						 "network.nics[%zu].ip: IPAM pool \"%s\" is not "
+						 "configured in tankd (pool.%s.subnet)",
+						 i, pool_name, pool_name);
+			np_ipam_owner_key(p->uid, sn->name, owner, sizeof(owner));
+			r = lease_get(t, pool, owner, &n->addrs[n->n_addrs], d);
+			if (r < 0) {
+				diag_prefix(d, "network.nics[%zu]: ", i);
+				return r;
+			}
+			n->n_addrs++;
+		}
+		strv_free(n->ips);
+		n->ips = calloc(1, sizeof(char *));
+		for (size_t k = 0; n->ips && k < n->n_addrs; k++) {
+			char buf[64];
+
+			addr_text(&n->addrs[k], true, buf, sizeof(buf));
+			strv_push(&n->ips, buf);
+		}
+		if (sn->mode == NIC_MACVLAN) {
+			const struct np_ipam_pool *pool = nic_pool(t, sn, n);
+			char owner[NP_IPAM_OWNER_MAX];
+
+			r = resolve_parent(t, sn, n->parent, d);
+			if (r < 0) {
+				diag_prefix(d, "network.nics[%zu].parent: ", i);
+				return r;
+			}
+			shim_name(t, n->parent, n->shim);
+			memset(&n->shim_addr, 0, sizeof(n->shim_addr));
+			/* the host shim's address comes from the pool the pod is in */
+			snprintf(owner, sizeof(owner), "host-shim/%s", n->parent);
+			if (pool && (r = lease_get(t, pool, owner, &n->shim_addr, d)) < 0) {
+				diag_prefix(d, "host shim %s: ", n->shim);
+				return r;
+			}
+		}
+	}
+	return 0;
+}
+
+/* ---- the host shim of an uplink --------------------------------------------------------------- */
+
+/* The pool serving this NIC: its IPAM pool, else the pool whose subnet holds its address. */
+static const struct np_ipam_pool *nic_pool(struct tankd *t, const struct spec_nic *sn,
+					   const struct pod_nic *n)
+{
+	if (sn->ipam)
+		return config_pool(&t->cfg, sn->ipam);
+	for (size_t i = 0; i < t->cfg.n_pools; i++)
+		for (size_t k = 0; k < n->n_addrs; k++)
+			if (addr_in(&t->cfg.pools[i].subnet, &n->addrs[k]))
+				return &t->cfg.pools[i];
+	return NULL;
+}
+
+static void shim_name(struct tankd *t, const char *parent, char out[16])
+{
+	uint32_t h = 2166136261u;
+
+	if (!*t->cfg.uplink || !strcmp(parent, t->cfg.uplink)) {
+		snprintf(out, 16, "%s", t->cfg.host_shim);
+		return;
+	}
+	for (const char *s = parent; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	snprintf(out, 16, "tks%08x", h);
+}
+
+/* ---- per-pod setup ------------------------------------------------------------------------- */
+
+static int parse_mac(const char *s, uint8_t out[6])
+{
+	unsigned int b[6];
+
+	if (!s || sscanf(s, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		out[i] = (uint8_t)b[i];
+	return 0;
+}
+
+static int setup_macvlan(struct tankd *t, struct pod *p, size_t i, int nsfd, struct diag *d)
+{
+	const struct spec_nic *sn = &p->spec->nics[i];
+	struct pod_nic *n = &p->nics[i];
+	const struct np_ipam_pool *pool = nic_pool(t, sn, n);
+	struct np_addr gws[2];
+	uint8_t mac[6];
+	struct np_macvlan_spec ms = { .parent = n->parent,
+				      .pod_ifname = n->name,
+				      .pod_netns_fd = nsfd,
+				      .pod_uid = p->uid,
+				      .addrs = n->addrs,
+				      .n_addrs = n->n_addrs,
+				      .gateways = gws };
+	struct np_nic_state st;
+	int r;
+
+	if (sn->mac && parse_mac(sn->mac, mac) == 0)
+		ms.mac = mac;
+	if (sn->gateway4.family)
+		np_addr_parse(sn->gateway4.text, &gws[ms.n_gateways++]);
+	if (sn->gateway6.family)
+		np_addr_parse(sn->gateway6.text, &gws[ms.n_gateways++]);
+	if (!ms.n_gateways && pool && pool->gateway.family)
+		gws[ms.n_gateways++] = pool->gateway;
+	/* the host shim first: it is what lets the host (and tankd's DNS) reach the pod */
+	r = np_hostshim_ensure(n->parent, n->shim, &n->shim_addr, n->shim_addr.family ? 1 : 0, d);
+	if (r < 0) {
+		diag_prefix(d, "host shim %s on %s: ", n->shim, n->parent);
+		return r;
+	}
+	r = np_macvlan_setup(&ms, &st, d);
+	if (r < 0)
+		return r;
+	n->pod_ifindex = st.pod_ifindex;
+	n->host_ifindex = 0;
+	return np_hostshim_route_add(n->shim, n->addrs, n->n_addrs, d);
+}
+
+static int setup_veth(struct tankd *t, struct pod *p, size_t i, int nsfd, struct diag *d)
+{
+	struct pod_nic *n = &p->nics[i];
+	struct np_veth_spec vs = { .host_ifname = n->host_ifname,
+				   .pod_ifname = n->name,
+				   .pod_netns_fd = nsfd,
+				   .addrs = n->addrs,
+				   .n_addrs = n->n_addrs };
+	struct np_nic_state st;
+	int r;
+
+	/* a leftover from a crashed start would make the create fail: replace it */
+	np_link_delete(n->host_ifname, NULL);
+	r = p->spec->nics[i].mode == NIC_NETKIT ? np_netkit_setup(&vs, &st, d)
+						 : np_veth_setup(&vs, &st, d);
+	if (r < 0)
+		return r;
+	n->host_ifindex = st.host_ifindex;
+	n->pod_ifindex = st.pod_ifindex;
+	if (t->bpf) {
+		r = np_bpf_veth_attach(t->bpf, p->uid, n->name, p->slot, st.host_ifindex, d);
+		if (r < 0)
+			diag_prefix(d, "attach BPF: ");
+	}
+	return r;
+}
+
+int net_pod_setup(struct tankd *t, struct pod *p, int nsfd, struct diag *d)
+{
+	int r = np_netns_lo_up(nsfd, d);
+
+	if (r < 0)
+		return r;
+	/* ping without CAP_NET_RAW (ICMP datagram sockets), as podman does */
+	r = np_netns_sysctl(nsfd, "net/ipv4/ping_group_range", "0 2147483647", d);
+	if (r < 0)
+		return r;
+	if (p->n_nics && t->bpf) {
+		r = np_bpf_pod_register(t->bpf, p->slot, p->name, p->uid, d);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < p->n_nics; i++) {
+		r = p->spec->nics[i].mode == NIC_MACVLAN ? setup_macvlan(t, p, i, nsfd, d)
+							  : setup_veth(t, p, i, nsfd, d);
+		if (r < 0) {
+			diag_prefix(d, "nic %s: ", p->nics[i].name);
+			return r;
+		}
+	}
+	return 0;
+}
+
+void net_pod_teardown(struct tankd *t, struct pod *p)
+{
+	struct diag d = { 0 };
+
+	(void)t;
+	for (size_t i = 0; i < p->n_nics; i++) {
+		struct pod_nic *n = &p->nics[i];
+
+		if (n->shim[0] && np_hostshim_route_del(n->shim, n->addrs, n->n_addrs, &d) < 0)
+			log_pod(LOG_LVL_WARN, p->name, "remove routes via %s: %s", n->shim,
+				diag_text(&d, d.err));
+		if (n->host_ifname && np_link_delete(n->host_ifname, &d) < 0)
+			log_pod(LOG_LVL_WARN, p->name, "delete %s: %s", n->host_ifname,
+				diag_text(&d, d.err));
+	}
+	if (p->netmon) {
+		loop_del(t, np_monitor_fd(p->netmon));
+		np_monitor_close(p->netmon);
+		p->netmon = NULL;
+	}
+}
+
+void net_pod_release(struct tankd *t, const char *uid)
+{
+	if (uid && *uid && np_lease_release_pod(&t->leases, uid) > 0 && leases_save(t) < 0)
+		log_warn("cannot save IPAM leases in %s/%s", t->cfg.data_dir, LEASES_FILE);
+}
+
+/* Leases whose pod is in neither the store nor the runtime go back to their pool. */
+void net_sweep(struct tankd *t, json_t *records)
+{
+	bool changed = false;
+
+	for (size_t i = 0; i < t->leases.n;) {
+		const char *owner = t->leases.v[i].owner, *slash = strchr(owner, '/');
+		bool live = !strncmp(owner, "host-shim/", 10);
+		size_t k;
+		json_t *rec;
+
+		json_array_foreach(records, k, rec) {
+			const char *uid = json_str(rec, "uid", "");
+
+			if (slash && strlen(uid) == (size_t)(slash - owner) &&
+			    !strncmp(owner, uid, strlen(uid)))
+				live = true;
+		}
+		for (struct pod *p = t->pods; p && !live; p = p->next)
+			if (slash && p->uid && strlen(p->uid) == (size_t)(slash - owner) &&
+			    !strncmp(owner, p->uid, strlen(p->uid)))
+				live = true;
+		if (live) {
+			i++;
+			continue;
+		}
+		log_info("IPAM: releasing %s (owner %s is gone)", owner, t->leases.v[i].pool);
+		np_lease_remove(&t->leases, t->leases.v[i].pool, owner);
+		changed = true;
+	}
+	if (changed && leases_save(t) < 0)
+		log_warn("cannot save IPAM leases");
+}
+
+/* ---- resolv.conf --------------------------------------------------------------------------- */
+
+/* pod dns -> pool dns -> embedded DNS -> host DNS, with a search line for the pod domain. */
+char *net_resolv_conf(struct tankd *t, struct pod *p)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	bool any = false;
+
+	if (!f)
+		return NULL;
+	fprintf(f, "search %s\n", t->cfg.dns_domain);
+	for (size_t i = 0; p->spec->dns && p->spec->dns[i]; i++, any = true)
+		fprintf(f, "nameserver %s\n", p->spec->dns[i]);
+	for (size_t i = 0; !any && i < p->n_nics; i++) {
+		const struct np_ipam_pool *pool = nic_pool(t, &p->spec->nics[i], &p->nics[i]);
+
+		for (size_t k = 0; pool && k < pool->n_dns; k++, any = true) {
+			char buf[64];
+
+			addr_text(&pool->dns[k], false, buf, sizeof(buf));
+			fprintf(f, "nameserver %s\n", buf);
+		}
+	}
+	for (size_t i = 0; !any && t->cfg.dns && i < p->n_nics; i++) {
+		const struct pod_nic *n = &p->nics[i];
+
+		if (p->spec->nics[i].mode == NIC_MACVLAN && n->shim_addr.family) {
+			char buf[64];
+
+			addr_text(&n->shim_addr, false, buf, sizeof(buf));
+			fprintf(f, "nameserver %s\n", buf);
+			any = true;
+		} else if (p->spec->nics[i].mode != NIC_MACVLAN) {
+			fprintf(f, "nameserver %s\n", DNS_VETH_LISTEN);
+			any = true;
+		}
+	}
+	if (!any) {
+		_cleanup_free_ char *host = NULL;
+
+		if (fs_read_all(AT_FDCWD, "/etc/resolv.conf", 65536, &host, NULL) == 0)
+			for (char *l = strtok(host, "\n"); l; l = strtok(NULL, "\n"))
+				if (!strncmp(l, "nameserver", 10) || !strncmp(l, "options", 7))
+					fprintf(f, "%s\n", l);
+	}
+	fclose(f);
+	return out;
+}
+
+/* ---- embedded DNS --------------------------------------------------------------------------- */
+
+static int dns_listen_one(struct tankd *t, const struct np_addr *a)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	int one = 1, fd;
+
+	if (t->n_dns_fds >= ARRAY_SIZE(t->dns_fds))
+		return -ENOSPC;
+	for (size_t i = 0; i < t->n_dns_fds; i++)
+		if (!memcmp(&t->dns_addrs[i], a, sizeof(*a)))
+			return 0;
+	if (a->family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(53);
+		s4->sin_addr = a->v4;
+		len = sizeof(*s4);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(53);
+		s6->sin6_addr = a->v6;
+		len = sizeof(*s6);
+	}
+	fd = socket(a->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* the address may not exist yet (no veth, no shim so far): bind anyway */
+	setsockopt(fd, a->family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6,
+		   a->family == AF_INET ? IP_FREEBIND : IPV6_FREEBIND, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || loop_add(t, fd, W_DNS, NULL) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	t->dns_addrs[t->n_dns_fds] = *a;
+	t->dns_fds[t->n_dns_fds++] = fd;
+	return 0;
+}
+
+/* Listen where pods look for DNS: the veth gateway, and every host shim address. */
+void net_dns_refresh(struct tankd *t)
+{
+	struct np_addr a;
+
+	if (!t->cfg.dns)
+		return;
+	if (np_addr_parse(DNS_VETH_LISTEN, &a) == 0 && dns_listen_one(t, &a) < 0 && !t->dns_warned) {
+		log_warn("embedded DNS: cannot listen on %s:53: %s", DNS_VETH_LISTEN, strerror(errno));
+		t->dns_warned = true;
+	}
+	for (size_t i = 0; i < t->leases.n; i++)
+		if (!strncmp(t->leases.v[i].owner, "host-shim/", 10))
+			dns_listen_one(t, &t->leases.v[i].addr);
+	if (t->dns_up_fd < 0) {
+		t->dns_up_fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (t->dns_up_fd >= 0) {
+			int off = 0;
+
+			/* one socket for both families: v4 upstreams as v4-mapped addresses */
+			setsockopt(t->dns_up_fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+			loop_add(t, t->dns_up_fd, W_DNS, NULL);
+		}
+	}
+}
+
+static int upstream_addrs(struct tankd *t, struct sockaddr_in6 *out, size_t max)
+{
+	_cleanup_strv_ char **list = strv_copy(t->cfg.dns_upstream);
+	_cleanup_free_ char *host = NULL;
+	size_t n = 0;
+
+	if (!strv_length(list) && fs_read_all(AT_FDCWD, "/etc/resolv.conf", 65536, &host, NULL) == 0) {
+		char *save = NULL;
+
+		for (char *l = strtok_r(host, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+			char ns[64];
+
+			if (sscanf(l, "nameserver %63s", ns) == 1)
+				strv_push(&list, ns);
+		}
+	}
+	for (size_t i = 0; list && list[i] && n < max; i++) {
+		struct np_addr a;
+
+		if (np_addr_parse(list[i], &a) < 0)
+			continue;
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].sin6_family = AF_INET6;
+		out[n].sin6_port = htons(53);
+		if (a.family == AF_INET6) {
+			out[n].sin6_addr = a.v6;
+		} else {
+			out[n].sin6_addr.s6_addr[10] = 0xff;
+			out[n].sin6_addr.s6_addr[11] = 0xff;
+			memcpy(&out[n].sin6_addr.s6_addr[12], &a.v4, 4);
+		}
+		n++;
+	}
+	return (int)n;
+}
+
+static void dns_zone_build(struct tankd *t, struct np_dns_zone *z, struct np_dns_name *names,
+			   size_t max)
+{
+	size_t n = 0;
+
+	memset(z, 0, sizeof(*z));
+	z->domain = t->cfg.dns_domain;
+	for (struct pod *p = t->pods; p && n < max; p = p->next) {
+		for (size_t i = 0; i < p->n_nics && n < max; i++) {
+			if (!p->nics[i].n_addrs)
+				continue;
+			names[n].name = p->name;
+			names[n].addrs = p->nics[i].addrs;
+			names[n].n_addrs = p->nics[i].n_addrs;
+			n++;
+		}
+	}
+	z->names = names;
+	z->n_names = n;
+}
+
+static void dns_from_upstream(struct tankd *t)
+{
+	uint8_t buf[NP_DNS_UDP_MAX + 512];
+	ssize_t n;
+
+	while ((n = recv(t->dns_up_fd, buf, sizeof(buf), 0)) > 0) {
+		int id = np_dns_msg_id(buf, (size_t)n);
+
+		for (size_t i = 0; id >= 0 && i < DNS_FWD_MAX; i++) {
+			struct dns_fwd *f = &fwd[i];
+
+			if (!f->used || f->id != id)
+				continue;
+			np_dns_msg_set_id(f->query, f->qlen, f->id);
+			if (!np_dns_reply_matches(f->query, f->qlen, buf, (size_t)n))
+				break; /* not the answer to our question: ignore it */
+			np_dns_msg_set_id(buf, (size_t)n, f->client_id);
+			sendto(f->listen_fd, buf, (size_t)n, MSG_DONTWAIT,
+			       (struct sockaddr *)&f->client, f->client_len);
+			f->used = false;
+			break;
+		}
+	}
+}
+
+static void dns_forward(struct tankd *t, int lfd, const uint8_t *q, size_t qlen,
+			struct sockaddr_storage *from, socklen_t fromlen)
+{
+	struct sockaddr_in6 up[4];
+	int nup = upstream_addrs(t, up, ARRAY_SIZE(up));
+	struct dns_fwd *f = NULL;
+	uint8_t out[NP_DNS_UDP_MAX];
+	size_t olen;
+
+	for (size_t i = 0; i < DNS_FWD_MAX && !f; i++)
+		if (!fwd[i].used)
+			f = &fwd[i];
+	if (nup <= 0 || !f || qlen > sizeof(f->query) || t->dns_up_fd < 0) {
+		/* nowhere to ask, or too busy: say so at once instead of letting it time out */
+		if (np_dns_error_reply(q, qlen, 2, out, sizeof(out), &olen) == 0)
+			sendto(lfd, out, olen, MSG_DONTWAIT, (struct sockaddr *)from, fromlen);
+		return;
+	}
+	memset(f, 0, sizeof(*f));
+	f->used = true;
+	f->client_id = (uint16_t)np_dns_msg_id(q, qlen);
+	f->id = ++next_fwd_id;
+	f->listen_fd = lfd;
+	memcpy(&f->client, from, fromlen);
+	f->client_len = fromlen;
+	f->deadline = now_mono_ms() + DNS_FWD_TIMEOUT_MS;
+	memcpy(f->query, q, qlen);
+	f->qlen = qlen;
+	np_dns_msg_set_id(f->query, qlen, f->id);
+	for (int i = 0; i < nup; i++)
+		sendto(t->dns_up_fd, f->query, qlen, MSG_DONTWAIT, (struct sockaddr *)&up[i],
+		       sizeof(up[i]));
+}
+
+void net_dns_event(struct tankd *t, int fd)
+{
+	struct np_dns_name names[1024];
+	struct np_dns_zone z;
+	uint8_t q[1500], out[NP_DNS_UDP_MAX];
+
+	if (fd == t->dns_up_fd) {
+		dns_from_upstream(t);
+		return;
+	}
+	dns_zone_build(t, &z, names, ARRAY_SIZE(names));
+	for (int budget = 64; budget > 0; budget--) {
+		struct sockaddr_storage from;
+		socklen_t fromlen = sizeof(from);
+		ssize_t n = recvfrom(fd, q, sizeof(q), 0, (struct sockaddr *)&from, &fromlen);
+		size_t olen = 0;
+
+		if (n <= 0)
+			return;
+		switch (np_dns_answer(&z, q, (size_t)n, out, sizeof(out), &olen)) {
+		case NP_DNS_REPLY:
+			sendto(fd, out, olen, MSG_DONTWAIT, (struct sockaddr *)&from, fromlen);
+			break;
+		case NP_DNS_FORWARD:
+			dns_forward(t, fd, q, (size_t)n, &from, fromlen);
+			break;
+		case NP_DNS_DROP:
+			break;
+		}
+	}
+}
+
+/* Forwards that got no answer in time: SERVFAIL to the client. */
+void net_dns_tick(struct tankd *t)
+{
+	uint64_t now = now_mono_ms();
+
+	(void)t;
+	for (size_t i = 0; i < DNS_FWD_MAX; i++) {
+		struct dns_fwd *f = &fwd[i];
+		uint8_t out[NP_DNS_UDP_MAX];
+		size_t olen;
+
+		if (!f->used || now < f->deadline)
+			continue;
+		np_dns_msg_set_id(f->query, f->qlen, f->client_id);
+		if (np_dns_error_reply(f->query, f->qlen, 2, out, sizeof(out), &olen) == 0)
+			sendto(f->listen_fd, out, olen, MSG_DONTWAIT, (struct sockaddr *)&f->client,
+			       f->client_len);
+		f->used = false;
+	}
+}
+
+/* ---- drift ----------------------------------------------------------------------------------- */
+
+struct drift_ctx {
+	struct pod *p;
+	char what[128];
+};
+
+static int on_netmon(const struct np_mon_event *ev, void *data)
+{
+	struct drift_ctx *c = data;
+
+	for (size_t i = 0; i < c->p->n_nics && !c->what[0]; i++) {
+		const struct pod_nic *n = &c->p->nics[i];
+		char a[64];
+
+		if (ev->ifindex != n->pod_ifindex)
+			continue;
+		switch (ev->type) {
+		case NP_MON_LINK_DEL:
+			snprintf(c->what, sizeof(c->what), "nic %s was deleted", n->name);
+			break;
+		case NP_MON_LINK_DOWN:
+			snprintf(c->what, sizeof(c->what), "nic %s was set down", n->name);
+			break;
+		case NP_MON_ADDR_DEL:
+			for (size_t k = 0; k < n->n_addrs; k++) {
+				if (n->addrs[k].family != ev->addr.family ||
+				    memcmp(&n->addrs[k].v6, &ev->addr.v6,
+					   n->addrs[k].family == AF_INET ? 4 : 16))
+					continue;
+				addr_text(&ev->addr, false, a, sizeof(a));
+				snprintf(c->what, sizeof(c->what), "address %s was removed from %s",
+					 a, n->name);
+			}
+			break;
+		}
+	}
+	return 0;
+}
+
+/* Watch the pod's netns for NICs or addresses removed from outside. */
+int net_pod_watch(struct tankd *t, struct pod *p, int nsfd)
+{
+	int r;
+
+	if (!p->n_nics || p->netmon)
+		return 0;
+	r = np_monitor_open(nsfd, &p->netmon, NULL);
+	if (r < 0)
+		return r;
+	r = loop_add(t, np_monitor_fd(p->netmon), W_NETMON, p);
+	if (r < 0) {
+		np_monitor_close(p->netmon);
+		p->netmon = NULL;
+	}
+	return r;
+}
+
+void net_monitor_event(struct tankd *t, struct pod *p)
+{
+	struct drift_ctx c = { .p = p };
+	int r = np_monitor_read(p->netmon, on_netmon, &c, NULL);
+
+	if (r == -ENOBUFS)
+		snprintf(c.what, sizeof(c.what), "network events were lost (netlink overrun)");
+	if (!c.what[0] || p->phase == PHASE_STOPPING)
+		return;
+	/* a pod whose network changed under it is started again from its spec */
+	event_emit(t, p->name, true, "NetworkDrift", "%s; restarting the pod to repair it", c.what);
+	runtime_stop(t, p, false);
+}
+
+int net_init(struct tankd *t, struct diag *d)
+{
+	_cleanup_close_ int dfd = open(t->cfg.data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_json_ json_t *j = NULL;
+	int r;
+
+	np_lease_set_init(&t->leases);
+	t->dns_up_fd = -1;
+	if (dfd >= 0 && json_read_file(dfd, LEASES_FILE, 16 << 20, &j, NULL) == 0) {
+		r = np_lease_set_from_json(j, &t->leases, d);
+		if (r < 0) {
+			diag_prefix(d, "%s/%s: ", t->cfg.data_dir, LEASES_FILE);
+			return r;
+		}
+	}
+	net_dns_refresh(t);
+	return 0;
+}
