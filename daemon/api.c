@@ -1,5 +1,6 @@
 /* api.c - the API socket: peer check, framing, request dispatch, exec relay. */
 #include <grp.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -196,8 +197,6 @@ void spec_check_supported(const struct pod_spec *s, json_t *errs)
 						"this kernel has no netkit; use \"veth\" (routed the "
 						"same way)"));
 	}
-	if (s->has_policy)
-		UNSUP("network.policy", "policy");
 #undef UNSUP
 }
 
@@ -351,39 +350,74 @@ static json_t *op_delete(struct tankd *t, json_t *req)
 	return reply;
 }
 
-static json_t *traffic_json(struct tankd *t, struct pod *p)
-{
-	struct tank_pod_stats st = { 0 };
-
-	if (!p->slot || np_bpf_pod_stats(t->bpf, p->slot, &st, NULL) < 0)
-		return NULL;
-	return json_pack("{s:s,s:s,s:i,s:{s:I,s:I},s:{s:I,s:I}}", "name", p->name, "uid", p->uid,
-			 "slot", (int)p->slot, "ingress", "packets",
-			 (json_int_t)st.ingress.packets, "bytes", (json_int_t)st.ingress.bytes,
-			 "egress", "packets", (json_int_t)st.egress.packets, "bytes",
-			 (json_int_t)st.egress.bytes);
-}
-
 static json_t *op_traffic(struct tankd *t, json_t *req)
 {
 	const char *name = json_str(req, "name", NULL);
+	json_int_t top = json_int(req, "top", 20);
 	json_t *pods = json_array(), *reply;
 
+	if (name && !pod_find(t, name)) {
+		json_decref(pods);
+		return api_error("not_found", "no such pod running", NULL, NULL);
+	}
 	for (struct pod *p = t->pods; p; p = p->next) {
 		json_t *j;
 
 		if (name && strcmp(name, p->name))
 			continue;
-		j = traffic_json(t, p);
-		if (j)
-			json_array_append_new(pods, j);
-	}
-	if (name && !pod_find(t, name)) {
-		json_decref(pods);
-		return api_error("not_found", "no such pod running", NULL, NULL);
+		j = dp_traffic(t, p);
+		if (!j)
+			continue;
+		if (json_bool(req, "flows", false))
+			json_object_set_new(j, "flows",
+					    dp_flows(t, p, top > 0 && top <= 10000 ? (size_t)top : 20));
+		json_array_append_new(pods, j);
 	}
 	reply = ok_reply();
 	json_object_set_new(reply, "pods", pods);
+	if (json_bool(req, "deleted", false))
+		json_object_set_new(reply, "deleted", dp_deleted_traffic(t));
+	return reply;
+}
+
+/* policy_test {pod, direction, peer, port, proto}: the datapath's own verdict. */
+static json_t *op_policy_test(struct tankd *t, json_t *req)
+{
+	const char *name = json_str(req, "pod", NULL), *dir = json_str(req, "direction", "ingress");
+	const char *proto = json_str(req, "proto", "tcp");
+	struct pod *p = name ? pod_find(t, name) : NULL;
+	json_int_t port = json_int(req, "port", 0);
+	struct diag d = { 0 };
+	uint8_t pr;
+	json_t *v, *reply;
+
+	if (!p)
+		return api_error("not_found", "no such pod running", NULL, NULL);
+	if (strcmp(dir, "ingress") && strcmp(dir, "egress"))
+		return api_error("invalid", "direction: ingress or egress", NULL, NULL);
+	if (port < 0 || port > 65535)
+		return api_error("invalid", "port: 0-65535", NULL, NULL);
+	if (!strcmp(proto, "tcp"))
+		pr = IPPROTO_TCP;
+	else if (!strcmp(proto, "udp"))
+		pr = IPPROTO_UDP;
+	else if (!strcmp(proto, "sctp"))
+		pr = IPPROTO_SCTP;
+	else if (!strcmp(proto, "icmp"))
+		pr = IPPROTO_ICMP;
+	else if (!strcmp(proto, "icmpv6"))
+		pr = IPPROTO_ICMPV6;
+	else
+		return api_error("invalid", "proto: tcp, udp, sctp, icmp or icmpv6", NULL, NULL);
+	if (!p->n_nics)
+		return api_error("invalid", "the pod has no NICs, so no datapath to ask", NULL, NULL);
+	v = dp_verdict_test(t, p, strcmp(dir, "ingress") ? TANK_DIR_EGRESS : TANK_DIR_INGRESS,
+			    json_str(req, "peer", ""), (uint16_t)port, pr, &d);
+	if (!v)
+		return api_error("invalid", diag_text(&d, d.err ? d.err : -EINVAL), NULL, NULL);
+	reply = ok_reply();
+	json_object_update(reply, v);
+	json_decref(v);
 	return reply;
 }
 
@@ -495,11 +529,13 @@ static json_t *handle(struct tankd *t, struct client *c, json_t *req, int *fds, 
 	}
 	if (!strcmp(op, "events"))
 		return op_events(c, req);
+	if (!strcmp(op, "policy_test"))
+		return op_policy_test(t, req);
 	if (!strcmp(op, "restart"))
 		return op_restart(t, req);
 	return api_error("invalid",
 			 "unknown op (valid: apply, get, delete, exec, attach, logs, resize, "
-			 "traffic, info, events, restart)",
+			 "traffic, policy_test, info, events, restart)",
 			 NULL, NULL);
 }
 

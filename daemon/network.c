@@ -301,6 +301,9 @@ int net_pod_setup(struct tankd *t, struct pod *p, int nsfd, struct diag *d)
 		return r;
 	if (p->n_nics && t->bpf) {
 		r = np_bpf_pod_register(t->bpf, p->slot, p->name, p->uid, d);
+		/* the policy is in before any program sees the pod's packets */
+		if (r >= 0)
+			r = dp_policy_apply(t, p, p->spec, d);
 		if (r < 0)
 			return r;
 	}

@@ -695,6 +695,8 @@ void runtime_update(struct tankd *t, struct pod *p, json_t *rec)
 	for (size_t i = 0; r >= 0 && i < spec->n_containers; i++)
 		r = cgroup_set_limits(&t->cfg, t->cgroups, p->name, spec->containers[i].name,
 				      &spec->containers[i].limits, &d);
+	if (r >= 0 && p->n_nics)
+		r = dp_policy_apply(t, p, spec, &d);
 	if (r < 0) {
 		/* the old limits may be half replaced: a full replacement makes it whole */
 		event_emit(t, p->name, true, "UpdateFailed", "in-place update failed (%s); replacing",
@@ -709,7 +711,7 @@ void runtime_update(struct tankd *t, struct pod *p, json_t *rec)
 	p->record = json_incref(rec);
 	p->revision = (uint64_t)json_int(rec, "revision", 0);
 	state_save(t, p);
-	event_emit(t, p->name, false, "Updated", "limits applied in place (revision %llu)",
+	event_emit(t, p->name, false, "Updated", "limits and policy applied in place (revision %llu)",
 		   (unsigned long long)p->revision);
 }
 
@@ -904,6 +906,7 @@ void runtime_stop_done(struct tankd *t, struct pod *p, bool timed_out)
 		fs_rm_rf(dir);
 	if (p->delete_after_stop) {
 		net_pod_release(t, p->uid);
+		dp_pod_deleted(p->name, p->uid);
 		if (data)
 			fs_rm_rf(data);
 		if (logs)

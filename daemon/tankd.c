@@ -190,6 +190,9 @@ static void dispatch(struct tankd *t, struct epoll_event *ev)
 	case W_NETMON:
 		net_monitor_event(t, p);
 		break;
+	case W_BPFEV:
+		dp_events(t);
+		break;
 	case W_SHIM_DESTROY:
 		runtime_stop_done(t, p, false);
 		break;
@@ -406,6 +409,8 @@ static int setup(struct tankd *t)
 		log_error("network: %s", diag_text(&d, r));
 		return r;
 	}
+	if (np_bpf_events_fd(t->bpf) >= 0 && loop_add(t, np_bpf_events_fd(t->bpf), W_BPFEV, NULL) < 0)
+		log_warn("BPF drop events will not be reported (cannot watch the ring buffer)");
 	log_info("tankd %s: data %s, run %s, socket %s, cgroups %s, BPF %s at %s", TANK_VERSION,
 		 t->cfg.data_dir, t->cfg.run_dir, t->cfg.socket_path, cgroup_mode_name(t->cgroups),
 		 np_bpf_attach_mode(t->bpf), t->cfg.bpf_dir);

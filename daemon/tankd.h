@@ -148,7 +148,7 @@ struct tankd {
 /* ---- event loop registrations -------------------------------------------------------------- */
 
 enum watch_kind { W_LISTEN, W_SIGNAL, W_TIMER, W_CLIENT, W_SHIM_WATCH, W_SHIM_DESTROY,
-		  W_PULL, W_EXEC, W_DNS, W_NETMON };
+		  W_PULL, W_EXEC, W_DNS, W_NETMON, W_BPFEV };
 
 struct watch {
 	enum watch_kind kind;
@@ -205,6 +205,18 @@ void net_dns_refresh(struct tankd *t);
 void net_dns_event(struct tankd *t, int fd);
 void net_dns_tick(struct tankd *t);
 void net_monitor_event(struct tankd *t, struct pod *p);
+
+/* ---- BPF datapath, tankd's side (datapath.c) --------------------------------------------- */
+
+/* Install the spec's policy (or none) for the pod's slot: before attach, and in place later. */
+int dp_policy_apply(struct tankd *t, struct pod *p, const struct pod_spec *spec, struct diag *d);
+json_t *dp_verdict_test(struct tankd *t, struct pod *p, enum tank_dir dir, const char *peer,
+			uint16_t port, uint8_t proto, struct diag *d);
+void dp_events(struct tankd *t); /* drain the drop ring buffer into events */
+json_t *dp_traffic(struct tankd *t, struct pod *p);
+json_t *dp_flows(struct tankd *t, struct pod *p, size_t max);
+void dp_pod_deleted(const char *name, const char *uid);
+json_t *dp_deleted_traffic(struct tankd *t);
 
 /* ---- events ------------------------------------------------------------------------------- */
 

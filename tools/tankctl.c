@@ -56,7 +56,10 @@ static void usage(FILE *f)
 		"       [--timeout 30s]\n"
 		"  restart pod NAME                restart now, back-off cleared\n"
 		"  events [-w] [POD]               what happened (and, with -w, what happens)\n"
-		"  traffic [POD] [-o json]         packets and bytes per pod, from the BPF maps\n"
+		"  traffic [POD] [--flows] [--deleted] [-w] [-o json]\n"
+		"                                  packets, bytes, drops per pod from the BPF maps\n"
+		"  policy test POD --from|--to ADDR [--port N/proto] [--direction ingress|egress]\n"
+		"                                  the datapath's verdict and the rule that decided\n"
 		"  info [-o json]                  tankd's features and paths\n"
 		"  version [-o json]               tankctl's and tankd's versions\n"
 		"  completion bash                 a bash completion script\n\n"
@@ -603,36 +606,192 @@ static int cmd_logs(int argc, char **argv)
 
 /* ---- traffic, info ------------------------------------------------------------------------- */
 
-static int cmd_traffic(int argc, char **argv)
+static long long drops_of(json_t *dir)
 {
-	_cleanup_json_ json_t *reply = NULL;
-	const char *name = argc > 1 ? argv[1] : NULL;
+	const char *k;
+	json_t *v;
+	long long n = 0;
+
+	json_object_foreach(json_object_get(dir, "drops"), k, v)
+		n += json_int(v, "packets", 0);
+	return n;
+}
+
+static void print_traffic_table(json_t *pods, json_t *prev, double secs)
+{
 	json_t *p;
 	size_t i;
+
+	if (prev)
+		printf("%-24s %12s %12s %12s %12s %10s\n", "POD", "RX-PKT/s", "RX-BYTE/s",
+		       "TX-PKT/s", "TX-BYTE/s", "DROPS/s");
+	else
+		printf("%-24s %12s %14s %12s %14s %10s\n", "POD", "RX-PACKETS", "RX-BYTES",
+		       "TX-PACKETS", "TX-BYTES", "DROPS");
+	json_array_foreach(pods, i, p) {
+		json_t *in = json_object_get(p, "ingress"), *eg = json_object_get(p, "egress");
+		long long v[5] = { json_int(in, "packets", 0), json_int(in, "bytes", 0),
+				   json_int(eg, "packets", 0), json_int(eg, "bytes", 0),
+				   drops_of(in) + drops_of(eg) };
+
+		if (prev) {
+			json_t *q = NULL, *x;
+			size_t k;
+
+			json_array_foreach(prev, k, x)
+				if (!strcmp(json_str(x, "name", ""), json_str(p, "name", "")))
+					q = x;
+			if (q) {
+				json_t *qi = json_object_get(q, "ingress"), *qe = json_object_get(q, "egress");
+
+				v[0] -= json_int(qi, "packets", 0);
+				v[1] -= json_int(qi, "bytes", 0);
+				v[2] -= json_int(qe, "packets", 0);
+				v[3] -= json_int(qe, "bytes", 0);
+				v[4] -= drops_of(qi) + drops_of(qe);
+			}
+			printf("%-24s %12.0f %12.0f %12.0f %12.0f %10.0f\n", json_str(p, "name", "?"),
+			       v[0] / secs, v[1] / secs, v[2] / secs, v[3] / secs, v[4] / secs);
+		} else {
+			printf("%-24s %12lld %14lld %12lld %14lld %10lld\n", json_str(p, "name", "?"),
+			       v[0], v[1], v[2], v[3], v[4]);
+		}
+	}
+}
+
+static void print_flows(json_t *pod)
+{
+	json_t *f;
+	size_t i;
+
+	printf("%-6s %-28s %-6s %-9s %10s %12s %10s %12s %8s\n", "PROTO", "PEER", "PORT", "OPENED",
+	       "RX-PKTS", "RX-BYTES", "TX-PKTS", "TX-BYTES", "IDLE");
+	json_array_foreach(json_object_get(pod, "flows"), i, f) {
+		const char *opened = json_str(f, "opened", "");
+		/* the peer's port is the service port when the pod opened the flow */
+		long long port = !strcmp(opened, "egress") ? json_int(f, "peer_port", 0)
+							   : json_int(f, "pod_port", 0);
+
+		printf("%-6s %-28s %-6lld %-9s %10lld %12lld %10lld %12lld %7.1fs\n",
+		       json_str(f, "proto", ""), json_str(f, "peer", ""), port, opened,
+		       json_int(f, "rx_packets", 0), json_int(f, "rx_bytes", 0),
+		       json_int(f, "tx_packets", 0), json_int(f, "tx_bytes", 0),
+		       json_int(f, "idle_ms", 0) / 1000.0);
+	}
+}
+
+static int cmd_traffic(int argc, char **argv)
+{
+	_cleanup_json_ json_t *reply = NULL, *prev = NULL;
+	const char *name = NULL;
+	bool flows = false, deleted = false, watch = false;
+	json_t *req;
 	int r;
 
-	if (argc > 2)
-		return usage_error("traffic: unexpected argument \"%s\"", argv[2]);
-	r = request(name ? json_pack("{s:s,s:s}", "op", "traffic", "name", name)
-			 : json_pack("{s:s}", "op", "traffic"),
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--flows"))
+			flows = true;
+		else if (!strcmp(argv[i], "--deleted"))
+			deleted = true;
+		else if (!strcmp(argv[i], "-w") || !strcmp(argv[i], "--watch"))
+			watch = true;
+		else if (argv[i][0] == '-' || name)
+			return usage_error("traffic: unexpected argument \"%s\"", argv[i]);
+		else
+			name = argv[i];
+	}
+	if (flows && !name)
+		return usage_error("traffic: %s", "--flows needs a POD");
+	for (;;) {
+		req = json_pack("{s:s,s:b,s:b}", "op", "traffic", "flows", flows, "deleted", deleted);
+		if (name)
+			json_object_set_new(req, "name", json_string(name));
+		r = request(req, &reply);
+		if (r)
+			return r;
+		if (!strcmp(output, "json")) {
+			json_object_del(reply, "ok");
+			json_object_del(reply, "version");
+			print_json(deleted ? reply : json_object_get(reply, "pods"));
+		} else if (flows) {
+			print_flows(json_array_get(json_object_get(reply, "pods"), 0));
+		} else {
+			if (watch)
+				printf("\033[H\033[2J"); /* a fresh screen per sample */
+			print_traffic_table(json_object_get(reply, "pods"), prev, 1.0);
+			if (!watch)
+				printf("(RX = received by the pod, TX = sent by the pod)\n");
+			if (deleted && json_array_size(json_object_get(reply, "deleted"))) {
+				printf("\nDeleted pods (final totals):\n");
+				print_traffic_table(json_object_get(reply, "deleted"), NULL, 1.0);
+			}
+		}
+		fflush(stdout);
+		if (!watch)
+			return EXIT_OK;
+		json_decref(prev);
+		prev = json_incref(json_object_get(reply, "pods"));
+		json_decref(reply);
+		reply = NULL;
+		sleep(1);
+	}
+}
+
+static int cmd_policy(int argc, char **argv)
+{
+	_cleanup_json_ json_t *reply = NULL;
+	const char *pod = NULL, *peer = NULL, *dir = NULL, *port = "0/tcp";
+	unsigned long pnum = 0;
+	char proto[16] = "tcp", *end;
+	int r;
+
+	if (argc < 3 || strcmp(argv[1], "test"))
+		return usage_error("policy: %s", "usage: tankctl policy test POD --from|--to ADDR "
+						 "[--port N/proto] [--direction ingress|egress]");
+	pod = argv[2];
+	for (int i = 3; i < argc; i++) {
+		if (!strcmp(argv[i], "--from") && i + 1 < argc) {
+			peer = argv[++i];
+			dir = dir ? dir : "ingress";
+		} else if (!strcmp(argv[i], "--to") && i + 1 < argc) {
+			peer = argv[++i];
+			dir = dir ? dir : "egress";
+		} else if (!strcmp(argv[i], "--port") && i + 1 < argc)
+			port = argv[++i];
+		else if (!strcmp(argv[i], "--direction") && i + 1 < argc)
+			dir = argv[++i];
+		else
+			return usage_error("policy test: unexpected argument \"%s\"", argv[i]);
+	}
+	if (!peer)
+		return usage_error("policy test: %s", "--from ADDR or --to ADDR is required");
+	if (!strcmp(port, "icmp") || !strcmp(port, "icmpv6")) {
+		snprintf(proto, sizeof(proto), "%s", port);
+	} else {
+		pnum = strtoul(port, &end, 10);
+		if (end == port || pnum > 65535 || (*end && *end != '/'))
+			return usage_error("policy test: --port \"%s\" (use e.g. 80/tcp, 53/udp, icmp)",
+					   port);
+		if (*end == '/')
+			snprintf(proto, sizeof(proto), "%s", end + 1);
+	}
+	r = request(json_pack("{s:s,s:s,s:s,s:s,s:i,s:s}", "op", "policy_test", "pod", pod, "peer",
+			      peer, "direction", dir ? dir : "ingress", "port", (int)pnum, "proto",
+			      proto),
 		    &reply);
 	if (r)
 		return r;
 	if (!strcmp(output, "json")) {
-		print_json(json_object_get(reply, "pods"));
-		return EXIT_OK;
+		json_object_del(reply, "ok");
+		json_object_del(reply, "version");
+		print_json(reply);
+	} else {
+		printf("%s (%s%s%s)\n", json_str(reply, "verdict", "?"),
+		       json_str(reply, "reason", "?"), json_str(reply, "rule_text", NULL) ? ": " : "",
+		       json_str(reply, "rule_text", ""));
 	}
-	printf("%-24s %12s %14s %12s %14s\n", "POD", "RX-PACKETS", "RX-BYTES", "TX-PACKETS",
-	       "TX-BYTES");
-	json_array_foreach(json_object_get(reply, "pods"), i, p) {
-		json_t *in = json_object_get(p, "ingress"), *eg = json_object_get(p, "egress");
-
-		printf("%-24s %12lld %14lld %12lld %14lld\n", json_str(p, "name", "?"),
-		       json_int(in, "packets", 0), json_int(in, "bytes", 0),
-		       json_int(eg, "packets", 0), json_int(eg, "bytes", 0));
-	}
-	printf("(RX = received by the pod, TX = sent by the pod)\n");
-	return EXIT_OK;
+	/* like `kubectl auth can-i`: 0 allowed, 1 denied */
+	return !strncmp(json_str(reply, "verdict", ""), "allow", 5) ? EXIT_OK : EXIT_FAIL;
 }
 
 static int cmd_info(int argc, char **argv)
@@ -930,7 +1089,7 @@ static int cmd_completion(int argc, char **argv)
 	fputs("# tankctl bash completion: source <(tankctl completion bash)\n"
 	      "_tankctl() {\n"
 	      "  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n"
-	      "  local cmds='apply get describe delete wait restart exec attach logs events traffic info version completion'\n"
+	      "  local cmds='apply get describe delete wait restart exec attach logs events traffic policy info version completion'\n"
 	      "  case $prev in\n"
 	      "    tankctl) COMPREPLY=($(compgen -W \"$cmds\" -- \"$cur\")); return;;\n"
 	      "    get) COMPREPLY=($(compgen -W 'pods pod' -- \"$cur\")); return;;\n"
@@ -977,8 +1136,16 @@ static const struct cmd cmds[] = {
 	  "rotated files); -f follows." },
 	{ "events", cmd_events, "events [-w] [POD] [-o json]",
 	  "Recent events (transitions and actions) of all pods or one; -w keeps streaming." },
-	{ "traffic", cmd_traffic, "traffic [POD] [-o json]",
-	  "Packets and bytes each pod received (RX) and sent (TX), read from the BPF maps." },
+	{ "traffic", cmd_traffic, "traffic [POD] [--flows] [--deleted] [-w] [-o json]",
+	  "Packets and bytes each pod received (RX) and sent (TX), and drops, read from the BPF\n"
+	  "maps (-o json adds the split by family, protocol, drop reason and rule). --flows lists a\n"
+	  "pod's busiest flows (top talkers); --deleted adds the final totals of deleted pods; -w\n"
+	  "shows live rates." },
+	{ "policy", cmd_policy,
+	  "policy test POD --from|--to ADDR [--port N/proto] [--direction ingress|egress]",
+	  "Ask the datapath what it does with a new connection: the real program runs on a built\n"
+	  "packet (BPF_PROG_RUN). Prints allow or deny and the rule that decided; exits 0 on\n"
+	  "allow, 1 on deny." },
 	{ "info", cmd_info, "info [-o json]", "tankd's version, kernel features in use and paths." },
 	{ "version", cmd_version, "version [-o json]", "tankctl's and tankd's versions." },
 	{ "completion", cmd_completion, "completion bash",

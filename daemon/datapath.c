@@ -1,0 +1,422 @@
+/* datapath.c - tankd's side of the BPF datapath: policies from specs, drop events, traffic,
+ * flows, verdict explanations and the totals of deleted pods. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "daemon/tankd.h"
+
+#define DELETED_MAX 256
+
+/* Pods deleted lately (their final totals are tombstones in the datapath). */
+static struct {
+	char name[SPEC_NAME_MAX + 1];
+	char uid[TANK_POD_UID_MAX];
+} deleted[DELETED_MAX];
+static size_t n_deleted, next_deleted;
+
+static const char *const reason_text[TANK_REASON_MAX] = {
+	[TANK_REASON_RULE] = "rule",
+	[TANK_REASON_NO_POLICY] = "no policy",
+	[TANK_REASON_REPLY] = "reply of an allowed flow",
+	[TANK_REASON_RELATED] = "ICMP error of an allowed flow",
+	[TANK_REASON_ND] = "neighbour discovery",
+	[TANK_REASON_NON_IP] = "not IP",
+	[TANK_REASON_MIGRATED] = "migrated",
+	[TANK_REASON_POLICY] = "no rule allows",
+	[TANK_REASON_PARSE] = "malformed headers",
+	[TANK_REASON_FRAGMENT] = "fragment without ports",
+	[TANK_REASON_FLOW_FULL] = "flow table full",
+};
+
+static const char *const reason_key[TANK_REASON_MAX] = {
+	[TANK_REASON_RULE] = "rule",	     [TANK_REASON_NO_POLICY] = "no_policy",
+	[TANK_REASON_REPLY] = "reply",	     [TANK_REASON_RELATED] = "related",
+	[TANK_REASON_ND] = "nd",	     [TANK_REASON_NON_IP] = "non_ip",
+	[TANK_REASON_MIGRATED] = "migrated", [TANK_REASON_POLICY] = "policy",
+	[TANK_REASON_PARSE] = "parse",	     [TANK_REASON_FRAGMENT] = "fragment",
+	[TANK_REASON_FLOW_FULL] = "flow_full",
+};
+
+static const char *proto_name(uint8_t p)
+{
+	switch (p) {
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	case IPPROTO_ICMP:
+		return "icmp";
+	case IPPROTO_ICMPV6:
+		return "icmpv6";
+	case IPPROTO_SCTP:
+		return "sctp";
+	}
+	return "ip";
+}
+
+static struct pod *pod_by_slot(struct tankd *t, uint32_t slot)
+{
+	for (struct pod *p = t->pods; p; p = p->next)
+		if (p->slot == slot)
+			return p;
+	return NULL;
+}
+
+/* ---- policy ------------------------------------------------------------------------------ */
+
+struct policy_buf {
+	struct np_rule *rules;
+	struct np_addr *addrs;
+	struct np_port_range *ports;
+};
+
+static void policy_buf_free(struct policy_buf *b)
+{
+	free(b->rules);
+	free(b->addrs);
+	free(b->ports);
+}
+
+/* The spec's rules as netplane's: one np_rule per spec rule, rule ids index + 1 per direction. */
+static int policy_from_spec(const struct spec_policy *sp, struct np_policy *out,
+			    struct policy_buf *b)
+{
+	size_t nr = sp->n_ingress + sp->n_egress, na = 0, np = 0, ia = 0, ip = 0;
+	const struct spec_rule *dirs[TANK_DIR_MAX] = { sp->ingress, sp->egress };
+	size_t counts[TANK_DIR_MAX] = { sp->n_ingress, sp->n_egress };
+	bool present[TANK_DIR_MAX] = { sp->has_ingress, sp->has_egress };
+
+	for (int d = 0; d < TANK_DIR_MAX; d++)
+		for (size_t i = 0; i < counts[d]; i++) {
+			na += dirs[d][i].n_peers;
+			np += dirs[d][i].n_ports;
+		}
+	b->rules = calloc(nr + 1, sizeof(*b->rules));
+	b->addrs = calloc(na + 1, sizeof(*b->addrs));
+	b->ports = calloc(np + 1, sizeof(*b->ports));
+	if (!b->rules || !b->addrs || !b->ports)
+		return -ENOMEM;
+	memset(out, 0, sizeof(*out));
+	out->audit = sp->mode == POLICY_AUDIT;
+	for (int d = 0, ir = 0; d < TANK_DIR_MAX; d++) {
+		out->dir[d].present = present[d];
+		out->dir[d].rules = &b->rules[ir];
+		out->dir[d].n_rules = counts[d];
+		for (size_t i = 0; i < counts[d]; i++, ir++) {
+			const struct spec_rule *sr = &dirs[d][i];
+			struct np_rule *r = &b->rules[ir];
+
+			r->peers = &b->addrs[ia];
+			for (size_t k = 0; k < sr->n_peers; k++) {
+				struct np_addr *a = &b->addrs[ia++];
+
+				a->family = sr->peers[k].family;
+				a->prefix = sr->peers[k].prefix;
+				memcpy(&a->v6, sr->peers[k].addr, a->family == AF_INET ? 4 : 16);
+			}
+			r->n_peers = sr->n_peers;
+			r->ports = &b->ports[ip];
+			for (size_t k = 0; k < sr->n_ports; k++, ip++) {
+				b->ports[ip].proto = sr->ports[k].proto;
+				b->ports[ip].lo = sr->ports[k].first;
+				b->ports[ip].hi = sr->ports[k].last;
+			}
+			r->n_ports = sr->n_ports;
+		}
+	}
+	return 0;
+}
+
+int dp_policy_apply(struct tankd *t, struct pod *p, const struct pod_spec *spec, struct diag *d)
+{
+	struct policy_buf buf = { 0 };
+	struct np_policy np;
+	int r;
+
+	if (!t->bpf || !p->slot)
+		return 0;
+	if (!spec->has_policy)
+		return np_bpf_policy_set(t->bpf, p->slot, NULL, d);
+	r = policy_from_spec(&spec->policy, &np, &buf);
+	if (r >= 0)
+		r = np_bpf_policy_set(t->bpf, p->slot, &np, d);
+	policy_buf_free(&buf);
+	return r;
+}
+
+/* "ingress rule 2: from 198.18.0.0/24 ports 80/tcp, 8000-8100/tcp" */
+static json_t *rule_describe(const struct pod_spec *s, enum tank_dir dir, uint32_t rule)
+{
+	const struct spec_rule *r;
+	char buf[512];
+	size_t n = 0;
+
+	if (!s || !s->has_policy || rule == 0)
+		return json_null();
+	if (dir == TANK_DIR_INGRESS ? rule > s->policy.n_ingress : rule > s->policy.n_egress)
+		return json_null();
+	r = dir == TANK_DIR_INGRESS ? &s->policy.ingress[rule - 1] : &s->policy.egress[rule - 1];
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "network.policy.%s[%u]: %s",
+			      dir == TANK_DIR_INGRESS ? "ingress" : "egress", rule - 1,
+			      dir == TANK_DIR_INGRESS ? "from" : "to");
+	for (size_t i = 0; i < r->n_peers && n < sizeof(buf); i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, " %s", r->peers[i].text);
+	if (!r->n_peers && n < sizeof(buf))
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, " anywhere");
+	for (size_t i = 0; i < r->n_ports && n < sizeof(buf); i++) {
+		const struct spec_port_range *pr = &r->ports[i];
+
+		if (pr->proto != IPPROTO_TCP && pr->proto != IPPROTO_UDP && pr->proto != IPPROTO_SCTP)
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s %s", i ? "," : " ports",
+					      proto_name(pr->proto));
+		else if (pr->first == pr->last)
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s %u/%s",
+					      i ? "," : " ports", pr->first, proto_name(pr->proto));
+		else
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s %u-%u/%s",
+					      i ? "," : " ports", pr->first, pr->last,
+					      proto_name(pr->proto));
+	}
+	return json_string(buf);
+}
+
+json_t *dp_verdict_test(struct tankd *t, struct pod *p, enum tank_dir dir, const char *peer,
+			uint16_t port, uint8_t proto, struct diag *d)
+{
+	struct np_verdict v;
+	struct np_addr a;
+	const char *verdict;
+
+	if (np_addr_parse(peer, &a) < 0) {
+		diag_fail(d, -EINVAL, "\"%s\" is not an IPv4 or IPv6 address", peer);
+		return NULL;
+	}
+	if (!p->slot || np_bpf_verdict_test(t->bpf, p->slot, dir, &a, port, proto, &v, d) < 0)
+		return NULL;
+	verdict = v.verdict == TANK_VERDICT_PASS ? "allow"
+		: v.verdict == TANK_VERDICT_AUDIT ? "deny (audit mode: passed and counted)"
+						   : "deny";
+	return json_pack("{s:s,s:s,s:s,s:i,s:o}", "verdict", verdict, "reason",
+			 v.reason < TANK_REASON_MAX ? reason_text[v.reason] : "?", "direction",
+			 dir == TANK_DIR_INGRESS ? "ingress" : "egress", "rule",
+			 (int)(v.rule == TANK_RULE_NONE || v.rule == TANK_RULE_NO_POLICY ? 0 : v.rule),
+			 "rule_text",
+			 v.rule == TANK_RULE_NONE || v.rule == TANK_RULE_NO_POLICY
+				 ? json_null()
+				 : rule_describe(p->spec, dir, v.rule));
+}
+
+/* ---- drop events ------------------------------------------------------------------------ */
+
+static void ev_addr(enum tank_family f, const __u8 *raw, __be16 port, uint8_t proto, char *out,
+		    size_t len)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	bool ports = proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP;
+
+	inet_ntop(f == TANK_FAM_IPV6 ? AF_INET6 : AF_INET, raw, ip, sizeof(ip));
+	if (!ports)
+		snprintf(out, len, "%s", ip);
+	else if (f == TANK_FAM_IPV6)
+		snprintf(out, len, "[%s]:%u", ip, ntohs(port));
+	else
+		snprintf(out, len, "%s:%u", ip, ntohs(port));
+}
+
+static int on_bpf_event(const struct tank_event *e, void *data)
+{
+	struct tankd *t = data;
+	struct pod *p = pod_by_slot(t, e->slot);
+	char src[64], dst[64], extra[48] = "";
+
+	if (!p || e->family == TANK_FAM_OTHER)
+		return 0;
+	ev_addr(e->family, e->saddr, e->sport, e->proto, src, sizeof(src));
+	ev_addr(e->family, e->daddr, e->dport, e->proto, dst, sizeof(dst));
+	if (e->suppressed)
+		snprintf(extra, sizeof(extra), "; %u more not reported", e->suppressed);
+	event_emit(t, p->name, true, e->verdict == TANK_VERDICT_AUDIT ? "PolicyAudit" : "Dropped",
+		   "%s %s → %s/%s %s (%s)%s",
+		   e->verdict == TANK_VERDICT_AUDIT ? "would drop" : "dropped", src, dst,
+		   proto_name(e->proto), e->dir == TANK_DIR_INGRESS ? "ingress" : "egress",
+		   e->reason < TANK_REASON_MAX ? reason_text[e->reason] : "?", extra);
+	return 0;
+}
+
+void dp_events(struct tankd *t)
+{
+	np_bpf_events_poll(t->bpf, on_bpf_event, t, 0);
+}
+
+/* ---- traffic -------------------------------------------------------------------------------- */
+
+static json_t *totals_json(const struct tank_totals *tt)
+{
+	static const char *const fam[TANK_FAM_MAX] = { "other", "ipv4", "ipv6" };
+	static const char *const pro[TANK_PROTO_MAX] = { "other", "tcp", "udp", "icmp" };
+	json_t *o = json_object(), *by = json_object(), *drops = json_object(),
+	       *audit = json_object();
+	uint64_t pk = 0, by_ = 0;
+
+	for (int f = 0; f < TANK_FAM_MAX; f++) {
+		json_t *fo = json_object();
+
+		for (int p = 0; p < TANK_PROTO_MAX; p++) {
+			const struct tank_counter *c = &tt->by[f][p];
+
+			pk += c->packets;
+			by_ += c->bytes;
+			if (c->packets)
+				json_object_set_new(fo, pro[p],
+						    json_pack("{s:I,s:I}", "packets",
+							      (json_int_t)c->packets, "bytes",
+							      (json_int_t)c->bytes));
+		}
+		if (json_object_size(fo))
+			json_object_set_new(by, fam[f], fo);
+		else
+			json_decref(fo);
+	}
+	for (int r = 0; r < TANK_REASON_MAX; r++) {
+		if (tt->drops[r].packets)
+			json_object_set_new(drops, reason_key[r],
+					    json_pack("{s:I,s:I}", "packets",
+						      (json_int_t)tt->drops[r].packets, "bytes",
+						      (json_int_t)tt->drops[r].bytes));
+		if (tt->audit[r].packets)
+			json_object_set_new(audit, reason_key[r],
+					    json_pack("{s:I,s:I}", "packets",
+						      (json_int_t)tt->audit[r].packets, "bytes",
+						      (json_int_t)tt->audit[r].bytes));
+	}
+	json_object_set_new(o, "packets", json_integer((json_int_t)pk));
+	json_object_set_new(o, "bytes", json_integer((json_int_t)by_));
+	json_object_set_new(o, "by", by);
+	json_object_set_new(o, "drops", drops);
+	json_object_set_new(o, "audit", audit);
+	return o;
+}
+
+json_t *dp_traffic(struct tankd *t, struct pod *p)
+{
+	struct np_bpf_stats2 st;
+	json_t *o, *nics, *hits;
+
+	if (!t->bpf || !p->slot || np_bpf_pod_stats2(t->bpf, p->slot, &st, NULL) < 0)
+		return NULL;
+	nics = json_array();
+	for (unsigned int i = 0; i < st.n_nics; i++) {
+		if (!st.nic[i].name[0])
+			continue;
+		json_array_append_new(nics, json_pack("{s:s,s:o,s:o}", "name", st.nic[i].name,
+						      "ingress", totals_json(&st.nic[i].dir[0]),
+						      "egress", totals_json(&st.nic[i].dir[1])));
+	}
+	hits = json_array();
+	for (size_t i = 0; i < st.n_hits; i++)
+		json_array_append_new(hits, json_pack("{s:s,s:i,s:I,s:I,s:o}", "direction",
+						      st.hits[i].dir == TANK_DIR_INGRESS ? "ingress"
+											 : "egress",
+						      "rule", (int)st.hits[i].rule, "packets",
+						      (json_int_t)st.hits[i].count.packets, "bytes",
+						      (json_int_t)st.hits[i].count.bytes, "rule_text",
+						      rule_describe(p->spec, st.hits[i].dir,
+								    st.hits[i].rule)));
+	o = json_pack("{s:s,s:s,s:i,s:o,s:o,s:o,s:o}", "name", p->name, "uid", p->uid, "slot",
+		      (int)p->slot, "ingress", totals_json(&st.pod[0]), "egress",
+		      totals_json(&st.pod[1]), "nics", nics, "rule_hits", hits);
+	np_bpf_stats2_free(&st);
+	return o;
+}
+
+struct flows_ctx {
+	json_t *list;
+	size_t n;
+};
+
+static int on_flow(const struct np_flow *f, void *data)
+{
+	struct flows_ctx *c = data;
+	char pod[64], peer[64];
+
+	if (c->n >= 100000)
+		return 0;
+	inet_ntop(f->pod.family, &f->pod.v6, pod, sizeof(pod));
+	inet_ntop(f->peer.family, &f->peer.v6, peer, sizeof(peer));
+	json_array_append_new(
+		c->list,
+		json_pack("{s:s,s:s,s:i,s:s,s:i,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:i}", "proto",
+			  proto_name(f->proto), "peer", peer, "peer_port", f->peer_port, "pod", pod,
+			  "pod_port", f->pod_port, "opened", f->dir == TANK_DIR_INGRESS ? "ingress" : "egress",
+			  "rx_packets", (json_int_t)f->count[TANK_DIR_INGRESS].packets, "rx_bytes",
+			  (json_int_t)f->count[TANK_DIR_INGRESS].bytes, "tx_packets",
+			  (json_int_t)f->count[TANK_DIR_EGRESS].packets, "tx_bytes",
+			  (json_int_t)f->count[TANK_DIR_EGRESS].bytes, "idle_ms",
+			  (json_int_t)f->idle_ms, "age_ms", (json_int_t)f->age_ms, "rule",
+			  (int)f->rule));
+	c->n++;
+	return 0;
+}
+
+static int flow_cmp(const void *a, const void *b)
+{
+	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	long long bx = json_int(x, "rx_bytes", 0) + json_int(x, "tx_bytes", 0);
+	long long by = json_int(y, "rx_bytes", 0) + json_int(y, "tx_bytes", 0);
+
+	return bx < by ? 1 : bx > by ? -1 : 0;
+}
+
+/* Top talkers: the busiest flows first, at most max. */
+json_t *dp_flows(struct tankd *t, struct pod *p, size_t max)
+{
+	struct flows_ctx c = { .list = json_array() };
+	json_t **v, *out = json_array();
+	size_t n;
+
+	if (!p->slot || !t->bpf)
+		return out;
+	np_bpf_flows(t->bpf, p->slot, on_flow, &c);
+	n = json_array_size(c.list);
+	v = calloc(n + 1, sizeof(*v));
+	for (size_t i = 0; v && i < n; i++)
+		v[i] = json_array_get(c.list, i);
+	if (v)
+		qsort(v, n, sizeof(*v), flow_cmp);
+	for (size_t i = 0; v && i < n && i < max; i++)
+		json_array_append(out, v[i]);
+	free(v);
+	json_decref(c.list);
+	return out;
+}
+
+/* ---- deleted pods ------------------------------------------------------------------------ */
+
+void dp_pod_deleted(const char *name, const char *uid)
+{
+	snprintf(deleted[next_deleted].name, sizeof(deleted[0].name), "%s", name);
+	snprintf(deleted[next_deleted].uid, sizeof(deleted[0].uid), "%s", uid ? uid : "");
+	next_deleted = (next_deleted + 1) % DELETED_MAX;
+	if (n_deleted < DELETED_MAX)
+		n_deleted++;
+}
+
+json_t *dp_deleted_traffic(struct tankd *t)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; t->bpf && i < n_deleted; i++) {
+		struct tank_tomb tomb;
+		char ts[40];
+
+		if (np_bpf_tombstone_get(t->bpf, deleted[i].uid, false, &tomb) < 0)
+			continue;
+		format_time_rfc3339(tomb.deleted_ms, ts, sizeof(ts));
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:o,s:o}", "name", deleted[i].name,
+						   "uid", deleted[i].uid, "deleted_at", ts,
+						   "ingress", totals_json(&tomb.dir[0]), "egress",
+						   totals_json(&tomb.dir[1])));
+	}
+	return a;
+}

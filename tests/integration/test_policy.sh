@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# test_policy.sh - per-pod policy as an operator sees it: a veth pod allowing 80/tcp in: port 80
+# answers, port 22 is dropped and an event names it, replies to the pod's own connections
+# pass, counted bytes match what was sent, `policy test` gives the datapath's verdict, audit
+# mode switches at runtime, top talkers, enforcement and counters while tankd is down, and a
+# deleted pod's final totals.
+set -u
+. "$(dirname "$0")/lib.sh"
+SRV=
+cleanup() { [ -n "$SRV" ] && kill "$SRV" 2>/dev/null; tk_cleanup; }
+trap cleanup EXIT
+tk_start
+"$TK_REPO/tools/mkimage-busybox.sh" "$TK_T/img" 1.0 >/dev/null || { not_ok "build image"; exit 1; }
+POD="${TK_P}-pol"
+IP=198.18.0.30
+spec() { # mode
+	cat >"$TK_T/pol.json" <<JSON
+{"name": "$POD", "network": {"nics": [{"name": "eth0", "mode": "veth", "ip": ["$IP/24"]}],
+  "policy": {"ingress": [{"from": ["169.254.0.0/16", "198.18.0.0/15"], "ports": ["80/tcp", "8000-8100/tcp"]}],
+             "mode": "$1"}},
+ "containers": [{"name": "web", "image": "oci:$TK_T/img:1.0", "stop_grace": "1s",
+   "command": ["sh", "-c", "mkdir -p /www && dd if=/dev/zero of=/www/big bs=1024 count=1024 2>/dev/null && echo ok >/www/index.html && (while true; do echo hi | nc -l -p 22; done &) && exec httpd -f -p 80 -h /www"]}]}
+JSON
+}
+H() { nsenter --net="/run/netns/$TK_HOSTNS" "$@"; }
+spec enforce
+check "apply a pod with an ingress policy" tankctl apply -f "$TK_T/pol.json"
+check "running" tankctl wait pod "$POD" --for running --timeout 30s
+sleep 0.3
+check "port 80 answers" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 3 http://$IP/ | grep -qx ok"
+check "port 22 is dropped" sh -c "! nsenter --net=/run/netns/$TK_HOSTNS busybox nc -w 2 $IP 22 </dev/null | grep -q hi"
+check "a Dropped event names it" wait_for 5 sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $POD | grep -E 'Dropped .*dropped 169.254.1.1:[0-9]+ → $IP:22/tcp ingress \(no rule allows\)'"
+
+# replies to the pod's own outbound connections pass (ingress is restricted, egress is not)
+echo from-host >"$TK_T/host.txt"
+H python3 -m http.server 8080 --bind 169.254.1.1 --directory "$TK_T" >/dev/null 2>&1 &
+SRV=$!
+wait_for 5 sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf http://169.254.1.1:8080/host.txt"
+check "replies to the pod's own connection pass" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $POD -- wget -q -O - http://169.254.1.1:8080/host.txt | grep -qx from-host"
+
+# bytes: what the peer fetched matches what was counted, within header overhead
+before=$(tankctl traffic "$POD" -o json | jq '.[0].egress.bytes')
+H curl -sf --max-time 10 -o "$TK_T/big" "http://$IP/big"
+after=$(tankctl traffic "$POD" -o json | jq '.[0].egress.bytes')
+sent=$(stat -c %s "$TK_T/big")
+check "fetched 1 MiB" test "$sent" -eq 1048576
+check "counted bytes = sent + headers (within 10 %)" sh -c "d=$((after - before)); [ \$d -ge $sent ] && [ \$d -le $((sent * 11 / 10)) ]"
+check "drops by reason in the JSON" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' traffic $POD -o json | jq -e '.[0].ingress.drops.policy.packets >= 1'"
+check "rule hits name the rule" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' traffic $POD -o json | jq -e '[.[0].rule_hits[] | select(.rule == 1 and .packets > 0 and (.rule_text | test(\"ingress\\\\[0\\\\]\")))] | length == 1'"
+
+# explain
+check "policy test: 80/tcp allowed, by which rule" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' policy test $POD --from 198.18.1.9 --port 80/tcp | grep -q '^allow (rule: network.policy.ingress\[0\]: from 169.254.0.0/16 198.18.0.0/15 ports 80/tcp, 8000-8100/tcp)'"
+"$TK_BUILD/tankctl" --socket "$TK_SOCK" policy test "$POD" --from 198.18.1.9 --port 22/tcp >"$TK_T/pt.out"
+check "policy test: 22/tcp denied (exit 1)" test $? -eq 1
+check "policy test: says why" grep -q '^deny (no rule allows)' "$TK_T/pt.out"
+check "policy test: a peer outside every rule" sh -c "! '$TK_BUILD/tankctl' --socket '$TK_SOCK' policy test $POD --from 10.9.9.9 --port 80/tcp >/dev/null"
+check "policy test: egress is unrestricted" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' policy test $POD --to 198.18.1.9 --port 443/tcp | grep -q '^allow (no policy)'"
+
+# top talkers
+check "traffic --flows lists the host peer" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' traffic $POD --flows | grep -E '^tcp +169.254.1.1 +80 +ingress'"
+
+# audit mode, switched at runtime (in place: same process)
+pid=$(tankctl get pod "$POD" -o json | jq .status.pid)
+spec audit
+check "switch to audit mode" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' apply -f '$TK_T/pol.json' | grep -q configured"
+check "applied in place" wait_for 10 sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $POD | grep -q Updated"
+check "same process" test "$(tankctl get pod "$POD" -o json | jq .status.pid)" = "$pid"
+check "audit: port 22 now passes" sh -c "nsenter --net=/run/netns/$TK_HOSTNS busybox nc -w 2 $IP 22 </dev/null | grep -q hi"
+check "audit: counted as would-drop" wait_for 5 sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $POD | grep -q 'PolicyAudit.*would drop'"
+spec enforce
+tankctl apply -f "$TK_T/pol.json" >/dev/null
+wait_for 10 sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $POD | grep -c Updated | grep -qx 2"
+
+# tankd down: enforcement and counting go on; after restart the counters continue
+c1=$(tankctl traffic "$POD" -o json | jq '.[0].ingress.packets')
+tk_stop_tankd KILL
+check "tankd down: port 22 still dropped" sh -c "! nsenter --net=/run/netns/$TK_HOSTNS busybox nc -w 2 $IP 22 </dev/null | grep -q hi"
+check "tankd down: port 80 still answers" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 3 http://$IP/ | grep -qx ok"
+tk_start_tankd
+wait_for 10 pod_is "$POD" running
+c2=$(tankctl traffic "$POD" -o json | jq '.[0].ingress.packets')
+check "counters counted while tankd was down and continue" test "$c2" -gt "$c1"
+
+# deleted pods keep their final totals
+check "delete" tankctl delete pod "$POD" --wait
+check "traffic --deleted shows the final totals" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' traffic --deleted -o json | jq -e --arg p $POD '[.deleted[] | select(.name == \$p and .egress.bytes > 1048576)] | length == 1'"
+tk_finish
