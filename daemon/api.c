@@ -21,6 +21,7 @@ struct client {
 	bool watching;       /* streams events */
 	char *watch_pod;     /* ... of this pod only, when set */
 	bool closing;        /* free once out is flushed */
+	struct pull_job *pull; /* a tankctl pull in progress */
 };
 
 static struct client *clients;
@@ -69,6 +70,7 @@ static void client_free(struct tankd *t, struct client *c)
 		loop_del(t, c->exec_fd);
 		close(c->exec_fd);
 	}
+	images_job_free(t, c->pull);
 	ipc_reader_clear(&c->rd);
 	ipc_reader_clear(&c->exec_rd);
 	free(c->out);
@@ -123,6 +125,21 @@ static int client_send(struct tankd *t, struct client *c, json_t *msg)
 	memcpy(c->out + c->out_len, frame, len);
 	c->out_len += len;
 	return client_flush(t, c);
+}
+
+int api_client_send(struct tankd *t, void *client, json_t *msg)
+{
+	return client_send(t, client, msg);
+}
+
+void api_pull_done(struct tankd *t, void *client, json_t *reply)
+{
+	struct client *c = client;
+
+	images_job_free(t, c->pull);
+	c->pull = NULL;
+	if (client_send(t, c, reply) < 0)
+		client_free(t, c);
 }
 
 void api_broadcast_event(struct tankd *t, uint64_t seq, const char *pod)
@@ -499,6 +516,53 @@ static json_t *op_restart(struct tankd *t, json_t *req)
 	return reply;
 }
 
+static json_t *op_images(struct tankd *t, struct client *c, const char *op, json_t *req)
+{
+	struct diag d = { 0 };
+	json_t *reply, *err = NULL;
+
+	if (!strcmp(op, "pull")) {
+		if (c->pull)
+			return api_error("invalid", "one pull at a time per connection", NULL, NULL);
+		c->pull = images_pull_start(t, c, req, &err);
+		return c->pull ? NULL : err;
+	}
+	if (!strcmp(op, "images")) {
+		json_t *list = images_list(t, &d);
+
+		if (!list)
+			return api_error("internal", diag_text(&d, d.err ? d.err : -EIO), NULL, NULL);
+		reply = ok_reply();
+		json_object_set_new(reply, "images", list);
+		return reply;
+	}
+	if (!strcmp(op, "rmi")) {
+		const char *ref = json_str(req, "image", "");
+		int r = images_remove(t, ref, &d);
+
+		if (r < 0)
+			return api_error(r == -ENOENT ? "not_found" : r == -EBUSY ? "busy" : "internal",
+					 diag_text(&d, r), NULL, NULL);
+		reply = ok_reply();
+		json_object_set_new(reply, "result", json_string("removed"));
+		return reply;
+	}
+	/* image_prune */
+	{
+		struct oci_prune_stats st = { 0 };
+		int r = images_prune(t, &st, &d);
+
+		if (r < 0)
+			return api_error(r == -EBUSY ? "busy" : "internal", diag_text(&d, r), NULL,
+					 NULL);
+		reply = ok_reply();
+		json_object_set_new(reply, "blobs", json_integer((json_int_t)st.blobs));
+		json_object_set_new(reply, "layers", json_integer((json_int_t)st.layers));
+		json_object_set_new(reply, "bytes", json_integer((json_int_t)st.bytes));
+		return reply;
+	}
+}
+
 static json_t *handle(struct tankd *t, struct client *c, json_t *req, int *fds, size_t nfds)
 {
 	const char *op = json_str(req, "op", "");
@@ -531,11 +595,14 @@ static json_t *handle(struct tankd *t, struct client *c, json_t *req, int *fds, 
 		return op_events(c, req);
 	if (!strcmp(op, "policy_test"))
 		return op_policy_test(t, req);
+	if (!strcmp(op, "pull") || !strcmp(op, "images") || !strcmp(op, "rmi") ||
+	    !strcmp(op, "image_prune"))
+		return op_images(t, c, op, req);
 	if (!strcmp(op, "restart"))
 		return op_restart(t, req);
 	return api_error("invalid",
 			 "unknown op (valid: apply, get, delete, exec, attach, logs, resize, "
-			 "traffic, policy_test, info, events, restart)",
+			 "traffic, policy_test, info, events, restart, pull, images, rmi, image_prune)",
 			 NULL, NULL);
 }
 

@@ -26,6 +26,7 @@ void config_defaults(struct tankd_config *c)
 	c->dns = true;
 	c->log_max_size = 10 << 20;
 	c->log_max_files = 5;
+	c->pull_parallel = 3;
 }
 
 void config_free(struct tankd_config *c)
@@ -44,6 +45,66 @@ void config_free(struct tankd_config *c)
 	free(c->dns_domain);
 	strv_free(c->dns_upstream);
 	free(c->pools);
+	for (size_t i = 0; i < c->n_registries; i++) {
+		free(c->registries[i].host);
+		free(c->registries[i].ca_file);
+		strv_free(c->registries[i].mirrors);
+	}
+	free(c->registries);
+	free(c->auth_file);
+}
+
+/* registry.<host>.{insecure,ca_file,mirrors}: the host may contain dots and a port, so the
+ * setting is what follows the last dot. */
+static int set_registry(struct tankd_config *c, const char *key, const char *v, struct diag *d)
+{
+	const char *host = key + 9, *dot = strrchr(host, '.');
+	struct tankd_registry *r = NULL;
+	_cleanup_free_ char *h = NULL;
+
+	if (!dot || dot == host || dot - host > 253)
+		return diag_fail(d, -EINVAL, "%s: expected registry.<host>.<setting>", key);
+	h = strndup(host, (size_t)(dot - host));
+	if (!h)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_registries; i++)
+		if (!strcmp(c->registries[i].host, h))
+			r = &c->registries[i];
+	if (!r) {
+		struct tankd_registry *n = realloc(c->registries, (c->n_registries + 1) * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		c->registries = n;
+		r = &c->registries[c->n_registries++];
+		memset(r, 0, sizeof(*r));
+		r->host = TAKE_PTR(h);
+	}
+	if (!strcmp(dot + 1, "insecure")) {
+		if (strcmp(v, "true") && strcmp(v, "false"))
+			return diag_fail(d, -EINVAL, "%s: \"%s\" (use true or false)", key, v);
+		r->insecure = !strcmp(v, "true");
+		return 0;
+	}
+	if (!strcmp(dot + 1, "ca_file")) {
+		if (v[0] != '/')
+			return diag_fail(d, -EINVAL, "%s: \"%s\" is not an absolute path", key, v);
+		free(r->ca_file);
+		r->ca_file = strdup(v);
+		return r->ca_file ? 0 : -ENOMEM;
+	}
+	if (!strcmp(dot + 1, "mirrors")) {
+		_cleanup_free_ char *list = strdup(v);
+		char *save = NULL;
+
+		strv_free(r->mirrors);
+		r->mirrors = calloc(1, sizeof(char *));
+		for (char *m = list ? strtok_r(list, ", ", &save) : NULL; m; m = strtok_r(NULL, ", ", &save))
+			if (strv_push(&r->mirrors, m) < 0)
+				return -ENOMEM;
+		return 0;
+	}
+	return diag_fail(d, -EINVAL, "%s: unknown setting (use insecure, ca_file or mirrors)", key);
 }
 
 const struct np_ipam_pool *config_pool(const struct tankd_config *c, const char *name)
@@ -156,6 +217,19 @@ int config_set(struct tankd_config *c, const char *key, const char *v, struct di
 	}
 	if (!strncmp(key, "pool.", 5))
 		return set_pool(c, key, v, d);
+	if (!strncmp(key, "registry.", 9))
+		return set_registry(c, key, v, d);
+	if (!strcmp(key, "auth_file"))
+		return set_path(&c->auth_file, key, v, d);
+	if (!strcmp(key, "pull_parallel")) {
+		char *end;
+		unsigned long n = strtoul(v, &end, 10);
+
+		if (*end || !*v || n < 1 || n > 16)
+			return diag_fail(d, -EINVAL, "pull_parallel: \"%s\" (a number 1..16)", v);
+		c->pull_parallel = (unsigned int)n;
+		return 0;
+	}
 	if (!strcmp(key, "uplink") || !strcmp(key, "host_shim")) {
 		if (strlen(v) > 15 || strchr(v, '/') || (!*v && !strcmp(key, "host_shim")))
 			return diag_fail(d, -EINVAL, "%s: \"%s\" is not an interface name", key, v);
@@ -214,7 +288,8 @@ int config_set(struct tankd_config *c, const char *key, const char *v, struct di
 			 "cgroup_root, cgroup_name, shim, seed_dir, resync_interval, backoff_base, "
 			 "backoff_max, backoff_reset, log_level, log_max_size, log_max_files, uplink, "
 			 "host_shim, dns, dns_domain, "
-			 "dns_upstream, pool.<name>.{subnet,gateway,range,dns,domain,reserve})",
+			 "dns_upstream, pool.<name>.{subnet,gateway,range,dns,domain,reserve}, auth_file, "
+			 "pull_parallel, registry.<host>.{insecure,ca_file,mirrors})",
 			 key);
 }
 

@@ -125,6 +125,16 @@ static void state_save(struct tankd *t, struct pod *p)
 		       (json_int_t)p->started_at, "nics", nics);
 	if (!dir || !st)
 		return;
+	/* what prune must keep for this pod, also after a tankd restart */
+	{
+		json_t *dg = json_array();
+
+		for (size_t i = 0; dg && i < p->n_ctrs; i++)
+			json_array_append_new(dg, p->ctrs[i].manifest_digest
+							  ? json_string(p->ctrs[i].manifest_digest)
+							  : json_null());
+		json_object_set_new(st, "digests", dg);
+	}
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || json_write_atomic(dfd, TANKD_STATE_FILE, st, 0600) < 0)
 		log_pod(LOG_LVL_WARN, p->name, "cannot save runtime state in %s", dir);
@@ -137,6 +147,7 @@ static void pod_clear_parts(struct pod *p)
 		free(p->ctrs[i].name);
 		free(p->ctrs[i].image_ref);
 		free(p->ctrs[i].state);
+		free(p->ctrs[i].manifest_digest);
 	}
 	free(p->ctrs);
 	p->ctrs = NULL;
@@ -187,6 +198,7 @@ void pod_free(struct pod *p)
 	pod_spec_free(p->spec);
 	pod_clear_parts(p);
 	ipc_reader_clear(&p->watch_rd);
+	free(p->pull_error);
 	json_decref(p->record);
 	json_decref(p->last_exit);
 	free(p->message);
@@ -199,56 +211,34 @@ void pod_free(struct pod *p)
 
 void runtime_create(struct tankd *t, struct pod *p)
 {
-	int pfd[2];
-	pid_t pid;
+	_cleanup_free_ char **refs = calloc(p->spec->n_containers + 1, sizeof(char *));
+	_cleanup_free_ enum pull_policy *pol = calloc(p->spec->n_containers + 1, sizeof(*pol));
+	size_t n = 0;
+	int r;
 
 	p->phase = PHASE_PULLING;
+	free(p->pull_error);
+	p->pull_error = NULL;
+	p->pull_len = 0;
 	set_message(p, "preparing images");
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
+	for (size_t i = 0; refs && pol && i < p->spec->n_containers; i++) {
+		if (!p->spec->containers[i].image)
+			continue;
+		refs[n] = p->spec->containers[i].image;
+		pol[n++] = p->spec->containers[i].pull;
+	}
+	r = refs && pol ? images_worker_spawn(t, refs, pol, &p->pull_pid, &p->pull_fd) : -ENOMEM;
+	if (r >= 0 && (r = loop_add(t, p->pull_fd, W_PULL, p)) < 0) {
+		close(p->pull_fd);
+		p->pull_fd = -1;
+	}
+	if (r < 0) {
 		p->phase = PHASE_FAILED;
-		set_message(p, "pipe: %s", strerror(errno));
+		set_message(p, "cannot start an image worker: %s", strerror(-r));
 		return;
 	}
-	pid = fork();
-	if (pid < 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		p->phase = PHASE_FAILED;
-		set_message(p, "fork: %s", strerror(errno));
-		return;
-	}
-	if (pid == 0) {
-		_cleanup_free_ char *store = strdup_printf("%s/images", t->cfg.data_dir);
-
-		for (size_t i = 0; i < p->spec->n_containers; i++) {
-			const struct spec_container *c = &p->spec->containers[i];
-			struct oci_image *img = NULL;
-			struct diag d = { 0 };
-			char msg[1200];
-			int r;
-
-			if (!c->image)
-				continue;
-			r = oci_image_prepare(store, c->image, &img, &d);
-			if (r < 0) {
-				int n = snprintf(msg, sizeof(msg), "ERR containers[%zu].image: %s",
-						 i, diag_text(&d, r));
-
-				if (write(pfd[1], msg, (size_t)n) < 0)
-					_exit(1);
-				_exit(1);
-			}
-			oci_image_free(img);
-		}
-		if (write(pfd[1], "OK", 2) < 0)
-			_exit(1);
-		_exit(0);
-	}
-	close(pfd[1]);
-	p->pull_pid = pid;
-	p->pull_fd = pfd[0];
-	loop_add(t, p->pull_fd, W_PULL, p);
-	event_emit(t, p->name, false, "Pulling", "preparing images (worker pid %d)", (int)pid);
+	event_emit(t, p->name, false, "Pulling", "preparing %zu image%s (worker pid %d)", n,
+		   n == 1 ? "" : "s", (int)p->pull_pid);
 }
 
 /* ---- start -------------------------------------------------------------------------------- */
@@ -586,9 +576,18 @@ void runtime_pull_done(struct tankd *t, struct pod *p)
 		start_failed(t, p, -ENOMEM, &d);
 		return;
 	}
-	for (size_t i = 0; i < p->spec->n_containers && r >= 0; i++)
-		if (p->spec->containers[i].image)
-			r = oci_image_prepare(store, p->spec->containers[i].image, &p->images[i], &d);
+	for (size_t i = 0; i < p->spec->n_containers && r >= 0; i++) {
+		/* the worker put everything in the store: never the network from the loop */
+		struct oci_pull_opts o = { .policy = OCI_PULL_NEVER };
+
+		if (!p->spec->containers[i].image)
+			continue;
+		r = oci_image_prepare_opts(store, p->spec->containers[i].image, &o, &p->images[i], &d);
+		if (r >= 0 && i < p->n_ctrs) {
+			free(p->ctrs[i].manifest_digest);
+			p->ctrs[i].manifest_digest = strdup(p->images[i]->manifest_digest);
+		}
+	}
 	if (r >= 0 && !p->slot && !(p->slot = slot_alloc(t)))
 		r = diag_fail(&d, -ENOSPC, "no free pod slot (%d pods at most)", TANK_MAX_PODS - 1);
 	if (r >= 0)
@@ -626,27 +625,49 @@ void runtime_pull_done(struct tankd *t, struct pod *p)
 		p->n_ctrs ? (int)p->ctrs[0].pid : 0);
 }
 
+static void pull_line(char kind, const char *rest, void *data)
+{
+	struct pod *p = data;
+	json_t *x = NULL;
+
+	if (kind == 'E') {
+		/* "E <container image index> <message>" */
+		const char *sp = strchr(rest, ' ');
+
+		free(p->pull_error);
+		p->pull_error = strdup(sp ? sp + 1 : rest);
+		return;
+	}
+	if (kind != 'P' || json_parse_buf(rest, strlen(rest), &x, NULL) < 0)
+		return;
+	/* the pod shows where its pull is */
+	if (!strcmp(json_str(x, "phase", ""), "downloading"))
+		set_message(p, "pulling %s: layer %.19s %lld/%lld bytes", json_str(x, "ref", "?"),
+			    json_str(x, "digest", "?"), json_int(x, "done", 0), json_int(x, "total", 0));
+	else if (!strcmp(json_str(x, "phase", ""), "unpacking"))
+		set_message(p, "unpacking %s: layer %.19s", json_str(x, "ref", "?"),
+			    json_str(x, "digest", "?"));
+	json_decref(x);
+}
+
 void runtime_pull_event(struct tankd *t, struct pod *p)
 {
-	char buf[1500];
-	size_t len = 0;
-	ssize_t n;
 	struct diag d = { 0 };
+	int r = images_worker_read(p->pull_fd, p->pull_buf, &p->pull_len, sizeof(p->pull_buf),
+				   pull_line, p);
 
-	while (len < sizeof(buf) - 1 &&
-	       ((n = read(p->pull_fd, buf + len, sizeof(buf) - 1 - len)) > 0 ||
-		(n < 0 && errno == EINTR)))
-		len += n > 0 ? (size_t)n : 0;
-	buf[len] = '\0';
+	if (r == 0)
+		return;
 	loop_del(t, p->pull_fd);
 	close(p->pull_fd);
 	p->pull_fd = -1;
 	p->pull_pid = 0; /* reaped by the SIGCHLD handler */
-	if (!strcmp(buf, "OK")) {
+	if (!p->pull_error) {
+		event_emit(t, p->name, false, "Pulled", "images ready");
 		runtime_pull_done(t, p);
 		return;
 	}
-	diag_fail(&d, -EIO, "%s", len > 4 ? buf + 4 : "image worker died");
+	diag_fail(&d, -EIO, "image: %s", p->pull_error);
 	start_failed(t, p, -EIO, &d);
 	json_object_set_new(p->last_exit, "reason", json_string("ImagePullError"));
 }
@@ -1064,6 +1085,9 @@ static void adopt_one(struct tankd *t, const char *name)
 		p->ctrs[i].name = strdup(json_str(e, "name", ""));
 		p->ctrs[i].state = strdup(json_str(e, "state", "exited"));
 		p->ctrs[i].pid = (pid_t)json_int(e, "pid", 0);
+		if (json_is_string(json_array_get(json_object_get(st, "digests"), i)))
+			p->ctrs[i].manifest_digest = strdup(
+				json_string_value(json_array_get(json_object_get(st, "digests"), i)));
 		if (strcmp(p->ctrs[i].state, "running")) {
 			/* it ended while tankd was down: report it now, the policy applies */
 			on_exited(t, p, e);

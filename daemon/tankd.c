@@ -193,6 +193,9 @@ static void dispatch(struct tankd *t, struct epoll_event *ev)
 	case W_BPFEV:
 		dp_events(t);
 		break;
+	case W_IMGPULL:
+		images_pull_event(t, w->ptr);
+		break;
 	case W_SHIM_DESTROY:
 		runtime_stop_done(t, p, false);
 		break;

@@ -15,6 +15,13 @@
 
 #define TANKD_DEFAULT_CONFIG "/etc/tank/tankd.conf"
 
+struct tankd_registry {
+	char *host;
+	bool insecure;   /* plain HTTP allowed (loopback hosts always are) */
+	char *ca_file;
+	char **mirrors;
+};
+
 struct tankd_config {
 	char *data_dir;    /* /var/lib/tank */
 	char *run_dir;     /* /run/tank */
@@ -38,6 +45,11 @@ struct tankd_config {
 	char **dns_upstream; /* forwarders; NULL = the host's /etc/resolv.conf */
 	struct np_ipam_pool *pools;
 	size_t n_pools;
+	/* images */
+	struct tankd_registry *registries;
+	size_t n_registries;
+	char *auth_file;          /* NULL: /etc/tank/auth.json, then ~/.docker/config.json */
+	unsigned int pull_parallel; /* blobs at once per pull */
 };
 
 const struct np_ipam_pool *config_pool(const struct tankd_config *c, const char *name);
@@ -89,6 +101,7 @@ struct pod_ctr {
 	pid_t pid;
 	char *state; /* from the shim: created, running, exited */
 	uint64_t oom_seen; /* OOM kills of its memory cgroup already reported */
+	char *manifest_digest; /* of the image it runs (kept by image prune) */
 };
 
 struct pod {
@@ -113,6 +126,9 @@ struct pod {
 	pid_t shim_pid;
 	pid_t pull_pid;        /* image worker while PULLING */
 	int pull_fd;           /* its result pipe */
+	char pull_buf[8192];   /* a partial line from it */
+	size_t pull_len;
+	char *pull_error;
 	int watch_fd;          /* the shim's event stream */
 	struct ipc_reader watch_rd;
 	int destroy_fd;        /* the shim's reply to destroy while STOPPING */
@@ -148,7 +164,7 @@ struct tankd {
 /* ---- event loop registrations -------------------------------------------------------------- */
 
 enum watch_kind { W_LISTEN, W_SIGNAL, W_TIMER, W_CLIENT, W_SHIM_WATCH, W_SHIM_DESTROY,
-		  W_PULL, W_EXEC, W_DNS, W_NETMON, W_BPFEV };
+		  W_PULL, W_EXEC, W_DNS, W_NETMON, W_BPFEV, W_IMGPULL };
 
 struct watch {
 	enum watch_kind kind;
@@ -218,6 +234,20 @@ json_t *dp_flows(struct tankd *t, struct pod *p, size_t max);
 void dp_pod_deleted(const char *name, const char *uid);
 json_t *dp_deleted_traffic(struct tankd *t);
 
+/* ---- images (images.c) ---------------------------------------------------------------------- */
+
+struct pull_job;
+int images_worker_spawn(struct tankd *t, char *const *refs, const enum pull_policy *policies,
+			pid_t *ret_pid, int *ret_fd);
+int images_worker_read(int fd, char *buf, size_t *len, size_t cap,
+		       void (*on_line)(char kind, const char *rest, void *data), void *data);
+struct pull_job *images_pull_start(struct tankd *t, void *client, json_t *req, json_t **ret_err);
+void images_pull_event(struct tankd *t, struct pull_job *j);
+void images_job_free(struct tankd *t, struct pull_job *j);
+json_t *images_list(struct tankd *t, struct diag *d);
+int images_remove(struct tankd *t, const char *ref, struct diag *d);
+int images_prune(struct tankd *t, struct oci_prune_stats *st, struct diag *d);
+
 /* ---- events ------------------------------------------------------------------------------- */
 
 /* Record an event (and log it once, at info or warn) and push it to watching clients. */
@@ -241,6 +271,10 @@ void api_exec_event(struct tankd *t, void *client);
 json_t *api_error(const char *code, const char *message, const char *path, json_t *details);
 /* Queue event seq to every client watching events (of that pod or of all pods). */
 void api_broadcast_event(struct tankd *t, uint64_t seq, const char *pod);
+/* Queue a frame to a client (< 0: the client is gone or too slow). */
+int api_client_send(struct tankd *t, void *client, json_t *msg);
+/* A tankctl pull finished: send the reply, forget the job. */
+void api_pull_done(struct tankd *t, void *client, json_t *reply);
 int loop_mod(struct tankd *t, int fd, bool want_write);
 
 #endif

@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <sys/stat.h>
+#include <limits.h>
 #include <string.h>
 #include <time.h>
 
@@ -60,6 +61,10 @@ static void usage(FILE *f)
 		"                                  packets, bytes, drops per pod from the BPF maps\n"
 		"  policy test POD --from|--to ADDR [--port N/proto] [--direction ingress|egress]\n"
 		"                                  the datapath's verdict and the rule that decided\n"
+		"  pull IMAGE                      pull an image (progress per layer)\n"
+		"  images [-o json]                images in tankd's store\n"
+		"  rmi IMAGE                       forget an image (refused while a pod uses it)\n"
+		"  image prune | image import DIR  free unused blobs; import an OCI layout\n"
 		"  info [-o json]                  tankd's features and paths\n"
 		"  version [-o json]               tankctl's and tankd's versions\n"
 		"  completion bash                 a bash completion script\n\n"
@@ -794,6 +799,187 @@ static int cmd_policy(int argc, char **argv)
 	return !strncmp(json_str(reply, "verdict", ""), "allow", 5) ? EXIT_OK : EXIT_FAIL;
 }
 
+/* ---- images ---------------------------------------------------------------------------- */
+
+static void human_bytes(uint64_t b, char *out, size_t len)
+{
+	if (b >= 1ULL << 30)
+		snprintf(out, len, "%.1f GiB", b / 1073741824.0);
+	else if (b >= 1ULL << 20)
+		snprintf(out, len, "%.1f MiB", b / 1048576.0);
+	else if (b >= 1024)
+		snprintf(out, len, "%.1f KiB", b / 1024.0);
+	else
+		snprintf(out, len, "%llu B", (unsigned long long)b);
+}
+
+static void show_progress(json_t *pr, bool tty, uint64_t t0)
+{
+	const char *phase = json_str(pr, "phase", ""), *dg = json_str(pr, "digest", NULL);
+	long long done = json_int(pr, "done", 0), total = json_int(pr, "total", 0);
+	double secs = (double)(now_mono_ms() - t0) / 1000.0;
+	char a[32], b[32];
+
+	if (!dg)
+		return;
+	human_bytes((uint64_t)done, a, sizeof(a));
+	human_bytes((uint64_t)total, b, sizeof(b));
+	if (tty && !strcmp(phase, "downloading") && total > 0) {
+		int w = 30, fill = (int)(w * done / total);
+		double rate = secs > 0 ? done / secs : 0;
+		double eta = rate > 0 ? (total - done) / rate : 0;
+
+		printf("\r%.19s [%.*s%*s] %9s / %-9s %6.1f MiB/s ETA %3.0fs", dg + 7, fill,
+		       "##############################", w - fill, "", a, b, rate / 1048576.0, eta);
+	} else if (tty) {
+		printf("\r%.19s %-12s %9s%-40s", dg + 7, phase, a, "");
+		if (!strcmp(phase, "done"))
+			putchar('\n');
+	} else if (strcmp(phase, "downloading") || done == total) {
+		printf("%.19s %s %s\n", dg + 7, phase, a);
+	}
+	fflush(stdout);
+}
+
+static int cmd_pull(int argc, char **argv)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_json_ json_t *req = NULL;
+	bool tty = isatty(1) && strcmp(output, "json");
+	uint64_t t0 = now_mono_ms();
+	json_t *img;
+	int r;
+
+	if (argc != 2)
+		return usage_error("pull: %s", "usage: tankctl pull IMAGE");
+	fd = ipc_connect(socket_path);
+	if (fd < 0) {
+		fprintf(stderr, "tankctl: cannot reach tankd at %s: %s\n", socket_path, strerror(-fd));
+		return EXIT_FAIL;
+	}
+	req = json_pack("{s:i,s:s,s:s}", "version", TANK_API_VERSION, "op", "pull", "image", argv[1]);
+	r = ipc_send_json(fd, req, NULL, 0);
+	while (r >= 0) {
+		json_t *msg = NULL;
+
+		r = ipc_recv_json(fd, &msg, NULL, 0, NULL);
+		if (r < 0)
+			break;
+		if (!json_bool(msg, "ok", false)) {
+			if (tty)
+				putchar('\n');
+			r = print_error(msg);
+			json_decref(msg);
+			return r;
+		}
+		if (json_object_get(msg, "progress")) {
+			if (!strcmp(output, "json")) {
+				json_dumpf(json_object_get(msg, "progress"), stdout, JSON_COMPACT);
+				putchar('\n');
+			} else {
+				show_progress(json_object_get(msg, "progress"), tty, t0);
+			}
+			json_decref(msg);
+			continue;
+		}
+		img = json_object_get(msg, "image");
+		if (!strcmp(output, "json"))
+			print_json(img);
+		else
+			printf("%s%s: %s (%lld layers) in %.1f s\n", tty ? "\n" : "",
+			       json_str(img, "ref", "?"), json_str(img, "manifest_digest", "?"),
+			       json_int(img, "layers", 0), (double)(now_mono_ms() - t0) / 1000.0);
+		json_decref(msg);
+		return EXIT_OK;
+	}
+	fprintf(stderr, "tankctl: talking to tankd: %s\n", strerror(-r));
+	return EXIT_FAIL;
+}
+
+static int cmd_images(int argc, char **argv)
+{
+	_cleanup_json_ json_t *reply = NULL;
+	json_t *i;
+	size_t k;
+	int r;
+
+	if (argc > 1)
+		return usage_error("images: unexpected argument \"%s\"", argv[1]);
+	r = request(json_pack("{s:s}", "op", "images"), &reply);
+	if (r)
+		return r;
+	if (!strcmp(output, "json")) {
+		print_json(json_object_get(reply, "images"));
+		return EXIT_OK;
+	}
+	printf("%-50s %-19s %10s  %s\n", "IMAGE", "MANIFEST", "SIZE", "PULLED");
+	json_array_foreach(json_object_get(reply, "images"), k, i) {
+		char sz[32];
+
+		human_bytes((uint64_t)json_int(i, "size", 0), sz, sizeof(sz));
+		printf("%-50s %-19.19s %10s  %s\n", json_str(i, "ref", "?"),
+		       json_str(i, "manifest_digest", "sha256:?") + 7, sz, json_str(i, "pulled_at", ""));
+	}
+	return EXIT_OK;
+}
+
+static int cmd_rmi(int argc, char **argv)
+{
+	_cleanup_json_ json_t *reply = NULL;
+	int r;
+
+	if (argc != 2)
+		return usage_error("rmi: %s", "usage: tankctl rmi IMAGE");
+	r = request(json_pack("{s:s,s:s}", "op", "rmi", "image", argv[1]), &reply);
+	if (r)
+		return r;
+	printf("%s removed (its blobs go at the next `tankctl image prune`)\n", argv[1]);
+	return EXIT_OK;
+}
+
+static int cmd_image(int argc, char **argv)
+{
+	_cleanup_json_ json_t *reply = NULL;
+	char sz[32];
+	int r;
+
+	if (argc == 2 && !strcmp(argv[1], "prune")) {
+		r = request(json_pack("{s:s}", "op", "image_prune"), &reply);
+		if (r)
+			return r;
+		human_bytes((uint64_t)json_int(reply, "bytes", 0), sz, sizeof(sz));
+		printf("removed %lld blobs (%s) and %lld unpacked layers\n", json_int(reply, "blobs", 0),
+		       sz, json_int(reply, "layers", 0));
+		return EXIT_OK;
+	}
+	if (argc == 3 && !strcmp(argv[1], "import")) {
+		char path[PATH_MAX], abs[PATH_MAX];
+		_cleanup_free_ char *ref = NULL;
+		const char *colon = strrchr(argv[2], ':');
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%.*s", colon ? (int)(colon - argv[2]) : (int)strlen(argv[2]),
+			 argv[2]);
+		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "error: %s: not an OCI image layout directory (a tar must be "
+					"extracted first: mkdir d && tar -xf FILE -C d)\n",
+				path);
+			return EXIT_FAIL;
+		}
+		if (!realpath(path, abs)) {
+			fprintf(stderr, "error: %s: %s\n", argv[2], strerror(errno));
+			return EXIT_FAIL;
+		}
+		ref = strdup_printf("oci:%s%s", abs, colon ? colon : "");
+		{
+			char *av[] = { "pull", ref, NULL };
+
+			return cmd_pull(2, av);
+		}
+	}
+	return usage_error("image: %s", "usage: tankctl image prune | tankctl image import DIR[:TAG]");
+}
+
 static int cmd_info(int argc, char **argv)
 {
 	_cleanup_json_ json_t *reply = NULL;
@@ -1089,7 +1275,7 @@ static int cmd_completion(int argc, char **argv)
 	fputs("# tankctl bash completion: source <(tankctl completion bash)\n"
 	      "_tankctl() {\n"
 	      "  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n"
-	      "  local cmds='apply get describe delete wait restart exec attach logs events traffic policy info version completion'\n"
+	      "  local cmds='apply get describe delete wait restart exec attach logs events traffic policy pull images rmi image info version completion'\n"
 	      "  case $prev in\n"
 	      "    tankctl) COMPREPLY=($(compgen -W \"$cmds\" -- \"$cur\")); return;;\n"
 	      "    get) COMPREPLY=($(compgen -W 'pods pod' -- \"$cur\")); return;;\n"
@@ -1146,6 +1332,15 @@ static const struct cmd cmds[] = {
 	  "Ask the datapath what it does with a new connection: the real program runs on a built\n"
 	  "packet (BPF_PROG_RUN). Prints allow or deny and the rule that decided; exits 0 on\n"
 	  "allow, 1 on deny." },
+	{ "pull", cmd_pull, "pull IMAGE [-o json]",
+	  "Pull an image into tankd's store (registry references with Docker Hub defaults, or\n"
+	  "oci:/abs/layout[:tag]): per-layer progress bars on a terminal, plain lines otherwise." },
+	{ "images", cmd_images, "images [-o json]", "The images in tankd's store." },
+	{ "rmi", cmd_rmi, "rmi IMAGE",
+	  "Forget an image reference (refused while a pod uses it); prune frees the space." },
+	{ "image", cmd_image, "image prune | image import DIR[:TAG]",
+	  "prune: remove blobs and layers nothing references and no pod uses.\n"
+	  "import: add an OCI image layout directory to the store." },
 	{ "info", cmd_info, "info [-o json]", "tankd's version, kernel features in use and paths." },
 	{ "version", cmd_version, "version [-o json]", "tankctl's and tankd's versions." },
 	{ "completion", cmd_completion, "completion bash",

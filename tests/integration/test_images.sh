@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# test_images.sh - images through tankd as a user sees them: a pod from a registry on loopback
+# (inside the test's own netns), tankctl pull with progress, images, rmi refused while a pod
+# uses the image, prune, pull policy never (offline), image import of an OCI layout.
+set -u
+. "$(dirname "$0")/lib.sh"
+REG=
+cleanup() { [ -n "$REG" ] && kill "$REG" 2>/dev/null; tk_cleanup; }
+trap cleanup EXIT
+tk_start
+H() { nsenter --net="/run/netns/$TK_HOSTNS" "$@"; }
+PORT=5055
+mkdir -p "$TK_T/reg"
+cat >"$TK_T/reg/config.yml" <<YML
+version: 0.1
+log: {level: warn}
+storage: {filesystem: {rootdirectory: $TK_T/reg/data}, delete: {enabled: true}}
+http: {addr: 127.0.0.1:$PORT, secret: test}
+YML
+H setsid docker-registry serve "$TK_T/reg/config.yml" >"$TK_T/reg/log" 2>&1 </dev/null &
+REG=$!
+wait_for 10 H curl -fsS "http://127.0.0.1:$PORT/v2/" || { not_ok "registry starts"; exit 1; }
+"$TK_REPO/tools/mkimage-busybox.sh" "$TK_T/img" 1.0 >/dev/null || { not_ok "build image"; exit 1; }
+H skopeo copy -q --dest-tls-verify=false "oci:$TK_T/img:1.0" "docker://127.0.0.1:$PORT/busybox:1.0" ||
+	{ not_ok "push"; exit 1; }
+REF="127.0.0.1:$PORT/busybox:1.0"
+POD="${TK_P}-img"
+
+tankctl pull "$REF" >"$TK_T/pull.out" 2>&1
+check "tankctl pull" test $? -eq 0
+check "pull reports each layer (plain lines off a tty)" grep -Eq '^[0-9a-f]{12}.* done' "$TK_T/pull.out"
+check "pull names the manifest digest" grep -q "$REF: sha256:" "$TK_T/pull.out"
+check "images lists it" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' images | grep -q '127.0.0.1:$PORT/busybox:1.0'"
+check "images -o json" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' images -o json | jq -e 'length >= 1 and .[0].size > 0'"
+
+cat >"$TK_T/p.json" <<JSON
+{"name": "$POD", "network": "none",
+ "containers": [{"name": "c", "image": "$REF", "command": ["sleep", "1000"], "stop_grace": "1s"}]}
+JSON
+check "a pod from the registry" tankctl apply -f "$TK_T/p.json"
+check "it runs" tankctl wait pod "$POD" --for running --timeout 30s
+check "rmi refused while the pod uses it" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' rmi $REF 2>&1 | grep -q 'used by pod $POD'"
+check "prune keeps what the pod uses" tankctl image prune
+check "the pod still runs its image" tankctl exec "$POD" -- true
+check "delete the pod" tankctl delete pod "$POD" --wait
+check "rmi" tankctl rmi "$REF"
+check "prune frees the blobs" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' image prune | grep -Eq 'removed [1-9][0-9]* blobs'"
+check "images is empty of it" sh -c "! '$TK_BUILD/tankctl' --socket '$TK_SOCK' images | grep -q 'busybox:1.0'"
+
+# offline: pull policy never only looks in the store
+kill "$REG"; wait "$REG" 2>/dev/null; REG=
+sed 's/"stop_grace": "1s"/"stop_grace": "1s", "pull": "never"/' "$TK_T/p.json" >"$TK_T/p2.json"
+check "apply with pull never" tankctl apply -f "$TK_T/p2.json"
+check "never + not in the store: a clear status" wait_for 15 sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' get pod $POD -o json | jq -e '.status.last_exit.reason == \"ImagePullError\"'"
+check "delete" tankctl delete pod "$POD" --wait
+
+# import of an OCI layout directory
+check "image import DIR:TAG" tankctl image import "$TK_T/img:1.0"
+tk_finish
