@@ -447,6 +447,16 @@ static json_t *op_info(struct tankd *t)
 	json_object_set_new(reply, "bpf_dir", json_string(t->cfg.bpf_dir));
 	json_object_set_new(reply, "cgroups", json_string(cgroup_mode_name(t->cgroups)));
 	json_object_set_new(reply, "store", json_string("file"));
+	json_object_set_new(reply, "netkit", json_string(np_netkit_supported() ? "yes" : "no (veth instead)"));
+	json_object_set_new(reply, "bpffs", json_string(fs_exists("/sys/fs/bpf") ? "/sys/fs/bpf" : "absent"));
+	json_object_set_new(reply, "uplink", json_string(*t->cfg.uplink ? t->cfg.uplink : "(default route)"));
+	json_object_set_new(reply, "dns", json_string(t->cfg.dns ? t->cfg.dns_domain : "off"));
+	json_object_set_new(reply, "pods", json_integer((json_int_t)({
+		size_t n = 0;
+		for (struct pod *p = t->pods; p; p = p->next)
+			n++;
+		n;
+	})));
 	json_object_set_new(reply, "data_dir", json_string(t->cfg.data_dir));
 	json_object_set_new(reply, "run_dir", json_string(t->cfg.run_dir));
 	return reply;

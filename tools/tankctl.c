@@ -999,8 +999,11 @@ static int cmd_info(int argc, char **argv)
 		print_json(reply);
 		return EXIT_OK;
 	}
-	json_object_foreach(reply, k, v)
-		printf("%-14s %s\n", k, json_is_string(v) ? json_string_value(v) : "?");
+	json_object_foreach(reply, k, v) {
+		_cleanup_free_ char *text = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY);
+
+		printf("%-14s %s\n", k, text ? text : json_string_value(v));
+	}
 	return EXIT_OK;
 }
 
