@@ -438,6 +438,50 @@ static json_t *op_policy_test(struct tankd *t, json_t *req)
 	return reply;
 }
 
+/* top: cumulative CPU time, memory and pids per container, read from the cgroups. */
+static json_t *op_top(struct tankd *t, json_t *req)
+{
+	const char *name = json_str(req, "name", NULL);
+	json_t *pods = json_array(), *reply;
+
+	if (name && !pod_find(t, name)) {
+		json_decref(pods);
+		return api_error("not_found", "no such pod running", NULL, NULL);
+	}
+	for (struct pod *p = t->pods; p; p = p->next) {
+		json_t *ctrs = json_array();
+		struct cgroup_stats sum = { 0 };
+
+		if (name && strcmp(name, p->name))
+			continue;
+		for (size_t i = 0; i < p->n_ctrs; i++) {
+			struct cgroup_stats st;
+
+			if (cgroup_stats(&t->cfg, t->cgroups, p->name, p->ctrs[i].name, &st) < 0)
+				continue;
+			sum.cpu_ns += st.cpu_ns;
+			sum.memory += st.memory;
+			sum.memory_peak += st.memory_peak;
+			sum.pids += st.pids;
+			json_array_append_new(ctrs, json_pack("{s:s,s:I,s:I,s:I,s:I}", "name",
+							      p->ctrs[i].name, "cpu_ns",
+							      (json_int_t)st.cpu_ns, "memory",
+							      (json_int_t)st.memory, "memory_peak",
+							      (json_int_t)st.memory_peak, "pids",
+							      (json_int_t)st.pids));
+		}
+		json_array_append_new(pods, json_pack("{s:s,s:I,s:I,s:I,s:I,s:o}", "name", p->name,
+						      "cpu_ns", (json_int_t)sum.cpu_ns, "memory",
+						      (json_int_t)sum.memory, "memory_peak",
+						      (json_int_t)sum.memory_peak, "pids",
+						      (json_int_t)sum.pids, "containers", ctrs));
+	}
+	reply = ok_reply();
+	json_object_set_new(reply, "time_ms", json_integer((json_int_t)now_mono_ms()));
+	json_object_set_new(reply, "pods", pods);
+	return reply;
+}
+
 static json_t *op_info(struct tankd *t)
 {
 	json_t *reply = ok_reply();
@@ -605,6 +649,8 @@ static json_t *handle(struct tankd *t, struct client *c, json_t *req, int *fds, 
 		return op_events(c, req);
 	if (!strcmp(op, "policy_test"))
 		return op_policy_test(t, req);
+	if (!strcmp(op, "top"))
+		return op_top(t, req);
 	if (!strcmp(op, "pull") || !strcmp(op, "images") || !strcmp(op, "rmi") ||
 	    !strcmp(op, "image_prune"))
 		return op_images(t, c, op, req);
@@ -612,7 +658,8 @@ static json_t *handle(struct tankd *t, struct client *c, json_t *req, int *fds, 
 		return op_restart(t, req);
 	return api_error("invalid",
 			 "unknown op (valid: apply, get, delete, exec, attach, logs, resize, "
-			 "traffic, policy_test, info, events, restart, pull, images, rmi, image_prune)",
+			 "traffic, policy_test, top, info, events, restart, pull, images, rmi, "
+			 "image_prune)",
 			 NULL, NULL);
 }
 

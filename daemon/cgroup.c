@@ -9,7 +9,7 @@
 #include "daemon/tankd.h"
 
 /* v1 controllers Tank uses; each is its own hierarchy on v1/hybrid hosts. */
-static const char *const v1_controllers[] = { "memory", "cpu", "pids" };
+static const char *const v1_controllers[] = { "memory", "cpu", "cpuacct", "pids" };
 
 const char *cgroup_mode_name(enum cgroup_mode m)
 {
@@ -217,6 +217,44 @@ uint64_t cgroup_oom_kills(const struct tankd_config *c, enum cgroup_mode m, cons
 		return 0;
 	k = strstr(buf, "oom_kill ");
 	return k ? strtoull(k + 9, NULL, 10) : 0;
+}
+
+static uint64_t read_u64(const char *dir, const char *file, const char *key)
+{
+	_cleanup_free_ char *p = strdup_printf("%s/%s", dir, file), *buf = NULL;
+	const char *v;
+
+	if (!p || fs_read_all(AT_FDCWD, p, 65536, &buf, NULL) < 0)
+		return 0;
+	if (!key)
+		return strtoull(buf, NULL, 10);
+	v = strstr(buf, key);
+	return v ? strtoull(v + strlen(key), NULL, 10) : 0;
+}
+
+int cgroup_stats(const struct tankd_config *c, enum cgroup_mode m, const char *pod,
+		 const char *ctr, struct cgroup_stats *ret)
+{
+	_cleanup_free_ char *mem = ctl_dir(c, m, "memory", pod, ctr);
+	_cleanup_free_ char *acct = ctl_dir(c, m, "cpuacct", pod, ctr);
+	_cleanup_free_ char *pids = ctl_dir(c, m, "pids", pod, ctr);
+
+	if (!mem || !acct || !pids)
+		return -ENOMEM;
+	memset(ret, 0, sizeof(*ret));
+	if (is_v2_dir(mem)) {
+		ret->memory = read_u64(mem, "memory.current", NULL);
+		ret->memory_peak = read_u64(mem, "memory.peak", NULL);
+	} else {
+		ret->memory = read_u64(mem, "memory.usage_in_bytes", NULL);
+		ret->memory_peak = read_u64(mem, "memory.max_usage_in_bytes", NULL);
+	}
+	if (is_v2_dir(acct))
+		ret->cpu_ns = read_u64(acct, "cpu.stat", "usage_usec ") * 1000;
+	else
+		ret->cpu_ns = read_u64(acct, "cpuacct.usage", NULL);
+	ret->pids = read_u64(pids, "pids.current", NULL);
+	return fs_exists(mem) ? 0 : -ENOENT;
 }
 
 /* rmdir the leaves below dir, then dir itself. cgroupfs dirs hold only files, never data. */

@@ -72,6 +72,13 @@ int cgroup_create(const struct tankd_config *c, enum cgroup_mode m, const char *
  * hierarchy holds each controller. Used at create and for in-place updates. */
 int cgroup_set_limits(const struct tankd_config *c, enum cgroup_mode m, const char *pod,
 		      const char *ctr, const struct spec_limits *l, struct diag *d);
+struct cgroup_stats {
+	uint64_t cpu_ns;      /* CPU time used, cumulative */
+	uint64_t memory, memory_peak;
+	uint64_t pids;
+};
+int cgroup_stats(const struct tankd_config *c, enum cgroup_mode m, const char *pod,
+		 const char *ctr, struct cgroup_stats *ret);
 /* Number of OOM kills seen in the container's memory cgroup (0 when unknown). */
 uint64_t cgroup_oom_kills(const struct tankd_config *c, enum cgroup_mode m, const char *pod,
 			  const char *ctr);

@@ -65,6 +65,7 @@ static void usage(FILE *f)
 		"  images [-o json]                images in tankd's store\n"
 		"  rmi IMAGE                       forget an image (refused while a pod uses it)\n"
 		"  image prune | image import DIR  free unused blobs; import an OCI layout\n"
+		"  top [POD] [-o json]             CPU %%, memory, pids per pod\n"
 		"  info [-o json]                  tankd's features and paths\n"
 		"  version [-o json]               tankctl's and tankd's versions\n"
 		"  completion bash                 a bash completion script\n\n"
@@ -980,6 +981,59 @@ static int cmd_image(int argc, char **argv)
 	return usage_error("image: %s", "usage: tankctl image prune | tankctl image import DIR[:TAG]");
 }
 
+static int cmd_top(int argc, char **argv)
+{
+	_cleanup_json_ json_t *r1 = NULL, *r2 = NULL;
+	const char *name = argc > 1 ? argv[1] : NULL;
+	json_t *p;
+	size_t i;
+	double secs;
+	int r;
+
+	if (argc > 2)
+		return usage_error("top: unexpected argument \"%s\"", argv[2]);
+	/* CPU % needs two samples of the cumulative CPU time */
+	r = request(name ? json_pack("{s:s,s:s}", "op", "top", "name", name)
+			 : json_pack("{s:s}", "op", "top"),
+		    &r1);
+	if (r)
+		return r;
+	usleep(500000);
+	r = request(name ? json_pack("{s:s,s:s}", "op", "top", "name", name)
+			 : json_pack("{s:s}", "op", "top"),
+		    &r2);
+	if (r)
+		return r;
+	secs = (double)(json_int(r2, "time_ms", 0) - json_int(r1, "time_ms", 0)) / 1000.0;
+	if (secs <= 0)
+		secs = 0.5;
+	if (strcmp(output, "json"))
+		printf("%-24s %7s %12s %12s %6s\n", "POD", "CPU%", "MEMORY", "PEAK", "PIDS");
+	json_array_foreach(json_object_get(r2, "pods"), i, p) {
+		json_t *q = NULL, *x;
+		size_t k;
+		double cpu;
+		char m[32], pk[32];
+
+		json_array_foreach(json_object_get(r1, "pods"), k, x)
+			if (!strcmp(json_str(x, "name", ""), json_str(p, "name", "")))
+				q = x;
+		cpu = q ? (double)(json_int(p, "cpu_ns", 0) - json_int(q, "cpu_ns", 0)) / 1e9 / secs *
+				  100.0
+			: 0;
+		json_object_set_new(p, "cpu_percent", json_real(cpu));
+		if (!strcmp(output, "json"))
+			continue;
+		human_bytes((uint64_t)json_int(p, "memory", 0), m, sizeof(m));
+		human_bytes((uint64_t)json_int(p, "memory_peak", 0), pk, sizeof(pk));
+		printf("%-24s %6.1f%% %12s %12s %6lld\n", json_str(p, "name", "?"), cpu, m, pk,
+		       json_int(p, "pids", 0));
+	}
+	if (!strcmp(output, "json"))
+		print_json(json_object_get(r2, "pods"));
+	return EXIT_OK;
+}
+
 static int cmd_info(int argc, char **argv)
 {
 	_cleanup_json_ json_t *reply = NULL;
@@ -1278,7 +1332,7 @@ static int cmd_completion(int argc, char **argv)
 	fputs("# tankctl bash completion: source <(tankctl completion bash)\n"
 	      "_tankctl() {\n"
 	      "  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n"
-	      "  local cmds='apply get describe delete wait restart exec attach logs events traffic policy pull images rmi image info version completion'\n"
+	      "  local cmds='apply get describe delete wait restart exec attach logs events traffic policy top pull images rmi image info version completion'\n"
 	      "  case $prev in\n"
 	      "    tankctl) COMPREPLY=($(compgen -W \"$cmds\" -- \"$cur\")); return;;\n"
 	      "    get) COMPREPLY=($(compgen -W 'pods pod' -- \"$cur\")); return;;\n"
@@ -1344,6 +1398,9 @@ static const struct cmd cmds[] = {
 	{ "image", cmd_image, "image prune | image import DIR[:TAG]",
 	  "prune: remove blobs and layers nothing references and no pod uses.\n"
 	  "import: add an OCI image layout directory to the store." },
+	{ "top", cmd_top, "top [POD] [-o json]",
+	  "CPU use (over half a second), memory (current and peak) and pids per pod, from its\n"
+	  "cgroups." },
 	{ "info", cmd_info, "info [-o json]", "tankd's version, kernel features in use and paths." },
 	{ "version", cmd_version, "version [-o json]", "tankctl's and tankd's versions." },
 	{ "completion", cmd_completion, "completion bash",

@@ -96,6 +96,9 @@ tk_start() {
 # Everything this run made, found by its per-run names, also after a failure.
 tk_cleanup() {
 	local f pid d
+	# a background subshell (a backgrounded function) inherits the EXIT trap: only the test's
+	# own shell cleans up
+	[ "$BASHPID" = "$TK_ID" ] || return 0
 	set +e
 	if [ -n "$TK_TANKD_PID" ] && [ -S "$TK_SOCK" ]; then
 		for name in $(tankctl get pods -o json 2>/dev/null | jq -r '.[].name'); do

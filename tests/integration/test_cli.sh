@@ -24,7 +24,7 @@ check "version names both sides" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' 
 check "info reports kernel features" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' info -o json | jq -e '.bpf_attach and .cgroups'"
 
 # events -w in the background sees the pod's life
-tankctl events -w -o json >"$TK_T/events.jsonl" 2>&1 &
+"$TK_BUILD/tankctl" --socket "$TK_SOCK" events -w -o json >"$TK_T/events.jsonl" 2>&1 &
 EVPID=$!
 sleep 0.2
 check "apply a rootfs pod" tankctl apply -f "$TK_T/cli.json"

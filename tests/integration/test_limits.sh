@@ -39,6 +39,11 @@ check "same process after an in-place update" test "$(tankctl get pod "$POD" -o 
 sed -i 's/"pids": 100/"pids": 64/' "$TK_T/lim2.json"
 tankctl apply -f "$TK_T/lim2.json" >/dev/null
 wait_for 10 sh -c "[ \"\$(cat /sys/fs/cgroup/pids/$TK_CG/$POD/c/pids.max 2>/dev/null)\" = 64 ]"
+"$TK_BUILD/tankctl" --socket "$TK_SOCK" exec "$POD" -- busybox timeout 3 sh -c 'while :; do :; done' &
+BUSY=$!
+check "top shows the pod's memory and pids" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' top $POD -o json | jq -e '.[0].memory > 0 and .[0].pids >= 1 and .[0].memory_peak >= .[0].memory'"
+check "top shows CPU use of a busy pod" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' top $POD | grep -E '^$POD +[1-9][0-9.]*%'"
+wait "$BUSY" # not a bare wait: tankd is a background job of this shell too
 check "fork beyond pids.max fails inside the pod" sh -c "! '$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $POD -- sh -c 'for i in \$(seq 80); do sleep 5 & done; wait' 2>/dev/null"
 check "delete" tankctl delete pod "$POD" --wait
 
