@@ -196,16 +196,11 @@ void api_accept(struct tankd *t)
 
 /* ---- ops ------------------------------------------------------------------------------------- */
 
-/* Features the spec language has but this tankd does not run yet: refuse them at apply. */
+/* What the spec language allows but this host cannot run: refuse it at apply. */
 void spec_check_supported(const struct pod_spec *s, json_t *errs)
 {
-#define UNSUP(path, what)                                                                          \
-	json_array_append_new(errs, json_pack("{s:s,s:s}", "path", path, "message",               \
-					      what " is not supported by this tankd yet"))
 	char path[128];
 
-	if (s->net == NET_HOST)
-		UNSUP("network", "\"host\" networking");
 	for (size_t i = 0; s->net == NET_NICS && i < s->n_nics; i++) {
 		snprintf(path, sizeof(path), "network.nics[%zu].mode", i);
 		if (s->nics[i].mode == NIC_NETKIT && !np_netkit_supported())
@@ -214,7 +209,6 @@ void spec_check_supported(const struct pod_spec *s, json_t *errs)
 						"this kernel has no netkit; use \"veth\" (routed the "
 						"same way)"));
 	}
-#undef UNSUP
 }
 
 /* IPAM pools named by NICs must exist in this tankd's config. */

@@ -427,6 +427,8 @@ static int shim_spawn(struct tankd *t, struct pod *p, const char *dir, struct di
 			p->uid, "hostname", p->name, "netns_path", netns, "log_dir", logs,
 			"containers", ctrs, "share_pid", p->spec->share_pid, "logs", "max_size",
 			(json_int_t)t->cfg.log_max_size, "max_files", (int)t->cfg.log_max_files);
+	if (cfg && p->spec->net == NET_HOST)
+		json_object_set_new(cfg, "host_network", json_true());
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (!cfg || dfd < 0)
 		return diag_fail(d, -EIO, "prepare %s/%s", dir, SHIM_CONFIG_FILE);
@@ -494,6 +496,8 @@ static int setup_network(struct tankd *t, struct pod *p, struct diag *d)
 
 	if (!netns)
 		return -ENOMEM;
+	if (p->spec->net == NET_HOST)
+		return 0; /* the host's netns: nothing to create */
 	nsfd = np_netns_open(netns);
 	if (nsfd < 0)
 		return diag_fail(d, nsfd, "open netns %s: %s", netns, strerror(-nsfd));

@@ -314,10 +314,12 @@ static int cfg_container(struct shim *s, const json_t *o, size_t idx, struct ctr
 	return 0;
 }
 
-/* "share_pid": bool, "logs": {"max_size": bytes, "max_files": N, "line_max": bytes} */
+/* "share_pid": bool, "host_network": bool,
+ * "logs": {"max_size": bytes, "max_files": N, "line_max": bytes} */
 static int cfg_pod(struct shim *s, struct diag *d)
 {
 	json_t *sp = json_object_get(s->config, "share_pid");
+	json_t *hn = json_object_get(s->config, "host_network");
 	json_t *lg = json_object_get(s->config, "logs");
 	json_int_t size = json_int(lg, "max_size", SHIM_LOG_SIZE_DEFAULT),
 		   files = json_int(lg, "max_files", SHIM_LOG_FILES_DEFAULT),
@@ -326,6 +328,9 @@ static int cfg_pod(struct shim *s, struct diag *d)
 	if (sp && !json_is_boolean(sp))
 		return diag_fail_at(d, -EINVAL, "share_pid", "share_pid: not a boolean");
 	s->share_pid = json_is_true(sp);
+	if (hn && !json_is_boolean(hn))
+		return diag_fail_at(d, -EINVAL, "host_network", "host_network: not a boolean");
+	s->host_network = json_is_true(hn);
 	if (lg && !json_is_object(lg))
 		return diag_fail_at(d, -EINVAL, "logs", "logs: not an object");
 	if (files < 1 || files > SHIM_LOG_FILES_MAX)
@@ -500,16 +505,19 @@ static int pod_create(struct shim *s, struct diag *d)
 	_cleanup_free_ char *sock = NULL;
 	int r;
 
-	if (unshare(CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC) < 0)
+	/* a host-network pod keeps the host's netns; uts and ipc are still its own */
+	if (unshare((s->host_network ? 0 : CLONE_NEWNET) | CLONE_NEWUTS | CLONE_NEWIPC) < 0)
 		return diag_fail(d, -errno, "unshare net, uts, ipc: %s", strerror(errno));
 	if (sethostname(s->hostname, strlen(s->hostname)) < 0)
 		return diag_fail(d, -errno, "sethostname %s: %s", s->hostname, strerror(errno));
-	r = loopback_up(d);
-	if (r < 0)
-		return r;
-	r = netns_bind(s, d);
-	if (r < 0)
-		return r;
+	if (!s->host_network) {
+		r = loopback_up(d);
+		if (r < 0)
+			return r;
+		r = netns_bind(s, d);
+		if (r < 0)
+			return r;
+	}
 	if (s->share_pid) {
 		r = pause_spawn(s, d);
 		if (r < 0)

@@ -186,6 +186,7 @@ struct shim {
 	struct rootfs_seccomp filters[SHIM_FILTERS_MAX];
 	size_t n_filters;
 	bool share_pid;
+	bool host_network; /* network "host": the pod keeps the host's netns */
 	pid_t pause_pid;       /* share_pid: pid 1 of the pod's pid namespace */
 	int pause_pidfd;
 	struct follower *followers;

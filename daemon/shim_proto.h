@@ -18,6 +18,8 @@
  *     "netns_path": "/run/netns/tank-web",
  *     "log_dir": "/var/lib/tank/logs/web",
  *     "share_pid": false,                  (optional; true: one pid namespace for the pod)
+ *     "host_network": false,               (optional; true: the pod keeps the host netns, nothing
+ *                                           is bound at netns_path)
  *     "logs": { "max_size": 10485760,      (optional; bytes per file, >= 4096)
  *               "max_files": 5,            (files in all, current included; 1..100)
  *               "line_max": 16384 },       (CRI line cap in bytes, 128..262144)

@@ -87,6 +87,16 @@ check "A runs again" tankctl wait pod "$A" --for running --timeout 30s
 check "A's NIC is back" wait_for 10 sh -c "ip -n tank-$A addr show eth0 | grep -q 198.18.10.10/24"
 check "A reaches the LAN again" x "$A" -- ping -c1 -W2 198.18.10.1
 
+# network "host": the pod sees the host's links (here the test host netns, with its uplink)
+cat >"$TK_T/hn.json" <<JSON
+{"name": "${TK_P}-hn", "network": "host",
+ "containers": [{"name": "c", "image": "$IMG", "command": ["sleep", "1000"], "stop_grace": "1s"}]}
+JSON
+check "a host-network pod runs" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' apply -f '$TK_T/hn.json' >/dev/null && '$TK_BUILD/tankctl' --socket '$TK_SOCK' wait pod ${TK_P}-hn --for running --timeout 20s"
+check "it sees the host's uplink" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec ${TK_P}-hn -- ip -o link | grep -q 'up0'"
+check "no netns of its own" sh -c "! ip netns list | grep -q 'tank-${TK_P}-hn'"
+check "delete it" tankctl delete pod "${TK_P}-hn" --wait
+
 # netkit is probed: this kernel lacks it
 cat >"$TK_T/nk.json" <<JSON
 {"name": "${TK_P}-nk", "network": {"nics": [{"name": "eth0", "mode": "netkit", "ip": ["198.18.12.5/24"]}]},
