@@ -4,26 +4,26 @@
 #include <linux/rtnetlink.h>
 #include <string.h>
 
-#include "netplane/netplane.h"
+#include "netplane/pair_int.h"
 
-static int veth_check(const struct np_veth_spec *s, struct diag *d)
+static int pair_check(const struct np_veth_spec *s, const char *kind, struct diag *d)
 {
 	if (!np_ifname_valid(s->host_ifname))
-		return diag_fail(d, -EINVAL, "veth: invalid host interface name");
+		return diag_fail(d, -EINVAL, "%s: invalid host interface name", kind);
 	if (!np_ifname_valid(s->pod_ifname))
-		return diag_fail(d, -EINVAL, "veth: invalid pod interface name");
+		return diag_fail(d, -EINVAL, "%s: invalid pod interface name", kind);
 	if (s->pod_netns_fd < 0)
-		return diag_fail(d, -EBADF, "veth %s: no pod netns", s->host_ifname);
+		return diag_fail(d, -EBADF, "%s %s: no pod netns", kind, s->host_ifname);
 	if (s->n_addrs > NP_ADDRS_MAX || (s->n_addrs && !s->addrs))
-		return diag_fail(d, -E2BIG, "veth %s: at most %d addresses", s->host_ifname,
+		return diag_fail(d, -E2BIG, "%s %s: at most %d addresses", kind, s->host_ifname,
 				 NP_ADDRS_MAX);
 	for (size_t i = 0; i < s->n_addrs; i++) {
 		const struct np_addr *a = &s->addrs[i];
 
 		if ((a->family != AF_INET && a->family != AF_INET6) ||
 		    a->prefix > (a->family == AF_INET ? 32 : 128))
-			return diag_fail(d, -EINVAL, "veth %s: address %zu is invalid",
-					 s->host_ifname, i);
+			return diag_fail(d, -EINVAL, "%s %s: address %zu is invalid",
+					 kind, s->host_ifname, i);
 	}
 	return 0;
 }
@@ -127,7 +127,13 @@ static void veth_undo(struct np_nl *host, const struct np_veth_spec *s, int host
 		np_nl_talk(host, &m, NULL, NULL, NULL);
 }
 
-int np_veth_setup(const struct np_veth_spec *s, struct np_nic_state *ret, struct diag *d)
+/*
+ * A routed pair of any kind (veth, netkit): `create` appends the one RTM_NEWLINK that makes the
+ * pair with its peer born in the pod netns; the addressing is the same for every kind.
+ */
+int np_routed_pair_setup(const struct np_veth_spec *s, const char *kind,
+			 struct nlmsghdr *(*create)(struct np_msgs *, const struct np_veth_spec *),
+			 struct np_nic_state *ret, struct diag *d)
 {
 	struct np_nl *host = NULL, *pod = NULL;
 	struct np_link hl = {}, pl = {};
@@ -135,7 +141,7 @@ int np_veth_setup(const struct np_veth_spec *s, struct np_nic_state *ret, struct
 	struct np_msgs m;
 	int r;
 
-	r = veth_check(s, d);
+	r = pair_check(s, kind, d);
 	if (r < 0)
 		return r;
 
@@ -148,7 +154,7 @@ int np_veth_setup(const struct np_veth_spec *s, struct np_nic_state *ret, struct
 
 	/* 1. the pair, its peer born inside the pod netns under its final name */
 	np_msgs_init(&m);
-	if (!np_msg_veth_new(&m, s)) {
+	if (!create(&m, s)) {
 		r = diag_fail(d, -errno, "cannot build the request");
 		goto out;
 	}
@@ -199,9 +205,19 @@ out:
 	if (r < 0) {
 		if (created)
 			veth_undo(host, s, hl.ifindex);
-		diag_prefix(d, "veth %s/%s: ", s->host_ifname, s->pod_ifname);
+		diag_prefix(d, "%s %s/%s: ", kind, s->host_ifname, s->pod_ifname);
 	}
 	np_nl_close(pod);
 	np_nl_close(host);
 	return r;
+}
+
+static struct nlmsghdr *veth_create(struct np_msgs *m, const struct np_veth_spec *s)
+{
+	return np_msg_veth_new(m, s);
+}
+
+int np_veth_setup(const struct np_veth_spec *s, struct np_nic_state *ret, struct diag *d)
+{
+	return np_routed_pair_setup(s, "veth", veth_create, ret, d);
 }
