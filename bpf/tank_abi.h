@@ -14,8 +14,30 @@
  *
  * ---- Datapath design (DESIGN.md §4 policy, §6) ---------------------------------------------
  *
- * One object (tank_tc.bpf.c) for tc/tcx, shared by all pods. A packet finds its pod through
- * tank_ifs_v2 (ifindex -> slot, NIC index, which pod direction the hook sees). Per packet:
+ * One object per attach type, each shared by all pods: tank_tc.bpf.c (tc/tcx on an interface)
+ * and tank_cg.bpf.c (cgroup_skb on a pod's v2 cgroup). Both are built from the same code
+ * (tank_dp.h) and use one set of maps (netplane loads the tc object, then hands its maps to the
+ * cgroup object), so every kind of NIC has the same counters, policy, flows and events.
+ * A packet finds its pod by a map lookup, never by per-pod compilation:
+ *   tc         tank_ifs_v3 {netns cookie, ifindex} -> slot, NIC index, and the pod direction the
+ *              interface's ingress hook sees (tank_if_info.ingress_dir; egress sees the other):
+ *                host-side veth / netkit peer (tankd's netns): ingress = pod EGRESS;
+ *                macvlan inside the pod netns (attached from a thread that entered it): ingress
+ *                = pod INGRESS.
+ *              An ifindex is only unique in its netns (every pod's first NIC is ifindex 2 in a
+ *              fresh netns), hence the cookie: the device's own netns (skb->dev->nd_net, read
+ *              through bpf_cast_to_kern_ctx). bpf_get_netns_cookie(skb) does not do: for tc it
+ *              gives the netns of skb->sk, the sender's socket, which a packet keeps when it
+ *              crosses into another netns over veth or macvlan (or init_net's without a socket).
+ *              User space reads a netns cookie with SO_NETNS_COOKIE on a socket inside it.
+ *   cgroup_skb tank_cgs_v1 {cgroup id} -> slot ("host" network pods: ingress/egress programs on
+ *              the pod's v2 cgroup). The id is the socket's v2 cgroup (bpf_skb_cgroup_id; in user
+ *              space the cgroup directory's file handle from name_to_handle_at, equal to its
+ *              st_ino on 64-bit), else that of its ancestor at a level where a pod's cgroup is
+ *              (tank_cg_info.level; container cgroups below the pod's). Only packets of sockets
+ *              created inside the cgroup are seen; they start at the IP header, so bytes are
+ *              counted from there (tc counts the Ethernet header too).
+ * Per packet:
  *
  *   parse (Ethernet, IPv4/IPv6 with extension headers, TCP/UDP/SCTP ports, ICMP type/id,
  *          fragments) -> flow lookup -> policy (on a miss, or when the cached verdict is from an
@@ -94,11 +116,12 @@
  * to loopback by tankd, and marks are cleared when a packet crosses network namespaces.
  *
  * Migration: when np_bpf_open finds pinned maps of an older layout (tank_stats_v1,
- * tank_ifs_v1), it copies interface entries into tank_ifs_v2, moves every pinned attachment to
- * the new programs (bpf_link_update for tcx, filter replace for clsact), then writes the v1
- * totals into tank_stats_v2 under reason TANK_REASON_MIGRATED (nic 0, family and protocol
- * "other"; set, not added, so a repeated migration after a crash counts them once) and
- * removes the old pins.
+ * tank_ifs_v1, tank_ifs_v2), it copies interface entries into tank_ifs_v3 (their ifindexes are
+ * of tankd's netns: keyed with its cookie; entries already in v3 win, so a copy repeated after a
+ * crash changes nothing), moves every pinned attachment to the new programs (bpf_link_update for
+ * tcx and cgroup links, filter replace for clsact), then writes the v1 totals into tank_stats_v2
+ * under reason TANK_REASON_MIGRATED (nic 0, family and protocol "other"; set, not added, so a
+ * repeated migration after a crash counts them once) and removes the old pins last.
  *
  * Tombstones: when a pod is unregistered its final totals (summed over NICs) are written to
  * tank_tomb_v1 (LRU hash by pod uid, never touched by BPF) with the deletion time; netplane
@@ -107,6 +130,8 @@
 
 #define TANK_MAX_PODS 4096      /* pod slots; slot 0 is never used (means "unknown") */
 #define TANK_MAX_IFS 8192       /* interfaces carrying Tank programs */
+#define TANK_MAX_CGS TANK_MAX_PODS /* cgroups carrying Tank programs (one per "host" pod) */
+#define TANK_CG_LEVELS 64       /* a pod's cgroup is at most this deep (bits of a __u64) */
 #define TANK_NICS_MAX 8         /* NICs of one pod (index in tank_if_info.nic) */
 #define TANK_POD_NAME_MAX 64    /* DNS label (63) + NUL */
 #define TANK_POD_UID_MAX 40
@@ -134,7 +159,8 @@
 
 #define TANK_MAP_STATS "tank_stats_v2"
 #define TANK_MAP_PODS "tank_pods_v1"
-#define TANK_MAP_IFS "tank_ifs_v2"
+#define TANK_MAP_IFS "tank_ifs_v3"
+#define TANK_MAP_CGS "tank_cgs_v1"
 #define TANK_MAP_POL "tank_pol_v1"
 #define TANK_MAP_CFG "tank_cfg_v1"
 #define TANK_MAP_FLOWS "tank_flows_v1"
@@ -146,6 +172,7 @@
 /* older layouts, migrated and unpinned by np_bpf_open */
 #define TANK_MAP_STATS_V1 "tank_stats_v1"
 #define TANK_MAP_IFS_V1 "tank_ifs_v1"
+#define TANK_MAP_IFS_V2 "tank_ifs_v2" /* key __u32 ifindex, value struct tank_if_info */
 
 /* Direction as seen from the pod. */
 enum tank_dir {
@@ -216,19 +243,37 @@ struct tank_pod_info {
 	char uid[TANK_POD_UID_MAX];
 };
 
+/* tank_ifs_v3 key: an interface, by the netns it lives in and its ifindex there. */
+struct tank_if_key {
+	__u64 netns; /* net_cookie of the interface's netns (SO_NETNS_COOKIE) */
+	__u32 ifindex;
+	__u32 pad;   /* 0 */
+};
+_Static_assert(sizeof(struct tank_if_key) == 16, "tank_if_key layout");
+
 /*
- * tank_ifs_v2: BPF_MAP_TYPE_HASH, key __u32 ifindex (in tankd's netns) -> pod slot, the pod
- * direction that the tc ingress hook of this interface sees, and which NIC of the pod it is.
+ * tank_ifs_v3: BPF_MAP_TYPE_HASH, struct tank_if_key -> pod slot, the pod direction that the tc
+ * ingress hook of this interface sees, and which NIC of the pod it is. (tank_ifs_v2 had the same
+ * value under a __u32 ifindex of tankd's netns; the field was named host_ingress_dir.)
  */
 struct tank_if_info {
 	__u32 slot;
 	/* 4 bytes like __u32 (an int-sized enum on both sides); typed so bpftool prints the name.
-	 * For a host-side veth the host's ingress is the pod's egress. */
-	enum tank_dir host_ingress_dir;
+	 * Host-side veth: the host's ingress is the pod's EGRESS; a NIC inside the pod: INGRESS. */
+	enum tank_dir ingress_dir;
 	__u32 nic;                    /* 0..TANK_NICS_MAX-1: index of the NIC in the pod */
 	char name[TANK_NIC_NAME_MAX]; /* the NIC's name in the pod ("eth0") */
 };
 _Static_assert(sizeof(struct tank_if_info) == 28, "tank_if_info layout");
+
+/* tank_cgs_v1: BPF_MAP_TYPE_HASH, key __u64 cgroup v2 id -> the "host" network pod it is. */
+struct tank_cg_info {
+	__u32 slot;
+	__u32 nic;                    /* counters' NIC index: 0 (the pod has no NIC of its own) */
+	__u32 level;                  /* depth of the cgroup below the v2 root (1..63) */
+	char name[TANK_NIC_NAME_MAX]; /* what the counters' NIC is called: "host" */
+};
+_Static_assert(sizeof(struct tank_cg_info) == 28, "tank_cg_info layout");
 
 /* tank_stats_v2: BPF_MAP_TYPE_PERCPU_HASH -> struct tank_counter; readers sum the CPUs. */
 struct tank_stat_key {

@@ -1,18 +1,32 @@
-/* bpf_int.h - shared inside netplane's BPF files (bpf.c, bpf_policy.c, bpf_stats.c) only. */
+/* bpf_int.h - shared inside netplane's BPF files (bpf*.c) only. */
 #ifndef TANK_NETPLANE_BPF_INT_H
 #define TANK_NETPLANE_BPF_INT_H
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bpf/tank_cg.skel.h"
 #include "bpf/tank_tc.skel.h"
 #include "netplane/netplane.h"
 
 #define NPB_TOMB_TTL_DEFAULT_MS (3600ull * 1000)
 
+/* Debian 12's uapi headers predate tcx (kernel 6.6); the values are ABI. */
+#define NP_BPF_TCX_INGRESS ((enum bpf_attach_type)46)
+#define NP_BPF_TCX_EGRESS ((enum bpf_attach_type)47)
+#define NP_BPF_LINK_TYPE_TCX 11u
+
+/* Pin names of a "host" network pod's cgroup links under pods/<uid>/: a NIC's pins are
+ * "<nic>_in" / "<nic>_eg" and a NIC name has no '@'. */
+#define NPB_PIN_CG_IN "@cgroup_in"
+#define NPB_PIN_CG_EG "@cgroup_eg"
+#define NPB_CG_NIC_NAME "host"
+
 struct np_bpf {
-	struct tank_tc_bpf *skel;
+	struct tank_tc_bpf *skel; /* the maps and the tc programs */
+	struct tank_cg_bpf *cg;   /* the cgroup_skb programs, on skel's maps */
 	char *pin_dir;
+	uint64_t netns;     /* cookie of tankd's netns (where host-side ifindexes are) */
 	bool tcx;           /* attach with tcx links (else clsact filters) */
 	bool tcx_available; /* what the probe found */
 	int ncpus;
@@ -24,10 +38,21 @@ struct np_bpf {
 	int ev_err;
 };
 
-/* libbpf's first warning of the current operation, for the diag. */
+/* libbpf's first warning of the current operation (per thread), for the diag. */
 void npb_libbpf_reset(void);
 int npb_fail(struct diag *d, int err, const char *what);
 int npb_slot_check(uint32_t slot, struct diag *d);
+
+/* uid and NIC names as path components under the pin dir: [A-Za-z0-9._-], not leading '.'. */
+bool npb_pin_component_ok(const char *s, size_t max);
+int npb_pin_path(char *buf, size_t len, const char *fmt, ...) _printf_(3, 4);
+
+/* Run fn(arg) in a short-lived thread that entered netns_fd (setns CLONE_NEWNET), so that
+ * ifindexes, netlink and socket calls in fn are the netns's; the calling thread never moves.
+ * Returns fn's return, or -errno when the thread could not start or enter the netns. */
+int npb_netns_run(int netns_fd, int (*fn)(void *), void *arg);
+/* The cookie of the calling thread's netns. */
+int npb_netns_cookie_here(uint64_t *ret);
 
 /* Walk every entry of a map in batches; per-CPU values arrive as ncpus values, each rounded up
  * to 8 bytes. cb's negative return stops the walk and is returned. */
@@ -51,5 +76,18 @@ int npb_jiffies(struct np_bpf *b, uint32_t *ret);
 unsigned int npb_hz(struct np_bpf *b);
 /* Close the drop-event reader (np_bpf_close). */
 void npb_events_close(struct np_bpf *b);
+
+/* bpf_attach.c: every link pinned under pods/<uid>/: cb gets the link fd, the pin's base name
+ * without "_in"/"_eg" (a NIC, or "@cgroup") and which of the two it is. */
+void npb_pins_walk(struct np_bpf *b,
+		   void (*cb)(struct np_bpf *, int fd, const char *nic, bool in, void *),
+		   void *data);
+/* A tcx link's ifindex (0: its device is gone); false if fd is not a tcx link. */
+bool npb_tcx_link_info(int fd, struct bpf_link_info *info, __u32 *ret_ifindex);
+/* Every attachment runs the programs just loaded (tcx and cgroup links updated in place, our
+ * clsact filters in tankd's netns replaced). Nothing is detached. */
+void npb_relink_all(struct np_bpf *b);
+/* tank_cg_levels of the cgroup programs, from tank_cgs_v1. */
+void npb_cg_levels_update(struct np_bpf *b);
 
 #endif

@@ -194,12 +194,23 @@ static int hit_cmp(const void *a, const void *b)
 	return x->rule < y->rule ? -1 : x->rule > y->rule;
 }
 
+static void nic_name_set(struct np_bpf_stats2 *s, uint32_t nic, const char *name)
+{
+	if (nic >= TANK_NICS_MAX)
+		return;
+	memcpy(s->nic[nic].name, name, sizeof(s->nic[nic].name));
+	s->nic[nic].name[TANK_NIC_NAME_MAX - 1] = '\0';
+	if (nic + 1 > s->n_nics)
+		s->n_nics = nic + 1;
+}
+
 int np_bpf_pod_stats2(struct np_bpf *b, uint32_t slot, struct np_bpf_stats2 *ret,
 		      struct diag *d)
 {
 	struct np_bpf_stats2 s = {};
-	struct bpf_map *ifs = b->skel->maps.tank_ifs_v2;
-	__u32 key, next;
+	struct bpf_map *ifs = b->skel->maps.tank_ifs_v3, *cgs = b->skel->maps.tank_cgs_v1;
+	struct tank_if_key key, next;
+	__u64 ckey, cnext;
 	int r, g;
 
 	npb_libbpf_reset();
@@ -209,20 +220,26 @@ int np_bpf_pod_stats2(struct np_bpf *b, uint32_t slot, struct np_bpf_stats2 *ret
 	r = npb_slot_totals(b, slot, s.pod, &s, d);
 	if (r < 0)
 		return r;
-	/* names of the NICs still attached */
+	/* names of the NICs still attached (a "host" pod's cgroup counts as NIC "host") */
 	g = bpf_map__get_next_key(ifs, NULL, &next, sizeof(next));
 	while (g == 0) {
 		struct tank_if_info ifi;
 
 		key = next;
 		if (bpf_map__lookup_elem(ifs, &key, sizeof(key), &ifi, sizeof(ifi), 0) == 0 &&
-		    ifi.slot == slot && ifi.nic < TANK_NICS_MAX) {
-			memcpy(s.nic[ifi.nic].name, ifi.name, sizeof(s.nic[ifi.nic].name));
-			s.nic[ifi.nic].name[TANK_NIC_NAME_MAX - 1] = '\0';
-			if (ifi.nic + 1 > s.n_nics)
-				s.n_nics = ifi.nic + 1;
-		}
+		    ifi.slot == slot)
+			nic_name_set(&s, ifi.nic, ifi.name);
 		g = bpf_map__get_next_key(ifs, &key, &next, sizeof(next));
+	}
+	g = bpf_map__get_next_key(cgs, NULL, &cnext, sizeof(cnext));
+	while (g == 0) {
+		struct tank_cg_info ci;
+
+		ckey = cnext;
+		if (bpf_map__lookup_elem(cgs, &ckey, sizeof(ckey), &ci, sizeof(ci), 0) == 0 &&
+		    ci.slot == slot)
+			nic_name_set(&s, ci.nic, ci.name);
+		g = bpf_map__get_next_key(cgs, &ckey, &cnext, sizeof(cnext));
 	}
 	if (s.n_hits)
 		qsort(s.hits, s.n_hits, sizeof(*s.hits), hit_cmp);

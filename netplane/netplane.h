@@ -347,11 +347,14 @@ int np_monitor_parse(const struct nlmsghdr *nlh, struct np_mon_event *ret);
 /* ---- BPF datapath ---------------------------------------------------------------------- */
 
 /*
- * One loaded copy of the programs, shared by all pods. Maps are pinned under pin_dir
- * (default /sys/fs/bpf/tank; bpffs is mounted at /sys/fs/bpf if it is not). Pinned maps that
- * already exist are reused, so counters survive a tankd restart. Per pod, tcx links are pinned
- * under <pin_dir>/pods/<uid>/<nic>_{in,eg}, so enforcement and counting continue while tankd
- * is down. Kernels without tcx fall back to clsact (libbpf bpf_tc_*), chosen by a probe at open.
+ * One loaded copy of the programs, shared by all pods: tc programs for NICs (host-side veth,
+ * macvlan inside the pod netns) and cgroup_skb programs for "host" network pods, on one set of
+ * maps. Maps are pinned under pin_dir (default /sys/fs/bpf/tank; bpffs is mounted at /sys/fs/bpf
+ * if it is not). Pinned maps that already exist are reused, so counters survive a tankd restart.
+ * Per pod, links are pinned under <pin_dir>/pods/<uid>/: <nic>_{in,eg} (tcx) and
+ * @cgroup_{in,eg}, so enforcement and counting continue while tankd is down. Kernels without tcx
+ * fall back to clsact (libbpf bpf_tc_*), chosen by a probe at open. Not thread-safe: one caller
+ * at a time (the attach calls may run a short-lived helper thread of their own).
  */
 struct np_bpf;
 
@@ -376,12 +379,30 @@ int np_bpf_pod_register(struct np_bpf *b, uint32_t slot, const char *name, const
  * attachment already pinned for (uid, nic) is kept. */
 int np_bpf_veth_attach(struct np_bpf *b, const char *uid, const char *nic, uint32_t slot,
 		       int host_ifindex, struct diag *d);
-/* Remove every attachment pinned for the pod (detached before this returns), its ifindex
- * entries, its policy and the slot entry, and keep its final totals as a tombstone (below).
- * host_ifindexes: the pod's host-side ifindexes still known (may be empty): their clsact filters
- * are removed too, unless the ifindex now belongs to another slot. Entries of this slot for
- * unlisted ifindexes are swept. Counters stay until the slot is registered again. Missing
- * pieces are not errors. */
+/* The same for a macvlan NIC, on the interface inside the pod netns (its tc ingress is what the
+ * pod receives): pod_ifindex is its ifindex there. The links are made and pinned from a
+ * short-lived thread that entered pod_netns_fd (the caller's threads never change netns); the
+ * interface is recorded under (pod netns cookie, pod_ifindex), so equal ifindexes in different
+ * pods never mix. Idempotent: a pinned link still on that interface of that netns is kept. The
+ * links go away with the interface (pod netns deleted) or with np_bpf_pod_unregister, in
+ * either order. -ENODEV when pod_ifindex is not in the netns. */
+int np_bpf_macvlan_attach(struct np_bpf *b, const char *uid, const char *nic, uint32_t slot,
+			  int pod_netns_fd, int pod_ifindex, struct diag *d);
+/* A "host" network pod: cgroup_skb ingress/egress links on its v2 cgroup directory (a path
+ * under the cgroup2 mount, e.g. /sys/fs/cgroup/unified/tank/<pod>), recorded by cgroup id.
+ * Sockets created in that cgroup or below it (a container's cgroup) are counted and filtered
+ * like a NIC named "host" (NIC 0); packets are counted from the IP header. An earlier cgroup of
+ * the same slot is forgotten. Idempotent like the NIC attaches; -EINVAL if the directory is not
+ * a v2 cgroup below the root. */
+int np_bpf_cgroup_attach(struct np_bpf *b, const char *uid, uint32_t slot,
+			 const char *cgroup_v2_dir, struct diag *d);
+/* Remove every attachment pinned for the pod (detached before this returns: tcx links in any
+ * netns, cgroup links), its interface and cgroup entries, its policy and the slot entry, and
+ * keep its final totals as a tombstone (below). host_ifindexes: the pod's host-side ifindexes
+ * still known (may be empty): their clsact filters are removed too, unless the ifindex now
+ * belongs to another slot. Entries of this slot not listed (macvlan NICs, cgroups, stale ones)
+ * are swept. Counters stay until the slot is registered again. Missing pieces (a pod netns that
+ * is already gone) are not errors. */
 int np_bpf_pod_unregister(struct np_bpf *b, const char *uid, uint32_t slot,
 			  const int *host_ifindexes, size_t n, struct diag *d);
 /* v1 totals of a slot (every packet seen, by direction), summed over CPUs, NICs, protocols. */
@@ -389,6 +410,9 @@ int np_bpf_pod_stats(struct np_bpf *b, uint32_t slot, struct tank_pod_stats *ret
 		     struct diag *d);
 /* Read slot -> pod info (for re-adoption after a restart); -ENOENT if the slot is free. */
 int np_bpf_pod_info(struct np_bpf *b, uint32_t slot, struct tank_pod_info *ret);
+/* The cookie of a netns (SO_NETNS_COOKIE, read from a helper thread inside it; netns_fd < 0:
+ * the caller's), as tank_ifs_v3 keys interfaces. */
+int np_bpf_netns_cookie(int netns_fd, uint64_t *ret, struct diag *d);
 
 /* ---- BPF policy (DESIGN.md §4; layout and semantics in bpf/tank_abi.h) ------------------- */
 

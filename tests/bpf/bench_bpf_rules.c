@@ -31,6 +31,7 @@
 #define ROUNDS 7
 
 static struct tank_tc_bpf *skel;
+static uint64_t netns;
 
 static size_t frame(unsigned char *b, uint32_t src, uint16_t sport, uint16_t dport)
 {
@@ -99,16 +100,16 @@ static void setup(struct np_bpf *b, uint32_t slot, size_t n)
 static struct result measure(uint32_t slot, size_t n, int round)
 {
 	int prog = bpf_program__fd(skel->progs.tank_host_eg); /* towards the pod: ingress */
-	struct tank_if_info ifi = { .slot = slot, .host_ingress_dir = TANK_DIR_EGRESS,
-				    .name = "eth0" };
-	uint32_t target = (uint32_t)n / 2, src = htonl(0xc6120000u + target), one = 1;
+	struct tank_if_info ifi = { .slot = slot, .ingress_dir = TANK_DIR_EGRESS, .name = "eth0" };
+	struct tank_if_key one = { .netns = netns, .ifindex = 1 };
+	uint32_t target = (uint32_t)n / 2, src = htonl(0xc6120000u + target);
 	uint16_t port = (uint16_t)(1000 + target % 1000);
 	unsigned char pkt[128];
 	struct result r = {};
 	size_t len;
 	int ret;
 
-	bpf_map__update_elem(skel->maps.tank_ifs_v2, &one, sizeof(one), &ifi, sizeof(ifi), 0);
+	bpf_map__update_elem(skel->maps.tank_ifs_v3, &one, sizeof(one), &ifi, sizeof(ifi), 0);
 	len = frame(pkt, src, 40000, port);
 	run(prog, pkt, len, 0, 1000, &ret); /* warm up, creates the flow */
 	r.est = run(prog, pkt, len, 0, REPEAT, &ret);
@@ -171,6 +172,7 @@ int main(void)
 		fprintf(stderr, "np_bpf_open: %s\n", diag_text(&d, d.err));
 		return 1;
 	}
+	np_bpf_netns_cookie(-1, &netns, NULL);
 	skel = tank_tc_bpf__open();
 	bpf_object__for_each_map(m, skel->obj)
 	{

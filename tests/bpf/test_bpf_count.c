@@ -13,6 +13,7 @@
 #include <netinet/tcp.h>
 #include <netinet/udp.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "bpf/tank_abi.h"
 #include "bpf/tank_tc.skel.h"
@@ -23,6 +24,7 @@
 
 static struct tank_tc_bpf *skel;
 static int ncpus;
+static uint64_t netns; /* this process's netns cookie: BPF_PROG_RUN's device lives there */
 
 /* ---- frames --------------------------------------------------------------------------------- */
 
@@ -136,14 +138,26 @@ static struct tank_pod_stats stats(uint32_t slot)
 	return sum;
 }
 
-static void set_if(uint32_t ifindex, uint32_t slot, uint32_t host_ingress_dir)
+static void set_if_ns(uint64_t cookie, uint32_t ifindex, uint32_t slot, uint32_t ingress_dir)
 {
-	struct tank_if_info ifi = { .slot = slot, .host_ingress_dir = host_ingress_dir,
-				    .name = "eth0" };
+	struct tank_if_info ifi = { .slot = slot, .ingress_dir = ingress_dir, .name = "eth0" };
+	struct tank_if_key key = { .netns = cookie, .ifindex = ifindex };
 
-	assert_int_equal(bpf_map__update_elem(skel->maps.tank_ifs_v2, &ifindex, sizeof(ifindex),
-					      &ifi, sizeof(ifi), 0),
+	assert_int_equal(bpf_map__update_elem(skel->maps.tank_ifs_v3, &key, sizeof(key), &ifi,
+					      sizeof(ifi), 0),
 			 0);
+}
+
+static void set_if(uint32_t ifindex, uint32_t slot, uint32_t ingress_dir)
+{
+	set_if_ns(netns, ifindex, slot, ingress_dir);
+}
+
+static void del_if(uint64_t cookie, uint32_t ifindex)
+{
+	struct tank_if_key key = { .netns = cookie, .ifindex = ifindex };
+
+	bpf_map__delete_elem(skel->maps.tank_ifs_v3, &key, sizeof(key), 0);
 }
 
 static int group_setup(void **state _unused_)
@@ -151,6 +165,14 @@ static int group_setup(void **state _unused_)
 	if (geteuid() != 0)
 		return 0; /* every test skips */
 	ncpus = libbpf_num_possible_cpus();
+	{
+		int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		socklen_t len = sizeof(netns);
+
+		if (fd < 0 || getsockopt(fd, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, &netns, &len) < 0)
+			return -1;
+		close(fd);
+	}
 	skel = tank_tc_bpf__open_and_load(); /* not pinned: nothing to clean up but the fds */
 	return skel && ncpus > 0 ? 0 : -1;
 }
@@ -259,19 +281,42 @@ static void test_mixed_totals(void **state _unused_)
 static void test_unknown_ifindex(void **state _unused_)
 {
 	struct frame f = frame_ipv4_tcp();
-	uint32_t key = LO_IFINDEX;
 	struct tank_pod_stats s;
 
 	REQUIRE_ROOT();
 	set_if(4242, SLOT, TANK_DIR_EGRESS); /* some other interface belongs to the slot */
-	assert_int_equal(bpf_map__delete_elem(skel->maps.tank_ifs_v2, &key, sizeof(key), 0), 0);
+	del_if(netns, LO_IFINDEX);
 	assert_int_equal(run(skel->progs.tank_host_in, &f, 1), -1);
 	assert_int_equal(run(skel->progs.tank_host_eg, &f, 1), -1);
 	s = stats(SLOT);
 	assert_int_equal(s.egress.packets + s.ingress.packets, 0);
 	assert_int_equal(s.egress.bytes + s.ingress.bytes, 0);
-	key = 4242;
-	bpf_map__delete_elem(skel->maps.tank_ifs_v2, &key, sizeof(key), 0);
+	del_if(netns, 4242);
+}
+
+/* The same ifindex in another netns is another interface (another pod's): the cookie of the
+ * device's own netns picks the entry. */
+static void test_same_ifindex_other_netns(void **state _unused_)
+{
+	struct frame f = frame_ipv4_tcp();
+	struct tank_pod_stats s;
+
+	REQUIRE_ROOT();
+	set_if_ns(netns + 1, LO_IFINDEX, SLOT + 1, TANK_DIR_EGRESS);
+	set_if_ns(netns - 1, LO_IFINDEX, SLOT + 2, TANK_DIR_EGRESS);
+	assert_int_equal(run(skel->progs.tank_host_in, &f, 2), -1);
+	s = stats(SLOT);
+	assert_int_equal(s.egress.packets, 2);
+	s = stats(SLOT + 1);
+	assert_int_equal(s.egress.packets + s.ingress.packets, 0);
+	s = stats(SLOT + 2);
+	assert_int_equal(s.egress.packets + s.ingress.packets, 0);
+	/* without this netns's entry, nothing is counted for anyone */
+	del_if(netns, LO_IFINDEX);
+	assert_int_equal(run(skel->progs.tank_host_in, &f, 1), -1);
+	assert_int_equal(stats(SLOT + 1).egress.packets + stats(SLOT + 2).egress.packets, 0);
+	del_if(netns + 1, LO_IFINDEX);
+	del_if(netns - 1, LO_IFINDEX);
 }
 
 /* An interface whose tc ingress sees the pod's ingress (macvlan inside the pod) flips both. */
@@ -311,6 +356,7 @@ int main(void)
 		cmocka_unit_test_setup(test_non_ip, test_setup),
 		cmocka_unit_test_setup(test_mixed_totals, test_setup),
 		cmocka_unit_test_setup(test_unknown_ifindex, test_setup),
+		cmocka_unit_test_setup(test_same_ifindex_other_netns, test_setup),
 		cmocka_unit_test_setup(test_direction_flip, test_setup),
 		cmocka_unit_test_setup(test_other_slot_untouched, test_setup),
 	};

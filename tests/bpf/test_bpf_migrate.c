@@ -75,8 +75,13 @@ static int group_setup(void **state _unused_)
 
 static int group_teardown(void **state _unused_)
 {
-	if (t.pin_dir[0])
+	if (t.pin_dir[0]) {
+		char dir[160];
+
 		fs_rm_rf(t.pin_dir);
+		snprintf(dir, sizeof(dir), "%s-v2", t.pin_dir);
+		fs_rm_rf(dir);
+	}
 	return 0;
 }
 
@@ -238,6 +243,129 @@ static void test_migrate_v1(void **state _unused_)
 	np_bpf_close(b);
 }
 
+/* What a tankd with the v2 interface map left: tank_ifs_v2 (ifindex -> tank_if_info), a slot and
+ * a tcx link on lo running its program. */
+static void make_v2_pins(const char *dir, uint32_t slot, bool with_link)
+{
+	struct tank_if_info ifi = { .slot = slot, .ingress_dir = TANK_DIR_EGRESS, .nic = 0,
+				    .name = "lo" };
+	struct tank_pod_info info = { .name = "web2", .uid = UID "2" };
+	uint32_t ifindex = LO, key = SLOT + 1;
+	char path[256];
+	int fd;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, TANK_MAP_IFS_V2, 4, sizeof(ifi), TANK_MAX_IFS,
+			    NULL);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_map_update_elem(fd, &ifindex, &ifi, 0), 0);
+	snprintf(path, sizeof(path), "%s/" TANK_MAP_IFS_V2, dir);
+	assert_int_equal(bpf_obj_pin(fd, path), 0);
+	close(fd);
+	if (!with_link)
+		return;
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, TANK_MAP_PODS, 4, sizeof(info), TANK_MAX_PODS,
+			    NULL);
+	assert_int_equal(bpf_map_update_elem(fd, &key, &info, 0), 0);
+	snprintf(path, sizeof(path), "%s/" TANK_MAP_PODS, dir);
+	assert_int_equal(bpf_obj_pin(fd, path), 0);
+	close(fd);
+	{
+		struct bpf_insn insns[] = {
+			{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = -1 },
+			{ .code = BPF_JMP | BPF_EXIT },
+		};
+		int prog = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "tank_old_in", "GPL", insns, 2,
+					 NULL);
+		int link;
+
+		assert_true(prog >= 0);
+		link = bpf_link_create(prog, LO, (enum bpf_attach_type)46 /* TCX_INGRESS */, NULL);
+		assert_true(link >= 0);
+		snprintf(path, sizeof(path), "%s/pods/" UID "2", dir);
+		assert_int_equal(fs_mkdir_p(path, 0700), 0);
+		snprintf(path, sizeof(path), "%s/pods/" UID "2/lo_in", dir);
+		assert_int_equal(bpf_obj_pin(link, path), 0);
+		close(link);
+		close(prog);
+	}
+}
+
+/* v2 -> v3: entries keyed by tankd's netns cookie, the link moved to the new program and
+ * counting for the same slot, the old pin gone; a repeated migration (crash before the unpin)
+ * does not overwrite what v3 has. */
+static void test_migrate_v2(void **state _unused_)
+{
+	const uint32_t slot = SLOT + 1;
+	struct tank_if_key key = { .ifindex = LO };
+	struct tank_if_info ifi;
+	struct tank_pod_stats s0, s1;
+	struct np_bpf_stats2 s2;
+	struct np_bpf *b = NULL;
+	struct diag d = {};
+	char dir[160], path[256], name[32];
+	uint64_t cookie;
+	int fd;
+
+	REQUIRE_READY();
+	snprintf(dir, sizeof(dir), "%s-v2", t.pin_dir);
+	assert_int_equal(fs_mkdir_p(dir, 0700), 0);
+	make_v2_pins(dir, slot, true);
+	assert_int_equal(np_bpf_netns_cookie(-1, &cookie, NULL), 0);
+	key.netns = cookie;
+
+	if (np_bpf_open(dir, &b, &d) < 0)
+		fail_msg("open: %s", diag_text(&d, d.err));
+	snprintf(path, sizeof(path), "%s/" TANK_MAP_IFS_V2, dir);
+	assert_false(fs_exists(path));
+	snprintf(path, sizeof(path), "%s/" TANK_MAP_IFS, dir);
+	fd = bpf_obj_get(path);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_map_lookup_elem(fd, &key, &ifi), 0);
+	assert_int_equal(ifi.slot, slot);
+	assert_int_equal(ifi.ingress_dir, TANK_DIR_EGRESS);
+	assert_string_equal(ifi.name, "lo");
+	/* the link runs the new program and counts for the slot (lo: both ways are egress) */
+	{
+		struct bpf_link_info li = {};
+		struct bpf_prog_info pi = {};
+		__u32 l1 = sizeof(li), l2 = sizeof(pi);
+		int lfd, pfd;
+
+		snprintf(path, sizeof(path), "%s/pods/" UID "2/lo_in", dir);
+		lfd = bpf_obj_get(path);
+		assert_true(lfd >= 0);
+		assert_int_equal(bpf_obj_get_info_by_fd(lfd, &li, &l1), 0);
+		close(lfd);
+		pfd = bpf_prog_get_fd_by_id(li.prog_id);
+		assert_true(pfd >= 0);
+		assert_int_equal(bpf_obj_get_info_by_fd(pfd, &pi, &l2), 0);
+		close(pfd);
+		snprintf(name, sizeof(name), "%s", pi.name);
+		assert_string_equal(name, "tank_host_in");
+	}
+	assert_int_equal(np_bpf_pod_stats(b, slot, &s0, NULL), 0);
+	ping_lo();
+	assert_int_equal(np_bpf_pod_stats(b, slot, &s1, NULL), 0);
+	assert_true(s1.egress.packets >= s0.egress.packets + 2);
+	assert_int_equal(np_bpf_pod_stats2(b, slot, &s2, NULL), 0);
+	assert_string_equal(s2.nic[0].name, "lo");
+	np_bpf_stats2_free(&s2);
+	np_bpf_close(b);
+
+	/* a crash before the unpin: v2 is there again (here with another slot); v3 wins */
+	make_v2_pins(dir, slot + 1, false);
+	assert_int_equal(np_bpf_open(dir, &b, &d), 0);
+	snprintf(path, sizeof(path), "%s/" TANK_MAP_IFS_V2, dir);
+	assert_false(fs_exists(path));
+	assert_int_equal(bpf_map_lookup_elem(fd, &key, &ifi), 0);
+	assert_int_equal(ifi.slot, slot);
+	assert_int_equal(np_bpf_pod_unregister(b, UID "2", slot, (int[]){ LO }, 1, NULL), 0);
+	assert_int_not_equal(bpf_map_lookup_elem(fd, &key, &ifi), 0);
+	close(fd);
+	np_bpf_close(b);
+	fs_rm_rf(dir);
+}
+
 /* A pinned v1 map of an unexpected layout is refused, with the path. */
 static void test_migrate_bad_layout(void **state _unused_)
 {
@@ -267,6 +395,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_migrate_v1),
+		cmocka_unit_test(test_migrate_v2),
 		cmocka_unit_test(test_migrate_bad_layout),
 	};
 

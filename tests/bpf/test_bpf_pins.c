@@ -411,28 +411,38 @@ static void test_clsact_attach_lo(void **state _unused_)
 static void test_unregister_spares_reused_ifindex(void **state _unused_)
 {
 	struct tank_if_info ifi;
+	struct tank_if_key key = { .ifindex = 77 };
 	char path[256];
-	uint32_t key = 77;
+	uint64_t cookie;
 	int fd;
 
 	REQUIRE_READY();
+	assert_int_equal(np_bpf_netns_cookie(-1, &cookie, NULL), 0);
+	key.netns = cookie;
 	snprintf(path, sizeof(path), "%s/" TANK_MAP_IFS, t.pin_dir);
 	fd = bpf_obj_get(path);
 	assert_true(fd >= 0);
-	ifi = (struct tank_if_info){ .slot = SLOT + 1, .host_ingress_dir = TANK_DIR_EGRESS };
+	ifi = (struct tank_if_info){ .slot = SLOT + 1, .ingress_dir = TANK_DIR_EGRESS };
 	assert_int_equal(bpf_map_update_elem(fd, &key, &ifi, 0), 0);
-	key = 78;
+	key.ifindex = 78;
 	ifi.slot = SLOT;
+	assert_int_equal(bpf_map_update_elem(fd, &key, &ifi, 0), 0);
+	/* an interface of this slot in another netns (a macvlan in the pod) */
+	key.netns = cookie + 1;
+	key.ifindex = 77;
 	assert_int_equal(bpf_map_update_elem(fd, &key, &ifi, 0), 0);
 
 	assert_int_equal(np_bpf_pod_register(t.bpf, SLOT, "web", "uid-a", NULL), 0);
 	assert_int_equal(np_bpf_pod_unregister(t.bpf, "uid-a", SLOT, (int[]){ 77 }, 1, NULL), 0);
-	key = 77;
+	key.netns = cookie;
 	assert_int_equal(bpf_map_lookup_elem(fd, &key, &ifi), 0); /* another pod's: kept */
 	assert_int_equal(ifi.slot, SLOT + 1);
-	key = 78; /* not listed but ours: swept */
+	key.ifindex = 78; /* not listed but ours: swept */
 	assert_int_not_equal(bpf_map_lookup_elem(fd, &key, &ifi), 0);
-	key = 77;
+	key.netns = cookie + 1; /* ours in the pod netns: swept */
+	key.ifindex = 77;
+	assert_int_not_equal(bpf_map_lookup_elem(fd, &key, &ifi), 0);
+	key.netns = cookie;
 	bpf_map_delete_elem(fd, &key);
 	close(fd);
 }

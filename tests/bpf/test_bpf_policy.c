@@ -23,7 +23,7 @@
 /*
  * np_bpf pins its maps under /sys/fs/bpf/tanktest-<pid>-pol; the test loads a second copy of the
  * same object on those pinned maps and runs its programs with BPF_PROG_RUN on built frames, on
- * loopback's ifindex, recorded in tank_ifs_v2 as NIC 0 of SLOT (host ingress = pod egress, so
+ * loopback's ifindex, recorded in tank_ifs_v3 as NIC 0 of SLOT (host ingress = pod egress, so
  * tank_host_in sees what the pod sends and tank_host_eg what it receives). Nothing is attached
  * to any interface. Addresses: 198.18.0.0/15 and 2001:db8::/32. Pins are removed at the end.
  */
@@ -304,11 +304,14 @@ static void expect_(int line, int dir, const struct pk *p, int want_ret, int ver
 
 static void set_if(uint32_t nic, const char *name)
 {
-	struct tank_if_info ifi = { .slot = SLOT, .host_ingress_dir = TANK_DIR_EGRESS, .nic = nic };
-	uint32_t key = 1;
+	struct tank_if_info ifi = { .slot = SLOT, .ingress_dir = TANK_DIR_EGRESS, .nic = nic };
+	struct tank_if_key key = { .ifindex = 1 };
+	uint64_t cookie;
 
+	assert_int_equal(np_bpf_netns_cookie(-1, &cookie, NULL), 0);
+	key.netns = cookie;
 	snprintf(ifi.name, sizeof(ifi.name), "%s", name);
-	assert_int_equal(bpf_map__update_elem(t.skel->maps.tank_ifs_v2, &key, sizeof(key), &ifi,
+	assert_int_equal(bpf_map__update_elem(t.skel->maps.tank_ifs_v3, &key, sizeof(key), &ifi,
 					      sizeof(ifi), 0),
 			 0);
 }

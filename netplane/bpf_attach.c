@@ -1,0 +1,785 @@
+/* bpf_attach.c - per-pod attachments: tcx (or clsact) on veth and macvlan NICs, cgroup_skb. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <net/if.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+
+#include "netplane/bpf_int.h"
+
+/* clsact fallback: our filter's fixed handle ("tank") and priority on both hooks */
+#define NP_TC_HANDLE 0x74616e6bu
+#define NP_TC_PRIO 0x7a
+
+#define NP_BPF_LINK_TYPE_CGROUP 3u
+
+static __u32 prog_id(int prog_fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(prog_fd, &info, &len) == 0 ? info.id : 0;
+}
+
+/* ---- tcx ------------------------------------------------------------------------------------- */
+
+bool npb_tcx_link_info(int fd, struct bpf_link_info *info, __u32 *ret_ifindex)
+{
+	__u32 len = sizeof(*info);
+
+	memset(info, 0, sizeof(*info));
+	if (bpf_obj_get_info_by_fd(fd, info, &len) < 0 || info->type != NP_BPF_LINK_TYPE_TCX)
+		return false;
+	/* the kernel's info.tcx {ifindex, attach_type}, at the start of the union */
+	memcpy(ret_ifindex, (const char *)info + offsetof(struct bpf_link_info, raw_tracepoint),
+	       sizeof(*ret_ifindex));
+	return true;
+}
+
+/*
+ * Is link_id one of the links at this hook of ifindex in the calling thread's netns? A tcx
+ * link's info has an ifindex but no netns, and the same ifindex exists in every pod netns.
+ * BPF_PROG_QUERY with link_ids (kernel 6.6, with tcx) is neither in Debian 12's uapi header nor
+ * in libbpf 1.1, hence the attr written out here (the kernel's layout of attr.query).
+ */
+static bool tcx_link_is_here(__u32 link_id, int ifindex, enum bpf_attach_type type)
+{
+	__u32 prog_ids[64], link_ids[64];
+	struct {
+		__u32 target_ifindex;
+		__u32 attach_type;
+		__u32 query_flags;
+		__u32 attach_flags;
+		__aligned_u64 prog_ids;
+		__u32 count;
+		__u32 pad;
+		__aligned_u64 prog_attach_flags;
+		__aligned_u64 link_ids;
+		__aligned_u64 link_attach_flags;
+		__u64 revision;
+	} q = {
+		.target_ifindex = (__u32)ifindex,
+		.attach_type = type,
+		.prog_ids = (__u64)(uintptr_t)prog_ids,
+		.count = ARRAY_SIZE(prog_ids),
+		.link_ids = (__u64)(uintptr_t)link_ids,
+	};
+
+	if (syscall(__NR_bpf, BPF_PROG_QUERY, &q, sizeof(q)) < 0)
+		return false;
+	for (__u32 i = 0; i < q.count && i < ARRAY_SIZE(link_ids); i++)
+		if (link_ids[i] == link_id)
+			return true;
+	return false;
+}
+
+/* Keep a pinned tcx link if it is attached at this hook of ifindex in the calling thread's
+ * netns (moved to prog_fd if it runs another program, e.g. the one of an older tankd); else
+ * detach and unpin it. */
+static bool tcx_pin_current(const char *path, int ifindex, enum bpf_attach_type type, int prog_fd)
+{
+	struct bpf_link_info info;
+	_cleanup_close_ int fd = bpf_obj_get(path);
+	__u32 at;
+	bool keep = false;
+
+	if (fd < 0)
+		return false;
+	if (npb_tcx_link_info(fd, &info, &at)) {
+		/* a link whose device went away reports ifindex 0 */
+		keep = at == (__u32)ifindex && tcx_link_is_here(info.id, ifindex, type);
+		if (keep && info.prog_id != prog_id(prog_fd))
+			keep = bpf_link_update(fd, prog_fd, NULL) == 0;
+	}
+	if (!keep) {
+		/* detach now: the last reference going with the pin would detach only later, and
+		 * until then attaching the same program again fails with EEXIST */
+		bpf_link_detach(fd);
+		unlink(path);
+	}
+	return keep;
+}
+
+static int tcx_attach(const char *path, int prog_fd, enum bpf_attach_type type, int ifindex,
+		      struct diag *d)
+{
+	int fd, r;
+
+	if (tcx_pin_current(path, ifindex, type, prog_fd))
+		return 0;
+	fd = bpf_link_create(prog_fd, ifindex, type, NULL);
+	if (fd < 0)
+		return npb_fail(d, fd, "attaching tcx");
+	r = bpf_obj_pin(fd, path);
+	close(fd); /* without the pin this detaches again */
+	if (r < 0)
+		return diag_fail_at(d, r, path, "pinning the tcx link: %s", strerror(-r));
+	return 0;
+}
+
+/* clsact filters on ifindex of the calling thread's netns (libbpf talks netlink there). */
+static int clsact_attach(struct np_bpf *b, int ifindex, struct diag *d)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	int r;
+
+	r = bpf_tc_hook_create(&hook);
+	if (r < 0 && r != -EEXIST)
+		return npb_fail(d, r, "creating the clsact qdisc");
+	for (int i = 0; i < 2; i++) {
+		struct bpf_program *p = i == 0 ? b->skel->progs.tank_host_in :
+						 b->skel->progs.tank_host_eg;
+		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = NP_TC_HANDLE, .priority = NP_TC_PRIO,
+				    .prog_fd = bpf_program__fd(p), .flags = BPF_TC_F_REPLACE);
+
+		hook.attach_point = i == 0 ? BPF_TC_INGRESS : BPF_TC_EGRESS;
+		r = bpf_tc_attach(&hook, &o);
+		if (r < 0)
+			return npb_fail(d, r, "attaching the tc filter");
+	}
+	return 0;
+}
+
+static void clsact_detach(int ifindex)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = NP_TC_HANDLE, .priority = NP_TC_PRIO);
+
+	/* a gone device or filter is fine: there is nothing left to detach */
+	hook.attach_point = BPF_TC_INGRESS;
+	bpf_tc_detach(&hook, &o);
+	hook.attach_point = BPF_TC_EGRESS;
+	bpf_tc_detach(&hook, &o);
+}
+
+/* ---- NICs ------------------------------------------------------------------------------------ */
+
+static bool if_key_eq(const struct tank_if_key *a, const struct tank_if_key *b)
+{
+	return a->netns == b->netns && a->ifindex == b->ifindex;
+}
+
+/*
+ * The NIC's index in the pod: the one its name already has (entries of the same name under
+ * another key are of a deleted or moved link: removed), else the lowest free one.
+ */
+static int nic_index(struct np_bpf *b, uint32_t slot, const char *nic,
+		     const struct tank_if_key *want, uint32_t *ret, struct diag *d)
+{
+	struct bpf_map *map = b->skel->maps.tank_ifs_v3;
+	struct tank_if_key key, next, stale[TANK_NICS_MAX];
+	unsigned int used = 0, n_stale = 0;
+	int found = -1, g;
+	struct tank_if_info ifi;
+
+	g = bpf_map__get_next_key(map, NULL, &next, sizeof(next));
+	while (g == 0) {
+		key = next;
+		if (bpf_map__lookup_elem(map, &key, sizeof(key), &ifi, sizeof(ifi), 0) == 0 &&
+		    ifi.slot == slot && ifi.nic < TANK_NICS_MAX) {
+			bool same = strncmp(ifi.name, nic, sizeof(ifi.name)) == 0;
+
+			if (same)
+				found = (int)ifi.nic;
+			if (same && !if_key_eq(&key, want) && n_stale < ARRAY_SIZE(stale))
+				stale[n_stale++] = key;
+			else
+				used |= 1u << ifi.nic;
+		}
+		g = bpf_map__get_next_key(map, &key, &next, sizeof(next));
+	}
+	for (unsigned int i = 0; i < n_stale; i++)
+		bpf_map__delete_elem(map, &stale[i], sizeof(stale[i]), 0);
+	if (found < 0) {
+		for (unsigned int i = 0; i < TANK_NICS_MAX && found < 0; i++)
+			if (!(used & (1u << i)))
+				found = (int)i;
+	}
+	if (found < 0)
+		return diag_fail(d, -ENOSPC, "pod slot %u: more than %d NICs", slot, TANK_NICS_MAX);
+	*ret = (uint32_t)found;
+	return 0;
+}
+
+struct nic_attach {
+	struct np_bpf *b;
+	const char *uid, *nic;
+	uint32_t slot;
+	int ifindex;
+	enum tank_dir ingress_dir;
+	bool in_pod; /* the interface is in a pod netns: the caller is a thread inside it */
+	struct diag *d;
+};
+
+/* Record the interface, then hook it: in the calling thread's netns, where a->ifindex is. */
+static int nic_attach(void *arg)
+{
+	struct nic_attach *a = arg;
+	struct np_bpf *b = a->b;
+	struct tank_if_info ifi = { .slot = a->slot, .ingress_dir = a->ingress_dir };
+	struct tank_if_key key = { .ifindex = (__u32)a->ifindex };
+	char dir[PATH_MAX], in[PATH_MAX], eg[PATH_MAX], name[IF_NAMESIZE];
+	int r;
+
+	npb_libbpf_reset(); /* per thread */
+	if (npb_pin_path(dir, sizeof(dir), "%s/pods/%s", b->pin_dir, a->uid) < 0 ||
+	    npb_pin_path(in, sizeof(in), "%s/%s_in", dir, a->nic) < 0 ||
+	    npb_pin_path(eg, sizeof(eg), "%s/%s_eg", dir, a->nic) < 0)
+		return diag_fail(a->d, -ENAMETOOLONG, "BPF attach: pin path too long");
+	if (!a->in_pod) {
+		key.netns = b->netns;
+	} else {
+		uint64_t cookie;
+
+		r = npb_netns_cookie_here(&cookie);
+		if (r < 0)
+			return diag_fail(a->d, r, "reading the pod netns cookie: %s", strerror(-r));
+		key.netns = cookie;
+		if (!if_indextoname((unsigned int)a->ifindex, name))
+			return diag_fail(a->d, -ENODEV, "no interface %d in the pod netns",
+					 a->ifindex);
+	}
+
+	/* identity first, so the first packet through the programs is counted */
+	r = nic_index(b, a->slot, a->nic, &key, &ifi.nic, a->d);
+	if (r < 0)
+		return r;
+	snprintf(ifi.name, sizeof(ifi.name), "%s", a->nic);
+	r = bpf_map__update_elem(b->skel->maps.tank_ifs_v3, &key, sizeof(key), &ifi, sizeof(ifi),
+				 0);
+	if (r < 0)
+		return npb_fail(a->d, r, "recording the interface");
+
+	if (!b->tcx)
+		return clsact_attach(b, a->ifindex, a->d);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+		return diag_fail_at(a->d, r, dir, "creating the pod pin directory: %s",
+				    strerror(-r));
+	}
+	r = tcx_attach(in, bpf_program__fd(b->skel->progs.tank_host_in), NP_BPF_TCX_INGRESS,
+		       a->ifindex, a->d);
+	if (r >= 0)
+		r = tcx_attach(eg, bpf_program__fd(b->skel->progs.tank_host_eg), NP_BPF_TCX_EGRESS,
+			       a->ifindex, a->d);
+	return r;
+}
+
+static int nic_args_check(uint32_t slot, const char *uid, const char *nic, int ifindex,
+			  struct diag *d)
+{
+	int r = npb_slot_check(slot, d);
+
+	if (r < 0)
+		return r;
+	if (!npb_pin_component_ok(uid, TANK_POD_UID_MAX) ||
+	    !npb_pin_component_ok(nic, TANK_NIC_NAME_MAX) || ifindex <= 0)
+		return diag_fail(d, -EINVAL, "BPF attach: invalid uid, nic or ifindex");
+	return 0;
+}
+
+int np_bpf_veth_attach(struct np_bpf *b, const char *uid, const char *nic, uint32_t slot,
+		       int host_ifindex, struct diag *d)
+{
+	struct nic_attach a = { .b = b, .uid = uid, .nic = nic, .slot = slot,
+				.ifindex = host_ifindex, .ingress_dir = TANK_DIR_EGRESS, .d = d };
+	int r;
+
+	npb_libbpf_reset();
+	r = nic_args_check(slot, uid, nic, host_ifindex, d);
+	if (r < 0)
+		return r;
+	r = nic_attach(&a);
+	if (r < 0)
+		diag_prefix(d, "pod %s nic %s (ifindex %d): ", uid, nic, host_ifindex);
+	return r;
+}
+
+int np_bpf_macvlan_attach(struct np_bpf *b, const char *uid, const char *nic, uint32_t slot,
+			  int pod_netns_fd, int pod_ifindex, struct diag *d)
+{
+	struct nic_attach a = { .b = b, .uid = uid, .nic = nic, .slot = slot,
+				.ifindex = pod_ifindex, .ingress_dir = TANK_DIR_INGRESS,
+				.in_pod = true, .d = d };
+	int r;
+
+	npb_libbpf_reset();
+	r = nic_args_check(slot, uid, nic, pod_ifindex, d);
+	if (r < 0)
+		return r;
+	if (pod_netns_fd < 0)
+		return diag_fail(d, -EBADF, "BPF attach: no pod netns");
+	/* tcx links (and clsact filters) go on an ifindex of the caller's netns: a helper thread
+	 * enters the pod's, tankd's own threads never move */
+	r = npb_netns_run(pod_netns_fd, nic_attach, &a);
+	if (r < 0 && d && !d->err)
+		diag_fail(d, r, "entering the pod netns: %s", strerror(-r));
+	if (r < 0)
+		diag_prefix(d, "pod %s nic %s (pod ifindex %d): ", uid, nic, pod_ifindex);
+	return r;
+}
+
+/* ---- cgroups --------------------------------------------------------------------------------- */
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+/* The v2 cgroup id of a cgroup directory: its kernfs id, which name_to_handle_at returns as
+ * the 8-byte handle (also its st_ino on 64-bit); bpf_skb_cgroup_id gives the same number. */
+static int cgroup_id(int fd, uint64_t *ret)
+{
+	_Alignas(struct file_handle) unsigned char buf[sizeof(struct file_handle) + 8];
+	struct file_handle *fh = (struct file_handle *)buf;
+	int mount_id;
+
+	fh->handle_bytes = sizeof(uint64_t);
+	if (name_to_handle_at(fd, "", fh, &mount_id, AT_EMPTY_PATH) < 0)
+		return -errno;
+	if (fh->handle_bytes != sizeof(uint64_t))
+		return -EINVAL;
+	memcpy(ret, fh->f_handle, sizeof(*ret));
+	return 0;
+}
+
+/* Depth of a cgroup below the v2 root (ino 1), as bpf_skb_ancestor_cgroup_id counts levels. */
+static int cgroup_level(int fd, uint32_t *ret)
+{
+	_cleanup_close_ int cur = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+	if (cur < 0)
+		return -errno;
+	for (uint32_t level = 0; level < TANK_CG_LEVELS; level++) {
+		struct statfs sf;
+		struct stat st;
+		int up;
+
+		if (fstatfs(cur, &sf) < 0 || fstat(cur, &st) < 0)
+			return -errno;
+		if (sf.f_type != CGROUP2_SUPER_MAGIC)
+			return -EXDEV; /* left the hierarchy without meeting its root */
+		if (st.st_ino == 1) {
+			*ret = level;
+			return 0;
+		}
+		up = openat(cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (up < 0)
+			return -errno;
+		close(cur);
+		cur = up;
+	}
+	return -E2BIG;
+}
+
+void npb_cg_levels_update(struct np_bpf *b)
+{
+	struct bpf_map *m = b->skel->maps.tank_cgs_v1;
+	__u64 key, next, levels = 0;
+	struct tank_cg_info ci;
+	int g;
+
+	g = bpf_map__get_next_key(m, NULL, &next, sizeof(next));
+	while (g == 0) {
+		key = next;
+		if (bpf_map__lookup_elem(m, &key, sizeof(key), &ci, sizeof(ci), 0) == 0 &&
+		    ci.level < TANK_CG_LEVELS)
+			levels |= 1ull << ci.level;
+		g = bpf_map__get_next_key(m, &key, &next, sizeof(next));
+	}
+	b->cg->bss->tank_cg_levels = levels;
+}
+
+/* Remove a slot's cgroup entries except `keep` (0: all); in rounds, as for interfaces. */
+static int cgs_sweep(struct np_bpf *b, uint32_t slot, uint64_t keep, struct diag *d)
+{
+	struct bpf_map *map = b->skel->maps.tank_cgs_v1;
+	__u64 keys[64], key, next;
+	struct tank_cg_info ci;
+	bool more = true;
+	int r = 0;
+
+	while (more) {
+		size_t nk = 0;
+		int g = bpf_map__get_next_key(map, NULL, &next, sizeof(next));
+
+		more = false;
+		while (g == 0) {
+			key = next;
+			if (key != keep &&
+			    bpf_map__lookup_elem(map, &key, sizeof(key), &ci, sizeof(ci), 0) == 0 &&
+			    ci.slot == slot) {
+				if (nk == ARRAY_SIZE(keys)) {
+					more = true;
+					break;
+				}
+				keys[nk++] = key;
+			}
+			g = bpf_map__get_next_key(map, &key, &next, sizeof(next));
+		}
+		for (size_t i = 0; i < nk; i++) {
+			int e = bpf_map__delete_elem(map, &keys[i], sizeof(keys[i]), 0);
+
+			if (e < 0 && e != -ENOENT) {
+				more = false;
+				if (r == 0)
+					r = npb_fail(d, e, "removing a cgroup entry");
+			}
+		}
+	}
+	return r;
+}
+
+/* Keep a pinned cgroup link if it still hooks this cgroup at this attach type (moved to prog_fd
+ * if it runs another program); else detach and unpin it. */
+static bool cg_pin_current(const char *path, uint64_t cgid, enum bpf_attach_type type,
+			   int prog_fd)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	_cleanup_close_ int fd = bpf_obj_get(path);
+	bool keep = false;
+
+	if (fd < 0)
+		return false;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+	    info.type == NP_BPF_LINK_TYPE_CGROUP) {
+		/* a link whose cgroup was removed reports cgroup id 0 */
+		keep = info.cgroup.cgroup_id == cgid && info.cgroup.attach_type == (__u32)type;
+		if (keep && info.prog_id != prog_id(prog_fd))
+			keep = bpf_link_update(fd, prog_fd, NULL) == 0;
+	}
+	if (!keep) {
+		bpf_link_detach(fd);
+		unlink(path);
+	}
+	return keep;
+}
+
+static int cg_link(const char *path, int prog_fd, int cg_fd, uint64_t cgid,
+		   enum bpf_attach_type type, struct diag *d)
+{
+	int fd, r;
+
+	if (cg_pin_current(path, cgid, type, prog_fd))
+		return 0;
+	fd = bpf_link_create(prog_fd, cg_fd, type, NULL);
+	if (fd < 0)
+		return npb_fail(d, fd, "attaching to the cgroup");
+	r = bpf_obj_pin(fd, path);
+	close(fd);
+	if (r < 0)
+		return diag_fail_at(d, r, path, "pinning the cgroup link: %s", strerror(-r));
+	return 0;
+}
+
+int np_bpf_cgroup_attach(struct np_bpf *b, const char *uid, uint32_t slot,
+			 const char *cgroup_v2_dir, struct diag *d)
+{
+	struct tank_cg_info ci = { .slot = slot, .nic = 0, .name = NPB_CG_NIC_NAME };
+	char dir[PATH_MAX], in[PATH_MAX], eg[PATH_MAX];
+	_cleanup_close_ int fd = -1;
+	struct statfs sf;
+	uint64_t id;
+	int r;
+
+	npb_libbpf_reset();
+	r = npb_slot_check(slot, d);
+	if (r < 0)
+		return r;
+	if (!npb_pin_component_ok(uid, TANK_POD_UID_MAX) || !cgroup_v2_dir)
+		return diag_fail(d, -EINVAL, "BPF cgroup attach: invalid uid or cgroup");
+	if (npb_pin_path(dir, sizeof(dir), "%s/pods/%s", b->pin_dir, uid) < 0 ||
+	    npb_pin_path(in, sizeof(in), "%s/" NPB_PIN_CG_IN, dir) < 0 ||
+	    npb_pin_path(eg, sizeof(eg), "%s/" NPB_PIN_CG_EG, dir) < 0)
+		return diag_fail(d, -ENAMETOOLONG, "BPF cgroup attach: pin path too long");
+	fd = open(cgroup_v2_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		return diag_fail_at(d, r, cgroup_v2_dir, "opening the cgroup: %s", strerror(-r));
+	}
+	if (fstatfs(fd, &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC)
+		return diag_fail_at(d, -EINVAL, cgroup_v2_dir, "not a cgroup v2 directory");
+	r = cgroup_id(fd, &id);
+	if (r < 0)
+		return diag_fail_at(d, r, cgroup_v2_dir, "reading the cgroup id: %s",
+				    strerror(-r));
+	r = cgroup_level(fd, &ci.level);
+	if (r < 0 || ci.level == 0)
+		return diag_fail_at(d, r < 0 ? r : -EINVAL, cgroup_v2_dir,
+				    "cgroup depth below the v2 root: %s",
+				    r < 0 ? strerror(-r) : "the root itself");
+
+	/* identity first (entry, then the level the program looks at), then the links */
+	r = bpf_map__update_elem(b->skel->maps.tank_cgs_v1, &id, sizeof(id), &ci, sizeof(ci), 0);
+	if (r < 0)
+		return npb_fail(d, r, "recording the cgroup");
+	b->cg->bss->tank_cg_levels |= 1ull << ci.level;
+	/* a pod has one cgroup: entries of an earlier one go */
+	cgs_sweep(b, slot, id, NULL);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+		return diag_fail_at(d, r, dir, "creating the pod pin directory: %s", strerror(-r));
+	}
+	r = cg_link(in, bpf_program__fd(b->cg->progs.tank_cg_in), fd, id,
+		    BPF_CGROUP_INET_INGRESS, d);
+	if (r >= 0)
+		r = cg_link(eg, bpf_program__fd(b->cg->progs.tank_cg_eg), fd, id,
+			    BPF_CGROUP_INET_EGRESS, d);
+	if (r < 0)
+		diag_prefix(d, "pod %s cgroup %s: ", uid, cgroup_v2_dir);
+	return r;
+}
+
+/* ---- unregister ------------------------------------------------------------------------------- */
+
+/* Unpin everything under pods/<uid> (each link detached first), rmdir it. A link whose device
+ * or cgroup is already gone (a pod netns that died first) is just unpinned. */
+static int pod_dir_remove(struct np_bpf *b, const char *uid, struct diag *d)
+{
+	char dir[PATH_MAX], pin[PATH_MAX];
+	struct dirent *de;
+	DIR *dp;
+	int r = 0;
+
+	if (npb_pin_path(dir, sizeof(dir), "%s/pods/%s", b->pin_dir, uid) < 0)
+		return diag_fail(d, -ENAMETOOLONG, "BPF: pin path too long");
+	dp = opendir(dir);
+	if (!dp) {
+		r = -errno;
+		return r == -ENOENT ? 0 : diag_fail_at(d, r, dir, "opening: %s", strerror(-r));
+	}
+	while ((de = readdir(dp))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		/* detach at once: unpinning alone lets go of a link only asynchronously */
+		if (npb_pin_path(pin, sizeof(pin), "%s/%s", dir, de->d_name) == 0) {
+			int fd = bpf_obj_get(pin);
+
+			if (fd >= 0) {
+				bpf_link_detach(fd);
+				close(fd);
+			}
+		}
+		if (unlinkat(dirfd(dp), de->d_name, 0) < 0 && errno != ENOENT && r == 0) {
+			r = -errno;
+			diag_fail_at(d, r, dir, "unpinning %s: %s", de->d_name, strerror(-r));
+		}
+	}
+	closedir(dp);
+	if (r == 0 && rmdir(dir) < 0 && errno != ENOENT) {
+		r = -errno;
+		diag_fail_at(d, r, dir, "removing: %s", strerror(-r));
+	}
+	return r;
+}
+
+/* Sweep tank_ifs_v3 for entries of this slot the caller did not list, in any netns (deleting
+ * while walking would restart the walk, so in rounds of collected keys). */
+static int ifs_sweep(struct np_bpf *b, uint32_t slot, struct diag *d)
+{
+	struct bpf_map *map = b->skel->maps.tank_ifs_v3;
+	struct tank_if_key keys[64], key, next;
+	struct tank_if_info ifi;
+	bool more = true;
+	int r = 0;
+
+	while (more) {
+		size_t nk = 0;
+		int g = bpf_map__get_next_key(map, NULL, &next, sizeof(next));
+
+		more = false;
+		while (g == 0) {
+			key = next;
+			if (bpf_map__lookup_elem(map, &key, sizeof(key), &ifi, sizeof(ifi), 0) ==
+				    0 &&
+			    ifi.slot == slot) {
+				if (nk == ARRAY_SIZE(keys)) {
+					more = true;
+					break;
+				}
+				keys[nk++] = key;
+			}
+			g = bpf_map__get_next_key(map, &key, &next, sizeof(next));
+		}
+		for (size_t i = 0; i < nk; i++) {
+			int e = bpf_map__delete_elem(map, &keys[i], sizeof(keys[i]), 0);
+
+			if (e < 0 && e != -ENOENT) {
+				more = false; /* do not spin on an entry that will not go */
+				if (r == 0)
+					r = npb_fail(d, e, "removing an interface entry");
+			}
+		}
+	}
+	return r;
+}
+
+int np_bpf_pod_unregister(struct np_bpf *b, const char *uid, uint32_t slot,
+			  const int *host_ifindexes, size_t n, struct diag *d)
+{
+	struct bpf_map *ifs = b->skel->maps.tank_ifs_v3;
+	struct tank_pod_info none = {}, cur = {};
+	bool ours;
+	int r, first = 0;
+
+	npb_libbpf_reset();
+
+	r = npb_slot_check(slot, d);
+	if (r < 0)
+		return r;
+	if (!npb_pin_component_ok(uid, TANK_POD_UID_MAX))
+		return diag_fail(d, -EINVAL, "BPF unregister: invalid uid");
+	if (n && !host_ifindexes)
+		return diag_fail(d, -EINVAL, "BPF unregister: no ifindex list");
+
+	/* the slot still this pod's: keep its totals, then no policy, flows stale */
+	ours = bpf_map__lookup_elem(b->skel->maps.tank_pods_v1, &slot, sizeof(slot), &cur,
+				    sizeof(cur), 0) == 0 &&
+	       strncmp(cur.uid, uid, sizeof(cur.uid)) == 0;
+	if (ours) {
+		struct tank_pod_cfg cfg;
+
+		r = npb_tomb_put(b, slot, &cur, d);
+		if (r < 0 && !first)
+			first = r;
+		r = bpf_map__delete_elem(b->skel->maps.tank_pol_v1, &slot, sizeof(slot), 0);
+		if (r < 0 && r != -ENOENT && !first)
+			first = npb_fail(d, r, "removing the pod policy");
+		r = npb_cfg_get(b, slot, &cfg, d);
+		if (r >= 0) {
+			cfg.epoch++;
+			cfg.gen++;
+			r = npb_cfg_put(b, slot, &cfg, d);
+		}
+		if (r < 0 && !first)
+			first = r;
+	}
+
+	/* tcx links wherever they are (tankd's netns, pod netns) and cgroup links: detached */
+	r = pod_dir_remove(b, uid, d);
+	if (r < 0 && !first)
+		first = r;
+	/* clsact filters (whatever the current mode) and entries of host-side interfaces still
+	 * ours; an ifindex now recorded for another slot was reused by another pod: leave it
+	 * alone. A clsact filter inside a pod netns goes with the pod's NIC. */
+	for (size_t i = 0; i < n; i++) {
+		struct tank_if_key key = { .netns = b->netns, .ifindex = (__u32)host_ifindexes[i] };
+		struct tank_if_info ifi;
+
+		if (bpf_map__lookup_elem(ifs, &key, sizeof(key), &ifi, sizeof(ifi), 0) < 0 ||
+		    ifi.slot != slot)
+			continue;
+		clsact_detach(host_ifindexes[i]);
+		bpf_map__delete_elem(ifs, &key, sizeof(key), 0);
+	}
+	r = ifs_sweep(b, slot, d);
+	if (r < 0 && !first)
+		first = r;
+	r = cgs_sweep(b, slot, 0, d);
+	if (r < 0 && !first)
+		first = r;
+	npb_cg_levels_update(b);
+	/* an array entry cannot be deleted: an empty name and uid mark the slot free */
+	r = bpf_map__update_elem(b->skel->maps.tank_pods_v1, &slot, sizeof(slot), &none,
+				 sizeof(none), 0);
+	if (r < 0 && !first)
+		first = npb_fail(d, r, "freeing the pod slot");
+	if (first < 0)
+		diag_prefix(d, "pod %s: ", uid);
+	return first;
+}
+
+/* ---- older programs ------------------------------------------------------------------------- */
+
+void npb_pins_walk(struct np_bpf *b,
+		   void (*cb)(struct np_bpf *, int fd, const char *nic, bool in, void *),
+		   void *data)
+{
+	char pods[PATH_MAX], dir[PATH_MAX], path[PATH_MAX];
+	struct dirent *de, *le;
+	DIR *dp, *lp;
+
+	if (npb_pin_path(pods, sizeof(pods), "%s/pods", b->pin_dir) < 0 || !(dp = opendir(pods)))
+		return;
+	while ((de = readdir(dp))) {
+		if (de->d_name[0] == '.' ||
+		    npb_pin_path(dir, sizeof(dir), "%s/%s", pods, de->d_name) < 0 ||
+		    !(lp = opendir(dir)))
+			continue;
+		while ((le = readdir(lp))) {
+			size_t len = strlen(le->d_name);
+			char nic[TANK_NIC_NAME_MAX];
+			bool in;
+			int fd;
+
+			if (len < 4 || len - 3 >= sizeof(nic) ||
+			    (strcmp(le->d_name + len - 3, "_in") != 0 &&
+			     strcmp(le->d_name + len - 3, "_eg") != 0))
+				continue;
+			in = le->d_name[len - 2] == 'i';
+			memcpy(nic, le->d_name, len - 3);
+			nic[len - 3] = '\0';
+			if (npb_pin_path(path, sizeof(path), "%s/%s", dir, le->d_name) < 0)
+				continue;
+			fd = bpf_obj_get(path);
+			if (fd < 0)
+				continue;
+			cb(b, fd, nic, in, data);
+			close(fd);
+		}
+		closedir(lp);
+	}
+	closedir(dp);
+}
+
+/* A pinned link running another program (an older tankd's) moves to ours, atomically. */
+static void relink_one(struct np_bpf *b, int fd, const char *nic _unused_, bool in,
+		       void *data _unused_)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info), ifindex;
+	int prog_fd;
+
+	if (npb_tcx_link_info(fd, &info, &ifindex)) {
+		if (!ifindex)
+			return;
+		prog_fd = bpf_program__fd(in ? b->skel->progs.tank_host_in :
+					       b->skel->progs.tank_host_eg);
+	} else if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+		   info.type == NP_BPF_LINK_TYPE_CGROUP && info.cgroup.cgroup_id) {
+		prog_fd = bpf_program__fd(info.cgroup.attach_type == BPF_CGROUP_INET_INGRESS ?
+						  b->cg->progs.tank_cg_in :
+						  b->cg->progs.tank_cg_eg);
+	} else {
+		return;
+	}
+	if (info.prog_id != prog_id(prog_fd) && bpf_link_update(fd, prog_fd, NULL) < 0)
+		log_debug("BPF: moving link %u to the new program failed", info.id);
+}
+
+void npb_relink_all(struct np_bpf *b)
+{
+	struct bpf_map *ifs = b->skel->maps.tank_ifs_v3;
+	struct tank_if_key key, next;
+	int g;
+
+	npb_pins_walk(b, relink_one, NULL);
+	/* clsact filters in tankd's netns; those inside pod netns (kernels without tcx) keep
+	 * their program until the pod's NIC is attached again */
+	g = bpf_map__get_next_key(ifs, NULL, &next, sizeof(next));
+	while (g == 0) {
+		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)next.ifindex,
+				    .attach_point = BPF_TC_INGRESS);
+		DECLARE_LIBBPF_OPTS(bpf_tc_opts, q, .handle = NP_TC_HANDLE, .priority = NP_TC_PRIO);
+
+		key = next;
+		if (key.netns == b->netns && bpf_tc_query(&hook, &q) == 0 &&
+		    q.prog_id != prog_id(bpf_program__fd(b->skel->progs.tank_host_in)))
+			clsact_attach(b, (int)key.ifindex, NULL);
+		g = bpf_map__get_next_key(ifs, &key, &next, sizeof(next));
+	}
+}
