@@ -61,7 +61,7 @@ $(B)/bpf/vmlinux.h:
 	@mkdir -p $(@D)
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
-$(B)/bpf/%.bpf.o: bpf/%.bpf.c bpf/tank_abi.h $(B)/bpf/vmlinux.h
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c bpf/tank_abi.h bpf/tank_dp.h $(B)/bpf/vmlinux.h
 	$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I$(B)/bpf -Ibpf \
 		-I/usr/include/$(ARCH) -c $< -o $@
 

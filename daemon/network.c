@@ -259,6 +259,14 @@ static int setup_macvlan(struct tankd *t, struct pod *p, size_t i, int nsfd, str
 		return r;
 	n->pod_ifindex = st.pod_ifindex;
 	n->host_ifindex = 0;
+	/* tcx on the macvlan itself, inside the pod netns (its ifindex is only unique there) */
+	if (t->bpf) {
+		r = np_bpf_macvlan_attach(t->bpf, p->uid, n->name, p->slot, nsfd, st.pod_ifindex, d);
+		if (r < 0) {
+			diag_prefix(d, "attach BPF: ");
+			return r;
+		}
+	}
 	return np_hostshim_route_add(n->shim, n->addrs, n->n_addrs, d);
 }
 
@@ -286,6 +294,32 @@ static int setup_veth(struct tankd *t, struct pod *p, size_t i, int nsfd, struct
 		if (r < 0)
 			diag_prefix(d, "attach BPF: ");
 	}
+	return r;
+}
+
+/* A host-network pod: counted and filtered by cgroup_skb on its v2 cgroup. */
+int net_pod_setup_host(struct tankd *t, struct pod *p, struct diag *d)
+{
+	_cleanup_free_ char *dir = NULL;
+	int r;
+
+	if (!t->bpf)
+		return 0;
+	if (t->cgroups == CGROUP_V1) {
+		event_emit(t, p->name, true, "NotCounted",
+			   "this host has no cgroup v2 hierarchy: a host-network pod's traffic cannot "
+			   "be counted or filtered");
+		return 0;
+	}
+	dir = strdup_printf(t->cgroups == CGROUP_V2 ? "%s/%s/%s" : "%s/unified/%s/%s",
+			    t->cfg.cgroup_root, t->cfg.cgroup_name, p->name);
+	if (!dir)
+		return -ENOMEM;
+	r = np_bpf_pod_register(t->bpf, p->slot, p->name, p->uid, d);
+	if (r >= 0)
+		r = dp_policy_apply(t, p, p->spec, d);
+	if (r >= 0)
+		r = np_bpf_cgroup_attach(t->bpf, p->uid, p->slot, dir, d);
 	return r;
 }
 

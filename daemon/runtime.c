@@ -497,7 +497,7 @@ static int setup_network(struct tankd *t, struct pod *p, struct diag *d)
 	if (!netns)
 		return -ENOMEM;
 	if (p->spec->net == NET_HOST)
-		return 0; /* the host's netns: nothing to create */
+		return net_pod_setup_host(t, p, d); /* the host's netns: nothing to create */
 	nsfd = np_netns_open(netns);
 	if (nsfd < 0)
 		return diag_fail(d, nsfd, "open netns %s: %s", netns, strerror(-nsfd));

@@ -217,6 +217,7 @@ int net_init(struct tankd *t, struct diag *d);
 int net_pod_plan(struct tankd *t, struct pod *p, struct diag *d);
 /* Create the NICs in the pod netns (and the host shim for macvlan), attach BPF. */
 int net_pod_setup(struct tankd *t, struct pod *p, int nsfd, struct diag *d);
+int net_pod_setup_host(struct tankd *t, struct pod *p, struct diag *d);
 int net_pod_watch(struct tankd *t, struct pod *p, int nsfd);
 /* Host-side leftovers of a pod: veth, routes via the shim, the drift monitor. */
 void net_pod_teardown(struct tankd *t, struct pod *p);

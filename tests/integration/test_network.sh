@@ -49,6 +49,8 @@ check "A reaches B" x "$A" -- ping -c1 -W2 "$BIP"
 check "the LAN peer fetches a page from A" sh -c "ip netns exec $LAN curl -sf --max-time 5 http://198.18.10.10/ | grep -q hello-$A"
 check "the host shim exists on up0 with a pool address" sh -c "ip -n $TK_HOSTNS -d link show tank0 | grep -q 'macvlan mode bridge' && ip -n $TK_HOSTNS addr show tank0 | grep -q '198.18.10.'"
 check "the host reaches A through the shim" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 http://198.18.10.10/ | grep -q hello-$A"
+check "macvlan traffic counted in the pod netns (A, both directions)" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' traffic $A -o json | jq -e '.[0].ingress.bytes > 0 and .[0].egress.bytes > 0'"
+check "A and B are counted apart (same ifindex in their netns)" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' traffic -o json | jq -e --arg a $A --arg b $B '[.[] | select(.name == \$a or .name == \$b)] | length == 2 and all(.ingress.packets > 0)'"
 check "the host reaches B through the shim" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 http://$BIP/ | grep -q hello-$B"
 
 # DNS
@@ -94,6 +96,8 @@ cat >"$TK_T/hn.json" <<JSON
 JSON
 check "a host-network pod runs" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' apply -f '$TK_T/hn.json' >/dev/null && '$TK_BUILD/tankctl' --socket '$TK_SOCK' wait pod ${TK_P}-hn --for running --timeout 20s"
 check "it sees the host's uplink" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec ${TK_P}-hn -- ip -o link | grep -q 'up0'"
+check "the host-network pod fetches a page from A" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec ${TK_P}-hn -- wget -q -O - http://198.18.10.10/ | grep -q hello-$A"
+check "its traffic is counted by cgroup_skb" wait_for 5 sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' traffic ${TK_P}-hn -o json | jq -e '.[0].egress.bytes > 0 and .[0].ingress.bytes > 0'"
 check "no netns of its own" sh -c "! ip netns list | grep -q 'tank-${TK_P}-hn'"
 check "delete it" tankctl delete pod "${TK_P}-hn" --wait
 
