@@ -210,6 +210,31 @@ static void shim_name(struct tankd *t, const char *parent, char out[16])
 	snprintf(out, 16, "tks%08x", h);
 }
 
+/* The host shim's addresses on parent: its lease in every configured pool that has one (one per
+ * pool that served a macvlan pod there), so a pod of one pool never strips another's. */
+static size_t shim_addrs(struct tankd *t, const char *parent, struct np_addr *out, size_t max)
+{
+	char owner[NP_IPAM_OWNER_MAX];
+	size_t n = 0;
+
+	snprintf(owner, sizeof(owner), "host-shim/%s", parent);
+	for (size_t i = 0; i < t->cfg.n_pools && n < max; i++) {
+		const struct np_lease *l = np_lease_find(&t->leases, t->cfg.pools[i].name, owner);
+
+		if (l && addr_in(&t->cfg.pools[i].subnet, &l->addr))
+			out[n++] = l->addr;
+	}
+	return n;
+}
+
+static int shim_ensure(struct tankd *t, const char *parent, const char *shim, struct diag *d)
+{
+	struct np_addr addrs[NP_ADDRS_MAX];
+	size_t n = shim_addrs(t, parent, addrs, ARRAY_SIZE(addrs));
+
+	return np_hostshim_ensure(parent, shim, addrs, n, d); /* its diag names shim and parent */
+}
+
 /* ---- per-pod setup ------------------------------------------------------------------------- */
 
 static int parse_mac(const char *s, uint8_t out[6])
@@ -249,11 +274,9 @@ static int setup_macvlan(struct tankd *t, struct pod *p, size_t i, int nsfd, str
 	if (!ms.n_gateways && pool && pool->gateway.family)
 		gws[ms.n_gateways++] = pool->gateway;
 	/* the host shim first: it is what lets the host (and tankd's DNS) reach the pod */
-	r = np_hostshim_ensure(n->parent, n->shim, &n->shim_addr, n->shim_addr.family ? 1 : 0, d);
-	if (r < 0) {
-		diag_prefix(d, "host shim %s on %s: ", n->shim, n->parent);
+	r = shim_ensure(t, n->parent, n->shim, d);
+	if (r < 0)
 		return r;
-	}
 	r = np_macvlan_setup(&ms, &st, d);
 	if (r < 0)
 		return r;

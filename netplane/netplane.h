@@ -32,6 +32,8 @@ int np_addr_parse(const char *text, struct np_addr *ret);
 /* "198.18.0.10/24" (with_prefix) or "198.18.0.10"; buf of NP_ADDR_TEXT_MAX. -EINVAL/-ENOSPC. */
 #define NP_ADDR_TEXT_MAX (INET6_ADDRSTRLEN + 4)
 int np_addr_format(const struct np_addr *a, bool with_prefix, char *buf, size_t len);
+/* Whether a lies in the subnet net (same family, the first net->prefix bits equal). */
+bool np_addr_in(const struct np_addr *net, const struct np_addr *a);
 
 /* ---- network namespaces ------------------------------------------------------------------ */
 
@@ -580,6 +582,8 @@ struct np_route {
 	uint8_t scope;     /* RT_SCOPE_* */
 	uint8_t protocol;  /* RTPROT_* */
 	uint32_t nh_flags; /* RTNH_F_ONLINK */
+	struct np_addr src; /* RTA_PREFSRC; src.family == 0: none */
+	uint32_t metric;    /* RTA_PRIORITY; 0: the kernel's default */
 };
 
 /* A link as RTM_NEWLINK describes it (reply to RTM_GETLINK). */

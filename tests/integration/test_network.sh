@@ -9,7 +9,7 @@ set -u
 LAN="tanktest-${TK_ID}-lan"
 cleanup() { ip netns del "$LAN" 2>/dev/null; tk_cleanup; }
 trap cleanup EXIT
-TK_CONF_EXTRA=$'uplink = up0\npool.lan.subnet = 198.18.10.0/24\npool.lan.gateway = 198.18.10.1\npool.lan.range = 198.18.10.100-198.18.10.200\npool.tiny.subnet = 198.18.11.0/30'
+TK_CONF_EXTRA=$'uplink = up0\npool.lan.subnet = 198.18.10.0/24\npool.lan.gateway = 198.18.10.1\npool.lan.range = 198.18.10.100-198.18.10.200\npool.tiny.subnet = 198.18.11.0/30\npool.lan2.subnet = 198.18.13.0/24\npool.lan2.gateway = 198.18.13.1\npool.lan2.range = 198.18.13.100-198.18.13.200'
 tk_start
 ip netns add "$LAN"
 ip -n "$TK_HOSTNS" link add up0 type veth peer name lan0 netns "$LAN"
@@ -17,6 +17,7 @@ ip -n "$TK_HOSTNS" link set up0 up
 ip -n "$LAN" link set lo up
 ip -n "$LAN" link set lan0 up
 ip -n "$LAN" addr add 198.18.10.1/24 dev lan0
+ip -n "$LAN" addr add 198.18.13.1/24 dev lan0
 ip -n "$LAN" addr add 2001:db8:10::1/64 dev lan0 nodad
 "$TK_REPO/tools/mkimage-busybox.sh" "$TK_T/img" 1.0 >/dev/null || { not_ok "build image"; exit 1; }
 IMG="oci:$TK_T/img:1.0"
@@ -59,6 +60,24 @@ check "A resolves B by name" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec
 check "B resolves A's IPv6 address (AAAA)" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $B -- busybox nslookup -type=AAAA $A.tank.internal | grep -q '2001:db8:10::10'"
 check "reverse lookup (PTR) of A" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $B -- busybox nslookup 198.18.10.10 | grep -q '$A.tank.internal'"
 check "an unknown pod name is NXDOMAIN" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $B -- busybox nslookup nosuchpod.tank.internal 2>&1 | grep -q NXDOMAIN"
+
+# a second pool on the same uplink, and a pod with a static address outside any pool: the host
+# shim keeps the addresses of both pools, so the host and DNS reach the pods of both
+C="${TK_P}-c" S="${TK_P}-s"
+pod "$C" '{"ipam": "lan2"}'
+pod "$S" '["198.18.14.5/24"]'
+check "pod C (second pool) runs" tankctl wait pod "$C" --for running --timeout 30s
+check "pod S (static, no pool) runs" tankctl wait pod "$S" --for running --timeout 30s
+CIP=$(tankctl get pod "$C" -o json | jq -r '.status.ips[0]' | cut -d/ -f1)
+check "the host shim keeps both pools' addresses" sh -c "ip -n $TK_HOSTNS -4 addr show tank0 | grep -q 'inet 198.18.10.' && ip -n $TK_HOSTNS -4 addr show tank0 | grep -q 'inet 198.18.13.'"
+check "the host reaches B (first pool) after C started" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 http://$BIP/ | grep -q hello-$B"
+check "the host reaches C (second pool)" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 http://$CIP/ | grep -q hello-$C"
+check "DNS answers B (first pool)" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $B -- busybox nslookup $C.tank.internal | grep -q '$CIP'"
+check "DNS answers C (second pool)" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $C -- cat /etc/resolv.conf | grep -q 'nameserver 198.18.13.' && '$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $C -- busybox nslookup $B.tank.internal | grep -q '$BIP'"
+check "restart pod C" tankctl restart pod "$C"
+check "C runs again" tankctl wait pod "$C" --for running --timeout 30s
+check "the host still reaches B and C after C's restart" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 http://$BIP/ | grep -q hello-$B && nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 http://$CIP/ | grep -q hello-$C"
+tankctl delete pod "$S" --wait >/dev/null
 
 # IPAM stability and release
 check "restart pod B" tankctl restart pod "$B"
