@@ -12,6 +12,7 @@
 #define DNS_FWD_MAX 256
 #define DNS_FWD_TIMEOUT_MS 3000
 #define DNS_VETH_LISTEN NP_VETH_GW4 /* every veth pod's gateway is this host */
+#define NIC_ROUTE_METRIC 100       /* + the NIC's index: routes of NICs without the default */
 
 struct dns_fwd {
 	bool used;
@@ -248,11 +249,51 @@ static int parse_mac(const char *s, uint8_t out[6])
 	return 0;
 }
 
+/* A macvlan NIC's gateway of that family: from the spec, else its pool's. */
+static bool nic_gateway(struct tankd *t, struct pod *p, size_t i, int family,
+			struct np_addr *ret)
+{
+	const struct spec_nic *sn = &p->spec->nics[i];
+	const struct np_ipam_pool *pool;
+	const struct spec_cidr *g = family == AF_INET ? &sn->gateway4 : &sn->gateway6;
+
+	if (sn->mode != NIC_MACVLAN)
+		return false;
+	if (g->family)
+		return np_addr_parse(g->text, ret) == 0;
+	if (sn->gateway4.family || sn->gateway6.family)
+		return false; /* the spec names the gateways: only those */
+	pool = nic_pool(t, sn, &p->nics[i]);
+	if (!pool || pool->gateway.family != family)
+		return false;
+	*ret = pool->gateway;
+	return true;
+}
+
+/* Whether NIC i carries the pod's default route of that family: the first NIC with a gateway
+ * of that family, else the first routed pair (veth, netkit) with an address of it. Only one
+ * NIC gets it (two default routes of a family collide). */
+static bool nic_has_default(struct tankd *t, struct pod *p, size_t i, int family)
+{
+	struct np_addr gw;
+
+	for (size_t k = 0; k < p->n_nics; k++)
+		if (nic_gateway(t, p, k, family, &gw))
+			return k == i;
+	for (size_t k = 0; k < p->n_nics; k++) {
+		if (p->spec->nics[k].mode == NIC_MACVLAN)
+			continue;
+		for (size_t a = 0; a < p->nics[k].n_addrs; a++)
+			if (p->nics[k].addrs[a].family == family)
+				return k == i;
+	}
+	return false;
+}
+
 static int setup_macvlan(struct tankd *t, struct pod *p, size_t i, int nsfd, struct diag *d)
 {
 	const struct spec_nic *sn = &p->spec->nics[i];
 	struct pod_nic *n = &p->nics[i];
-	const struct np_ipam_pool *pool = nic_pool(t, sn, n);
 	struct np_addr gws[2];
 	uint8_t mac[6];
 	struct np_macvlan_spec ms = { .parent = n->parent,
@@ -267,12 +308,10 @@ static int setup_macvlan(struct tankd *t, struct pod *p, size_t i, int nsfd, str
 
 	if (sn->mac && parse_mac(sn->mac, mac) == 0)
 		ms.mac = mac;
-	if (sn->gateway4.family)
-		np_addr_parse(sn->gateway4.text, &gws[ms.n_gateways++]);
-	if (sn->gateway6.family)
-		np_addr_parse(sn->gateway6.text, &gws[ms.n_gateways++]);
-	if (!ms.n_gateways && pool && pool->gateway.family)
-		gws[ms.n_gateways++] = pool->gateway;
+	if (nic_has_default(t, p, i, AF_INET) && nic_gateway(t, p, i, AF_INET, &gws[ms.n_gateways]))
+		ms.n_gateways++;
+	if (nic_has_default(t, p, i, AF_INET6) && nic_gateway(t, p, i, AF_INET6, &gws[ms.n_gateways]))
+		ms.n_gateways++;
 	/* the host shim first: it is what lets the host (and tankd's DNS) reach the pod */
 	r = shim_ensure(t, n->parent, n->shim, d);
 	if (r < 0)
@@ -300,7 +339,10 @@ static int setup_veth(struct tankd *t, struct pod *p, size_t i, int nsfd, struct
 				   .pod_ifname = n->name,
 				   .pod_netns_fd = nsfd,
 				   .addrs = n->addrs,
-				   .n_addrs = n->n_addrs };
+				   .n_addrs = n->n_addrs,
+				   .no_default4 = !nic_has_default(t, p, i, AF_INET),
+				   .no_default6 = !nic_has_default(t, p, i, AF_INET6),
+				   .metric = NIC_ROUTE_METRIC + (uint32_t)i };
 	struct np_nic_state st;
 	int r;
 

@@ -58,6 +58,19 @@ int np_addr_parse(const char *text, struct np_addr *ret)
 	return 0;
 }
 
+void np_addr_mask(struct np_addr *a)
+{
+	uint8_t *b = (uint8_t *)&a->v6;
+	unsigned int len = a->family == AF_INET ? 4 : 16, bits = a->prefix;
+
+	for (unsigned int i = 0; i < len; i++) {
+		unsigned int keep = bits >= 8 ? 8 : bits;
+
+		b[i] &= (uint8_t)(0xff00 >> keep);
+		bits -= keep;
+	}
+}
+
 bool np_addr_in(const struct np_addr *net, const struct np_addr *a)
 {
 	const uint8_t *n = (const uint8_t *)&net->v6, *x = (const uint8_t *)&a->v6;

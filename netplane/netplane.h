@@ -34,6 +34,8 @@ int np_addr_parse(const char *text, struct np_addr *ret);
 int np_addr_format(const struct np_addr *a, bool with_prefix, char *buf, size_t len);
 /* Whether a lies in the subnet net (same family, the first net->prefix bits equal). */
 bool np_addr_in(const struct np_addr *net, const struct np_addr *a);
+/* Clear the host bits of a (198.18.0.10/24 -> 198.18.0.0/24). */
+void np_addr_mask(struct np_addr *a);
 
 /* ---- network namespaces ------------------------------------------------------------------ */
 
@@ -69,6 +71,14 @@ int np_link_delete(const char *ifname, struct diag *d);
 #define NP_VETH_GW6 "fe80::1"
 #define NP_ADDRS_MAX 8
 
+/* A route in a pod: dst via gw (gw.family 0: a device route on the NIC). */
+struct np_route_via {
+	struct np_addr dst;
+	struct np_addr gw;
+};
+
+#define NP_ROUTES_MAX 16
+
 struct np_veth_spec {
 	const char *host_ifname; /* <= 15 chars, unique on the host, e.g. "tk3f2a9c01" */
 	const char *pod_ifname;  /* name inside the pod, e.g. "eth0" */
@@ -76,6 +86,14 @@ struct np_veth_spec {
 	const struct np_addr *addrs;
 	size_t n_addrs;
 	unsigned int mtu; /* 0: kernel default */
+	/* Another NIC of the pod has the default route of that family: this one gets only a host
+	 * route to the gateway and its own subnets via the gateway, at `metric` (distinct per
+	 * NIC, so that two such NICs do not collide). */
+	bool no_default4, no_default6;
+	uint32_t metric;
+	/* extra routes in the pod, all via the host's gateway (gw.family must be 0) */
+	const struct np_route_via *routes;
+	size_t n_routes; /* <= NP_ROUTES_MAX */
 };
 
 struct np_nic_state {
@@ -86,14 +104,6 @@ struct np_nic_state {
 int np_veth_setup(const struct np_veth_spec *s, struct np_nic_state *ret, struct diag *d);
 
 /* ---- macvlan NICs, netkit probe, host shim ------------------------------------------------ */
-
-/* A route in a pod: dst via gw (gw.family 0: a device route on the NIC). */
-struct np_route_via {
-	struct np_addr dst;
-	struct np_addr gw;
-};
-
-#define NP_ROUTES_MAX 16
 
 /*
  * A macvlan NIC in bridge mode on `parent` (DESIGN.md §4 mode "macvlan"):

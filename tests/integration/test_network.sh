@@ -79,6 +79,38 @@ check "C runs again" tankctl wait pod "$C" --for running --timeout 30s
 check "the host still reaches B and C after C's restart" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 http://$BIP/ | grep -q hello-$B && nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 http://$CIP/ | grep -q hello-$C"
 tankctl delete pod "$S" --wait >/dev/null
 
+# several routed NICs (DESIGN §4's example): macvlan with a gateway + veth, and veth + veth. One
+# NIC carries each family's default route; the others get routes to their gateway and subnets.
+M="${TK_P}-m" V="${TK_P}-v"
+cat >"$TK_T/m.json" <<JSON
+{"name": "$M", "network": {"nics": [
+   {"name": "eth0", "mode": "macvlan", "parent": "auto", "ip": ["198.18.10.20/24", "2001:db8:10::20/64"], "gateway": "198.18.10.1"},
+   {"name": "eth1", "mode": "veth", "ip": ["198.18.20.5/24", "2001:db8:20::5/64"]}]},
+ "containers": [{"name": "web", "image": "$IMG", "stop_grace": "1s", "capabilities": {"add": ["NET_RAW"]},
+   "command": ["sh", "-c", "mkdir -p /www && echo hello-$M >/www/index.html && exec httpd -f -p 80 -h /www"]}]}
+JSON
+cat >"$TK_T/v.json" <<JSON
+{"name": "$V", "network": {"nics": [
+   {"name": "eth0", "mode": "veth", "ip": ["198.18.21.5/24"]},
+   {"name": "eth1", "mode": "veth", "ip": ["198.18.22.5/24", "2001:db8:22::5/64"]}]},
+ "containers": [{"name": "web", "image": "$IMG", "stop_grace": "1s",
+   "command": ["sh", "-c", "mkdir -p /www && echo hello-$V >/www/index.html && exec httpd -f -p 80 -h /www"]}]}
+JSON
+tankctl apply -f "$TK_T/m.json" >/dev/null
+tankctl apply -f "$TK_T/v.json" >/dev/null
+check "macvlan (gateway) + veth pod runs" tankctl wait pod "$M" --for running --timeout 30s
+check "veth + veth pod runs" tankctl wait pod "$V" --for running --timeout 30s
+check "one IPv4 default route, via the macvlan gateway" sh -c "[ \$(ip -n tank-$M -4 route show default | wc -l) -eq 1 ] && ip -n tank-$M -4 route show default | grep -q 'via 198.18.10.1 dev eth0'"
+check "the LAN fetches a page from the macvlan address" sh -c "ip netns exec $LAN curl -sf --max-time 5 http://198.18.10.20/ | grep -q hello-$M"
+check "the host fetches a page from the veth address" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 http://198.18.20.5/ | grep -q hello-$M"
+check "the pod reaches the LAN over IPv6 through the macvlan" x "$M" -- ping -c1 -W2 2001:db8:10::1
+check "the host fetches a page from the veth IPv6 address" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 'http://[2001:db8:20::5]/' | grep -q hello-$M"
+check "veth + veth: the host reaches both addresses" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 http://198.18.21.5/ | grep -q hello-$V && nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 http://198.18.22.5/ | grep -q hello-$V"
+check "veth + veth: the second NIC has the IPv6 default (the first has no IPv6)" sh -c "ip -n tank-$V -6 route show default | grep -q 'dev eth1'"
+check "veth + veth: the host reaches the IPv6 address" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 'http://[2001:db8:22::5]/' | grep -q hello-$V"
+tankctl delete pod "$M" --wait >/dev/null
+tankctl delete pod "$V" --wait >/dev/null
+
 # IPAM stability and release
 check "restart pod B" tankctl restart pod "$B"
 check "B runs again" tankctl wait pod "$B" --for running --timeout 30s
