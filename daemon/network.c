@@ -236,6 +236,26 @@ static int shim_ensure(struct tankd *t, const char *parent, const char *shim, st
 	return np_hostshim_ensure(parent, shim, addrs, n, d); /* its diag names shim and parent */
 }
 
+/* "macvlan on up0, 198.18.0.10/24 2001:db8::10/64" or "veth, host side tk1234, ...": for
+ * the NetworkConfigured event. */
+void net_nic_describe(const struct pod *p, size_t i, char *buf, size_t len)
+{
+	const struct pod_nic *n = &p->nics[i];
+	enum nic_mode mode = p->spec && i < p->spec->n_nics ? p->spec->nics[i].mode
+			     : n->parent[0] ? NIC_MACVLAN : NIC_VETH;
+	size_t off;
+
+	if (mode == NIC_MACVLAN)
+		off = (size_t)snprintf(buf, len, "macvlan on %s:", n->parent);
+	else
+		off = (size_t)snprintf(buf, len, "%s, host side %s:", nic_mode_name(mode),
+				       n->host_ifname ? n->host_ifname : "?");
+	for (size_t k = 0; n->ips && n->ips[k] && off < len; k++)
+		off += (size_t)snprintf(buf + off, len - off, " %s", n->ips[k]);
+	if ((!n->ips || !n->ips[0]) && off < len)
+		snprintf(buf + off, len - off, " no address");
+}
+
 /* ---- per-pod setup ------------------------------------------------------------------------- */
 
 static int parse_mac(const char *s, uint8_t out[6])
@@ -775,13 +795,19 @@ void net_dns_tick(struct tankd *t)
 struct drift_ctx {
 	struct pod *p;
 	char what[128];
+	bool deleted;
+	int down_nic; /* the NIC reported as set down, or -1 */
 };
 
 static int on_netmon(const struct np_mon_event *ev, void *data)
 {
 	struct drift_ctx *c = data;
 
-	for (size_t i = 0; i < c->p->n_nics && !c->what[0]; i++) {
+	/* the first change is reported, except that a delete (which the kernel announces with a
+	 * link-down first) says more than the down before it */
+	if (c->deleted || (c->what[0] && ev->type != NP_MON_LINK_DEL))
+		return 0;
+	for (size_t i = 0; i < c->p->n_nics; i++) {
 		const struct pod_nic *n = &c->p->nics[i];
 		char a[64];
 
@@ -790,9 +816,12 @@ static int on_netmon(const struct np_mon_event *ev, void *data)
 		switch (ev->type) {
 		case NP_MON_LINK_DEL:
 			snprintf(c->what, sizeof(c->what), "nic %s was deleted", n->name);
+			c->deleted = true;
+			c->down_nic = -1;
 			break;
 		case NP_MON_LINK_DOWN:
 			snprintf(c->what, sizeof(c->what), "nic %s was set down", n->name);
+			c->down_nic = (int)i;
 			break;
 		case NP_MON_ADDR_DEL:
 			for (size_t k = 0; k < n->n_addrs; k++) {
@@ -806,8 +835,126 @@ static int on_netmon(const struct np_mon_event *ev, void *data)
 			}
 			break;
 		}
+		break; /* one NIC has this ifindex */
 	}
 	return 0;
+}
+
+/* The pod's NIC i as the kernel has it, in the pod's netns. */
+static int pod_nic_observe(struct tankd *t, struct pod *p, size_t i, struct np_nic_seen *ret)
+{
+	_cleanup_free_ char *path = strdup_printf("%s/tank-%s", t->cfg.netns_dir, p->name);
+	_cleanup_close_ int nsfd = path ? np_netns_open(path) : -ENOMEM;
+
+	if (nsfd < 0)
+		return nsfd;
+	return np_nic_observe(nsfd, p->nics[i].name, p->nics[i].addrs, p->nics[i].n_addrs, ret,
+			      NULL);
+}
+
+/* What is wrong with a NIC, in words; false when nothing is. */
+static bool nic_drift_text(const char *name, const struct np_nic_seen *s,
+			   const struct np_addr *want, size_t n, char *out, size_t len)
+{
+	char a[64];
+
+	if (!s->exists)
+		snprintf(out, len, "%s was deleted", name);
+	else if (!s->up)
+		snprintf(out, len, "%s was set down", name);
+	else if (s->missing) {
+		size_t k = (size_t)__builtin_ctz(s->missing);
+
+		addr_text(&want[k < n ? k : 0], true, a, sizeof(a));
+		snprintf(out, len, "address %s was removed from %s", a, name);
+	} else
+		return false;
+	return true;
+}
+
+/* Each in-use host shim: there, up, with its addresses; re-created (with the routes of its
+ * pods) when not. */
+static void check_shims(struct tankd *t)
+{
+	char done[16][16];
+	size_t n_done = 0;
+
+	for (struct pod *p = t->pods; p; p = p->next) {
+		for (size_t i = 0; p->phase == PHASE_RUNNING && i < p->n_nics; i++) {
+			const struct pod_nic *n = &p->nics[i];
+			struct np_addr addrs[NP_ADDRS_MAX];
+			struct np_nic_seen seen;
+			struct diag d = { 0 };
+			char what[160], nic[40];
+			size_t na, routed = 0;
+			bool seen_before = false;
+
+			if (!n->parent[0] || !n->shim[0])
+				continue;
+			for (size_t k = 0; k < n_done && !seen_before; k++)
+				seen_before = !strcmp(done[k], n->shim);
+			if (seen_before || n_done == ARRAY_SIZE(done))
+				continue;
+			snprintf(done[n_done++], sizeof(done[0]), "%s", n->shim);
+			na = shim_addrs(t, n->parent, addrs, ARRAY_SIZE(addrs));
+			if (np_nic_observe(-1, n->shim, addrs, na, &seen, &d) < 0)
+				continue;
+			snprintf(nic, sizeof(nic), "host shim %s on %s", n->shim, n->parent);
+			if (!nic_drift_text(nic, &seen, addrs, na, what, sizeof(what)))
+				continue;
+			if (shim_ensure(t, n->parent, n->shim, &d) < 0) {
+				event_emit(t, NULL, true, "NetworkDrift", "%s; cannot repair it: %s",
+					   what, diag_text(&d, d.err));
+				continue;
+			}
+			/* a re-created shim has lost its routes to the pods */
+			for (struct pod *q = t->pods; q; q = q->next)
+				for (size_t k = 0; q->phase == PHASE_RUNNING && k < q->n_nics; k++)
+					if (!strcmp(q->nics[k].shim, n->shim) &&
+					    np_hostshim_route_add(n->shim, q->nics[k].addrs,
+								  q->nics[k].n_addrs, NULL) >= 0)
+						routed++;
+			net_dns_refresh(t);
+			event_emit(t, NULL, true, "NetworkDrift",
+				   "%s; repaired: %zu address(es), routes to %zu pod NIC(s)", what,
+				   na, routed);
+		}
+	}
+}
+
+/*
+ * Drift the netlink monitors cannot see: NICs changed while tankd was down (or before the
+ * watch), host shims deleted or stripped from outside. Called from every reconciler pass; looks
+ * at most once per resync interval. A running pod with a broken NIC is restarted.
+ */
+void net_check(struct tankd *t)
+{
+	static uint64_t last;
+	uint64_t now = now_mono_ms();
+
+	if (last && now - last < t->cfg.resync_ms)
+		return;
+	last = now;
+	check_shims(t);
+	for (struct pod *p = t->pods; p; p = p->next) {
+		char what[160] = "";
+
+		for (size_t i = 0; p->phase == PHASE_RUNNING && i < p->n_nics && !what[0]; i++) {
+			struct np_nic_seen seen;
+			char nic[32];
+
+			if (pod_nic_observe(t, p, i, &seen) < 0)
+				continue;
+			snprintf(nic, sizeof(nic), "nic %s", p->nics[i].name);
+			nic_drift_text(nic, &seen, p->nics[i].addrs, p->nics[i].n_addrs, what,
+				       sizeof(what));
+		}
+		if (!what[0])
+			continue;
+		event_emit(t, p->name, true, "NetworkDrift", "%s; restarting the pod to repair it",
+			   what);
+		runtime_stop(t, p, false);
+	}
 }
 
 /* Watch the pod's netns for NICs or addresses removed from outside. */
@@ -830,13 +977,21 @@ int net_pod_watch(struct tankd *t, struct pod *p, int nsfd)
 
 void net_monitor_event(struct tankd *t, struct pod *p)
 {
-	struct drift_ctx c = { .p = p };
+	struct drift_ctx c = { .p = p, .down_nic = -1 };
 	int r = np_monitor_read(p->netmon, on_netmon, &c, NULL);
 
 	if (r == -ENOBUFS)
 		snprintf(c.what, sizeof(c.what), "network events were lost (netlink overrun)");
 	if (!c.what[0] || p->phase == PHASE_STOPPING)
 		return;
+	if (c.down_nic >= 0) {
+		/* a down whose delete is not read yet: ask the kernel */
+		struct np_nic_seen seen;
+
+		if (pod_nic_observe(t, p, (size_t)c.down_nic, &seen) >= 0 && !seen.exists)
+			snprintf(c.what, sizeof(c.what), "nic %s was deleted",
+				 p->nics[c.down_nic].name);
+	}
 	/* a pod whose network changed under it is started again from its spec */
 	event_emit(t, p->name, true, "NetworkDrift", "%s; restarting the pod to repair it", c.what);
 	runtime_stop(t, p, false);

@@ -222,6 +222,7 @@ void reconcile_pass(struct tankd *t)
 	}
 	net_sweep(t, records);
 	net_dns_tick(t);
+	net_check(t);
 	/* stops whose shim did not answer in time */
 	for (struct pod *p = t->pods, *next; p; p = next) {
 		next = p->next;

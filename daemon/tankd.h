@@ -229,6 +229,8 @@ void net_dns_refresh(struct tankd *t);
 void net_dns_event(struct tankd *t, int fd);
 void net_dns_tick(struct tankd *t);
 void net_monitor_event(struct tankd *t, struct pod *p);
+void net_check(struct tankd *t);
+void net_nic_describe(const struct pod *p, size_t i, char *buf, size_t len);
 
 /* ---- BPF datapath, tankd's side (datapath.c) --------------------------------------------- */
 

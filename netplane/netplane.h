@@ -669,6 +669,19 @@ int np_msg_link_parse(const struct nlmsghdr *nlh, struct np_link *ret);
 /* RTM_GETLINK by name on nl's netns (-ENODEV when missing). */
 int np_link_get(struct np_nl *nl, const char *ifname, struct np_link *ret, struct diag *d);
 
+/* What the kernel has of a NIC: the link ifname in netns_fd (< 0: the calling netns), whether
+ * it is up, its kind and MAC, and which of the `want` addresses (n <= 32) it lacks (bit i of
+ * missing: want[i], compared with its prefix). A missing link is not an error (exists false). */
+struct np_nic_seen {
+	bool exists, up;
+	int ifindex;
+	uint8_t mac[6];
+	char kind[16];
+	uint32_t missing;
+};
+int np_nic_observe(int netns_fd, const char *ifname, const struct np_addr *want, size_t n,
+		   struct np_nic_seen *ret, struct diag *d);
+
 /* A NETLINK_ROUTE socket in netns_fd (< 0: the calling thread's netns). */
 int np_nl_open(int netns_fd, struct np_nl **ret, struct diag *d);
 void np_nl_close(struct np_nl *nl);

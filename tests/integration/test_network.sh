@@ -135,10 +135,24 @@ check "then the third gets the address" tankctl wait pod "${TK_P}-t3" --for runn
 
 # drift: a NIC deleted from outside comes back, with an event
 ip -n "tank-$A" link del eth0
-check "NetworkDrift event" wait_for 10 sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $A | grep -q NetworkDrift"
+check "NetworkDrift event says the NIC was deleted" wait_for 10 sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $A | grep NetworkDrift | grep -q 'nic eth0 was deleted'"
 check "A runs again" tankctl wait pod "$A" --for running --timeout 30s
 check "A's NIC is back" wait_for 10 sh -c "ip -n tank-$A addr show eth0 | grep -q 198.18.10.10/24"
 check "A reaches the LAN again" x "$A" -- ping -c1 -W2 198.18.10.1
+
+# drift the netlink monitor cannot see: the host shim deleted from outside comes back with its
+# addresses and routes; a NIC deleted while tankd is down is noticed after its restart
+check "NetworkConfigured names the macvlan and every address" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $A | grep NetworkConfigured | tail -1 | grep 'macvlan on up0' | grep -q '198.18.10.10/24 2001:db8:10::10/64'"
+ip -n "$TK_HOSTNS" link del tank0
+check "the host shim comes back" wait_for 10 sh -c "ip -n $TK_HOSTNS -4 addr show tank0 | grep -q 'inet 198.18.10.' && ip -n $TK_HOSTNS -4 addr show tank0 | grep -q 'inet 198.18.13.'"
+check "with a NetworkDrift event saying what was repaired" wait_for 5 sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events | grep NetworkDrift | grep -q 'host shim tank0 on up0 was deleted; repaired'"
+check "the host reaches A and C again through the shim" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 http://198.18.10.10/ | grep -q hello-$A && nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 http://$CIP/ | grep -q hello-$C"
+tk_stop_tankd TERM
+ip -n "tank-$C" link del eth0
+tk_start_tankd
+check "a NIC deleted while tankd was down: NetworkDrift after its restart" wait_for 15 sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $C | grep NetworkDrift | grep -q 'nic eth0 was deleted'"
+check "C runs again with its NIC" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' wait pod $C --for running --timeout 30s && ip -n tank-$C addr show eth0 | grep -q '$CIP'"
+check "the host reaches C again" wait_for 5 sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 2 http://$CIP/ | grep -q hello-$C"
 
 # network "host": the pod sees the host's links (here the test host netns, with its uplink)
 cat >"$TK_T/hn.json" <<JSON
