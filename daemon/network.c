@@ -310,6 +310,22 @@ static bool nic_has_default(struct tankd *t, struct pod *p, size_t i, int family
 	return false;
 }
 
+/* The NIC's extra routes from the spec, as netplane takes them. */
+static size_t nic_routes(const struct spec_nic *sn, struct np_route_via *out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < sn->n_routes && n < max; k++) {
+		memset(&out[n], 0, sizeof(out[n]));
+		if (np_addr_parse(sn->routes[k].to.text, &out[n].dst) < 0 ||
+		    (sn->routes[k].via.family &&
+		     np_addr_parse(sn->routes[k].via.text, &out[n].gw) < 0))
+			continue; /* the spec parser let through only what parses */
+		n++;
+	}
+	return n;
+}
+
 static int setup_macvlan(struct tankd *t, struct pod *p, size_t i, int nsfd, struct diag *d)
 {
 	const struct spec_nic *sn = &p->spec->nics[i];
@@ -323,9 +339,12 @@ static int setup_macvlan(struct tankd *t, struct pod *p, size_t i, int nsfd, str
 				      .addrs = n->addrs,
 				      .n_addrs = n->n_addrs,
 				      .gateways = gws };
+	struct np_route_via routes[NP_ROUTES_MAX];
 	struct np_nic_state st;
 	int r;
 
+	ms.routes = routes;
+	ms.n_routes = nic_routes(sn, routes, ARRAY_SIZE(routes));
 	if (sn->mac && parse_mac(sn->mac, mac) == 0)
 		ms.mac = mac;
 	if (nic_has_default(t, p, i, AF_INET) && nic_gateway(t, p, i, AF_INET, &gws[ms.n_gateways]))
@@ -363,8 +382,12 @@ static int setup_veth(struct tankd *t, struct pod *p, size_t i, int nsfd, struct
 				   .no_default4 = !nic_has_default(t, p, i, AF_INET),
 				   .no_default6 = !nic_has_default(t, p, i, AF_INET6),
 				   .metric = NIC_ROUTE_METRIC + (uint32_t)i };
+	struct np_route_via routes[NP_ROUTES_MAX];
 	struct np_nic_state st;
 	int r;
+
+	vs.routes = routes;
+	vs.n_routes = nic_routes(&p->spec->nics[i], routes, ARRAY_SIZE(routes));
 
 	/* a leftover from a crashed start would make the create fail: replace it */
 	np_link_delete(n->host_ifname, NULL);

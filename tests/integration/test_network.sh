@@ -18,6 +18,10 @@ ip -n "$LAN" link set lo up
 ip -n "$LAN" link set lan0 up
 ip -n "$LAN" addr add 198.18.10.1/24 dev lan0
 ip -n "$LAN" addr add 198.18.13.1/24 dev lan0
+ip -n "$LAN" addr add 198.18.14.1/24 dev lan0
+ip -n "$LAN" addr add 2001:db8:14::1/64 dev lan0 nodad
+ip -n "$LAN" addr add 198.18.30.1/32 dev lo
+ip -n "$LAN" addr add 2001:db8:30::1/128 dev lo
 ip -n "$LAN" addr add 2001:db8:10::1/64 dev lan0 nodad
 "$TK_REPO/tools/mkimage-busybox.sh" "$TK_T/img" 1.0 >/dev/null || { not_ok "build image"; exit 1; }
 IMG="oci:$TK_T/img:1.0"
@@ -110,6 +114,21 @@ check "veth + veth: the second NIC has the IPv6 default (the first has no IPv6)"
 check "veth + veth: the host reaches the IPv6 address" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 'http://[2001:db8:22::5]/' | grep -q hello-$V"
 tankctl delete pod "$M" --wait >/dev/null
 tankctl delete pod "$V" --wait >/dev/null
+
+# extra routes: a pod without a default route reaches a network behind the LAN peer only
+# through the routes its spec lists (IPv4 and IPv6)
+R="${TK_P}-r"
+cat >"$TK_T/r.json" <<JSON
+{"name": "$R", "network": {"nics": [{"name": "eth0", "mode": "macvlan", "ip": ["198.18.14.7/24", "2001:db8:14::7/64"],
+   "routes": [{"to": "198.18.30.0/24", "via": "198.18.14.1"}, {"to": "2001:db8:30::/64", "via": "2001:db8:14::1"}]}]},
+ "containers": [{"name": "c", "image": "$IMG", "stop_grace": "1s", "capabilities": {"add": ["NET_RAW"]}, "command": ["sleep", "1000"]}]}
+JSON
+check "a pod with extra routes runs" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' apply -f '$TK_T/r.json' >/dev/null && '$TK_BUILD/tankctl' --socket '$TK_SOCK' wait pod $R --for running --timeout 30s"
+check "its routes are in the pod" sh -c "ip -n tank-$R route | grep -q '198.18.30.0/24 via 198.18.14.1 dev eth0' && ip -n tank-$R -6 route | grep -q '2001:db8:30::/64 via 2001:db8:14::1 dev eth0'"
+check "it reaches the routed network over IPv4" x "$R" -- ping -c1 -W2 198.18.30.1
+check "it reaches the routed network over IPv6" x "$R" -- ping -c1 -W2 2001:db8:30::1
+check "and nothing else (no default route)" sh -c "! ip -n tank-$R route show default | grep -q ."
+tankctl delete pod "$R" --wait >/dev/null
 
 # IPAM stability and release
 check "restart pod B" tankctl restart pod "$B"
