@@ -116,7 +116,12 @@ const struct np_ipam_pool *config_pool(const struct tankd_config *c, const char 
 }
 
 /* pool.<name>.subnet = CIDR starts a pool; pool.<name>.{gateway,range,dns,domain,reserve}
- * then set its fields (np_ipam_pool_set checks each against the subnet). */
+ * then set its fields (np_ipam_pool_set checks each against the subnet):
+ *   pool.lan.reserve = 198.18.0.50 web/eth0   the NIC eth0 of the pod named web always gets
+ *                                              198.18.0.50 from this pool (whatever its uid:
+ *                                              also after a delete and apply); nobody else does
+ *   pool.lan.domain = lan.example              the embedded DNS answers <pod>.lan.example for
+ *                                              this pool's addresses; pods in it search there */
 static int set_pool(struct tankd_config *c, const char *key, const char *v, struct diag *d)
 {
 	const char *name = key + 5, *dot = strchr(name, '.');

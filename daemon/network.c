@@ -43,7 +43,7 @@ static int leases_save(struct tankd *t)
 
 /* The owner's address in pool: its lease, or a new one (recorded before it is used). */
 static int lease_get(struct tankd *t, const struct np_ipam_pool *pool, const char *owner,
-		     struct np_addr *ret, struct diag *d)
+		     const char *reserve_key, struct np_addr *ret, struct diag *d)
 {
 	const struct np_lease *l = np_lease_find(&t->leases, pool->name, owner);
 	int r;
@@ -52,7 +52,7 @@ static int lease_get(struct tankd *t, const struct np_ipam_pool *pool, const cha
 		*ret = l->addr;
 		return 0;
 	}
-	r = np_ipam_pick(pool, owner, &t->leases, ret, d);
+	r = np_ipam_pick_for(pool, owner, reserve_key, &t->leases, ret, d);
 	if (r < 0)
 		return r;
 	r = np_lease_add(&t->leases, pool->name, owner, ret, d);
@@ -99,13 +99,16 @@ static bool addr_in(const struct np_addr *net, const struct np_addr *a)
 
 /* ---- addresses and parents of a pod, before anything is created --------------------------- */
 
-static const struct np_ipam_pool *nic_pool(struct tankd *t, const struct spec_nic *sn,
-					   const struct pod_nic *n);
+static size_t nic_pools(struct tankd *t, const struct spec_nic *sn, const struct pod_nic *n,
+			const struct np_ipam_pool **out, size_t max);
 static void shim_name(struct tankd *t, const char *parent, char out[16]);
 
-static const char *nic_pool_name(const struct spec_nic *n)
+/* The NIC's IPAM pools, in spec order ("ipam" and {"ipam": pool} entries of "ip"). */
+static const char *nic_ipam_pool(const struct spec_nic *sn, size_t k)
 {
-	return n->ipam ? n->ipam : NULL;
+	if (k == 0)
+		return sn->ipam;
+	return sn->ipam && k - 1 < strv_length(sn->ipam_more) ? sn->ipam_more[k - 1] : NULL;
 }
 
 static int resolve_parent(struct tankd *t, const struct spec_nic *sn, char out[16],
@@ -125,7 +128,7 @@ int net_pod_plan(struct tankd *t, struct pod *p, struct diag *d)
 	for (size_t i = 0; i < p->n_nics; i++) {
 		const struct spec_nic *sn = &p->spec->nics[i];
 		struct pod_nic *n = &p->nics[i];
-		const char *pool_name = nic_pool_name(sn);
+		const char *pool_name;
 		int r;
 
 		n->n_addrs = 0;
@@ -136,17 +139,22 @@ int net_pod_plan(struct tankd *t, struct pod *p, struct diag *d)
 						 sn->addrs[k].text);
 			n->n_addrs++;
 		}
-		if (pool_name) {
+		/* one address from each pool; reservations name "<pod name>/<nic>" */
+		for (size_t k = 0; (pool_name = nic_ipam_pool(sn, k)); k++) {
 			const struct np_ipam_pool *pool = config_pool(&t->cfg, pool_name);
-			char owner[NP_IPAM_OWNER_MAX];
+			char owner[NP_IPAM_OWNER_MAX], rkey[NP_IPAM_OWNER_MAX];
 
 			if (!pool)
 				return diag_fail(d, -ENOENT,
 						 "network.nics[%zu].ip: IPAM pool \"%s\" is not "
 						 "configured in tankd (pool.%s.subnet)",
 						 i, pool_name, pool_name);
+			if (n->n_addrs == NP_ADDRS_MAX)
+				return diag_fail(d, -E2BIG, "network.nics[%zu].ip: at most %d "
+							    "addresses", i, NP_ADDRS_MAX);
 			np_ipam_owner_key(p->uid, sn->name, owner, sizeof(owner));
-			r = lease_get(t, pool, owner, &n->addrs[n->n_addrs], d);
+			np_ipam_owner_key(p->name, sn->name, rkey, sizeof(rkey));
+			r = lease_get(t, pool, owner, rkey, &n->addrs[n->n_addrs], d);
 			if (r < 0) {
 				diag_prefix(d, "network.nics[%zu]: ", i);
 				return r;
@@ -162,7 +170,8 @@ int net_pod_plan(struct tankd *t, struct pod *p, struct diag *d)
 			strv_push(&n->ips, buf);
 		}
 		if (sn->mode == NIC_MACVLAN) {
-			const struct np_ipam_pool *pool = nic_pool(t, sn, n);
+			const struct np_ipam_pool *pools[NP_ADDRS_MAX];
+			size_t np = nic_pools(t, sn, n, pools, ARRAY_SIZE(pools));
 			char owner[NP_IPAM_OWNER_MAX];
 
 			r = resolve_parent(t, sn, n->parent, d);
@@ -172,11 +181,18 @@ int net_pod_plan(struct tankd *t, struct pod *p, struct diag *d)
 			}
 			shim_name(t, n->parent, n->shim);
 			memset(&n->shim_addr, 0, sizeof(n->shim_addr));
-			/* the host shim's address comes from the pool the pod is in */
+			/* the host shim has an address in every pool its pods are in */
 			snprintf(owner, sizeof(owner), "host-shim/%s", n->parent);
-			if (pool && (r = lease_get(t, pool, owner, &n->shim_addr, d)) < 0) {
-				diag_prefix(d, "host shim %s: ", n->shim);
-				return r;
+			for (size_t k = 0; k < np; k++) {
+				struct np_addr a;
+
+				r = lease_get(t, pools[k], owner, owner, &a, d);
+				if (r < 0) {
+					diag_prefix(d, "host shim %s: ", n->shim);
+					return r;
+				}
+				if (!n->shim_addr.family)
+					n->shim_addr = a;
 			}
 		}
 	}
@@ -185,17 +201,33 @@ int net_pod_plan(struct tankd *t, struct pod *p, struct diag *d)
 
 /* ---- the host shim of an uplink --------------------------------------------------------------- */
 
-/* The pool serving this NIC: its IPAM pool, else the pool whose subnet holds its address. */
-static const struct np_ipam_pool *nic_pool(struct tankd *t, const struct spec_nic *sn,
-					   const struct pod_nic *n)
+/* The pools serving this NIC: its IPAM pools, and the pools whose subnet holds one of its
+ * static addresses; each once. */
+static size_t nic_pools(struct tankd *t, const struct spec_nic *sn, const struct pod_nic *n,
+			const struct np_ipam_pool **out, size_t max)
 {
-	if (sn->ipam)
-		return config_pool(&t->cfg, sn->ipam);
-	for (size_t i = 0; i < t->cfg.n_pools; i++)
-		for (size_t k = 0; k < n->n_addrs; k++)
-			if (addr_in(&t->cfg.pools[i].subnet, &n->addrs[k]))
-				return &t->cfg.pools[i];
-	return NULL;
+	size_t m = 0;
+
+	for (size_t k = 0; k < n->n_addrs && m < max; k++) {
+		const struct np_ipam_pool *pool = NULL;
+		const char *name;
+		bool dup = false;
+
+		for (size_t j = 0; (name = nic_ipam_pool(sn, j)) && !pool; j++) {
+			const struct np_ipam_pool *c = config_pool(&t->cfg, name);
+
+			if (c && addr_in(&c->subnet, &n->addrs[k]))
+				pool = c;
+		}
+		for (size_t j = 0; j < t->cfg.n_pools && !pool; j++)
+			if (addr_in(&t->cfg.pools[j].subnet, &n->addrs[k]))
+				pool = &t->cfg.pools[j];
+		for (size_t j = 0; j < m && !dup; j++)
+			dup = out[j] == pool;
+		if (pool && !dup)
+			out[m++] = pool;
+	}
+	return m;
 }
 
 static void shim_name(struct tankd *t, const char *parent, char out[16])
@@ -274,8 +306,9 @@ static bool nic_gateway(struct tankd *t, struct pod *p, size_t i, int family,
 			struct np_addr *ret)
 {
 	const struct spec_nic *sn = &p->spec->nics[i];
-	const struct np_ipam_pool *pool;
+	const struct np_ipam_pool *pools[NP_ADDRS_MAX];
 	const struct spec_cidr *g = family == AF_INET ? &sn->gateway4 : &sn->gateway6;
+	size_t n;
 
 	if (sn->mode != NIC_MACVLAN)
 		return false;
@@ -283,11 +316,14 @@ static bool nic_gateway(struct tankd *t, struct pod *p, size_t i, int family,
 		return np_addr_parse(g->text, ret) == 0;
 	if (sn->gateway4.family || sn->gateway6.family)
 		return false; /* the spec names the gateways: only those */
-	pool = nic_pool(t, sn, &p->nics[i]);
-	if (!pool || pool->gateway.family != family)
-		return false;
-	*ret = pool->gateway;
-	return true;
+	n = nic_pools(t, sn, &p->nics[i], pools, ARRAY_SIZE(pools));
+	for (size_t k = 0; k < n; k++) {
+		if (pools[k]->gateway.family != family)
+			continue;
+		*ret = pools[k]->gateway;
+		return true;
+	}
+	return false;
 }
 
 /* Whether NIC i carries the pod's default route of that family: the first NIC with a gateway
@@ -514,7 +550,13 @@ void net_sweep(struct tankd *t, json_t *records)
 			i++;
 			continue;
 		}
-		log_info("IPAM: releasing %s (owner %s is gone)", owner, t->leases.v[i].pool);
+		{
+			char a[64];
+
+			addr_text(&t->leases.v[i].addr, true, a, sizeof(a));
+			log_info("IPAM: releasing %s in pool %s (owner %s is gone)", a,
+				 t->leases.v[i].pool, owner);
+		}
 		np_lease_remove(&t->leases, t->leases.v[i].pool, owner);
 		changed = true;
 	}
@@ -530,21 +572,42 @@ char *net_resolv_conf(struct tankd *t, struct pod *p)
 	char *out = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&out, &len);
+	const struct np_ipam_pool *pools[NP_ADDRS_MAX];
+	const char *domains[6];
+	size_t n_domains = 0;
 	bool any = false;
 
 	if (!f)
 		return NULL;
-	fprintf(f, "search %s\n", t->cfg.dns_domain);
+	/* the pools' own domains first (their pods are named there too), then the daemon's */
+	fprintf(f, "search");
+	for (size_t i = 0, m = 0; i < p->n_nics; i++) {
+		m = nic_pools(t, &p->spec->nics[i], &p->nics[i], pools, ARRAY_SIZE(pools));
+		for (size_t k = 0; k < m; k++) {
+			const char *dom = pools[k]->domain;
+			bool dup = !*dom || !strcmp(dom, t->cfg.dns_domain);
+
+			for (size_t j = 0; j < n_domains && !dup; j++)
+				dup = !strcmp(domains[j], dom);
+			if (!dup && n_domains < ARRAY_SIZE(domains)) {
+				domains[n_domains++] = dom;
+				fprintf(f, " %s", dom);
+			}
+		}
+	}
+	fprintf(f, " %s\n", t->cfg.dns_domain);
 	for (size_t i = 0; p->spec->dns && p->spec->dns[i]; i++, any = true)
 		fprintf(f, "nameserver %s\n", p->spec->dns[i]);
 	for (size_t i = 0; !any && i < p->n_nics; i++) {
-		const struct np_ipam_pool *pool = nic_pool(t, &p->spec->nics[i], &p->nics[i]);
+		size_t m = nic_pools(t, &p->spec->nics[i], &p->nics[i], pools, ARRAY_SIZE(pools));
 
-		for (size_t k = 0; pool && k < pool->n_dns; k++, any = true) {
-			char buf[64];
+		for (size_t j = 0; j < m; j++) {
+			for (size_t k = 0; k < pools[j]->n_dns; k++, any = true) {
+				char buf[64];
 
-			addr_text(&pool->dns[k], false, buf, sizeof(buf));
-			fprintf(f, "nameserver %s\n", buf);
+				addr_text(&pools[j]->dns[k], false, buf, sizeof(buf));
+				fprintf(f, "nameserver %s\n", buf);
+			}
 		}
 	}
 	for (size_t i = 0; !any && t->cfg.dns && i < p->n_nics; i++) {
@@ -687,6 +750,26 @@ static void dns_zone_build(struct tankd *t, struct np_dns_zone *z, struct np_dns
 
 	memset(z, 0, sizeof(*z));
 	z->domain = t->cfg.dns_domain;
+	/* first each address of a pool with a domain of its own, as <pod>.<pool domain> (so PTR
+	 * names it there), then every pod's addresses under the daemon's domain */
+	for (struct pod *p = t->pods; p && n < max; p = p->next) {
+		for (size_t i = 0; i < p->n_nics && n < max; i++) {
+			for (size_t k = 0; k < p->nics[i].n_addrs && n < max; k++) {
+				const struct np_ipam_pool *pool = NULL;
+
+				for (size_t j = 0; j < t->cfg.n_pools && !pool; j++)
+					if (t->cfg.pools[j].domain[0] &&
+					    addr_in(&t->cfg.pools[j].subnet, &p->nics[i].addrs[k]))
+						pool = &t->cfg.pools[j];
+				if (!pool || !strcmp(pool->domain, t->cfg.dns_domain))
+					continue;
+				names[n++] = (struct np_dns_name){ .name = p->name,
+								   .addrs = &p->nics[i].addrs[k],
+								   .n_addrs = 1,
+								   .domain = pool->domain };
+			}
+		}
+	}
 	for (struct pod *p = t->pods; p && n < max; p = p->next) {
 		for (size_t i = 0; i < p->n_nics && n < max; i++) {
 			if (!p->nics[i].n_addrs)
@@ -694,6 +777,7 @@ static void dns_zone_build(struct tankd *t, struct np_dns_zone *z, struct np_dns
 			names[n].name = p->name;
 			names[n].addrs = p->nics[i].addrs;
 			names[n].n_addrs = p->nics[i].n_addrs;
+			names[n].domain = NULL;
 			n++;
 		}
 	}

@@ -465,6 +465,26 @@ static void p_nic_parent(struct spec_ctx *c, const json_t *v, void *t)
 		nic->parent = spec_strdup(c, s);
 }
 
+/* One more pool for the NIC: the first goes to ipam, the others to ipam_more. */
+static void nic_add_pool(struct spec_ctx *c, struct spec_nic *nic, const char *pool)
+{
+	size_t n = strv_length(nic->ipam_more) + (nic->ipam ? 1 : 0);
+
+	bool dup = nic->ipam && !strcmp(nic->ipam, pool);
+
+	for (size_t i = 0; !dup && nic->ipam_more && nic->ipam_more[i]; i++)
+		dup = !strcmp(nic->ipam_more[i], pool);
+	if (dup)
+		spec_err(c, "%s: the pool is named twice (one address per pool)",
+			 spec_quote(c, pool));
+	else if (n >= SPEC_POOLS_MAX)
+		spec_err(c, "at most %d IPAM pools per NIC", SPEC_POOLS_MAX);
+	else if (!nic->ipam)
+		nic->ipam = spec_strdup(c, pool);
+	else if (strv_push(&nic->ipam_more, pool) < 0)
+		spec_err(c, "out of memory");
+}
+
 static void p_ipam_pool(struct spec_ctx *c, const json_t *v, void *t)
 {
 	struct spec_nic *nic = t;
@@ -484,7 +504,7 @@ static void p_ipam_pool(struct spec_ctx *c, const json_t *v, void *t)
 		spec_err(c, "%s: a pool name has 1-63 characters from a-z, A-Z, 0-9, '-', '_', '.'",
 			 spec_quote(c, s));
 	else
-		nic->ipam = spec_strdup(c, s);
+		nic_add_pool(c, nic, s);
 }
 
 static const struct spec_field ipam_fields[] = {
@@ -513,7 +533,7 @@ static void p_nic_ip(struct spec_ctx *c, const json_t *v, void *t)
 	size_t n;
 
 	if (json_is_string(v) && strcmp(json_string_value(v), "ipam") == 0) {
-		nic->ipam = spec_strdup(c, "default");
+		nic_add_pool(c, nic, "default");
 	} else if (json_is_string(v)) {
 		if ((nic->addrs = spec_calloc(c, 1, sizeof(*nic->addrs))))
 			nic_add_addr(c, nic, v);
@@ -532,17 +552,19 @@ static void p_nic_ip(struct spec_ctx *c, const json_t *v, void *t)
 			const json_t *e = json_array_get(v, i);
 			size_t old = spec_path_index(c, i);
 
+			/* pools and static addresses mix: one address from each pool */
 			if (json_is_string(e) && strcmp(json_string_value(e), "ipam") == 0)
-				spec_err(c, "\"ipam\" cannot be mixed with static addresses; use "
-					    "\"ip\": \"ipam\" alone");
+				nic_add_pool(c, nic, "default");
+			else if (json_is_object(e))
+				SPEC_WALK(c, e, ipam_fields, nic);
 			else
 				nic_add_addr(c, nic, e);
 			spec_path_pop(c, old);
 		}
 	} else {
 		spec_err_type(c, v,
-			      "a CIDR string, a list of CIDR strings, \"ipam\" or {\"ipam\": "
-			      "\"<pool>\"}");
+			      "a CIDR string, \"ipam\", {\"ipam\": \"<pool>\"}, or a list of "
+			      "those");
 	}
 }
 

@@ -267,6 +267,10 @@ int np_lease_set_from_json(const json_t *j, struct np_lease_set *s, struct diag 
  */
 int np_ipam_pick(const struct np_ipam_pool *p, const char *owner, const struct np_lease_set *used,
 		 struct np_addr *ret, struct diag *d);
+/* The same, with reservations matched on reserve_key instead of owner (tankd leases to
+ * "<pod uid>/<nic>" but reservations name "<pod name>/<nic>", which survives a re-create). */
+int np_ipam_pick_for(const struct np_ipam_pool *p, const char *owner, const char *reserve_key,
+		     const struct np_lease_set *used, struct np_addr *ret, struct diag *d);
 
 /* ---- embedded DNS (pure message handling: no sockets) ------------------------------------- */
 
@@ -277,6 +281,9 @@ struct np_dns_name {
 	const char *name; /* a pod name (one DNS label), answered as <name>.<domain> */
 	const struct np_addr *addrs;
 	size_t n_addrs;
+	const char *domain; /* NULL: the zone's; else these addresses are <name>.<domain> (a pool's
+			     * domain). Entries with the same name and domain are answered together;
+			     * PTR names the first entry holding the address in its domain. */
 };
 
 struct np_dns_zone {

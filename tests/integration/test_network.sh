@@ -9,7 +9,8 @@ set -u
 LAN="tanktest-${TK_ID}-lan"
 cleanup() { ip netns del "$LAN" 2>/dev/null; tk_cleanup; }
 trap cleanup EXIT
-TK_CONF_EXTRA=$'uplink = up0\npool.lan.subnet = 198.18.10.0/24\npool.lan.gateway = 198.18.10.1\npool.lan.range = 198.18.10.100-198.18.10.200\npool.tiny.subnet = 198.18.11.0/30\npool.lan2.subnet = 198.18.13.0/24\npool.lan2.gateway = 198.18.13.1\npool.lan2.range = 198.18.13.100-198.18.13.200'
+TK_CONF_EXTRA=$'uplink = up0\npool.lan.subnet = 198.18.10.0/24\npool.lan.gateway = 198.18.10.1\npool.lan.range = 198.18.10.100-198.18.10.200\npool.tiny.subnet = 198.18.11.0/30\npool.lan2.subnet = 198.18.13.0/24\npool.lan2.gateway = 198.18.13.1\npool.lan2.range = 198.18.13.100-198.18.13.200\npool.lan2.domain = lan2.example\npool.lan6.subnet = 2001:db8:10::/64\npool.lan6.range = 2001:db8:10::100-2001:db8:10::1ff'
+TK_CONF_EXTRA+=$'\n'"pool.lan2.reserve = 198.18.13.50 ${TK_P}-c/eth0"
 tk_start
 ip netns add "$LAN"
 ip -n "$TK_HOSTNS" link add up0 type veth peer name lan0 netns "$LAN"
@@ -80,8 +81,29 @@ check "DNS answers B (first pool)" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK
 check "DNS answers C (second pool)" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $C -- cat /etc/resolv.conf | grep -q 'nameserver 198.18.13.' && '$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $C -- busybox nslookup $B.tank.internal | grep -q '$BIP'"
 check "restart pod C" tankctl restart pod "$C"
 check "C runs again" tankctl wait pod "$C" --for running --timeout 30s
+check "C got its reservation (by pod name)" test "$CIP" = 198.18.13.50
+check "C's resolv.conf searches its pool's domain first" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $C -- cat /etc/resolv.conf | grep -q '^search lan2.example tank.internal'"
+check "DNS answers C in its pool's domain" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $B -- busybox nslookup $C.lan2.example | grep -q '198.18.13.50'"
+check "and C by its short name, through the search line" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $C -- busybox nslookup $C | grep -q '198.18.13.50'"
 check "the host still reaches B and C after C's restart" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 http://$BIP/ | grep -q hello-$B && nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 http://$CIP/ | grep -q hello-$C"
 tankctl delete pod "$S" --wait >/dev/null
+tankctl delete pod "$C" --wait >/dev/null
+pod "$C" '{"ipam": "lan2"}'
+check "C re-created (a new uid) runs" tankctl wait pod "$C" --for running --timeout 30s
+check "and gets its reserved address again" test "$(tankctl get pod "$C" -o json | jq -r '.status.ips[0]')" = 198.18.13.50/24
+
+# dual stack from IPAM: one address from each pool, the host shim has one in each
+D="${TK_P}-d"
+pod "$D" '[{"ipam": "lan"}, {"ipam": "lan6"}]'
+check "a dual-stack IPAM pod runs" tankctl wait pod "$D" --for running --timeout 30s
+D4=$(tankctl get pod "$D" -o json | jq -r '.status.ips[0]' | cut -d/ -f1)
+D6=$(tankctl get pod "$D" -o json | jq -r '.status.ips[1]' | cut -d/ -f1)
+check "it has an address from each pool" sh -c "echo $D4 | grep -q '^198.18.10.' && echo $D6 | grep -q '^2001:db8:10::1[0-9a-f][0-9a-f]$'"
+check "the host shim has an IPv6 pool address too" sh -c "ip -n $TK_HOSTNS -6 addr show tank0 | grep -q 'inet6 2001:db8:10::1'"
+check "the host reaches D over IPv4 and IPv6" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 http://$D4/ | grep -q hello-$D && nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 'http://[$D6]/' | grep -q hello-$D"
+check "the LAN reaches D over IPv6" sh -c "ip netns exec $LAN curl -sf --max-time 5 'http://[$D6]/' | grep -q hello-$D"
+check "DNS answers D's A and AAAA" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $B -- busybox nslookup -type=AAAA $D.tank.internal | grep -q '$D6' && '$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $B -- busybox nslookup $D.tank.internal | grep -q '$D4'"
+tankctl delete pod "$D" --wait >/dev/null
 
 # several routed NICs (DESIGN §4's example): macvlan with a gateway + veth, and veth + veth. One
 # NIC carries each family's default route; the others get routes to their gateway and subnets.

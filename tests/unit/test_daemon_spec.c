@@ -529,7 +529,28 @@ static void test_nics(void **state)
 		   "network.nics[0].gateway[1]", "a second IPv4 gateway");
 	expect_one(POD_NIC("\"ip\":[\"198.18.0.2/24\",\"198.18.0.2/25\"]"),
 		   "network.nics[0].ip[1]", "duplicate address");
-	expect_one(POD_NIC("\"ip\":[\"ipam\"]"), "network.nics[0].ip[0]", "cannot be mixed");
+	/* pools and static addresses mix: one address from each pool */
+	s = parse_ok(POD_NIC("\"ip\":[\"ipam\",{\"ipam\":\"lan6\"},\"198.18.0.2/24\"]"));
+	assert_string_equal(s->nics[0].ipam, "default");
+	assert_non_null(s->nics[0].ipam_more);
+	assert_string_equal(s->nics[0].ipam_more[0], "lan6");
+	assert_null(s->nics[0].ipam_more[1]);
+	assert_int_equal(s->nics[0].n_addrs, 1);
+	pod_spec_free(s);
+	s = parse_ok(POD_NIC("\"ip\":[{\"ipam\":\"lan4\"},{\"ipam\":\"lan6\"}]"));
+	assert_string_equal(s->nics[0].ipam, "lan4");
+	assert_string_equal(s->nics[0].ipam_more[0], "lan6");
+	assert_int_equal(s->nics[0].n_addrs, 0);
+	pod_spec_free(s);
+	expect_one(POD_NIC("\"ip\":[{\"ipam\":\"lan\"},{\"ipam\":\"lan\"}]"),
+		   "network.nics[0].ip[1].ipam", "named twice");
+	expect_one(POD_NIC("\"ip\":[\"ipam\",\"ipam\"]"), "network.nics[0].ip[1]", "named twice");
+	expect_one(POD_NIC("\"ip\":[{\"ipam\":\"a\"},{\"ipam\":\"b\"},{\"ipam\":\"c\"},"
+			   "{\"ipam\":\"d\"},{\"ipam\":\"e\"}]"),
+		   "network.nics[0].ip[4].ipam", "at most 4 IPAM pools");
+	e = parse_bad(POD_NIC("\"ip\":[{\"pool\":\"lan\"}]"));
+	expect_error(e, "network.nics[0].ip[0].pool", "unknown key (valid: ipam)");
+	json_decref(e);
 	expect_one(POD_NIC("\"ip\":[]"), "network.nics[0].ip", "empty list");
 	expect_one(POD_NIC("\"ip\":5"), "network.nics[0].ip", "expected a CIDR string");
 	expect_one(POD_NIC("\"ip\":{\"ipam\":\"\"}"), "network.nics[0].ip.ipam", "pool name");
