@@ -12,6 +12,9 @@
 #define DNS_FWD_MAX 256
 #define DNS_FWD_TIMEOUT_MS 3000
 #define DNS_VETH_LISTEN NP_VETH_GW4 /* every veth pod's gateway is this host */
+/* IPv6 veth pods reach the host through their default route: a ULA of tankd's own ("fd" +
+ * "tank" in ASCII), put on the host's lo while such a pod runs */
+#define DNS_VETH_LISTEN6 "fd74:616e:6b::53"
 #define NIC_ROUTE_METRIC 100       /* + the NIC's index: routes of NICs without the default */
 
 struct dns_fwd {
@@ -290,6 +293,11 @@ void net_nic_describe(const struct pod *p, size_t i, char *buf, size_t len)
 
 /* ---- per-pod setup ------------------------------------------------------------------------- */
 
+static void mac_text(const uint8_t m[6], char out[18])
+{
+	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
 static int parse_mac(const char *s, uint8_t out[6])
 {
 	unsigned int b[6];
@@ -396,6 +404,7 @@ static int setup_macvlan(struct tankd *t, struct pod *p, size_t i, int nsfd, str
 		return r;
 	n->pod_ifindex = st.pod_ifindex;
 	n->host_ifindex = 0;
+	mac_text(st.pod_mac, n->mac);
 	/* tcx on the macvlan itself, inside the pod netns (its ifindex is only unique there) */
 	if (t->bpf) {
 		r = np_bpf_macvlan_attach(t->bpf, p->uid, n->name, p->slot, nsfd, st.pod_ifindex, d);
@@ -433,6 +442,7 @@ static int setup_veth(struct tankd *t, struct pod *p, size_t i, int nsfd, struct
 		return r;
 	n->host_ifindex = st.host_ifindex;
 	n->pod_ifindex = st.pod_ifindex;
+	mac_text(st.pod_mac, n->mac);
 	if (t->bpf) {
 		r = np_bpf_veth_attach(t->bpf, p->uid, n->name, p->slot, st.host_ifindex, d);
 		if (r < 0)
@@ -566,6 +576,70 @@ void net_sweep(struct tankd *t, json_t *records)
 
 /* ---- resolv.conf --------------------------------------------------------------------------- */
 
+static bool pod_has_family(const struct pod *p, int family)
+{
+	for (size_t i = 0; i < p->n_nics; i++)
+		for (size_t k = 0; k < p->nics[i].n_addrs; k++)
+			if (p->nics[i].addrs[k].family == family)
+				return true;
+	return false;
+}
+
+/* Where the pod reaches the embedded DNS: the configured dns_listen addresses of the families
+ * it has; else, on its first NIC that has any, the host shim's leases in the NIC's pools
+ * (macvlan) or the host's link-local gateway and IPv6 listener (veth, netkit). */
+static bool embedded_nameservers(struct tankd *t, struct pod *p, FILE *f)
+{
+	int written = 0;
+	char buf[64];
+
+	for (size_t i = 0; t->cfg.dns_listen && t->cfg.dns_listen[i] && written < 3; i++) {
+		struct np_addr a;
+
+		if (np_addr_parse(t->cfg.dns_listen[i], &a) == 0 && pod_has_family(p, a.family)) {
+			addr_text(&a, false, buf, sizeof(buf));
+			fprintf(f, "nameserver %s\n", buf);
+			written++;
+		}
+	}
+	if (strv_length(t->cfg.dns_listen))
+		return written > 0;
+	for (size_t i = 0; i < p->n_nics && !written; i++) {
+		const struct pod_nic *n = &p->nics[i];
+		bool v4 = false, v6 = false;
+
+		for (size_t k = 0; k < n->n_addrs; k++) {
+			v4 |= n->addrs[k].family == AF_INET;
+			v6 |= n->addrs[k].family == AF_INET6;
+		}
+		if (p->spec->nics[i].mode != NIC_MACVLAN) {
+			if (v4 && ++written)
+				fprintf(f, "nameserver %s\n", DNS_VETH_LISTEN);
+			if (v6 && ++written)
+				fprintf(f, "nameserver %s\n", DNS_VETH_LISTEN6);
+			continue;
+		}
+		if (n->parent[0]) {
+			struct np_addr sa[NP_ADDRS_MAX];
+			size_t ns = shim_addrs(t, n->parent, sa, ARRAY_SIZE(sa));
+
+			/* the shim's lease in the subnet of one of the NIC's addresses */
+			for (size_t k = 0; k < ns && written < 3; k++) {
+				bool mine = false;
+
+				for (size_t j = 0; j < n->n_addrs && !mine; j++)
+					mine = np_addr_in(&sa[k], &n->addrs[j]);
+				if (!mine)
+					continue;
+				addr_text(&sa[k], false, buf, sizeof(buf));
+				fprintf(f, "nameserver %s\n", buf);
+				written++;
+			}
+		}
+	}
+	return written > 0;
+}
+
 /* pod dns -> pool dns -> embedded DNS -> host DNS, with a search line for the pod domain. */
 char *net_resolv_conf(struct tankd *t, struct pod *p)
 {
@@ -610,20 +684,8 @@ char *net_resolv_conf(struct tankd *t, struct pod *p)
 			}
 		}
 	}
-	for (size_t i = 0; !any && t->cfg.dns && i < p->n_nics; i++) {
-		const struct pod_nic *n = &p->nics[i];
-
-		if (p->spec->nics[i].mode == NIC_MACVLAN && n->shim_addr.family) {
-			char buf[64];
-
-			addr_text(&n->shim_addr, false, buf, sizeof(buf));
-			fprintf(f, "nameserver %s\n", buf);
-			any = true;
-		} else if (p->spec->nics[i].mode != NIC_MACVLAN) {
-			fprintf(f, "nameserver %s\n", DNS_VETH_LISTEN);
-			any = true;
-		}
-	}
+	if (!any && t->cfg.dns)
+		any = embedded_nameservers(t, p, f);
 	if (!any) {
 		_cleanup_free_ char *host = NULL;
 
@@ -681,20 +743,72 @@ static int dns_listen_one(struct tankd *t, const struct np_addr *a)
 	return 0;
 }
 
-/* Listen where pods look for DNS: the veth gateway, and every host shim address. */
+static void dns_listen_warn(struct tankd *t, const char *addr, int r)
+{
+	if (r >= 0 || t->dns_warned)
+		return;
+	log_warn("embedded DNS: cannot listen on %s port 53: %s", addr, strerror(-r));
+	t->dns_warned = true;
+}
+
+/* A routed pair (veth, netkit) with an IPv6 address runs: it needs the IPv6 listener. */
+static bool veth6_in_use(struct tankd *t)
+{
+	for (struct pod *p = t->pods; p; p = p->next)
+		for (size_t i = 0; p->spec && i < p->n_nics && i < p->spec->n_nics; i++)
+			for (size_t k = 0; p->spec->nics[i].mode != NIC_MACVLAN &&
+					   k < p->nics[i].n_addrs; k++)
+				if (p->nics[i].addrs[k].family == AF_INET6)
+					return true;
+	return false;
+}
+
+/* The IPv6 listener of veth pods on the host's lo (checked again by net_check). */
+static void dns_veth6_ensure(struct tankd *t, bool check)
+{
+	static bool done;
+	struct np_addr a;
+	struct np_nic_seen seen;
+	struct diag d = { 0 };
+
+	if (!t->cfg.dns || strv_length(t->cfg.dns_listen) || np_addr_parse(DNS_VETH_LISTEN6, &a) < 0)
+		return;
+	if (check && done && np_nic_observe(-1, "lo", &a, 1, &seen, NULL) == 0 && !seen.missing)
+		return;
+	if ((done && !check) || !veth6_in_use(t))
+		return;
+	if (np_addr_ensure("lo", &a, &d) < 0) {
+		log_warn("embedded DNS: cannot add %s to lo: %s", DNS_VETH_LISTEN6,
+			 diag_text(&d, d.err));
+		return;
+	}
+	if (done)
+		event_emit(t, NULL, true, "NetworkDrift", "the DNS address %s was removed from lo; "
+			   "put back", DNS_VETH_LISTEN6);
+	done = true;
+}
+
+/* Listen where pods look for DNS: dns_listen if configured; else the veth gateway, the veth
+ * IPv6 listener, and every host shim address. */
 void net_dns_refresh(struct tankd *t)
 {
 	struct np_addr a;
 
 	if (!t->cfg.dns)
 		return;
-	if (np_addr_parse(DNS_VETH_LISTEN, &a) == 0 && dns_listen_one(t, &a) < 0 && !t->dns_warned) {
-		log_warn("embedded DNS: cannot listen on %s:53: %s", DNS_VETH_LISTEN, strerror(errno));
-		t->dns_warned = true;
+	for (size_t i = 0; t->cfg.dns_listen && t->cfg.dns_listen[i]; i++)
+		if (np_addr_parse(t->cfg.dns_listen[i], &a) == 0)
+			dns_listen_warn(t, t->cfg.dns_listen[i], dns_listen_one(t, &a));
+	if (!strv_length(t->cfg.dns_listen)) {
+		if (np_addr_parse(DNS_VETH_LISTEN, &a) == 0)
+			dns_listen_warn(t, DNS_VETH_LISTEN, dns_listen_one(t, &a));
+		if (np_addr_parse(DNS_VETH_LISTEN6, &a) == 0)
+			dns_listen_warn(t, DNS_VETH_LISTEN6, dns_listen_one(t, &a));
+		for (size_t i = 0; i < t->leases.n; i++)
+			if (!strncmp(t->leases.v[i].owner, "host-shim/", 10))
+				dns_listen_one(t, &t->leases.v[i].addr);
+		dns_veth6_ensure(t, false);
 	}
-	for (size_t i = 0; i < t->leases.n; i++)
-		if (!strncmp(t->leases.v[i].owner, "host-shim/", 10))
-			dns_listen_one(t, &t->leases.v[i].addr);
 	if (t->dns_up_fd < 0) {
 		t->dns_up_fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (t->dns_up_fd >= 0) {
@@ -1043,6 +1157,7 @@ void net_check(struct tankd *t)
 		return;
 	last = now;
 	check_shims(t);
+	dns_veth6_ensure(t, true);
 	for (struct pod *p = t->pods; p; p = p->next) {
 		char what[160] = "";
 
@@ -1052,6 +1167,8 @@ void net_check(struct tankd *t)
 
 			if (pod_nic_observe(t, p, i, &seen) < 0)
 				continue;
+			if (seen.exists)
+				mac_text(seen.mac, p->nics[i].mac); /* also for adopted pods */
 			snprintf(nic, sizeof(nic), "nic %s", p->nics[i].name);
 			nic_drift_text(nic, &seen, p->nics[i].addrs, p->nics[i].n_addrs, what,
 				       sizeof(what));

@@ -1,6 +1,7 @@
 /* link.c - links: RTM_*LINK builders and parser, ifindex lookup, delete, observation. */
 #include <libmnl/libmnl.h>
 #include <linux/if.h>
+#include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -346,6 +347,33 @@ int np_link_delete(const char *ifname, struct diag *d)
 	if (r < 0)
 		return diag_fail(d, r, "deleting link %s: %s", ifname, diag_text(&local, r));
 	return 0;
+}
+
+int np_addr_ensure(const char *ifname, const struct np_addr *a, struct diag *d)
+{
+	struct np_nl *nl = NULL;
+	struct np_link l = {};
+	struct np_msgs m;
+	int r;
+
+	if (!np_ifname_valid(ifname) || !a ||
+	    (a->family != AF_INET && a->family != AF_INET6) ||
+	    a->prefix > (a->family == AF_INET ? 32 : 128))
+		return diag_fail(d, -EINVAL, "invalid interface or address");
+	r = np_nl_open(-1, &nl, d);
+	if (r < 0)
+		return r;
+	r = np_link_get(nl, ifname, &l, d);
+	if (r >= 0) {
+		np_msgs_init(&m);
+		if (!np_msg_addr_replace(&m, l.ifindex, a, RT_SCOPE_UNIVERSE,
+					 a->family == AF_INET6 ? IFA_F_NODAD : 0, 0))
+			r = diag_fail(d, -errno, "%s: cannot build the request", ifname);
+		else
+			r = np_nl_talk(nl, &m, NULL, NULL, d);
+	}
+	np_nl_close(nl);
+	return r;
 }
 
 struct seen_ctx {

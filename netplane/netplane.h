@@ -99,6 +99,7 @@ struct np_veth_spec {
 struct np_nic_state {
 	int host_ifindex; /* in the calling (tankd's) netns */
 	int pod_ifindex;  /* in the pod netns */
+	uint8_t pod_mac[6]; /* the pod side's MAC, as the kernel reported it */
 };
 
 int np_veth_setup(const struct np_veth_spec *s, struct np_nic_state *ret, struct diag *d);
@@ -688,6 +689,9 @@ struct np_nic_seen {
 };
 int np_nic_observe(int netns_fd, const char *ifname, const struct np_addr *want, size_t n,
 		   struct np_nic_seen *ret, struct diag *d);
+/* Put address a on the link ifname of the calling netns (replace: idempotent; IPv6 without
+ * DAD). */
+int np_addr_ensure(const char *ifname, const struct np_addr *a, struct diag *d);
 
 /* A NETLINK_ROUTE socket in netns_fd (< 0: the calling thread's netns). */
 int np_nl_open(int netns_fd, struct np_nl **ret, struct diag *d);

@@ -273,6 +273,7 @@ int np_routed_pair_setup(const struct np_veth_spec *s, const char *kind,
 
 	ret->host_ifindex = hl.ifindex;
 	ret->pod_ifindex = pl.ifindex;
+	memcpy(ret->pod_mac, pl.mac, sizeof(ret->pod_mac));
 out:
 	if (r < 0) {
 		if (created)

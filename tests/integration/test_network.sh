@@ -152,6 +152,21 @@ check "it reaches the routed network over IPv6" x "$R" -- ping -c1 -W2 2001:db8:
 check "and nothing else (no default route)" sh -c "! ip -n tank-$R route show default | grep -q ."
 tankctl delete pod "$R" --wait >/dev/null
 
+# an IPv6-only veth pod reaches the embedded DNS (an IPv6 listener on the host), and describe
+# shows every NIC's kind, kernel MAC, addresses and parent
+V6="${TK_P}-v6"
+cat >"$TK_T/v6.json" <<JSON
+{"name": "$V6", "network": {"nics": [{"name": "eth0", "mode": "veth", "ip": ["2001:db8:40::5/64"]}]},
+ "containers": [{"name": "c", "image": "$IMG", "stop_grace": "1s", "command": ["sleep", "1000"]}]}
+JSON
+check "an IPv6-only veth pod runs" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' apply -f '$TK_T/v6.json' >/dev/null && '$TK_BUILD/tankctl' --socket '$TK_SOCK' wait pod $V6 --for running --timeout 30s"
+check "its nameserver is an IPv6 address" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $V6 -- cat /etc/resolv.conf | grep -q '^nameserver fd74:616e:6b::53'"
+check "it resolves B by name" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $V6 -- busybox nslookup $B.tank.internal | grep -q '$BIP'"
+VMAC=$(ip -n "tank-$V6" -o link show eth0 | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
+check "describe: a veth NIC line with kind, kernel MAC, host side and address" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' describe pod $V6 | grep -E '^  eth0 +veth +$VMAC +host side tk[0-9a-f]+ 2001:db8:40::5/64'"
+check "describe: a macvlan NIC line with kind, MAC, parent and addresses" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' describe pod $A | grep -E '^  eth0 +macvlan +([0-9a-f]{2}:){5}[0-9a-f]{2} +on up0 \\(shim tank0\\) 198.18.10.10/24 2001:db8:10::10/64'"
+tankctl delete pod "$V6" --wait >/dev/null
+
 # IPAM stability and release
 check "restart pod B" tankctl restart pod "$B"
 check "B runs again" tankctl wait pod "$B" --for running --timeout 30s
@@ -194,6 +209,17 @@ tk_start_tankd
 check "a NIC deleted while tankd was down: NetworkDrift after its restart" wait_for 15 sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $C | grep NetworkDrift | grep -q 'nic eth0 was deleted'"
 check "C runs again with its NIC" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' wait pod $C --for running --timeout 30s && ip -n tank-$C addr show eth0 | grep -q '$CIP'"
 check "the host reaches C again" wait_for 5 sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 2 http://$CIP/ | grep -q hello-$C"
+
+# dns_listen: the embedded DNS listens only there, and pods get those nameservers
+SHIM4=$(ip -n "$TK_HOSTNS" -4 -o addr show tank0 | awk '{print $4}' | cut -d/ -f1 | grep '^198.18.10.')
+tk_stop_tankd TERM
+echo "dns_listen = $SHIM4" >>"$TK_T/tankd.conf"
+tk_start_tankd
+check "restart B under dns_listen" tankctl restart pod "$B"
+check "B runs" tankctl wait pod "$B" --for running --timeout 30s
+check "B's only nameserver is the dns_listen address" sh -c "[ \"\$('$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $B -- cat /etc/resolv.conf | grep nameserver)\" = 'nameserver $SHIM4' ]"
+check "B resolves A there" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $B -- busybox nslookup $A.tank.internal | grep -q 198.18.10.10"
+check "nothing listens on the veth gateway" sh -c "! nsenter --net=/run/netns/$TK_HOSTNS ss -lun | grep -q '169.254.1.1:53'"
 
 # network "host": the pod sees the host's links (here the test host netns, with its uplink)
 cat >"$TK_T/hn.json" <<JSON
