@@ -44,6 +44,7 @@ void config_free(struct tankd_config *c)
 	free(c->host_shim);
 	free(c->dns_domain);
 	strv_free(c->dns_upstream);
+	strv_free(c->dns_listen);
 	free(c->pools);
 	for (size_t i = 0; i < c->n_registries; i++) {
 		free(c->registries[i].host);
@@ -116,7 +117,12 @@ const struct np_ipam_pool *config_pool(const struct tankd_config *c, const char 
 }
 
 /* pool.<name>.subnet = CIDR starts a pool; pool.<name>.{gateway,range,dns,domain,reserve}
- * then set its fields (np_ipam_pool_set checks each against the subnet). */
+ * then set its fields (np_ipam_pool_set checks each against the subnet):
+ *   pool.lan.reserve = 198.18.0.50 web/eth0   the NIC eth0 of the pod named web always gets
+ *                                              198.18.0.50 from this pool (whatever its uid:
+ *                                              also after a delete and apply); nobody else does
+ *   pool.lan.domain = lan.example              the embedded DNS answers <pod>.lan.example for
+ *                                              this pool's addresses; pods in it search there */
 static int set_pool(struct tankd_config *c, const char *key, const char *v, struct diag *d)
 {
 	const char *name = key + 5, *dot = strchr(name, '.');
@@ -246,6 +252,27 @@ int config_set(struct tankd_config *c, const char *key, const char *v, struct di
 		c->dns = !strcmp(v, "on");
 		return 0;
 	}
+	if (!strcmp(key, "dns_listen")) {
+		/* dns_listen = ADDR[, ADDR...] (repeatable): where the embedded DNS listens, and
+		 * what pods get as nameservers (those of the families they have addresses in) */
+		_cleanup_free_ char *list = strdup(v);
+		char *save = NULL;
+
+		if (!list)
+			return -ENOMEM;
+		for (char *a = strtok_r(list, ", \t", &save); a; a = strtok_r(NULL, ", \t", &save)) {
+			struct np_addr x;
+
+			if (np_addr_parse(a, &x) < 0 || strchr(a, '/'))
+				return diag_fail(d, -EINVAL, "dns_listen: \"%s\" is not an address",
+						 a);
+			if (strv_length(c->dns_listen) >= 8)
+				return diag_fail(d, -EINVAL, "dns_listen: at most 8 addresses");
+			if (strv_push(&c->dns_listen, a) < 0)
+				return -ENOMEM;
+		}
+		return 0;
+	}
 	if (!strcmp(key, "dns_upstream")) {
 		struct np_addr a;
 
@@ -287,7 +314,7 @@ int config_set(struct tankd_config *c, const char *key, const char *v, struct di
 			 "unknown key \"%s\" (valid: data_dir, run_dir, socket, bpf_dir, netns_dir, "
 			 "cgroup_root, cgroup_name, shim, seed_dir, resync_interval, backoff_base, "
 			 "backoff_max, backoff_reset, log_level, log_max_size, log_max_files, uplink, "
-			 "host_shim, dns, dns_domain, "
+			 "host_shim, dns, dns_domain, dns_listen, "
 			 "dns_upstream, pool.<name>.{subnet,gateway,range,dns,domain,reserve}, auth_file, "
 			 "pull_parallel, registry.<host>.{insecure,ca_file,mirrors})",
 			 key);

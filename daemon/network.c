@@ -12,6 +12,10 @@
 #define DNS_FWD_MAX 256
 #define DNS_FWD_TIMEOUT_MS 3000
 #define DNS_VETH_LISTEN NP_VETH_GW4 /* every veth pod's gateway is this host */
+/* IPv6 veth pods reach the host through their default route: a ULA of tankd's own ("fd" +
+ * "tank" in ASCII), put on the host's lo while such a pod runs */
+#define DNS_VETH_LISTEN6 "fd74:616e:6b::53"
+#define NIC_ROUTE_METRIC 100       /* + the NIC's index: routes of NICs without the default */
 
 struct dns_fwd {
 	bool used;
@@ -42,7 +46,7 @@ static int leases_save(struct tankd *t)
 
 /* The owner's address in pool: its lease, or a new one (recorded before it is used). */
 static int lease_get(struct tankd *t, const struct np_ipam_pool *pool, const char *owner,
-		     struct np_addr *ret, struct diag *d)
+		     const char *reserve_key, struct np_addr *ret, struct diag *d)
 {
 	const struct np_lease *l = np_lease_find(&t->leases, pool->name, owner);
 	int r;
@@ -51,7 +55,7 @@ static int lease_get(struct tankd *t, const struct np_ipam_pool *pool, const cha
 		*ret = l->addr;
 		return 0;
 	}
-	r = np_ipam_pick(pool, owner, &t->leases, ret, d);
+	r = np_ipam_pick_for(pool, owner, reserve_key, &t->leases, ret, d);
 	if (r < 0)
 		return r;
 	r = np_lease_add(&t->leases, pool->name, owner, ret, d);
@@ -98,13 +102,16 @@ static bool addr_in(const struct np_addr *net, const struct np_addr *a)
 
 /* ---- addresses and parents of a pod, before anything is created --------------------------- */
 
-static const struct np_ipam_pool *nic_pool(struct tankd *t, const struct spec_nic *sn,
-					   const struct pod_nic *n);
+static size_t nic_pools(struct tankd *t, const struct spec_nic *sn, const struct pod_nic *n,
+			const struct np_ipam_pool **out, size_t max);
 static void shim_name(struct tankd *t, const char *parent, char out[16]);
 
-static const char *nic_pool_name(const struct spec_nic *n)
+/* The NIC's IPAM pools, in spec order ("ipam" and {"ipam": pool} entries of "ip"). */
+static const char *nic_ipam_pool(const struct spec_nic *sn, size_t k)
 {
-	return n->ipam ? n->ipam : NULL;
+	if (k == 0)
+		return sn->ipam;
+	return sn->ipam && k - 1 < strv_length(sn->ipam_more) ? sn->ipam_more[k - 1] : NULL;
 }
 
 static int resolve_parent(struct tankd *t, const struct spec_nic *sn, char out[16],
@@ -124,7 +131,7 @@ int net_pod_plan(struct tankd *t, struct pod *p, struct diag *d)
 	for (size_t i = 0; i < p->n_nics; i++) {
 		const struct spec_nic *sn = &p->spec->nics[i];
 		struct pod_nic *n = &p->nics[i];
-		const char *pool_name = nic_pool_name(sn);
+		const char *pool_name;
 		int r;
 
 		n->n_addrs = 0;
@@ -135,17 +142,22 @@ int net_pod_plan(struct tankd *t, struct pod *p, struct diag *d)
 						 sn->addrs[k].text);
 			n->n_addrs++;
 		}
-		if (pool_name) {
+		/* one address from each pool; reservations name "<pod name>/<nic>" */
+		for (size_t k = 0; (pool_name = nic_ipam_pool(sn, k)); k++) {
 			const struct np_ipam_pool *pool = config_pool(&t->cfg, pool_name);
-			char owner[NP_IPAM_OWNER_MAX];
+			char owner[NP_IPAM_OWNER_MAX], rkey[NP_IPAM_OWNER_MAX];
 
 			if (!pool)
 				return diag_fail(d, -ENOENT,
 						 "network.nics[%zu].ip: IPAM pool \"%s\" is not "
 						 "configured in tankd (pool.%s.subnet)",
 						 i, pool_name, pool_name);
+			if (n->n_addrs == NP_ADDRS_MAX)
+				return diag_fail(d, -E2BIG, "network.nics[%zu].ip: at most %d "
+							    "addresses", i, NP_ADDRS_MAX);
 			np_ipam_owner_key(p->uid, sn->name, owner, sizeof(owner));
-			r = lease_get(t, pool, owner, &n->addrs[n->n_addrs], d);
+			np_ipam_owner_key(p->name, sn->name, rkey, sizeof(rkey));
+			r = lease_get(t, pool, owner, rkey, &n->addrs[n->n_addrs], d);
 			if (r < 0) {
 				diag_prefix(d, "network.nics[%zu]: ", i);
 				return r;
@@ -161,7 +173,8 @@ int net_pod_plan(struct tankd *t, struct pod *p, struct diag *d)
 			strv_push(&n->ips, buf);
 		}
 		if (sn->mode == NIC_MACVLAN) {
-			const struct np_ipam_pool *pool = nic_pool(t, sn, n);
+			const struct np_ipam_pool *pools[NP_ADDRS_MAX];
+			size_t np = nic_pools(t, sn, n, pools, ARRAY_SIZE(pools));
 			char owner[NP_IPAM_OWNER_MAX];
 
 			r = resolve_parent(t, sn, n->parent, d);
@@ -171,11 +184,18 @@ int net_pod_plan(struct tankd *t, struct pod *p, struct diag *d)
 			}
 			shim_name(t, n->parent, n->shim);
 			memset(&n->shim_addr, 0, sizeof(n->shim_addr));
-			/* the host shim's address comes from the pool the pod is in */
+			/* the host shim has an address in every pool its pods are in */
 			snprintf(owner, sizeof(owner), "host-shim/%s", n->parent);
-			if (pool && (r = lease_get(t, pool, owner, &n->shim_addr, d)) < 0) {
-				diag_prefix(d, "host shim %s: ", n->shim);
-				return r;
+			for (size_t k = 0; k < np; k++) {
+				struct np_addr a;
+
+				r = lease_get(t, pools[k], owner, owner, &a, d);
+				if (r < 0) {
+					diag_prefix(d, "host shim %s: ", n->shim);
+					return r;
+				}
+				if (!n->shim_addr.family)
+					n->shim_addr = a;
 			}
 		}
 	}
@@ -184,17 +204,33 @@ int net_pod_plan(struct tankd *t, struct pod *p, struct diag *d)
 
 /* ---- the host shim of an uplink --------------------------------------------------------------- */
 
-/* The pool serving this NIC: its IPAM pool, else the pool whose subnet holds its address. */
-static const struct np_ipam_pool *nic_pool(struct tankd *t, const struct spec_nic *sn,
-					   const struct pod_nic *n)
+/* The pools serving this NIC: its IPAM pools, and the pools whose subnet holds one of its
+ * static addresses; each once. */
+static size_t nic_pools(struct tankd *t, const struct spec_nic *sn, const struct pod_nic *n,
+			const struct np_ipam_pool **out, size_t max)
 {
-	if (sn->ipam)
-		return config_pool(&t->cfg, sn->ipam);
-	for (size_t i = 0; i < t->cfg.n_pools; i++)
-		for (size_t k = 0; k < n->n_addrs; k++)
-			if (addr_in(&t->cfg.pools[i].subnet, &n->addrs[k]))
-				return &t->cfg.pools[i];
-	return NULL;
+	size_t m = 0;
+
+	for (size_t k = 0; k < n->n_addrs && m < max; k++) {
+		const struct np_ipam_pool *pool = NULL;
+		const char *name;
+		bool dup = false;
+
+		for (size_t j = 0; (name = nic_ipam_pool(sn, j)) && !pool; j++) {
+			const struct np_ipam_pool *c = config_pool(&t->cfg, name);
+
+			if (c && addr_in(&c->subnet, &n->addrs[k]))
+				pool = c;
+		}
+		for (size_t j = 0; j < t->cfg.n_pools && !pool; j++)
+			if (addr_in(&t->cfg.pools[j].subnet, &n->addrs[k]))
+				pool = &t->cfg.pools[j];
+		for (size_t j = 0; j < m && !dup; j++)
+			dup = out[j] == pool;
+		if (pool && !dup)
+			out[m++] = pool;
+	}
+	return m;
 }
 
 static void shim_name(struct tankd *t, const char *parent, char out[16])
@@ -210,7 +246,57 @@ static void shim_name(struct tankd *t, const char *parent, char out[16])
 	snprintf(out, 16, "tks%08x", h);
 }
 
+/* The host shim's addresses on parent: its lease in every configured pool that has one (one per
+ * pool that served a macvlan pod there), so a pod of one pool never strips another's. */
+static size_t shim_addrs(struct tankd *t, const char *parent, struct np_addr *out, size_t max)
+{
+	char owner[NP_IPAM_OWNER_MAX];
+	size_t n = 0;
+
+	snprintf(owner, sizeof(owner), "host-shim/%s", parent);
+	for (size_t i = 0; i < t->cfg.n_pools && n < max; i++) {
+		const struct np_lease *l = np_lease_find(&t->leases, t->cfg.pools[i].name, owner);
+
+		if (l && addr_in(&t->cfg.pools[i].subnet, &l->addr))
+			out[n++] = l->addr;
+	}
+	return n;
+}
+
+static int shim_ensure(struct tankd *t, const char *parent, const char *shim, struct diag *d)
+{
+	struct np_addr addrs[NP_ADDRS_MAX];
+	size_t n = shim_addrs(t, parent, addrs, ARRAY_SIZE(addrs));
+
+	return np_hostshim_ensure(parent, shim, addrs, n, d); /* its diag names shim and parent */
+}
+
+/* "macvlan on up0, 198.18.0.10/24 2001:db8::10/64" or "veth, host side tk1234, ...": for
+ * the NetworkConfigured event. */
+void net_nic_describe(const struct pod *p, size_t i, char *buf, size_t len)
+{
+	const struct pod_nic *n = &p->nics[i];
+	enum nic_mode mode = p->spec && i < p->spec->n_nics ? p->spec->nics[i].mode
+			     : n->parent[0] ? NIC_MACVLAN : NIC_VETH;
+	size_t off;
+
+	if (mode == NIC_MACVLAN)
+		off = (size_t)snprintf(buf, len, "macvlan on %s:", n->parent);
+	else
+		off = (size_t)snprintf(buf, len, "%s, host side %s:", nic_mode_name(mode),
+				       n->host_ifname ? n->host_ifname : "?");
+	for (size_t k = 0; n->ips && n->ips[k] && off < len; k++)
+		off += (size_t)snprintf(buf + off, len - off, " %s", n->ips[k]);
+	if ((!n->ips || !n->ips[0]) && off < len)
+		snprintf(buf + off, len - off, " no address");
+}
+
 /* ---- per-pod setup ------------------------------------------------------------------------- */
+
+static void mac_text(const uint8_t m[6], char out[18])
+{
+	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
 
 static int parse_mac(const char *s, uint8_t out[6])
 {
@@ -223,11 +309,71 @@ static int parse_mac(const char *s, uint8_t out[6])
 	return 0;
 }
 
+/* A macvlan NIC's gateway of that family: from the spec, else its pool's. */
+static bool nic_gateway(struct tankd *t, struct pod *p, size_t i, int family,
+			struct np_addr *ret)
+{
+	const struct spec_nic *sn = &p->spec->nics[i];
+	const struct np_ipam_pool *pools[NP_ADDRS_MAX];
+	const struct spec_cidr *g = family == AF_INET ? &sn->gateway4 : &sn->gateway6;
+	size_t n;
+
+	if (sn->mode != NIC_MACVLAN)
+		return false;
+	if (g->family)
+		return np_addr_parse(g->text, ret) == 0;
+	if (sn->gateway4.family || sn->gateway6.family)
+		return false; /* the spec names the gateways: only those */
+	n = nic_pools(t, sn, &p->nics[i], pools, ARRAY_SIZE(pools));
+	for (size_t k = 0; k < n; k++) {
+		if (pools[k]->gateway.family != family)
+			continue;
+		*ret = pools[k]->gateway;
+		return true;
+	}
+	return false;
+}
+
+/* Whether NIC i carries the pod's default route of that family: the first NIC with a gateway
+ * of that family, else the first routed pair (veth, netkit) with an address of it. Only one
+ * NIC gets it (two default routes of a family collide). */
+static bool nic_has_default(struct tankd *t, struct pod *p, size_t i, int family)
+{
+	struct np_addr gw;
+
+	for (size_t k = 0; k < p->n_nics; k++)
+		if (nic_gateway(t, p, k, family, &gw))
+			return k == i;
+	for (size_t k = 0; k < p->n_nics; k++) {
+		if (p->spec->nics[k].mode == NIC_MACVLAN)
+			continue;
+		for (size_t a = 0; a < p->nics[k].n_addrs; a++)
+			if (p->nics[k].addrs[a].family == family)
+				return k == i;
+	}
+	return false;
+}
+
+/* The NIC's extra routes from the spec, as netplane takes them. */
+static size_t nic_routes(const struct spec_nic *sn, struct np_route_via *out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < sn->n_routes && n < max; k++) {
+		memset(&out[n], 0, sizeof(out[n]));
+		if (np_addr_parse(sn->routes[k].to.text, &out[n].dst) < 0 ||
+		    (sn->routes[k].via.family &&
+		     np_addr_parse(sn->routes[k].via.text, &out[n].gw) < 0))
+			continue; /* the spec parser let through only what parses */
+		n++;
+	}
+	return n;
+}
+
 static int setup_macvlan(struct tankd *t, struct pod *p, size_t i, int nsfd, struct diag *d)
 {
 	const struct spec_nic *sn = &p->spec->nics[i];
 	struct pod_nic *n = &p->nics[i];
-	const struct np_ipam_pool *pool = nic_pool(t, sn, n);
 	struct np_addr gws[2];
 	uint8_t mac[6];
 	struct np_macvlan_spec ms = { .parent = n->parent,
@@ -237,28 +383,28 @@ static int setup_macvlan(struct tankd *t, struct pod *p, size_t i, int nsfd, str
 				      .addrs = n->addrs,
 				      .n_addrs = n->n_addrs,
 				      .gateways = gws };
+	struct np_route_via routes[NP_ROUTES_MAX];
 	struct np_nic_state st;
 	int r;
 
+	ms.routes = routes;
+	ms.n_routes = nic_routes(sn, routes, ARRAY_SIZE(routes));
 	if (sn->mac && parse_mac(sn->mac, mac) == 0)
 		ms.mac = mac;
-	if (sn->gateway4.family)
-		np_addr_parse(sn->gateway4.text, &gws[ms.n_gateways++]);
-	if (sn->gateway6.family)
-		np_addr_parse(sn->gateway6.text, &gws[ms.n_gateways++]);
-	if (!ms.n_gateways && pool && pool->gateway.family)
-		gws[ms.n_gateways++] = pool->gateway;
+	if (nic_has_default(t, p, i, AF_INET) && nic_gateway(t, p, i, AF_INET, &gws[ms.n_gateways]))
+		ms.n_gateways++;
+	if (nic_has_default(t, p, i, AF_INET6) && nic_gateway(t, p, i, AF_INET6, &gws[ms.n_gateways]))
+		ms.n_gateways++;
 	/* the host shim first: it is what lets the host (and tankd's DNS) reach the pod */
-	r = np_hostshim_ensure(n->parent, n->shim, &n->shim_addr, n->shim_addr.family ? 1 : 0, d);
-	if (r < 0) {
-		diag_prefix(d, "host shim %s on %s: ", n->shim, n->parent);
+	r = shim_ensure(t, n->parent, n->shim, d);
+	if (r < 0)
 		return r;
-	}
 	r = np_macvlan_setup(&ms, &st, d);
 	if (r < 0)
 		return r;
 	n->pod_ifindex = st.pod_ifindex;
 	n->host_ifindex = 0;
+	mac_text(st.pod_mac, n->mac);
 	/* tcx on the macvlan itself, inside the pod netns (its ifindex is only unique there) */
 	if (t->bpf) {
 		r = np_bpf_macvlan_attach(t->bpf, p->uid, n->name, p->slot, nsfd, st.pod_ifindex, d);
@@ -277,9 +423,16 @@ static int setup_veth(struct tankd *t, struct pod *p, size_t i, int nsfd, struct
 				   .pod_ifname = n->name,
 				   .pod_netns_fd = nsfd,
 				   .addrs = n->addrs,
-				   .n_addrs = n->n_addrs };
+				   .n_addrs = n->n_addrs,
+				   .no_default4 = !nic_has_default(t, p, i, AF_INET),
+				   .no_default6 = !nic_has_default(t, p, i, AF_INET6),
+				   .metric = NIC_ROUTE_METRIC + (uint32_t)i };
+	struct np_route_via routes[NP_ROUTES_MAX];
 	struct np_nic_state st;
 	int r;
+
+	vs.routes = routes;
+	vs.n_routes = nic_routes(&p->spec->nics[i], routes, ARRAY_SIZE(routes));
 
 	/* a leftover from a crashed start would make the create fail: replace it */
 	np_link_delete(n->host_ifname, NULL);
@@ -289,6 +442,7 @@ static int setup_veth(struct tankd *t, struct pod *p, size_t i, int nsfd, struct
 		return r;
 	n->host_ifindex = st.host_ifindex;
 	n->pod_ifindex = st.pod_ifindex;
+	mac_text(st.pod_mac, n->mac);
 	if (t->bpf) {
 		r = np_bpf_veth_attach(t->bpf, p->uid, n->name, p->slot, st.host_ifindex, d);
 		if (r < 0)
@@ -406,7 +560,13 @@ void net_sweep(struct tankd *t, json_t *records)
 			i++;
 			continue;
 		}
-		log_info("IPAM: releasing %s (owner %s is gone)", owner, t->leases.v[i].pool);
+		{
+			char a[64];
+
+			addr_text(&t->leases.v[i].addr, true, a, sizeof(a));
+			log_info("IPAM: releasing %s in pool %s (owner %s is gone)", a,
+				 t->leases.v[i].pool, owner);
+		}
 		np_lease_remove(&t->leases, t->leases.v[i].pool, owner);
 		changed = true;
 	}
@@ -416,43 +576,116 @@ void net_sweep(struct tankd *t, json_t *records)
 
 /* ---- resolv.conf --------------------------------------------------------------------------- */
 
+static bool pod_has_family(const struct pod *p, int family)
+{
+	for (size_t i = 0; i < p->n_nics; i++)
+		for (size_t k = 0; k < p->nics[i].n_addrs; k++)
+			if (p->nics[i].addrs[k].family == family)
+				return true;
+	return false;
+}
+
+/* Where the pod reaches the embedded DNS: the configured dns_listen addresses of the families
+ * it has; else, on its first NIC that has any, the host shim's leases in the NIC's pools
+ * (macvlan) or the host's link-local gateway and IPv6 listener (veth, netkit). */
+static bool embedded_nameservers(struct tankd *t, struct pod *p, FILE *f)
+{
+	int written = 0;
+	char buf[64];
+
+	for (size_t i = 0; t->cfg.dns_listen && t->cfg.dns_listen[i] && written < 3; i++) {
+		struct np_addr a;
+
+		if (np_addr_parse(t->cfg.dns_listen[i], &a) == 0 && pod_has_family(p, a.family)) {
+			addr_text(&a, false, buf, sizeof(buf));
+			fprintf(f, "nameserver %s\n", buf);
+			written++;
+		}
+	}
+	if (strv_length(t->cfg.dns_listen))
+		return written > 0;
+	for (size_t i = 0; i < p->n_nics && !written; i++) {
+		const struct pod_nic *n = &p->nics[i];
+		bool v4 = false, v6 = false;
+
+		for (size_t k = 0; k < n->n_addrs; k++) {
+			v4 |= n->addrs[k].family == AF_INET;
+			v6 |= n->addrs[k].family == AF_INET6;
+		}
+		if (p->spec->nics[i].mode != NIC_MACVLAN) {
+			if (v4 && ++written)
+				fprintf(f, "nameserver %s\n", DNS_VETH_LISTEN);
+			if (v6 && ++written)
+				fprintf(f, "nameserver %s\n", DNS_VETH_LISTEN6);
+			continue;
+		}
+		if (n->parent[0]) {
+			struct np_addr sa[NP_ADDRS_MAX];
+			size_t ns = shim_addrs(t, n->parent, sa, ARRAY_SIZE(sa));
+
+			/* the shim's lease in the subnet of one of the NIC's addresses */
+			for (size_t k = 0; k < ns && written < 3; k++) {
+				bool mine = false;
+
+				for (size_t j = 0; j < n->n_addrs && !mine; j++)
+					mine = np_addr_in(&sa[k], &n->addrs[j]);
+				if (!mine)
+					continue;
+				addr_text(&sa[k], false, buf, sizeof(buf));
+				fprintf(f, "nameserver %s\n", buf);
+				written++;
+			}
+		}
+	}
+	return written > 0;
+}
+
 /* pod dns -> pool dns -> embedded DNS -> host DNS, with a search line for the pod domain. */
 char *net_resolv_conf(struct tankd *t, struct pod *p)
 {
 	char *out = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&out, &len);
+	const struct np_ipam_pool *pools[NP_ADDRS_MAX];
+	const char *domains[6];
+	size_t n_domains = 0;
 	bool any = false;
 
 	if (!f)
 		return NULL;
-	fprintf(f, "search %s\n", t->cfg.dns_domain);
+	/* the pools' own domains first (their pods are named there too), then the daemon's */
+	fprintf(f, "search");
+	for (size_t i = 0, m = 0; i < p->n_nics; i++) {
+		m = nic_pools(t, &p->spec->nics[i], &p->nics[i], pools, ARRAY_SIZE(pools));
+		for (size_t k = 0; k < m; k++) {
+			const char *dom = pools[k]->domain;
+			bool dup = !*dom || !strcmp(dom, t->cfg.dns_domain);
+
+			for (size_t j = 0; j < n_domains && !dup; j++)
+				dup = !strcmp(domains[j], dom);
+			if (!dup && n_domains < ARRAY_SIZE(domains)) {
+				domains[n_domains++] = dom;
+				fprintf(f, " %s", dom);
+			}
+		}
+	}
+	fprintf(f, " %s\n", t->cfg.dns_domain);
 	for (size_t i = 0; p->spec->dns && p->spec->dns[i]; i++, any = true)
 		fprintf(f, "nameserver %s\n", p->spec->dns[i]);
 	for (size_t i = 0; !any && i < p->n_nics; i++) {
-		const struct np_ipam_pool *pool = nic_pool(t, &p->spec->nics[i], &p->nics[i]);
+		size_t m = nic_pools(t, &p->spec->nics[i], &p->nics[i], pools, ARRAY_SIZE(pools));
 
-		for (size_t k = 0; pool && k < pool->n_dns; k++, any = true) {
-			char buf[64];
+		for (size_t j = 0; j < m; j++) {
+			for (size_t k = 0; k < pools[j]->n_dns; k++, any = true) {
+				char buf[64];
 
-			addr_text(&pool->dns[k], false, buf, sizeof(buf));
-			fprintf(f, "nameserver %s\n", buf);
+				addr_text(&pools[j]->dns[k], false, buf, sizeof(buf));
+				fprintf(f, "nameserver %s\n", buf);
+			}
 		}
 	}
-	for (size_t i = 0; !any && t->cfg.dns && i < p->n_nics; i++) {
-		const struct pod_nic *n = &p->nics[i];
-
-		if (p->spec->nics[i].mode == NIC_MACVLAN && n->shim_addr.family) {
-			char buf[64];
-
-			addr_text(&n->shim_addr, false, buf, sizeof(buf));
-			fprintf(f, "nameserver %s\n", buf);
-			any = true;
-		} else if (p->spec->nics[i].mode != NIC_MACVLAN) {
-			fprintf(f, "nameserver %s\n", DNS_VETH_LISTEN);
-			any = true;
-		}
-	}
+	if (!any && t->cfg.dns)
+		any = embedded_nameservers(t, p, f);
 	if (!any) {
 		_cleanup_free_ char *host = NULL;
 
@@ -510,20 +743,72 @@ static int dns_listen_one(struct tankd *t, const struct np_addr *a)
 	return 0;
 }
 
-/* Listen where pods look for DNS: the veth gateway, and every host shim address. */
+static void dns_listen_warn(struct tankd *t, const char *addr, int r)
+{
+	if (r >= 0 || t->dns_warned)
+		return;
+	log_warn("embedded DNS: cannot listen on %s port 53: %s", addr, strerror(-r));
+	t->dns_warned = true;
+}
+
+/* A routed pair (veth, netkit) with an IPv6 address runs: it needs the IPv6 listener. */
+static bool veth6_in_use(struct tankd *t)
+{
+	for (struct pod *p = t->pods; p; p = p->next)
+		for (size_t i = 0; p->spec && i < p->n_nics && i < p->spec->n_nics; i++)
+			for (size_t k = 0; p->spec->nics[i].mode != NIC_MACVLAN &&
+					   k < p->nics[i].n_addrs; k++)
+				if (p->nics[i].addrs[k].family == AF_INET6)
+					return true;
+	return false;
+}
+
+/* The IPv6 listener of veth pods on the host's lo (checked again by net_check). */
+static void dns_veth6_ensure(struct tankd *t, bool check)
+{
+	static bool done;
+	struct np_addr a;
+	struct np_nic_seen seen;
+	struct diag d = { 0 };
+
+	if (!t->cfg.dns || strv_length(t->cfg.dns_listen) || np_addr_parse(DNS_VETH_LISTEN6, &a) < 0)
+		return;
+	if (check && done && np_nic_observe(-1, "lo", &a, 1, &seen, NULL) == 0 && !seen.missing)
+		return;
+	if ((done && !check) || !veth6_in_use(t))
+		return;
+	if (np_addr_ensure("lo", &a, &d) < 0) {
+		log_warn("embedded DNS: cannot add %s to lo: %s", DNS_VETH_LISTEN6,
+			 diag_text(&d, d.err));
+		return;
+	}
+	if (done)
+		event_emit(t, NULL, true, "NetworkDrift", "the DNS address %s was removed from lo; "
+			   "put back", DNS_VETH_LISTEN6);
+	done = true;
+}
+
+/* Listen where pods look for DNS: dns_listen if configured; else the veth gateway, the veth
+ * IPv6 listener, and every host shim address. */
 void net_dns_refresh(struct tankd *t)
 {
 	struct np_addr a;
 
 	if (!t->cfg.dns)
 		return;
-	if (np_addr_parse(DNS_VETH_LISTEN, &a) == 0 && dns_listen_one(t, &a) < 0 && !t->dns_warned) {
-		log_warn("embedded DNS: cannot listen on %s:53: %s", DNS_VETH_LISTEN, strerror(errno));
-		t->dns_warned = true;
+	for (size_t i = 0; t->cfg.dns_listen && t->cfg.dns_listen[i]; i++)
+		if (np_addr_parse(t->cfg.dns_listen[i], &a) == 0)
+			dns_listen_warn(t, t->cfg.dns_listen[i], dns_listen_one(t, &a));
+	if (!strv_length(t->cfg.dns_listen)) {
+		if (np_addr_parse(DNS_VETH_LISTEN, &a) == 0)
+			dns_listen_warn(t, DNS_VETH_LISTEN, dns_listen_one(t, &a));
+		if (np_addr_parse(DNS_VETH_LISTEN6, &a) == 0)
+			dns_listen_warn(t, DNS_VETH_LISTEN6, dns_listen_one(t, &a));
+		for (size_t i = 0; i < t->leases.n; i++)
+			if (!strncmp(t->leases.v[i].owner, "host-shim/", 10))
+				dns_listen_one(t, &t->leases.v[i].addr);
+		dns_veth6_ensure(t, false);
 	}
-	for (size_t i = 0; i < t->leases.n; i++)
-		if (!strncmp(t->leases.v[i].owner, "host-shim/", 10))
-			dns_listen_one(t, &t->leases.v[i].addr);
 	if (t->dns_up_fd < 0) {
 		t->dns_up_fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (t->dns_up_fd >= 0) {
@@ -579,6 +864,26 @@ static void dns_zone_build(struct tankd *t, struct np_dns_zone *z, struct np_dns
 
 	memset(z, 0, sizeof(*z));
 	z->domain = t->cfg.dns_domain;
+	/* first each address of a pool with a domain of its own, as <pod>.<pool domain> (so PTR
+	 * names it there), then every pod's addresses under the daemon's domain */
+	for (struct pod *p = t->pods; p && n < max; p = p->next) {
+		for (size_t i = 0; i < p->n_nics && n < max; i++) {
+			for (size_t k = 0; k < p->nics[i].n_addrs && n < max; k++) {
+				const struct np_ipam_pool *pool = NULL;
+
+				for (size_t j = 0; j < t->cfg.n_pools && !pool; j++)
+					if (t->cfg.pools[j].domain[0] &&
+					    addr_in(&t->cfg.pools[j].subnet, &p->nics[i].addrs[k]))
+						pool = &t->cfg.pools[j];
+				if (!pool || !strcmp(pool->domain, t->cfg.dns_domain))
+					continue;
+				names[n++] = (struct np_dns_name){ .name = p->name,
+								   .addrs = &p->nics[i].addrs[k],
+								   .n_addrs = 1,
+								   .domain = pool->domain };
+			}
+		}
+	}
 	for (struct pod *p = t->pods; p && n < max; p = p->next) {
 		for (size_t i = 0; i < p->n_nics && n < max; i++) {
 			if (!p->nics[i].n_addrs)
@@ -586,6 +891,7 @@ static void dns_zone_build(struct tankd *t, struct np_dns_zone *z, struct np_dns
 			names[n].name = p->name;
 			names[n].addrs = p->nics[i].addrs;
 			names[n].n_addrs = p->nics[i].n_addrs;
+			names[n].domain = NULL;
 			n++;
 		}
 	}
@@ -710,13 +1016,19 @@ void net_dns_tick(struct tankd *t)
 struct drift_ctx {
 	struct pod *p;
 	char what[128];
+	bool deleted;
+	int down_nic; /* the NIC reported as set down, or -1 */
 };
 
 static int on_netmon(const struct np_mon_event *ev, void *data)
 {
 	struct drift_ctx *c = data;
 
-	for (size_t i = 0; i < c->p->n_nics && !c->what[0]; i++) {
+	/* the first change is reported, except that a delete (which the kernel announces with a
+	 * link-down first) says more than the down before it */
+	if (c->deleted || (c->what[0] && ev->type != NP_MON_LINK_DEL))
+		return 0;
+	for (size_t i = 0; i < c->p->n_nics; i++) {
 		const struct pod_nic *n = &c->p->nics[i];
 		char a[64];
 
@@ -725,9 +1037,12 @@ static int on_netmon(const struct np_mon_event *ev, void *data)
 		switch (ev->type) {
 		case NP_MON_LINK_DEL:
 			snprintf(c->what, sizeof(c->what), "nic %s was deleted", n->name);
+			c->deleted = true;
+			c->down_nic = -1;
 			break;
 		case NP_MON_LINK_DOWN:
 			snprintf(c->what, sizeof(c->what), "nic %s was set down", n->name);
+			c->down_nic = (int)i;
 			break;
 		case NP_MON_ADDR_DEL:
 			for (size_t k = 0; k < n->n_addrs; k++) {
@@ -741,8 +1056,129 @@ static int on_netmon(const struct np_mon_event *ev, void *data)
 			}
 			break;
 		}
+		break; /* one NIC has this ifindex */
 	}
 	return 0;
+}
+
+/* The pod's NIC i as the kernel has it, in the pod's netns. */
+static int pod_nic_observe(struct tankd *t, struct pod *p, size_t i, struct np_nic_seen *ret)
+{
+	_cleanup_free_ char *path = strdup_printf("%s/tank-%s", t->cfg.netns_dir, p->name);
+	_cleanup_close_ int nsfd = path ? np_netns_open(path) : -ENOMEM;
+
+	if (nsfd < 0)
+		return nsfd;
+	return np_nic_observe(nsfd, p->nics[i].name, p->nics[i].addrs, p->nics[i].n_addrs, ret,
+			      NULL);
+}
+
+/* What is wrong with a NIC, in words; false when nothing is. */
+static bool nic_drift_text(const char *name, const struct np_nic_seen *s,
+			   const struct np_addr *want, size_t n, char *out, size_t len)
+{
+	char a[64];
+
+	if (!s->exists)
+		snprintf(out, len, "%s was deleted", name);
+	else if (!s->up)
+		snprintf(out, len, "%s was set down", name);
+	else if (s->missing) {
+		size_t k = (size_t)__builtin_ctz(s->missing);
+
+		addr_text(&want[k < n ? k : 0], true, a, sizeof(a));
+		snprintf(out, len, "address %s was removed from %s", a, name);
+	} else
+		return false;
+	return true;
+}
+
+/* Each in-use host shim: there, up, with its addresses; re-created (with the routes of its
+ * pods) when not. */
+static void check_shims(struct tankd *t)
+{
+	char done[16][16];
+	size_t n_done = 0;
+
+	for (struct pod *p = t->pods; p; p = p->next) {
+		for (size_t i = 0; p->phase == PHASE_RUNNING && i < p->n_nics; i++) {
+			const struct pod_nic *n = &p->nics[i];
+			struct np_addr addrs[NP_ADDRS_MAX];
+			struct np_nic_seen seen;
+			struct diag d = { 0 };
+			char what[160], nic[40];
+			size_t na, routed = 0;
+			bool seen_before = false;
+
+			if (!n->parent[0] || !n->shim[0])
+				continue;
+			for (size_t k = 0; k < n_done && !seen_before; k++)
+				seen_before = !strcmp(done[k], n->shim);
+			if (seen_before || n_done == ARRAY_SIZE(done))
+				continue;
+			snprintf(done[n_done++], sizeof(done[0]), "%s", n->shim);
+			na = shim_addrs(t, n->parent, addrs, ARRAY_SIZE(addrs));
+			if (np_nic_observe(-1, n->shim, addrs, na, &seen, &d) < 0)
+				continue;
+			snprintf(nic, sizeof(nic), "host shim %s on %s", n->shim, n->parent);
+			if (!nic_drift_text(nic, &seen, addrs, na, what, sizeof(what)))
+				continue;
+			if (shim_ensure(t, n->parent, n->shim, &d) < 0) {
+				event_emit(t, NULL, true, "NetworkDrift", "%s; cannot repair it: %s",
+					   what, diag_text(&d, d.err));
+				continue;
+			}
+			/* a re-created shim has lost its routes to the pods */
+			for (struct pod *q = t->pods; q; q = q->next)
+				for (size_t k = 0; q->phase == PHASE_RUNNING && k < q->n_nics; k++)
+					if (!strcmp(q->nics[k].shim, n->shim) &&
+					    np_hostshim_route_add(n->shim, q->nics[k].addrs,
+								  q->nics[k].n_addrs, NULL) >= 0)
+						routed++;
+			net_dns_refresh(t);
+			event_emit(t, NULL, true, "NetworkDrift",
+				   "%s; repaired: %zu address(es), routes to %zu pod NIC(s)", what,
+				   na, routed);
+		}
+	}
+}
+
+/*
+ * Drift the netlink monitors cannot see: NICs changed while tankd was down (or before the
+ * watch), host shims deleted or stripped from outside. Called from every reconciler pass; looks
+ * at most once per resync interval. A running pod with a broken NIC is restarted.
+ */
+void net_check(struct tankd *t)
+{
+	static uint64_t last;
+	uint64_t now = now_mono_ms();
+
+	if (last && now - last < t->cfg.resync_ms)
+		return;
+	last = now;
+	check_shims(t);
+	dns_veth6_ensure(t, true);
+	for (struct pod *p = t->pods; p; p = p->next) {
+		char what[160] = "";
+
+		for (size_t i = 0; p->phase == PHASE_RUNNING && i < p->n_nics && !what[0]; i++) {
+			struct np_nic_seen seen;
+			char nic[32];
+
+			if (pod_nic_observe(t, p, i, &seen) < 0)
+				continue;
+			if (seen.exists)
+				mac_text(seen.mac, p->nics[i].mac); /* also for adopted pods */
+			snprintf(nic, sizeof(nic), "nic %s", p->nics[i].name);
+			nic_drift_text(nic, &seen, p->nics[i].addrs, p->nics[i].n_addrs, what,
+				       sizeof(what));
+		}
+		if (!what[0])
+			continue;
+		event_emit(t, p->name, true, "NetworkDrift", "%s; restarting the pod to repair it",
+			   what);
+		runtime_stop(t, p, false);
+	}
 }
 
 /* Watch the pod's netns for NICs or addresses removed from outside. */
@@ -765,13 +1201,21 @@ int net_pod_watch(struct tankd *t, struct pod *p, int nsfd)
 
 void net_monitor_event(struct tankd *t, struct pod *p)
 {
-	struct drift_ctx c = { .p = p };
+	struct drift_ctx c = { .p = p, .down_nic = -1 };
 	int r = np_monitor_read(p->netmon, on_netmon, &c, NULL);
 
 	if (r == -ENOBUFS)
 		snprintf(c.what, sizeof(c.what), "network events were lost (netlink overrun)");
 	if (!c.what[0] || p->phase == PHASE_STOPPING)
 		return;
+	if (c.down_nic >= 0) {
+		/* a down whose delete is not read yet: ask the kernel */
+		struct np_nic_seen seen;
+
+		if (pod_nic_observe(t, p, (size_t)c.down_nic, &seen) >= 0 && !seen.exists)
+			snprintf(c.what, sizeof(c.what), "nic %s was deleted",
+				 p->nics[c.down_nic].name);
+	}
 	/* a pod whose network changed under it is started again from its spec */
 	event_emit(t, p->name, true, "NetworkDrift", "%s; restarting the pod to repair it", c.what);
 	runtime_stop(t, p, false);

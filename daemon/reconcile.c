@@ -222,6 +222,7 @@ void reconcile_pass(struct tankd *t)
 	}
 	net_sweep(t, records);
 	net_dns_tick(t);
+	net_check(t);
 	/* stops whose shim did not answer in time */
 	for (struct pod *p = t->pods, *next; p; p = next) {
 		next = p->next;
@@ -274,6 +275,8 @@ json_t *pod_to_json(const struct tankd *t, const struct pod *p)
 			json_object_set_new(nj, "host_ifname", json_string(p->nics[i].host_ifname));
 			json_object_set_new(nj, "host_ifindex", json_integer(p->nics[i].host_ifindex));
 		}
+		if (p->nics[i].mac[0]) /* what the kernel has, for every kind */
+			json_object_set_new(nj, "mac", json_string(p->nics[i].mac));
 		json_array_append_new(nics, nj);
 	}
 	for (size_t i = 0; i < p->n_ctrs; i++) {

@@ -621,10 +621,13 @@ void runtime_pull_done(struct tankd *t, struct pod *p)
 	free(p->message);
 	p->message = NULL;
 	state_save(t, p);
-	for (size_t i = 0; i < p->n_nics; i++)
-		event_emit(t, p->name, false, "NetworkConfigured", "nic %s (veth, host side %s): %s",
-			   p->nics[i].name, p->nics[i].host_ifname,
-			   p->nics[i].ips && p->nics[i].ips[0] ? p->nics[i].ips[0] : "no address");
+	for (size_t i = 0; i < p->n_nics; i++) {
+		char nic[256];
+
+		net_nic_describe(p, i, nic, sizeof(nic));
+		event_emit(t, p->name, false, "NetworkConfigured", "nic %s (%s)", p->nics[i].name,
+			   nic);
+	}
 	event_emit(t, p->name, false, "Started", "running (shim pid %d, pid %d)", (int)p->shim_pid,
 		p->n_ctrs ? (int)p->ctrs[0].pid : 0);
 }

@@ -114,6 +114,11 @@ static size_t path_key(struct spec_ctx *c, const char *key)
 	return old;
 }
 
+size_t spec_path_key(struct spec_ctx *c, const char *key)
+{
+	return path_key(c, key);
+}
+
 size_t spec_path_index(struct spec_ctx *c, size_t i)
 {
 	size_t old = c->plen;
@@ -1139,6 +1144,8 @@ void pod_spec_free(struct pod_spec *s)
 		free(s->nics[i].name);
 		free(s->nics[i].parent);
 		free(s->nics[i].ipam);
+		strv_free(s->nics[i].ipam_more);
+		free(s->nics[i].routes);
 		free(s->nics[i].addrs);
 		free(s->nics[i].mac);
 	}

@@ -12,6 +12,8 @@
 #define SPEC_CONTAINERS_MAX 16
 #define SPEC_NICS_MAX 8
 #define SPEC_ADDRS_MAX 8
+#define SPEC_ROUTES_MAX 16       /* extra routes of one NIC (NP_ROUTES_MAX) */
+#define SPEC_POOLS_MAX 4         /* IPAM pools of one NIC */
 #define SPEC_VOLUMES_MAX 64
 #define SPEC_RULES_MAX 1024
 #define SPEC_ERRORS_MAX 64
@@ -40,6 +42,11 @@ struct spec_cidr {
 	char text[64]; /* canonical "198.18.0.10/24"; a plain address (gateway, dns) has no "/N" */
 };
 
+struct spec_route {
+	struct spec_cidr to;  /* a network CIDR (host bits clear) */
+	struct spec_cidr via; /* a plain address of the same family; family 0: a device route */
+};
+
 struct spec_nic {
 	char *name;
 	enum nic_mode mode;
@@ -49,6 +56,9 @@ struct spec_nic {
 	size_t n_addrs;
 	struct spec_cidr gateway4, gateway6; /* family 0 when absent */
 	char *mac;     /* optional, lowercase "aa:bb:cc:dd:ee:ff" */
+	char **ipam_more; /* further pools after ipam, one address from each (NULL: none) */
+	struct spec_route *routes; /* extra routes in the pod via this NIC */
+	size_t n_routes;
 };
 
 struct spec_port_range {
@@ -202,6 +212,7 @@ void spec_dup_check(struct spec_ctx *c, const void *arr, size_t stride, size_t o
 	spec_dup_check(c, arr, sizeof(*(arr)), offsetof(__typeof__(*(arr)), field), i, key, what,  \
 		       list)
 size_t spec_path_index(struct spec_ctx *c, size_t i);
+size_t spec_path_key(struct spec_ctx *c, const char *key); /* push ".key"; pop with spec_path_pop */
 void spec_path_pop(struct spec_ctx *c, size_t old);
 char *spec_strdup(struct spec_ctx *c, const char *s);
 void *spec_calloc(struct spec_ctx *c, size_t n, size_t size);

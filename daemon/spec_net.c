@@ -9,6 +9,7 @@
 
 #define TANK_SPEC_INTERNAL
 #include "daemon/spec.h"
+#include "netplane/netplane.h"
 
 #define WHY(...) (snprintf(why, whylen, __VA_ARGS__), -EINVAL)
 
@@ -464,6 +465,26 @@ static void p_nic_parent(struct spec_ctx *c, const json_t *v, void *t)
 		nic->parent = spec_strdup(c, s);
 }
 
+/* One more pool for the NIC: the first goes to ipam, the others to ipam_more. */
+static void nic_add_pool(struct spec_ctx *c, struct spec_nic *nic, const char *pool)
+{
+	size_t n = strv_length(nic->ipam_more) + (nic->ipam ? 1 : 0);
+
+	bool dup = nic->ipam && !strcmp(nic->ipam, pool);
+
+	for (size_t i = 0; !dup && nic->ipam_more && nic->ipam_more[i]; i++)
+		dup = !strcmp(nic->ipam_more[i], pool);
+	if (dup)
+		spec_err(c, "%s: the pool is named twice (one address per pool)",
+			 spec_quote(c, pool));
+	else if (n >= SPEC_POOLS_MAX)
+		spec_err(c, "at most %d IPAM pools per NIC", SPEC_POOLS_MAX);
+	else if (!nic->ipam)
+		nic->ipam = spec_strdup(c, pool);
+	else if (strv_push(&nic->ipam_more, pool) < 0)
+		spec_err(c, "out of memory");
+}
+
 static void p_ipam_pool(struct spec_ctx *c, const json_t *v, void *t)
 {
 	struct spec_nic *nic = t;
@@ -483,7 +504,7 @@ static void p_ipam_pool(struct spec_ctx *c, const json_t *v, void *t)
 		spec_err(c, "%s: a pool name has 1-63 characters from a-z, A-Z, 0-9, '-', '_', '.'",
 			 spec_quote(c, s));
 	else
-		nic->ipam = spec_strdup(c, s);
+		nic_add_pool(c, nic, s);
 }
 
 static const struct spec_field ipam_fields[] = {
@@ -512,7 +533,7 @@ static void p_nic_ip(struct spec_ctx *c, const json_t *v, void *t)
 	size_t n;
 
 	if (json_is_string(v) && strcmp(json_string_value(v), "ipam") == 0) {
-		nic->ipam = spec_strdup(c, "default");
+		nic_add_pool(c, nic, "default");
 	} else if (json_is_string(v)) {
 		if ((nic->addrs = spec_calloc(c, 1, sizeof(*nic->addrs))))
 			nic_add_addr(c, nic, v);
@@ -531,17 +552,19 @@ static void p_nic_ip(struct spec_ctx *c, const json_t *v, void *t)
 			const json_t *e = json_array_get(v, i);
 			size_t old = spec_path_index(c, i);
 
+			/* pools and static addresses mix: one address from each pool */
 			if (json_is_string(e) && strcmp(json_string_value(e), "ipam") == 0)
-				spec_err(c, "\"ipam\" cannot be mixed with static addresses; use "
-					    "\"ip\": \"ipam\" alone");
+				nic_add_pool(c, nic, "default");
+			else if (json_is_object(e))
+				SPEC_WALK(c, e, ipam_fields, nic);
 			else
 				nic_add_addr(c, nic, e);
 			spec_path_pop(c, old);
 		}
 	} else {
 		spec_err_type(c, v,
-			      "a CIDR string, a list of CIDR strings, \"ipam\" or {\"ipam\": "
-			      "\"<pool>\"}");
+			      "a CIDR string, \"ipam\", {\"ipam\": \"<pool>\"}, or a list of "
+			      "those");
 	}
 }
 
@@ -602,6 +625,59 @@ static void p_nic_mac(struct spec_ctx *c, const json_t *v, void *t)
 	nic->mac = spec_strdup(c, why);
 }
 
+static void p_route_to(struct spec_ctx *c, const json_t *v, void *t)
+{
+	get_cidr(c, v, SPEC_CIDR_PEER, &((struct spec_route *)t)->to);
+}
+
+static void p_route_via(struct spec_ctx *c, const json_t *v, void *t)
+{
+	if (json_is_string(v) && strchr(json_string_value(v), '/'))
+		spec_err(c, "%s: via is an address, not a CIDR (drop the \"/N\")",
+			 spec_quote(c, json_string_value(v)));
+	else
+		get_cidr(c, v, SPEC_CIDR_ADDR, &((struct spec_route *)t)->via);
+}
+
+static const struct spec_field route_fields[] = {
+	{ "to", p_route_to, "required (a CIDR, e.g. \"198.18.64.0/24\")" },
+	{ "via", p_route_via, NULL },
+};
+
+static void p_nic_routes(struct spec_ctx *c, const json_t *v, void *t)
+{
+	struct spec_nic *nic = t;
+	size_t n;
+
+	if (!spec_get_array(c, v, SPEC_ROUTES_MAX, "an array of {to, via} objects", &n))
+		return;
+	if (!(nic->routes = spec_calloc(c, n ? n : 1, sizeof(*nic->routes))))
+		return;
+	nic->n_routes = n;
+	for (size_t i = 0; i < n; i++) {
+		const json_t *e = json_array_get(v, i);
+		struct spec_route *r = &nic->routes[i];
+		size_t old = spec_path_index(c, i);
+
+		if (!json_is_object(e)) {
+			spec_err_type(c, e, "an object {to, via}");
+		} else {
+			SPEC_WALK(c, e, route_fields, r);
+			if (r->to.family && r->via.family && r->to.family != r->via.family)
+				spec_err_key(c, "via", "%s: an %s route needs an %s next hop",
+					     spec_quote(c, r->via.text),
+					     r->to.family == AF_INET ? "IPv4" : "IPv6",
+					     r->to.family == AF_INET ? "IPv4" : "IPv6");
+			for (size_t k = 0; k < i && r->to.family; k++)
+				if (nic->routes[k].to.family == r->to.family &&
+				    !strcmp(nic->routes[k].to.text, r->to.text))
+					spec_err_key(c, "to", "%s: duplicate route",
+						     spec_quote(c, r->to.text));
+		}
+		spec_path_pop(c, old);
+	}
+}
+
 static const struct spec_field nic_fields[] = {
 	{ "name", p_nic_name, "required (an interface name, e.g. \"eth0\")" },
 	{ "mode", p_nic_mode, NULL },
@@ -609,6 +685,7 @@ static const struct spec_field nic_fields[] = {
 	{ "ip", p_nic_ip, NULL },
 	{ "gateway", p_nic_gateway, NULL },
 	{ "mac", p_nic_mac, NULL },
+	{ "routes", p_nic_routes, NULL },
 };
 
 static bool nic_has_family(const struct spec_nic *nic, int family)
@@ -636,8 +713,35 @@ static void nic_check(struct spec_ctx *c, const json_t *obj, struct spec_nic *ni
 			     mode);
 		return;
 	}
+	for (size_t i = 0; nic->mode != NIC_MACVLAN && i < nic->n_routes; i++) {
+		const struct spec_route *r = &nic->routes[i];
+		const char *gw = r->via.family == AF_INET ? NP_VETH_GW4 : NP_VETH_GW6;
+
+		if (r->via.family && strcmp(r->via.text, gw)) {
+			size_t old = spec_path_key(c, "routes"), old2 = spec_path_index(c, i);
+
+			spec_err_key(c, "via",
+				     "%s: %s NICs route only via the host (%s); omit \"via\"",
+				     spec_quote(c, r->via.text), mode, gw);
+			spec_path_pop(c, old2);
+			spec_path_pop(c, old);
+		}
+	}
 	if (nic->ipam)
 		return; /* the pool decides the family */
+	for (size_t i = 0; i < nic->n_routes; i++) {
+		const struct spec_route *r = &nic->routes[i];
+
+		if (r->to.family && !nic_has_family(nic, r->to.family)) {
+			size_t old = spec_path_key(c, "routes"), old2 = spec_path_index(c, i);
+
+			spec_err_key(c, "to", "an %s route needs an %s address on this NIC",
+				     r->to.family == AF_INET ? "IPv4" : "IPv6",
+				     r->to.family == AF_INET ? "IPv4" : "IPv6");
+			spec_path_pop(c, old2);
+			spec_path_pop(c, old);
+		}
+	}
 	for (int k = 0; k < 2; k++) {
 		const struct spec_cidr *gw = k ? &nic->gateway6 : &nic->gateway4;
 		const char *fam = k ? "IPv6" : "IPv4";
@@ -665,7 +769,7 @@ static void p_nics(struct spec_ctx *c, const json_t *v, void *t)
 		size_t old = spec_path_index(c, i);
 
 		if (!json_is_object(e)) {
-			spec_err_type(c, e, "an object {name, mode, parent, ip, gateway, mac}");
+			spec_err_type(c, e, "an object {name, mode, parent, ip, gateway, mac, routes}");
 		} else {
 			SPEC_WALK(c, e, nic_fields, &s->nics[i]);
 			nic_check(c, e, &s->nics[i]);

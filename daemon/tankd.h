@@ -43,6 +43,8 @@ struct tankd_config {
 	char *dns_domain;  /* pods answer as <pod>.<dns_domain> */
 	bool dns;          /* run the embedded DNS server */
 	char **dns_upstream; /* forwarders; NULL = the host's /etc/resolv.conf */
+	char **dns_listen;   /* embedded DNS addresses; NULL = 169.254.1.1, the veth IPv6
+			      * listener and the host shims' leases */
 	struct np_ipam_pool *pools;
 	size_t n_pools;
 	/* images */
@@ -100,6 +102,7 @@ struct pod_nic {
 	char parent[16];      /* macvlan: the uplink */
 	char shim[16];        /* macvlan: the host shim on that uplink */
 	struct np_addr shim_addr; /* its address (family 0: none) */
+	char mac[18];         /* the pod side's MAC from the kernel ("" until known) */
 };
 
 struct pod_ctr {
@@ -159,8 +162,8 @@ struct tankd {
 	struct pod *pods;
 	uint8_t slots_used[TANK_MAX_PODS]; /* 1 = taken */
 	struct np_lease_set leases; /* IPAM, persisted in <data_dir>/ipam-leases.json */
-	int dns_fds[8];             /* embedded DNS listeners */
-	struct np_addr dns_addrs[8];
+	int dns_fds[16];            /* embedded DNS listeners */
+	struct np_addr dns_addrs[16];
 	size_t n_dns_fds;
 	int dns_up_fd;              /* towards the upstream resolvers */
 	bool dns_warned;
@@ -229,6 +232,8 @@ void net_dns_refresh(struct tankd *t);
 void net_dns_event(struct tankd *t, int fd);
 void net_dns_tick(struct tankd *t);
 void net_monitor_event(struct tankd *t, struct pod *p);
+void net_check(struct tankd *t);
+void net_nic_describe(const struct pod *p, size_t i, char *buf, size_t len);
 
 /* ---- BPF datapath, tankd's side (datapath.c) --------------------------------------------- */
 

@@ -58,6 +58,37 @@ int np_addr_parse(const char *text, struct np_addr *ret)
 	return 0;
 }
 
+void np_addr_mask(struct np_addr *a)
+{
+	uint8_t *b = (uint8_t *)&a->v6;
+	unsigned int len = a->family == AF_INET ? 4 : 16, bits = a->prefix;
+
+	for (unsigned int i = 0; i < len; i++) {
+		unsigned int keep = bits >= 8 ? 8 : bits;
+
+		b[i] &= (uint8_t)(0xff00 >> keep);
+		bits -= keep;
+	}
+}
+
+bool np_addr_in(const struct np_addr *net, const struct np_addr *a)
+{
+	const uint8_t *n = (const uint8_t *)&net->v6, *x = (const uint8_t *)&a->v6;
+	unsigned int bits = net->prefix;
+
+	if (net->family != a->family || bits > (net->family == AF_INET ? 32u : 128u))
+		return false;
+	for (unsigned int i = 0; bits; i++) {
+		unsigned int take = bits >= 8 ? 8 : bits;
+		uint8_t mask = (uint8_t)(0xff << (8 - take));
+
+		if ((n[i] & mask) != (x[i] & mask))
+			return false;
+		bits -= take;
+	}
+	return true;
+}
+
 int np_addr_format(const struct np_addr *a, bool with_prefix, char *buf, size_t len)
 {
 	char text[INET6_ADDRSTRLEN];

@@ -1,6 +1,8 @@
 /* dns.c - the embedded DNS server's message handling: parse a query, answer, or say "forward". */
 #include <arpa/inet.h>
+#include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "netplane/netplane.h"
 
@@ -386,7 +388,7 @@ static void answer_addrs(struct reply *rp, const struct np_dns_name *e, uint16_t
 enum np_dns_verdict np_dns_answer(const struct np_dns_zone *z, const uint8_t *q, size_t qlen,
 				  uint8_t *out, size_t cap, size_t *ret_len)
 {
-	const char *domain = z->domain ? z->domain : NP_DNS_DOMAIN;
+	const char *domain = z->domain ? z->domain : NP_DNS_DOMAIN, *qdomain = NULL;
 	uint32_t ttl = z->ttl ? z->ttl : 5;
 	struct reply rp = { .buf = out };
 	struct dns_query qq;
@@ -417,8 +419,19 @@ enum np_dns_verdict np_dns_answer(const struct np_dns_zone *z, const uint8_t *q,
 	if (DNS_HDR + qq.name.len + 4 > rp.limit)
 		return NP_DNS_DROP; /* cannot happen: 12 + 255 + 4 < 512 - 11 */
 
+	/* the most specific domain served (the zone's, or a name's own) that holds the name */
+	prefix = SIZE_MAX;
+	for (size_t i = 0; i <= z->n_names; i++) {
+		const char *dom = i == z->n_names ? domain : z->names[i].domain;
+		size_t pre;
+
+		if (dom && domain_ok(dom) && name_ends_with(&qq.name, dom, &pre) && pre < prefix) {
+			qdomain = dom;
+			prefix = pre;
+		}
+	}
 	/* forward names and reverse addresses outside the zone */
-	if (domain_ok(domain) && name_ends_with(&qq.name, domain, &prefix)) {
+	if (qdomain) {
 		reply_start(&rp, &qq, F_AA);
 		reply_question(&rp, &qq);
 		if (qq.qclass != C_IN && qq.qclass != T_ANY) {
@@ -427,18 +440,20 @@ enum np_dns_verdict np_dns_answer(const struct np_dns_zone *z, const uint8_t *q,
 			rcode = RC_NOERROR; /* the domain itself: no records of its own */
 		} else {
 			const uint8_t *l = qq.name.wire + qq.name.label[0];
-			const struct np_dns_name *hit = NULL;
+			bool hit = false;
 
-			for (size_t i = 0; prefix == 1 && i < z->n_names && !hit; i++) {
+			/* every entry of the name in that domain (a pod with several NICs) */
+			for (size_t i = 0; prefix == 1 && i < z->n_names; i++) {
 				const struct np_dns_name *e = &z->names[i];
 
-				if (entry_ok(e) && label_eq(l + 1, l[0], e->name, strlen(e->name)))
-					hit = e;
+				if (!entry_ok(e) || !label_eq(l + 1, l[0], e->name, strlen(e->name)) ||
+				    strcasecmp(e->domain ? e->domain : domain, qdomain))
+					continue;
+				hit = true;
+				answer_addrs(&rp, e, qq.qtype, ttl);
 			}
 			if (!hit)
 				rcode = RC_NXDOMAIN;
-			else
-				answer_addrs(&rp, hit, qq.qtype, ttl);
 		}
 	} else {
 		bool v4 = name_ends_with(&qq.name, "in-addr.arpa", &prefix);
@@ -460,6 +475,8 @@ enum np_dns_verdict np_dns_answer(const struct np_dns_zone *z, const uint8_t *q,
 			owned = addr_in_prefix(&a, &z->reverse[i]);
 		if (!hit && !owned)
 			return NP_DNS_FORWARD;
+		if (hit && hit->domain)
+			domain = hit->domain; /* named in its own domain */
 		if (!domain_ok(domain) && hit)
 			return NP_DNS_FORWARD; /* no zone to name it in */
 		reply_start(&rp, &qq, F_AA);

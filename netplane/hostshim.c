@@ -191,6 +191,7 @@ out:
 static int shim_routes(const char *name, const struct np_addr *addrs, size_t n, bool add,
 		       struct diag *d)
 {
+	struct shim_addrs cur = {};
 	struct np_nl *nl = NULL;
 	struct np_link sl = {};
 	struct diag local = {};
@@ -220,6 +221,19 @@ static int shim_routes(const char *name, const struct np_addr *addrs, size_t n, 
 		diag_fail(d, r, "%s", diag_text(&local, r));
 		goto out;
 	}
+	if (add) {
+		/* the host answers a pod from the shim's address in the pod's subnet, when the
+		 * shim has several (one per pool) */
+		cur.ifindex = sl.ifindex;
+		np_msgs_init(&m);
+		if (!np_msg_addr_dump(&m, AF_UNSPEC)) {
+			r = diag_fail(d, -errno, "cannot build the request");
+			goto out;
+		}
+		r = np_nl_talk(nl, &m, shim_addr_cb, &cur, d);
+		if (r < 0)
+			goto out;
+	}
 	/* deletes one by one, so that one already gone does not hide the others */
 	for (size_t i = 0; i < n; i++) {
 		struct np_route rt = {
@@ -230,6 +244,9 @@ static int shim_routes(const char *name, const struct np_addr *addrs, size_t n, 
 		};
 
 		rt.dst.prefix = rt.dst.family == AF_INET ? 32 : 128;
+		for (size_t k = 0; add && k < cur.n && !rt.src.family; k++)
+			if (np_addr_in(&cur.v[k], &addrs[i]))
+				rt.src = cur.v[k];
 		if (add) {
 			if (i == 0)
 				np_msgs_init(&m);

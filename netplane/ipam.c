@@ -477,6 +477,12 @@ static bool taken(const u128 *v, size_t n, u128 x)
 int np_ipam_pick(const struct np_ipam_pool *p, const char *owner, const struct np_lease_set *used,
 		 struct np_addr *ret, struct diag *d)
 {
+	return np_ipam_pick_for(p, owner, owner, used, ret, d);
+}
+
+int np_ipam_pick_for(const struct np_ipam_pool *p, const char *owner, const char *reserve_key,
+		     const struct np_lease_set *used, struct np_addr *ret, struct diag *d)
+{
 	int family = p->subnet.family;
 	unsigned int hb = family_bits(family) - p->subnet.prefix;
 	u128 base = addr_to_u128(&p->subnet), size_m1 = host_mask(hb), lo = 0, hi = size_m1;
@@ -486,7 +492,7 @@ int np_ipam_pick(const struct np_ipam_pool *p, const char *owner, const struct n
 	size_t n_busy = 0, cap;
 	char text[NP_ADDR_TEXT_MAX];
 
-	if (!owner_valid(owner))
+	if (!owner_valid(owner) || !reserve_key)
 		return diag_fail(d, -EINVAL, "pool %s: invalid owner key", p->name);
 	if (family != AF_INET && family != AF_INET6)
 		return diag_fail(d, -EINVAL, "pool %s: not initialised", p->name);
@@ -501,14 +507,14 @@ int np_ipam_pick(const struct np_ipam_pool *p, const char *owner, const struct n
 	for (size_t i = 0; i < p->n_reserved; i++) {
 		const struct np_lease *l;
 
-		if (strcmp(p->reserved[i].owner, owner) != 0)
+		if (strcmp(p->reserved[i].owner, reserve_key) != 0)
 			continue;
 		l = lease_by_addr(used, p->name, &p->reserved[i].addr);
 		if (l) {
 			np_addr_format(&p->reserved[i].addr, false, text, sizeof(text));
 			return diag_fail(d, -EADDRINUSE, "pool %s: %s is reserved for %s but "
 							 "leased to %s",
-					 p->name, text, owner, l->owner);
+					 p->name, text, reserve_key, l->owner);
 		}
 		*ret = p->reserved[i].addr;
 		return 0;

@@ -1,6 +1,7 @@
-/* link.c - links: RTM_*LINK builders and parser, ifindex lookup, delete. */
+/* link.c - links: RTM_*LINK builders and parser, ifindex lookup, delete, observation. */
 #include <libmnl/libmnl.h>
 #include <linux/if.h>
+#include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -346,4 +347,98 @@ int np_link_delete(const char *ifname, struct diag *d)
 	if (r < 0)
 		return diag_fail(d, r, "deleting link %s: %s", ifname, diag_text(&local, r));
 	return 0;
+}
+
+int np_addr_ensure(const char *ifname, const struct np_addr *a, struct diag *d)
+{
+	struct np_nl *nl = NULL;
+	struct np_link l = {};
+	struct np_msgs m;
+	int r;
+
+	if (!np_ifname_valid(ifname) || !a ||
+	    (a->family != AF_INET && a->family != AF_INET6) ||
+	    a->prefix > (a->family == AF_INET ? 32 : 128))
+		return diag_fail(d, -EINVAL, "invalid interface or address");
+	r = np_nl_open(-1, &nl, d);
+	if (r < 0)
+		return r;
+	r = np_link_get(nl, ifname, &l, d);
+	if (r >= 0) {
+		np_msgs_init(&m);
+		if (!np_msg_addr_replace(&m, l.ifindex, a, RT_SCOPE_UNIVERSE,
+					 a->family == AF_INET6 ? IFA_F_NODAD : 0, 0))
+			r = diag_fail(d, -errno, "%s: cannot build the request", ifname);
+		else
+			r = np_nl_talk(nl, &m, NULL, NULL, d);
+	}
+	np_nl_close(nl);
+	return r;
+}
+
+struct seen_ctx {
+	struct np_nic_seen *seen;
+	const struct np_addr *want;
+	size_t n;
+};
+
+static int seen_addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct seen_ctx *c = data;
+	struct np_ifaddr ia;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR || np_msg_addr_parse(nlh, &ia) < 0 ||
+	    ia.ifindex != c->seen->ifindex)
+		return 0;
+	for (size_t i = 0; i < c->n; i++)
+		if (c->want[i].family == ia.addr.family && c->want[i].prefix == ia.addr.prefix &&
+		    !memcmp(&c->want[i].v6, &ia.addr.v6, ia.addr.family == AF_INET ? 4 : 16))
+			c->seen->missing &= ~(1u << i);
+	return 0;
+}
+
+int np_nic_observe(int netns_fd, const char *ifname, const struct np_addr *want, size_t n,
+		   struct np_nic_seen *ret, struct diag *d)
+{
+	struct np_nic_seen seen = {};
+	struct seen_ctx c = { .seen = &seen, .want = want, .n = n };
+	struct np_nl *nl = NULL;
+	struct np_link l = {};
+	struct np_msgs m;
+	int r;
+
+	if (!np_ifname_valid(ifname))
+		return diag_fail(d, -EINVAL, "invalid interface name");
+	if (n > 32 || (n && !want))
+		return diag_fail(d, -E2BIG, "%s: at most 32 addresses", ifname);
+	r = np_nl_open(netns_fd, &nl, d);
+	if (r < 0)
+		return r;
+	r = np_link_get(nl, ifname, &l, NULL);
+	if (r == -ENODEV) {
+		*ret = seen; /* not there: nothing else to see */
+		r = 0;
+		goto out;
+	}
+	if (r < 0) {
+		diag_fail(d, r, "link %s: %s", ifname, strerror(-r));
+		goto out;
+	}
+	seen.exists = true;
+	seen.up = l.flags & IFF_UP;
+	seen.ifindex = l.ifindex;
+	memcpy(seen.mac, l.mac, sizeof(seen.mac));
+	snprintf(seen.kind, sizeof(seen.kind), "%s", l.kind);
+	seen.missing = n == 32 ? ~0u : (1u << n) - 1;
+	np_msgs_init(&m);
+	if (!np_msg_addr_dump(&m, AF_UNSPEC)) {
+		r = diag_fail(d, -errno, "%s: cannot build the request", ifname);
+		goto out;
+	}
+	r = np_nl_talk(nl, &m, seen_addr_cb, &c, d);
+	if (r >= 0)
+		*ret = seen;
+out:
+	np_nl_close(nl);
+	return r;
 }

@@ -218,6 +218,7 @@ int np_macvlan_setup(const struct np_macvlan_spec *s, struct np_nic_state *ret, 
 	}
 	ret->host_ifindex = parent.ifindex;
 	ret->pod_ifindex = pl.ifindex;
+	memcpy(ret->pod_mac, pl.mac, sizeof(ret->pod_mac));
 out:
 	if (r < 0) {
 		if (created) {

@@ -32,6 +32,10 @@ int np_addr_parse(const char *text, struct np_addr *ret);
 /* "198.18.0.10/24" (with_prefix) or "198.18.0.10"; buf of NP_ADDR_TEXT_MAX. -EINVAL/-ENOSPC. */
 #define NP_ADDR_TEXT_MAX (INET6_ADDRSTRLEN + 4)
 int np_addr_format(const struct np_addr *a, bool with_prefix, char *buf, size_t len);
+/* Whether a lies in the subnet net (same family, the first net->prefix bits equal). */
+bool np_addr_in(const struct np_addr *net, const struct np_addr *a);
+/* Clear the host bits of a (198.18.0.10/24 -> 198.18.0.0/24). */
+void np_addr_mask(struct np_addr *a);
 
 /* ---- network namespaces ------------------------------------------------------------------ */
 
@@ -67,24 +71,6 @@ int np_link_delete(const char *ifname, struct diag *d);
 #define NP_VETH_GW6 "fe80::1"
 #define NP_ADDRS_MAX 8
 
-struct np_veth_spec {
-	const char *host_ifname; /* <= 15 chars, unique on the host, e.g. "tk3f2a9c01" */
-	const char *pod_ifname;  /* name inside the pod, e.g. "eth0" */
-	int pod_netns_fd;
-	const struct np_addr *addrs;
-	size_t n_addrs;
-	unsigned int mtu; /* 0: kernel default */
-};
-
-struct np_nic_state {
-	int host_ifindex; /* in the calling (tankd's) netns */
-	int pod_ifindex;  /* in the pod netns */
-};
-
-int np_veth_setup(const struct np_veth_spec *s, struct np_nic_state *ret, struct diag *d);
-
-/* ---- macvlan NICs, netkit probe, host shim ------------------------------------------------ */
-
 /* A route in a pod: dst via gw (gw.family 0: a device route on the NIC). */
 struct np_route_via {
 	struct np_addr dst;
@@ -92,6 +78,33 @@ struct np_route_via {
 };
 
 #define NP_ROUTES_MAX 16
+
+struct np_veth_spec {
+	const char *host_ifname; /* <= 15 chars, unique on the host, e.g. "tk3f2a9c01" */
+	const char *pod_ifname;  /* name inside the pod, e.g. "eth0" */
+	int pod_netns_fd;
+	const struct np_addr *addrs;
+	size_t n_addrs;
+	unsigned int mtu; /* 0: kernel default */
+	/* Another NIC of the pod has the default route of that family: this one gets only a host
+	 * route to the gateway and its own subnets via the gateway, at `metric` (distinct per
+	 * NIC, so that two such NICs do not collide). */
+	bool no_default4, no_default6;
+	uint32_t metric;
+	/* extra routes in the pod, all via the host's gateway (gw.family must be 0) */
+	const struct np_route_via *routes;
+	size_t n_routes; /* <= NP_ROUTES_MAX */
+};
+
+struct np_nic_state {
+	int host_ifindex; /* in the calling (tankd's) netns */
+	int pod_ifindex;  /* in the pod netns */
+	uint8_t pod_mac[6]; /* the pod side's MAC, as the kernel reported it */
+};
+
+int np_veth_setup(const struct np_veth_spec *s, struct np_nic_state *ret, struct diag *d);
+
+/* ---- macvlan NICs, netkit probe, host shim ------------------------------------------------ */
 
 /*
  * A macvlan NIC in bridge mode on `parent` (DESIGN.md §4 mode "macvlan"):
@@ -255,6 +268,10 @@ int np_lease_set_from_json(const json_t *j, struct np_lease_set *s, struct diag 
  */
 int np_ipam_pick(const struct np_ipam_pool *p, const char *owner, const struct np_lease_set *used,
 		 struct np_addr *ret, struct diag *d);
+/* The same, with reservations matched on reserve_key instead of owner (tankd leases to
+ * "<pod uid>/<nic>" but reservations name "<pod name>/<nic>", which survives a re-create). */
+int np_ipam_pick_for(const struct np_ipam_pool *p, const char *owner, const char *reserve_key,
+		     const struct np_lease_set *used, struct np_addr *ret, struct diag *d);
 
 /* ---- embedded DNS (pure message handling: no sockets) ------------------------------------- */
 
@@ -265,6 +282,9 @@ struct np_dns_name {
 	const char *name; /* a pod name (one DNS label), answered as <name>.<domain> */
 	const struct np_addr *addrs;
 	size_t n_addrs;
+	const char *domain; /* NULL: the zone's; else these addresses are <name>.<domain> (a pool's
+			     * domain). Entries with the same name and domain are answered together;
+			     * PTR names the first entry holding the address in its domain. */
 };
 
 struct np_dns_zone {
@@ -580,6 +600,8 @@ struct np_route {
 	uint8_t scope;     /* RT_SCOPE_* */
 	uint8_t protocol;  /* RTPROT_* */
 	uint32_t nh_flags; /* RTNH_F_ONLINK */
+	struct np_addr src; /* RTA_PREFSRC; src.family == 0: none */
+	uint32_t metric;    /* RTA_PRIORITY; 0: the kernel's default */
 };
 
 /* A link as RTM_NEWLINK describes it (reply to RTM_GETLINK). */
@@ -654,6 +676,22 @@ int np_msg_link_parse(const struct nlmsghdr *nlh, struct np_link *ret);
 
 /* RTM_GETLINK by name on nl's netns (-ENODEV when missing). */
 int np_link_get(struct np_nl *nl, const char *ifname, struct np_link *ret, struct diag *d);
+
+/* What the kernel has of a NIC: the link ifname in netns_fd (< 0: the calling netns), whether
+ * it is up, its kind and MAC, and which of the `want` addresses (n <= 32) it lacks (bit i of
+ * missing: want[i], compared with its prefix). A missing link is not an error (exists false). */
+struct np_nic_seen {
+	bool exists, up;
+	int ifindex;
+	uint8_t mac[6];
+	char kind[16];
+	uint32_t missing;
+};
+int np_nic_observe(int netns_fd, const char *ifname, const struct np_addr *want, size_t n,
+		   struct np_nic_seen *ret, struct diag *d);
+/* Put address a on the link ifname of the calling netns (replace: idempotent; IPv6 without
+ * DAD). */
+int np_addr_ensure(const char *ifname, const struct np_addr *a, struct diag *d);
 
 /* A NETLINK_ROUTE socket in netns_fd (< 0: the calling thread's netns). */
 int np_nl_open(int netns_fd, struct np_nl **ret, struct diag *d);

@@ -21,7 +21,8 @@ static struct nlmsghdr *route_msg(struct np_msgs *m, uint16_t type, uint16_t fla
 
 	if ((family != AF_INET && family != AF_INET6) ||
 	    r->dst.prefix > (family == AF_INET ? 32 : 128) ||
-	    (r->gw.family != 0 && r->gw.family != family) || r->oif < 0 ||
+	    (r->gw.family != 0 && r->gw.family != family) ||
+	    (r->src.family != 0 && r->src.family != family) || r->oif < 0 ||
 	    (type == RTM_NEWROUTE && r->gw.family == 0 && r->oif == 0)) {
 		errno = EINVAL;
 		return NULL;
@@ -43,6 +44,10 @@ static struct nlmsghdr *route_msg(struct np_msgs *m, uint16_t type, uint16_t fla
 		mnl_attr_put(nlh, RTA_GATEWAY, addr_len(family), &r->gw.v6);
 	if (r->oif)
 		mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)r->oif);
+	if (r->src.family)
+		mnl_attr_put(nlh, RTA_PREFSRC, addr_len(family), &r->src.v6);
+	if (r->metric)
+		mnl_attr_put_u32(nlh, RTA_PRIORITY, r->metric);
 	return np_msgs_end(m, nlh);
 }
 
@@ -63,6 +68,7 @@ struct nlmsghdr *np_msg_route_del(struct np_msgs *m, const struct np_route *r)
 
 	del.protocol = 0;
 	del.nh_flags = 0;
+	del.src.family = 0;
 	nlh = route_msg(m, RTM_DELROUTE, 0, &del);
 	if (nlh) {
 		struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);

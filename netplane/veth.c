@@ -6,26 +6,10 @@
 
 #include "netplane/pair_int.h"
 
-static int pair_check(const struct np_veth_spec *s, const char *kind, struct diag *d)
+static bool addr_valid(const struct np_addr *a)
 {
-	if (!np_ifname_valid(s->host_ifname))
-		return diag_fail(d, -EINVAL, "%s: invalid host interface name", kind);
-	if (!np_ifname_valid(s->pod_ifname))
-		return diag_fail(d, -EINVAL, "%s: invalid pod interface name", kind);
-	if (s->pod_netns_fd < 0)
-		return diag_fail(d, -EBADF, "%s %s: no pod netns", kind, s->host_ifname);
-	if (s->n_addrs > NP_ADDRS_MAX || (s->n_addrs && !s->addrs))
-		return diag_fail(d, -E2BIG, "%s %s: at most %d addresses", kind, s->host_ifname,
-				 NP_ADDRS_MAX);
-	for (size_t i = 0; i < s->n_addrs; i++) {
-		const struct np_addr *a = &s->addrs[i];
-
-		if ((a->family != AF_INET && a->family != AF_INET6) ||
-		    a->prefix > (a->family == AF_INET ? 32 : 128))
-			return diag_fail(d, -EINVAL, "%s %s: address %zu is invalid",
-					 kind, s->host_ifname, i);
-	}
-	return 0;
+	return (a->family == AF_INET || a->family == AF_INET6) &&
+	       a->prefix <= (a->family == AF_INET ? 32 : 128);
 }
 
 static bool veth_has_family(const struct np_veth_spec *s, int family)
@@ -45,6 +29,45 @@ static struct np_addr gw_addr(int family, uint8_t prefix)
 	else
 		inet_pton(AF_INET6, NP_VETH_GW6, &a.v6);
 	return a;
+}
+
+static int pair_check(const struct np_veth_spec *s, const char *kind, struct diag *d)
+{
+	if (!np_ifname_valid(s->host_ifname))
+		return diag_fail(d, -EINVAL, "%s: invalid host interface name", kind);
+	if (!np_ifname_valid(s->pod_ifname))
+		return diag_fail(d, -EINVAL, "%s: invalid pod interface name", kind);
+	if (s->pod_netns_fd < 0)
+		return diag_fail(d, -EBADF, "%s %s: no pod netns", kind, s->host_ifname);
+	if (s->n_addrs > NP_ADDRS_MAX || (s->n_addrs && !s->addrs))
+		return diag_fail(d, -E2BIG, "%s %s: at most %d addresses", kind, s->host_ifname,
+				 NP_ADDRS_MAX);
+	for (size_t i = 0; i < s->n_addrs; i++) {
+		const struct np_addr *a = &s->addrs[i];
+
+		if (!addr_valid(a))
+			return diag_fail(d, -EINVAL, "%s %s: address %zu is invalid",
+					 kind, s->host_ifname, i);
+	}
+	if (s->n_routes > NP_ROUTES_MAX || (s->n_routes && !s->routes))
+		return diag_fail(d, -E2BIG, "%s %s: at most %d routes", kind, s->host_ifname,
+				 NP_ROUTES_MAX);
+	for (size_t i = 0; i < s->n_routes; i++) {
+		const struct np_route_via *r = &s->routes[i];
+		struct np_addr gw = gw_addr(r->dst.family, r->dst.family == AF_INET ? 32 : 128);
+
+		if (!addr_valid(&r->dst) ||
+		    (r->gw.family && (r->gw.family != r->dst.family ||
+				      memcmp(&r->gw.v6, &gw.v6, r->gw.family == AF_INET ? 4 : 16))))
+			return diag_fail(d, -EINVAL, "%s %s: route %zu is invalid (a routed pair "
+						     "routes only via its gateway %s)",
+					 kind, s->host_ifname, i,
+					 r->dst.family == AF_INET ? NP_VETH_GW4 : NP_VETH_GW6);
+		if (!veth_has_family(s, r->dst.family))
+			return diag_fail(d, -EINVAL, "%s %s: route %zu: the NIC has no address of "
+						     "that family", kind, s->host_ifname, i);
+	}
+	return 0;
 }
 
 /* Host side (already up): link-local gateway addresses, a /32 (/128) route to each pod address. */
@@ -73,13 +96,71 @@ static int build_host(struct np_msgs *m, const struct np_veth_spec *s, int ifind
 	return 0;
 }
 
+/* A route in the pod via the host's link-local gateway (onlink for IPv4). */
+static int pod_route(struct np_msgs *m, int ifindex, const struct np_addr *dst, uint32_t metric)
+{
+	struct np_route r = {
+		.dst = *dst,
+		.gw = gw_addr(dst->family, dst->family == AF_INET ? 32 : 128),
+		.oif = ifindex,
+		.scope = RT_SCOPE_UNIVERSE,
+		.protocol = RTPROT_STATIC,
+		.nh_flags = dst->family == AF_INET ? RTNH_F_ONLINK : 0,
+		.metric = metric,
+	};
+
+	return np_msg_route_new(m, &r) ? 0 : -errno;
+}
+
+/* No default route of this family here: the gateway itself, and the NIC's own subnets. */
+static int pod_routes_nodefault(struct np_msgs *m, const struct np_veth_spec *s, int ifindex,
+				int family)
+{
+	int r;
+
+	if (family == AF_INET) {
+		struct np_route gw = {
+			.dst = gw_addr(AF_INET, 32),
+			.oif = ifindex,
+			.scope = RT_SCOPE_LINK,
+			.protocol = RTPROT_STATIC,
+			.metric = s->metric,
+		};
+
+		if (!np_msg_route_new(m, &gw))
+			return -errno;
+	}
+	for (size_t i = 0; i < s->n_addrs; i++) {
+		struct np_addr net = s->addrs[i];
+		bool dup = false;
+
+		if (net.family != family || net.prefix == (family == AF_INET ? 32 : 128))
+			continue;
+		np_addr_mask(&net);
+		for (size_t k = 0; k < i && !dup; k++) {
+			struct np_addr prev = s->addrs[k];
+
+			np_addr_mask(&prev);
+			dup = prev.family == net.family && prev.prefix == net.prefix &&
+			      !memcmp(&prev.v6, &net.v6, family == AF_INET ? 4 : 16);
+		}
+		if (!dup && (r = pod_route(m, ifindex, &net, s->metric)) < 0)
+			return r;
+	}
+	return 0;
+}
+
 /*
- * Pod side: addresses, up, default routes via the host's link-local gateway. The addresses
+ * Pod side: addresses, up, default routes via the host's link-local gateway (or, where another
+ * NIC has the default, the gateway and the NIC's own subnets), extra routes. The addresses
  * carry IFA_F_NOPREFIXROUTE: a routed veth has no neighbours, so everything, the pod's own
  * subnet included, goes through the gateway (the host routes between pods).
  */
 static int build_pod(struct np_msgs *m, const struct np_veth_spec *s, int ifindex)
 {
+	static const int families[] = { AF_INET, AF_INET6 };
+	int r;
+
 	for (size_t i = 0; i < s->n_addrs; i++) {
 		const struct np_addr *a = &s->addrs[i];
 		uint32_t flags = IFA_F_NOPREFIXROUTE | (a->family == AF_INET6 ? IFA_F_NODAD : 0);
@@ -89,30 +170,21 @@ static int build_pod(struct np_msgs *m, const struct np_veth_spec *s, int ifinde
 	}
 	if (!np_msg_link_up(m, ifindex, NULL))
 		return -errno;
-	if (veth_has_family(s, AF_INET)) {
-		struct np_route r = {
-			.dst = { .family = AF_INET },
-			.gw = gw_addr(AF_INET, 32),
-			.oif = ifindex,
-			.scope = RT_SCOPE_UNIVERSE,
-			.protocol = RTPROT_STATIC,
-			.nh_flags = RTNH_F_ONLINK,
-		};
+	for (size_t f = 0; f < ARRAY_SIZE(families); f++) {
+		struct np_addr def = { .family = families[f] };
+		bool nodef = families[f] == AF_INET ? s->no_default4 : s->no_default6;
 
-		if (!np_msg_route_new(m, &r))
-			return -errno;
+		if (!veth_has_family(s, families[f]))
+			continue;
+		r = nodef ? pod_routes_nodefault(m, s, ifindex, families[f])
+			  : pod_route(m, ifindex, &def, 0);
+		if (r < 0)
+			return r;
 	}
-	if (veth_has_family(s, AF_INET6)) {
-		struct np_route r = {
-			.dst = { .family = AF_INET6 },
-			.gw = gw_addr(AF_INET6, 128),
-			.oif = ifindex,
-			.scope = RT_SCOPE_UNIVERSE,
-			.protocol = RTPROT_STATIC,
-		};
-
-		if (!np_msg_route_new(m, &r))
-			return -errno;
+	for (size_t i = 0; i < s->n_routes; i++) {
+		r = pod_route(m, ifindex, &s->routes[i].dst, s->metric);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -201,6 +273,7 @@ int np_routed_pair_setup(const struct np_veth_spec *s, const char *kind,
 
 	ret->host_ifindex = hl.ifindex;
 	ret->pod_ifindex = pl.ifindex;
+	memcpy(ret->pod_mac, pl.mac, sizeof(ret->pod_mac));
 out:
 	if (r < 0) {
 		if (created)

@@ -1132,8 +1132,15 @@ static int cmd_describe(int argc, char **argv)
 		json_t *ip;
 		size_t k;
 
-		printf("  %-6s %-8s host side %-12s", json_str(x, "name", ""), json_str(x, "mode", ""),
-		       json_str(x, "host_ifname", "-"));
+		/* eth0   macvlan  02:..:0a  on up0 (shim tank0)       198.18.0.10/24 ...
+		 * eth1   veth     02:..:0b  host side tk12ab34cd   198.18.1.5/32 */
+		printf("  %-6s %-8s %-17s ", json_str(x, "name", ""), json_str(x, "mode", ""),
+		       json_str(x, "mac", "-"));
+		if (json_str(x, "parent", NULL))
+			printf("on %s (shim %s)", json_str(x, "parent", ""),
+			       json_str(x, "host_shim", "-"));
+		else
+			printf("host side %s", json_str(x, "host_ifname", "-"));
 		json_array_foreach(json_object_get(x, "ips"), k, ip)
 			printf(" %s", json_string_value(ip));
 		putchar('\n');

@@ -26,7 +26,8 @@
  *        +-- macvlan eth0 -> pod1 netns 198.18.20.11  2001:db8:20::11
  *        +-- macvlan up0  -> pod2 netns 198.18.20.12  2001:db8:20::12
  *
- * Names: tanktest-<pid>-*. Leftovers of dead runs are removed at start; the group teardown
+ * Names: tanktest-<pid>-m*. Leftovers of this test's dead runs (those names only) are removed at
+ * start; the group teardown
  * deletes this run's namespaces (and with them every link in them), also after a failure.
  */
 
@@ -96,7 +97,9 @@ static void cleanup_leftovers(void)
 		if (strncmp(de->d_name, PREFIX, strlen(PREFIX)) != 0)
 			continue;
 		pid = strtol(de->d_name + strlen(PREFIX), &end, 10);
-		if ((*end != '-' && *end != '\0') || pid_alive(pid))
+		/* only what this test names: other tests' leftovers are theirs */
+		if ((strcmp(end, "-mhost") && strcmp(end, "-mlan") && strcmp(end, "-mpod1") &&
+		     strcmp(end, "-mpod2")) || pid_alive(pid))
 			continue;
 		sh(NULL, "ip netns del '%s' 2>/dev/null", de->d_name);
 	}

@@ -17,9 +17,10 @@
 
 /*
  * Everything runs inside namespaces this test creates: the test process itself setns()es into
- * "tanktest-<pid>-host" before calling netplane, so the machine's interfaces and routes are never
- * touched. Addresses: 198.18.0.0/15 and 2001:db8::/32 only. Leftovers of dead runs are removed at
- * start; the group teardown removes this run's netns and pins, also after a failed assert.
+ * "tanktest-<pid>-vhost" before calling netplane, so the machine's interfaces and routes are never
+ * touched. Addresses: 198.18.0.0/15 and 2001:db8::/32 only. Leftovers of this test's dead runs
+ * (its own suffixes only: -vhost, -vpod, -vpins) are removed at start; the group teardown removes
+ * this run's netns and pins, also after a failed assert.
  */
 
 #define PREFIX "tanktest-"
@@ -79,7 +80,12 @@ static bool pid_alive(long pid)
 	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
 
-/* Remove netns and pin dirs named tanktest-<pid>-* whose pid is gone (crashed earlier runs). */
+static bool own_suffix(const char *s)
+{
+	return !strcmp(s, "-vhost") || !strcmp(s, "-vpod") || !strcmp(s, "-vpins");
+}
+
+/* Remove netns and pin dirs of this test (tanktest-<pid>-v*) whose pid is gone. */
 static void cleanup_leftovers(void)
 {
 	const char *dirs[] = { "/run/netns", "/sys/fs/bpf" };
@@ -97,7 +103,8 @@ static void cleanup_leftovers(void)
 			if (strncmp(de->d_name, PREFIX, strlen(PREFIX)) != 0)
 				continue;
 			pid = strtol(de->d_name + strlen(PREFIX), &end, 10);
-			if ((*end != '-' && *end != '\0') || pid_alive(pid))
+			/* only what this test names: other tests' leftovers are theirs */
+			if (!own_suffix(end) || pid_alive(pid))
 				continue;
 			if (i == 0)
 				sh(NULL, "ip netns del '%s' 2>/dev/null", de->d_name);
@@ -116,9 +123,9 @@ static int group_setup(void **state _unused_)
 	if (geteuid() != 0)
 		return 0; /* tests skip */
 	cleanup_leftovers();
-	snprintf(t.host_name, sizeof(t.host_name), PREFIX "%d-host", (int)getpid());
-	snprintf(t.pod_name, sizeof(t.pod_name), PREFIX "%d-pod", (int)getpid());
-	snprintf(t.pin_dir, sizeof(t.pin_dir), "/sys/fs/bpf/" PREFIX "%d", (int)getpid());
+	snprintf(t.host_name, sizeof(t.host_name), PREFIX "%d-vhost", (int)getpid());
+	snprintf(t.pod_name, sizeof(t.pod_name), PREFIX "%d-vpod", (int)getpid());
+	snprintf(t.pin_dir, sizeof(t.pin_dir), "/sys/fs/bpf/" PREFIX "%d-vpins", (int)getpid());
 	snprintf(t.host_if, sizeof(t.host_if), "tkt%d", (int)getpid() % 1000000);
 	snprintf(t.uid, sizeof(t.uid), "tanktest-uid-%d", (int)getpid());
 
@@ -458,6 +465,62 @@ static void test_reattach_new_ifindex(void **state _unused_)
 	assert_int_equal(np_link_delete(t.host_if, NULL), 0);
 }
 
+/* Two routed NICs in one pod: only the first has the default routes; the second has its
+ * gateway, its subnets and an extra route, at its own metric; both answer the host. */
+static void test_two_nics(void **state _unused_)
+{
+	char host2[16];
+	struct np_addr a1[2], a2[2];
+	struct np_route_via rt = {};
+	struct np_veth_spec s1 = {
+		.host_ifname = t.host_if, .pod_ifname = "eth0", .pod_netns_fd = t.pod_ns,
+		.addrs = a1, .n_addrs = 2,
+	};
+	struct np_veth_spec s2 = {
+		.host_ifname = host2, .pod_ifname = "eth1", .pod_netns_fd = t.pod_ns,
+		.addrs = a2, .n_addrs = 2, .no_default4 = true, .no_default6 = true,
+		.metric = 101, .routes = &rt, .n_routes = 1,
+	};
+	struct np_nic_state st;
+	struct diag d = {};
+	char *out = NULL;
+
+	REQUIRE_READY();
+	snprintf(host2, sizeof(host2), "%.13s2", t.host_if);
+	parse("198.18.6.10/24", &a1[0]);
+	parse("2001:db8:6::10/64", &a1[1]);
+	parse("198.18.7.10/24", &a2[0]);
+	parse("2001:db8:7::10/64", &a2[1]);
+	parse("198.18.8.0/24", &rt.dst);
+	if (np_veth_setup(&s1, &st, &d) < 0)
+		fail_msg("eth0: %s", diag_text(&d, d.err));
+	if (np_veth_setup(&s2, &st, &d) < 0) {
+		np_link_delete(host2, NULL);
+		fail_msg("eth1: %s", diag_text(&d, d.err));
+	}
+	assert_int_equal(sh(&out, "ip -n %s -4 route; ip -n %s -6 route", t.pod_name, t.pod_name),
+			 0);
+	assert_contains(out, "default via 169.254.1.1 dev eth0");
+	assert_contains(out, "default via fe80::1 dev eth0");
+	assert_null(strstr(out, "default via 169.254.1.1 dev eth1"));
+	assert_null(strstr(out, "default via fe80::1 dev eth1"));
+	assert_contains(out, "169.254.1.1 dev eth1 proto static scope link metric 101");
+	assert_contains(out, "198.18.7.0/24 via 169.254.1.1 dev eth1 proto static metric 101 onlink");
+	assert_contains(out, "198.18.8.0/24 via 169.254.1.1 dev eth1 proto static metric 101 onlink");
+	assert_contains(out, "2001:db8:7::/64 via fe80::1 dev eth1 proto static metric 101");
+	free(out);
+	assert_int_equal(sh(NULL, "nsenter --net=/run/netns/%s ping -c1 -W1 -q 198.18.6.10 >/dev/null"
+			    " && nsenter --net=/run/netns/%s ping -c1 -W1 -q 198.18.7.10 >/dev/null",
+			    t.host_name, t.host_name),
+			 0);
+	/* a route via anything but the gateway is refused (a routed pair has no neighbours) */
+	np_link_delete(host2, NULL);
+	parse("198.18.7.1", &rt.gw);
+	assert_int_equal(np_veth_setup(&s2, &st, NULL), -EINVAL);
+	assert_int_not_equal(sh(NULL, "ip link show %s >/dev/null 2>&1", host2), 0);
+	assert_int_equal(np_link_delete(t.host_if, NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -468,6 +531,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_veth_bad_spec, veth_teardown),
 		cmocka_unit_test_teardown(test_veth_and_bpf, veth_teardown),
 		cmocka_unit_test_teardown(test_reattach_new_ifindex, veth_teardown),
+		cmocka_unit_test_teardown(test_two_nics, veth_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -529,7 +529,28 @@ static void test_nics(void **state)
 		   "network.nics[0].gateway[1]", "a second IPv4 gateway");
 	expect_one(POD_NIC("\"ip\":[\"198.18.0.2/24\",\"198.18.0.2/25\"]"),
 		   "network.nics[0].ip[1]", "duplicate address");
-	expect_one(POD_NIC("\"ip\":[\"ipam\"]"), "network.nics[0].ip[0]", "cannot be mixed");
+	/* pools and static addresses mix: one address from each pool */
+	s = parse_ok(POD_NIC("\"ip\":[\"ipam\",{\"ipam\":\"lan6\"},\"198.18.0.2/24\"]"));
+	assert_string_equal(s->nics[0].ipam, "default");
+	assert_non_null(s->nics[0].ipam_more);
+	assert_string_equal(s->nics[0].ipam_more[0], "lan6");
+	assert_null(s->nics[0].ipam_more[1]);
+	assert_int_equal(s->nics[0].n_addrs, 1);
+	pod_spec_free(s);
+	s = parse_ok(POD_NIC("\"ip\":[{\"ipam\":\"lan4\"},{\"ipam\":\"lan6\"}]"));
+	assert_string_equal(s->nics[0].ipam, "lan4");
+	assert_string_equal(s->nics[0].ipam_more[0], "lan6");
+	assert_int_equal(s->nics[0].n_addrs, 0);
+	pod_spec_free(s);
+	expect_one(POD_NIC("\"ip\":[{\"ipam\":\"lan\"},{\"ipam\":\"lan\"}]"),
+		   "network.nics[0].ip[1].ipam", "named twice");
+	expect_one(POD_NIC("\"ip\":[\"ipam\",\"ipam\"]"), "network.nics[0].ip[1]", "named twice");
+	expect_one(POD_NIC("\"ip\":[{\"ipam\":\"a\"},{\"ipam\":\"b\"},{\"ipam\":\"c\"},"
+			   "{\"ipam\":\"d\"},{\"ipam\":\"e\"}]"),
+		   "network.nics[0].ip[4].ipam", "at most 4 IPAM pools");
+	e = parse_bad(POD_NIC("\"ip\":[{\"pool\":\"lan\"}]"));
+	expect_error(e, "network.nics[0].ip[0].pool", "unknown key (valid: ipam)");
+	json_decref(e);
 	expect_one(POD_NIC("\"ip\":[]"), "network.nics[0].ip", "empty list");
 	expect_one(POD_NIC("\"ip\":5"), "network.nics[0].ip", "expected a CIDR string");
 	expect_one(POD_NIC("\"ip\":{\"ipam\":\"\"}"), "network.nics[0].ip.ipam", "pool name");
@@ -537,6 +558,45 @@ static void test_nics(void **state)
 	expect_error(e, "network.nics[0].ip.pool", "unknown key (valid: ipam)");
 	expect_error(e, "network.nics[0].ip.ipam", "required");
 	json_decref(e);
+	/* extra routes: IPv4 and IPv6, via in the same family, device routes on macvlan */
+	s = parse_ok(POD_NIC("\"ip\":[\"198.18.0.2/24\",\"2001:db8::2/64\"],\"routes\":["
+			     "{\"to\":\"198.18.64.0/24\",\"via\":\"198.18.0.1\"},"
+			     "{\"to\":\"2001:db8:64::/48\",\"via\":\"2001:db8::1\"},"
+			     "{\"to\":\"198.18.65.0/24\"}]"));
+	assert_int_equal(s->nics[0].n_routes, 3);
+	assert_string_equal(s->nics[0].routes[0].to.text, "198.18.64.0/24");
+	assert_string_equal(s->nics[0].routes[0].via.text, "198.18.0.1");
+	assert_int_equal(s->nics[0].routes[1].to.family, AF_INET6);
+	assert_string_equal(s->nics[0].routes[1].via.text, "2001:db8::1");
+	assert_int_equal(s->nics[0].routes[2].via.family, 0);
+	pod_spec_free(s);
+	s = parse_ok(POD_NIC("\"mode\":\"veth\",\"ip\":\"198.18.0.2/32\","
+			     "\"routes\":[{\"to\":\"198.18.64.0/24\",\"via\":\"169.254.1.1\"}]"));
+	assert_int_equal(s->nics[0].n_routes, 1);
+	pod_spec_free(s);
+	expect_one(POD_NIC("\"ip\":\"198.18.0.2/24\",\"routes\":[{\"to\":\"198.18.64.0/24\","
+			   "\"via\":\"2001:db8::1\"}]"),
+		   "network.nics[0].routes[0].via", "an IPv4 route needs an IPv4 next hop");
+	expect_one(POD_NIC("\"ip\":\"198.18.0.2/24\",\"routes\":[{\"to\":\"198.18.64.1/24\"}]"),
+		   "network.nics[0].routes[0].to", "host bits are set");
+	expect_one(POD_NIC("\"ip\":\"198.18.0.2/24\",\"routes\":[{\"via\":\"198.18.0.1\"}]"),
+		   "network.nics[0].routes[0].to", "required");
+	expect_one(POD_NIC("\"ip\":\"198.18.0.2/24\",\"routes\":[{\"to\":\"198.18.64.0/24\","
+			   "\"via\":\"198.18.0.1/24\"}]"),
+		   "network.nics[0].routes[0].via", "not a CIDR");
+	expect_one(POD_NIC("\"ip\":\"198.18.0.2/24\",\"routes\":[{\"to\":\"2001:db8:64::/48\"}]"),
+		   "network.nics[0].routes[0].to", "an IPv6 route needs an IPv6 address");
+	expect_one(POD_NIC("\"ip\":\"198.18.0.2/24\",\"routes\":[{\"to\":\"198.18.64.0/24\"},"
+			   "{\"to\":\"198.18.64.0/24\"}]"),
+		   "network.nics[0].routes[1].to", "duplicate route");
+	expect_one(POD_NIC("\"mode\":\"veth\",\"ip\":\"198.18.0.2/32\",\"routes\":["
+			   "{\"to\":\"198.18.64.0/24\",\"via\":\"198.18.0.1\"}]"),
+		   "network.nics[0].routes[0].via", "veth NICs route only via the host");
+	expect_one(POD_NIC("\"ip\":\"198.18.0.2/24\",\"routes\":[{\"to\":\"198.18.64.0/24\","
+			   "\"gw\":\"198.18.0.1\"}]"),
+		   "network.nics[0].routes[0].gw", "unknown key");
+	expect_one(POD_NIC("\"ip\":\"198.18.0.2/24\",\"routes\":{}"), "network.nics[0].routes",
+		   "an array");
 	expect_one(POD_NIC("\"mac\":\"02:00:00:00:00\""), "network.nics[0].mac", "six hex bytes");
 	expect_one(POD_NIC("\"mac\":\"00:00:00:00:00:00\""), "network.nics[0].mac", "all-zero");
 	expect_one(POD_NET("{\"nics\":[{\"name\":\"lo\"}]}"), "network.nics[0].name", "loopback");

@@ -295,6 +295,54 @@ static void test_ptr(void **state _unused_)
 	assert_int_equal(r.an, 0);
 }
 
+/* A pool's domain: <pod>.<pool domain> for that pool's addresses, entries of one name and
+ * domain answered together (a pod with several NICs), the most specific domain wins, and PTR
+ * names the address in its pool's domain. */
+static void test_pool_domains(void **state _unused_)
+{
+	static const uint8_t want[] = "\003app\003lan\007example";
+	struct np_addr a4, a6, b4;
+	struct np_dns_name n[4];
+	struct np_dns_zone z;
+	uint16_t type, len;
+	struct reply r;
+	struct msg q;
+
+	assert_int_equal(np_addr_parse("198.18.13.5/24", &a4), 0);
+	assert_int_equal(np_addr_parse("2001:db8:13::5/64", &a6), 0);
+	assert_int_equal(np_addr_parse("198.18.20.5/24", &b4), 0);
+	n[0] = (struct np_dns_name){ "app", &a4, 1, "lan.example" };
+	n[1] = (struct np_dns_name){ "app", &a6, 1, "lan.example" };
+	n[2] = (struct np_dns_name){ "app", &a4, 1, NULL };
+	n[3] = (struct np_dns_name){ "app", &b4, 1, "sub.tank.internal" };
+	z = (struct np_dns_zone){ .names = n, .n_names = 4, .reverse = reverse, .n_reverse = 2 };
+	memcpy(&zone, &z, sizeof(z));
+
+	q = query(40, "app.lan.example", T_ANY, 0);
+	assert_int_equal(ask(&q, &r), NP_DNS_REPLY);
+	assert_int_equal(rcode(&r), 0);
+	assert_int_equal(r.an, 2); /* A from n[0], AAAA from n[1] */
+	q = query(41, "app.tank.internal", T_A, 0);
+	assert_int_equal(ask(&q, &r), NP_DNS_REPLY);
+	assert_int_equal(r.an, 1);
+	assert_memory_equal(answer(&r, 0, &type, &len), &a4.v4, 4);
+	q = query(42, "app.sub.tank.internal", T_A, 0); /* not "app.sub" under tank.internal */
+	assert_int_equal(ask(&q, &r), NP_DNS_REPLY);
+	assert_int_equal(rcode(&r), 0);
+	assert_int_equal(r.an, 1);
+	assert_memory_equal(answer(&r, 0, &type, &len), &b4.v4, 4);
+	q = query(43, "nope.lan.example", T_A, 0);
+	assert_int_equal(ask(&q, &r), NP_DNS_REPLY);
+	assert_int_equal(rcode(&r), 3);
+	q = query(44, "5.13.18.198.in-addr.arpa", T_PTR, 0);
+	assert_int_equal(ask(&q, &r), NP_DNS_REPLY);
+	assert_int_equal(r.an, 1);
+	assert_memory_equal(answer(&r, 0, &type, &len), want, sizeof(want));
+	q = query(45, "host.example", T_A, 0);
+	assert_int_equal(ask(&q, &r), NP_DNS_FORWARD);
+	setup(NULL);
+}
+
 static void test_truncation_and_edns(void **state _unused_)
 {
 	struct msg q = query(30, "big.tank.internal", T_AAAA, 0);
@@ -475,6 +523,7 @@ int main(void)
 		cmocka_unit_test(test_nxdomain_and_apex),
 		cmocka_unit_test(test_forward),
 		cmocka_unit_test(test_ptr),
+		cmocka_unit_test(test_pool_domains),
 		cmocka_unit_test(test_truncation_and_edns),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_zone_edges),

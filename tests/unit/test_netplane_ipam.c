@@ -245,6 +245,25 @@ static void test_pick_skips_and_exhaustion(void **state _unused_)
 	/* released pod: its address is free again */
 	assert_int_equal(np_lease_release_pod(&s, "uid-2"), 1);
 	a = pick(p, "uid-9/eth0", &s);
+
+	/* reservations by pod name: any incarnation (uid) of the pod gets the address */
+	set(p, "reserve", "198.18.0.14 web/eth0");
+	np_lease_remove(&s, "small", "uid-3/eth0");
+	np_lease_remove(&s, "small", "uid-1/eth0");
+	np_lease_remove(&s, "small", "uid-0/eth0");
+	np_lease_remove(&s, "small", "uid-9/eth0");
+	assert_int_equal(np_ipam_pick_for(p, "uid-web1/eth0", "web/eth0", &s, &a, NULL), 0);
+	assert_string_equal(fmt(&a), "198.18.0.14");
+	assert_int_equal(np_ipam_pick_for(p, "uid-web2/eth0", "web/eth0", &s, &a, NULL), 0);
+	assert_string_equal(fmt(&a), "198.18.0.14");
+	/* and nobody else gets it */
+	for (int i = 0; i < 8; i++) {
+		snprintf(owner, sizeof(owner), "uid-x%d/eth0", i);
+		if (np_ipam_pick_for(p, owner, owner, &s, &a, NULL) < 0)
+			break;
+		assert_string_not_equal(fmt(&a), "198.18.0.14");
+		assert_int_equal(np_lease_add(&s, "small", owner, &a, NULL), 0);
+	}
 	np_lease_set_free(&s);
 	free(p);
 }

@@ -273,6 +273,45 @@ static void test_route_msg(void **state _unused_)
 	assert_null(np_msg_route_new(&m, &h));
 }
 
+/* a preferred source (the host shim's address in the pod's subnet) and a metric */
+static void test_route_src_metric(void **state _unused_)
+{
+	struct np_route r = { .oif = 3, .scope = RT_SCOPE_LINK, .metric = 1100 };
+	struct attrs at = {};
+	const struct nlmsghdr *nlh;
+	struct np_msgs m;
+
+	assert_int_equal(np_addr_parse("198.18.13.152/32", &r.dst), 0);
+	assert_int_equal(np_addr_parse("198.18.13.133/24", &r.src), 0);
+	np_msgs_init(&m);
+	assert_non_null(np_msg_route_replace(&m, &r));
+	nlh = first_msg(&m);
+	assert_int_equal(mnl_attr_parse(nlh, sizeof(struct rtmsg), collect_cb, &at), MNL_CB_OK);
+	assert_memory_equal(mnl_attr_get_payload(at.tb[RTA_PREFSRC]), &r.src.v4, 4);
+	assert_int_equal(mnl_attr_get_u32(at.tb[RTA_PRIORITY]), 1100);
+	/* a source of the other family is refused */
+	assert_int_equal(np_addr_parse("2001:db8::1", &r.src), 0);
+	assert_null(np_msg_route_replace(&m, &r));
+}
+
+static void test_addr_in(void **state _unused_)
+{
+	struct np_addr net, a;
+
+	assert_int_equal(np_addr_parse("198.18.13.0/24", &net), 0);
+	assert_int_equal(np_addr_parse("198.18.13.77", &a), 0);
+	assert_true(np_addr_in(&net, &a));
+	assert_int_equal(np_addr_parse("198.18.10.77", &a), 0);
+	assert_false(np_addr_in(&net, &a));
+	assert_int_equal(np_addr_parse("2001:db8:10::/61", &net), 0);
+	assert_int_equal(np_addr_parse("2001:db8:10:7::1", &a), 0);
+	assert_true(np_addr_in(&net, &a));
+	assert_int_equal(np_addr_parse("2001:db8:10:8::1", &a), 0);
+	assert_false(np_addr_in(&net, &a));
+	assert_int_equal(np_addr_parse("198.18.13.77", &a), 0);
+	assert_false(np_addr_in(&net, &a)); /* other family */
+}
+
 static void test_link_msgs(void **state _unused_)
 {
 	struct attrs at = {};
@@ -604,6 +643,8 @@ int main(void)
 		cmocka_unit_test(test_veth_msg_bad),
 		cmocka_unit_test(test_addr_msg),
 		cmocka_unit_test(test_route_msg),
+		cmocka_unit_test(test_route_src_metric),
+		cmocka_unit_test(test_addr_in),
 		cmocka_unit_test(test_link_msgs),
 		cmocka_unit_test(test_link_parse),
 		cmocka_unit_test(test_macvlan_msg),
