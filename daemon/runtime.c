@@ -604,10 +604,11 @@ void runtime_pull_done(struct tankd *t, struct pod *p)
 		r = shim_spawn(t, p, dir, &d);
 	if (r >= 0)
 		r = setup_network(t, p, &d);
-	if (r >= 0)
-		r = start_containers(t, p, &d);
+	/* watch before starting: an exit right after the start is then an event we receive */
 	if (r >= 0 && (r = watch_connect(t, p)) < 0)
 		diag_fail(&d, r, "watch shim: %s", strerror(-r));
+	if (r >= 0)
+		r = start_containers(t, p, &d);
 	for (size_t i = 0; p->images && i < p->spec->n_containers; i++)
 		oci_image_free(p->images[i]);
 	free(p->images);
@@ -750,9 +751,10 @@ static struct pod_ctr *ctr_find(struct pod *p, const char *name)
 	return NULL;
 }
 
+/* ev: an "exited" event ("container") or a container of a status snapshot ("name") */
 static void on_exited(struct tankd *t, struct pod *p, json_t *ev)
 {
-	struct pod_ctr *c = ctr_find(p, json_str(ev, "container", NULL));
+	struct pod_ctr *c = ctr_find(p, json_str(ev, "container", json_str(ev, "name", NULL)));
 	uint64_t oom;
 	json_t *code = json_object_get(ev, "exit_code");
 	json_t *sig = json_object_get(ev, "signal");
@@ -795,6 +797,22 @@ static void watch_reader_release(struct pod *p)
 	ipc_reader_clear(&p->watch_rd);
 }
 
+/* The watch's first reply is a status snapshot: exits before it are reported only there. */
+static void on_snapshot(struct tankd *t, struct pod *p, json_t *st)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(st, "containers"), i, e) {
+		struct pod_ctr *c = ctr_find(p, json_str(e, "name", NULL));
+
+		/* only an exit we have not seen yet: we still think it runs */
+		if (c && c->state && !strcmp(c->state, "running") &&
+		    !strcmp(json_str(e, "state", ""), "exited"))
+			on_exited(t, p, e);
+	}
+}
+
 void runtime_watch_event(struct tankd *t, struct pod *p)
 {
 	struct ipc_reader *rd = &p->watch_rd;
@@ -828,6 +846,9 @@ void runtime_watch_event(struct tankd *t, struct pod *p)
 		}
 		if (!strcmp(json_str(ev, "event", ""), "exited")) {
 			on_exited(t, p, ev);
+			tankd_nudge(t);
+		} else if (!json_object_get(ev, "event") && json_object_get(ev, "containers")) {
+			on_snapshot(t, p, ev);
 			tankd_nudge(t);
 		}
 		json_decref(ev);

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# test_lifecycle.sh - exits and restarts as a user sees them: exits while tankd is down,
+# short-lived containers, a SIGKILL of tankd during a log burst, multi-container pods.
+#   TK_ONLY="adopt short burst multi" selects parts (default: all).
+set -u
+. "$(dirname "$0")/lib.sh"
+trap tk_cleanup EXIT
+TK_CONF_EXTRA="log_level = info"
+tk_start
+"$TK_REPO/tools/mkimage-busybox.sh" "$TK_T/img" 1.0 >/dev/null || { not_ok "build image"; exit 1; }
+IMG="oci:$TK_T/img:1.0"
+ONLY=${TK_ONLY:-adopt short burst multi}
+want() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# pod NAME RESTART SHELL-COMMAND: a one-container pod running sh -c COMMAND
+pod() {
+	cat >"$TK_T/$1.json" <<JSON
+{"name": "$1", "restart": "$2", "network": "none",
+ "containers": [{"name": "c", "image": "$IMG", "stop_grace": "0s",
+                 "command": ["sh", "-c", "$3"]}]}
+JSON
+	tankctl apply -f "$TK_T/$1.json" >/dev/null
+}
+js() { tankctl get pod "$1" -o json 2>/dev/null | jq -r "$2"; }
+is() { [ "$(js "$1" "$2")" = "$3" ]; }
+exited_in_shim() { # the shim's own record says every container exited
+	jq -e '[.containers[].state] | all(. == "exited")' "$TK_T/run/pods/$1/state.json"
+}
+delete_all() {
+	for n in "$@"; do tankctl delete pod "$n" --wait --timeout 30s >/dev/null 2>&1; done
+}
+
+# -- 1. exits that happen while tankd is down are seen when it comes back
+if want adopt; then
+	NV="${TK_P}-never" OF="${TK_P}-onfail" LR="${TK_P}-long"
+	pod "$NV" never "sleep 2; exit 12"
+	pod "$OF" on_failure "sleep 2; exit 3"
+	pod "$LR" always "sleep 1000"
+	for n in "$NV" "$OF" "$LR"; do
+		check "adopt: $n running" tankctl wait pod "$n" --for running --timeout 30s
+	done
+	LRPID=$(js "$LR" .status.pid)
+	tk_stop_tankd KILL
+	both_exited() { exited_in_shim "$NV" && exited_in_shim "$OF"; }
+	check "adopt: the short pods exit while tankd is down" wait_for 10 both_exited
+	tk_start_tankd || exit 1
+	nv_done() { is "$NV" .status.phase terminated && is "$NV" .status.last_exit.code 12; }
+	of_restarted() { is "$OF" .status.restarts 1 && is "$OF" .status.phase running; }
+	check "adopt: never pod terminated with exit code 12" wait_for 10 nv_done
+	check "adopt: on_failure pod restarted once" wait_for 15 of_restarted
+	check "adopt: on_failure pod's last exit is code 3" is "$OF" .status.last_exit.code 3
+	check "adopt: long-running pod keeps its pid" is "$LR" .status.pid "$LRPID"
+	check "adopt: long-running pod not restarted" is "$LR" .status.restarts 0
+	check "adopt: long-running pod running" is "$LR" .status.phase running
+	delete_all "$NV" "$OF" "$LR"
+fi
+
+# -- 2. containers that exit at once still report their exit
+if want short; then
+	names=()
+	for i in $(seq 1 10); do
+		n="${TK_P}-true$i"
+		names+=("$n")
+		cat >"$TK_T/$n.json" <<JSON
+{"name": "$n", "restart": "never", "network": "none",
+ "containers": [{"name": "c", "image": "$IMG", "command": ["/bin/true"]}]}
+JSON
+		tankctl apply -f "$TK_T/$n.json" >/dev/null
+	done
+	all_done() {
+		for n in "${names[@]}"; do
+			[ "$(js "$n" .status.phase)" = terminated ] || return 1
+			[ "$(js "$n" .status.last_exit.code)" = 0 ] || return 1
+		done
+	}
+	if wait_for 30 all_done; then ok "short: 10 /bin/true pods terminated with code 0"; else
+		not_ok "short: 10 /bin/true pods terminated with code 0"
+		for n in "${names[@]}"; do say "       | $n $(js "$n" '[.status.phase, .status.last_exit.code] | @tsv')"; done
+	fi
+	delete_all "${names[@]}"
+fi
+
+tk_finish
