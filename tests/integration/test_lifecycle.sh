@@ -80,4 +80,58 @@ JSON
 	delete_all "${names[@]}"
 fi
 
+# -- 3. a SIGKILL of tankd during a log burst changes nothing for the pods
+if want burst; then
+	names=()
+	mkdir -p "$TK_T/go"
+	for i in $(seq 1 20); do
+		n="${TK_P}-burst$i"
+		names+=("$n")
+		# the burst starts when the test says go, so tankd dies in the middle of it
+		cat >"$TK_T/$n.json" <<JSON
+{"name": "$n", "restart": "always", "network": "none",
+ "volumes": [{"name": "go", "host_path": "$TK_T/go"}],
+ "containers": [{"name": "c", "image": "$IMG", "stop_grace": "0s",
+   "mounts": [{"volume": "go", "path": "/go", "read_only": true}],
+   "command": ["sh", "-c", "while [ ! -e /go/go ]; do sleep 0.05; done; i=0; while [ \$i -lt 20000 ]; do echo line \$i; i=\$((i+1)); done; sleep 1000"]}]}
+JSON
+		tankctl apply -f "$TK_T/$n.json" >/dev/null
+	done
+	for n in "${names[@]}"; do
+		tankctl wait pod "$n" --for running --timeout 60s >/dev/null || not_ok "burst: $n running"
+	done
+	declare -A pids
+	for n in "${names[@]}"; do pids[$n]=$(js "$n" .status.pid); done
+	touch "$TK_T/go/go"
+	sleep 0.3
+	tk_stop_tankd KILL
+	mid=$(cat "$TK_T"/data/logs/"${TK_P}"-burst*/c.log 2>/dev/null | wc -l)
+	say "# tankd killed mid-burst: $mid of 400000 lines logged"
+	tk_start_tankd || exit 1 # at once: adoption happens during the burst too
+	seq 0 19999 | sed 's/^/line /' >"$TK_T/burst.want"
+	burst_logged() { for n in "${names[@]}"; do
+		[ "$(tail -n1 "$TK_T/data/logs/$n/c.log" 2>/dev/null | cut -d' ' -f4-)" = "line 19999" ] || return 1
+	done; }
+	check "burst: every pod logged its last line" wait_for 60 burst_logged
+	bad=0
+	for n in "${names[@]}"; do
+		if [ "$(js "$n" .status.pid)" != "${pids[$n]}" ] || [ "$(js "$n" .status.restarts)" != 0 ] ||
+			[ "$(js "$n" .status.phase)" != running ]; then
+			bad=$((bad + 1))
+			say "       | $n: $(js "$n" '[.status.phase, .status.pid, .status.restarts] | @tsv') (pid was ${pids[$n]})"
+		fi
+	done
+	check "burst: 0 of 20 pods restarted (same pids, restarts 0)" test "$bad" = 0
+	bad=0
+	for n in "${names[@]}"; do
+		tankctl logs "$n" >"$TK_T/burst.got" 2>"$TK_T/burst.err"
+		if ! cmp -s "$TK_T/burst.want" "$TK_T/burst.got"; then
+			bad=$((bad + 1))
+			say "       | $n: $(wc -l <"$TK_T/burst.got") lines, $(sort "$TK_T/burst.got" | uniq -d | wc -l) repeated, first difference: $(diff "$TK_T/burst.want" "$TK_T/burst.got" | head -n 3 | tr '\n' ' ')"
+		fi
+	done
+	check "burst: tankctl logs shows lines 0..19999 once, in order, for all 20 pods" test "$bad" = 0
+	delete_all "${names[@]}"
+fi
+
 tk_finish
