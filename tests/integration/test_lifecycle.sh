@@ -134,4 +134,50 @@ JSON
 	delete_all "${names[@]}"
 fi
 
+# -- 4. a pod of two containers: each has its own state, restarts and back-off
+# pod2 NAME RESTART CMD1 CMD2 [GRACE1 GRACE2]: containers "main" and "side"
+pod2() {
+	cat >"$TK_T/$1.json" <<JSON
+{"name": "$1", "restart": "$2", "network": "none",
+ "containers": [{"name": "main", "image": "$IMG", "stop_grace": "${5:-0s}", "command": ["sh", "-c", "$3"]},
+                {"name": "side", "image": "$IMG", "stop_grace": "${6:-0s}", "command": ["sh", "-c", "$4"]}]}
+JSON
+	tankctl apply -f "$TK_T/$1.json" >/dev/null
+}
+if want multi; then
+	M="${TK_P}-multi"
+	pod2 "$M" on_failure "sleep 1000" "sleep 1; exit 3"
+	check "multi: running" tankctl wait pod "$M" --for running --timeout 30s
+	MPID=$(js "$M" '.status.containers[0].pid')
+	INO=$(stat -L -c %i "/run/netns/tank-$M")
+	side_in_backoff() { is "$M" '.status.containers[1].state' backoff; }
+	check "multi: the exiting container waits in backoff" wait_for 10 side_in_backoff
+	check "multi: the pod stays running meanwhile" is "$M" .status.phase running
+	check "multi: exec into the sleeper while its sibling is in backoff" \
+		sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec -c main $M -- echo hi | grep -qx hi"
+	side_restarted() { [ "$(js "$M" '.status.containers[1].restarts')" -ge 2 ]; }
+	check "multi: only the exiting container restarts" wait_for 15 side_restarted
+	check "multi: the sleeper keeps its pid" is "$M" '.status.containers[0].pid' "$MPID"
+	check "multi: the sleeper was not restarted" is "$M" '.status.containers[0].restarts' 0
+	check "multi: the sleeper's state is running" is "$M" '.status.containers[0].state' running
+	check "multi: side's last exit is code 3" is "$M" '.status.containers[1].last_exit.code' 3
+	check "multi: pod restarts is the sum" is "$M" '.status.restarts' "$(js "$M" '[.status.containers[].restarts] | add')"
+	check "multi: the pod netns is the same" test "$(stat -L -c %i "/run/netns/tank-$M")" = "$INO"
+	delete_all "$M"
+
+	M="${TK_P}-multin"
+	pod2 "$M" never "sleep 4" "exit 3"
+	check "multi never: running" tankctl wait pod "$M" --for running --timeout 30s
+	side_done() { is "$M" '.status.containers[1].state' terminated; }
+	check "multi never: the exited container is terminated" wait_for 10 side_done
+	check "multi never: the pod runs while the sleeper does" is "$M" .status.phase running
+	check "multi never: the sleeper runs" is "$M" '.status.containers[0].state' running
+	check "multi never: its last exit is code 3" is "$M" '.status.containers[1].last_exit.code' 3
+	m_done() { is "$M" .status.phase terminated; }
+	check "multi never: terminated once the sleeper is done" wait_for 10 m_done
+	check "multi never: the pod's last exit is the most recent (code 0)" is "$M" .status.last_exit.code 0
+	check "multi never: no restarts" is "$M" .status.restarts 0
+	delete_all "$M"
+fi
+
 tk_finish
