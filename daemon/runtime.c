@@ -412,6 +412,8 @@ static json_t *container_json(struct tankd *t, struct pod *p, size_t i, const ch
 		      json_from_strv(c->cap_add), "drop", json_from_strv(c->cap_drop), "mounts",
 		      mounts);
 	oci_process_clear(&proc);
+	if (j)
+		json_object_set_new(j, "stop_grace_ms", json_integer((json_int_t)c->stop_grace_ms));
 	return j;
 }
 
@@ -985,7 +987,10 @@ void runtime_stop(struct tankd *t, struct pod *p, bool del)
 	for (size_t i = 0; p->spec && i < p->spec->n_containers; i++)
 		if (p->spec->containers[i].stop_grace_ms > grace)
 			grace = p->spec->containers[i].stop_grace_ms;
-	req = json_pack("{s:s,s:I}", "op", "destroy", "grace_ms", (json_int_t)grace);
+	/* each container gets its own stop_grace (own_grace); grace_ms bounds the wait and is
+	 * what a shim started before per-container graces applies to all */
+	req = json_pack("{s:s,s:I,s:b}", "op", "destroy", "grace_ms", (json_int_t)grace,
+			"own_grace", 1);
 	fd = sock && req ? ipc_connect(sock) : -ENOMEM;
 	if (fd >= 0 && ipc_send_json(fd, req, NULL, 0) >= 0) {
 		p->destroy_fd = fd;

@@ -27,7 +27,7 @@ exited_in_shim() { # the shim's own record says every container exited
 	jq -e '[.containers[].state] | all(. == "exited")' "$TK_T/run/pods/$1/state.json"
 }
 delete_all() {
-	for n in "$@"; do tankctl delete pod "$n" --wait --timeout 30s >/dev/null 2>&1; done
+	for n in "$@"; do timeout 60 "$TK_BUILD/tankctl" --socket "$TK_SOCK" delete pod "$n" --wait >/dev/null || not_ok "delete $n"; done
 }
 
 # -- 1. exits that happen while tankd is down are seen when it comes back
@@ -178,6 +178,24 @@ if want multi; then
 	check "multi never: the pod's last exit is the most recent (code 0)" is "$M" .status.last_exit.code 0
 	check "multi never: no restarts" is "$M" .status.restarts 0
 	delete_all "$M"
+
+	# each container gets its own stop_grace on delete (both ignore SIGTERM as pid 1)
+	M="${TK_P}-grace"
+	pod2 "$M" always "exec sleep 1000" "exec sleep 1000" 1s 6s
+	check "grace: running" tankctl wait pod "$M" --for running --timeout 30s
+	GP=$(js "$M" '.status.containers[0].pid')
+	check "grace: the container pid is visible on the host" kill -0 "$GP"
+	t0=$(date +%s%N)
+	timeout 60 "$TK_BUILD/tankctl" --socket "$TK_SOCK" delete pod "$M" --wait >/dev/null &
+	DEL=$!
+	gone() { ! kill -0 "$GP" 2>/dev/null; }
+	wait_for 15 gone
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	wait "$DEL"
+	total=$(( ($(date +%s%N) - t0) / 1000000 ))
+	say "# grace: main (1s) gone after $ms ms, delete of the pod (side 6s) took $total ms"
+	check "grace: the 1s container is killed after its own grace, not its sibling's 6s" test "$ms" -lt 4000
+	check "grace: the 6s container gets its 6s" test "$total" -ge 5500
 fi
 
 tk_finish
