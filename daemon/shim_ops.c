@@ -137,6 +137,8 @@ void shim_destroy_check(struct shim *s)
 	}
 	followers_end(s, NULL);
 	shim_netns_release(s);
+	/* the last write to the run dir comes before the reply: tankd removes the dir then */
+	shim_state_write(s);
 	for (struct conn *c = s->conns; c; c = c->next)
 		if (!c->dead && c->st == CONN_PENDING && c->wait == WAIT_DESTROY)
 			conn_ok(s, c);
@@ -148,7 +150,6 @@ void shim_destroy_check(struct shim *s)
 	if (s->lfd >= 0)
 		close(s->lfd);
 	s->lfd = -1;
-	shim_state_write(s);
 	log_pod(LOG_LVL_INFO, s->pod, "pod destroyed");
 	s->done = true;
 }

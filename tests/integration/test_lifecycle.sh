@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_lifecycle.sh - exits and restarts as a user sees them: exits while tankd is down,
 # short-lived containers, a SIGKILL of tankd during a log burst, multi-container pods.
-#   TK_ONLY="adopt short burst multi" selects parts (default: all).
+#   TK_ONLY="adopt short burst multi delete" selects parts (default: all).
 set -u
 . "$(dirname "$0")/lib.sh"
 trap tk_cleanup EXIT
@@ -9,7 +9,7 @@ TK_CONF_EXTRA="log_level = info"
 tk_start
 "$TK_REPO/tools/mkimage-busybox.sh" "$TK_T/img" 1.0 >/dev/null || { not_ok "build image"; exit 1; }
 IMG="oci:$TK_T/img:1.0"
-ONLY=${TK_ONLY:-adopt short burst multi}
+ONLY=${TK_ONLY:-adopt short burst multi delete}
 want() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # pod NAME RESTART SHELL-COMMAND: a one-container pod running sh -c COMMAND
@@ -196,6 +196,36 @@ if want multi; then
 	say "# grace: main (1s) gone after $ms ms, delete of the pod (side 6s) took $total ms"
 	check "grace: the 1s container is killed after its own grace, not its sibling's 6s" test "$ms" -lt 4000
 	check "grace: the 6s container gets its 6s" test "$total" -ge 5500
+fi
+
+# -- 5. a terminated pod keeps its shim, netns and cgroups until deleted; delete removes all
+if want delete; then
+	names=()
+	for i in $(seq 1 8); do
+		n="${TK_P}-term$i"
+		names+=("$n")
+		pod "$n" never "exit 0"
+	done
+	all_term() { for n in "${names[@]}"; do is "$n" .status.phase terminated || return 1; done; }
+	check "delete: 8 pods terminated" wait_for 30 all_term
+	n=${names[0]}
+	SP=$(js "$n" .status.shim_pid)
+	check "delete: a terminated pod keeps its shim" grep -q tank-shim "/proc/$SP/cmdline"
+	check "delete: ... and its netns" test -e "/run/netns/tank-$n"
+	check "delete: ... and its cgroups" test -d "/sys/fs/cgroup/memory/$TK_CG/$n"
+	declare -A shims
+	for n in "${names[@]}"; do shims[$n]=$(js "$n" .status.shim_pid); done
+	delete_all "${names[@]}"
+	left=
+	for n in "${names[@]}"; do
+		grep -qs tank-shim "/proc/${shims[$n]}/cmdline" && left="$left shim:$n"
+		[ -e "/run/netns/tank-$n" ] && left="$left netns:$n"
+		for d in /sys/fs/cgroup/*/"$TK_CG/$n" /sys/fs/cgroup/unified/"$TK_CG/$n"; do
+			[ -d "$d" ] && left="$left $d"
+		done
+		[ -e "$TK_T/run/pods/$n" ] && left="$left run/pods/$n:$(ls "$TK_T/run/pods/$n" | tr '\n' ,)"
+	done
+	check "delete --wait leaves no shim, netns, cgroup or run dir${left:+ (left:$left)}" test -z "$left"
 fi
 
 tk_finish
