@@ -1242,7 +1242,16 @@ static void adopt_one(struct tankd *t, const char *name)
 				continue;
 			}
 		}
-		if (strcmp(json_str(e, "state", "exited"), "running")) {
+		if (!strcmp(json_str(e, "state", ""), "created")) {
+			/* tankd stopped before it started it: a failed start, the policy applies */
+			c->st.phase = CPHASE_EXITED;
+			c->st.exit_failed = p->exit_failed = true;
+			json_decref(c->last_exit);
+			c->last_exit = json_pack("{s:s,s:s}", "reason", "StartError", "message",
+						 "never started: tankd stopped before starting it");
+			json_decref(p->last_exit);
+			p->last_exit = json_incref(c->last_exit);
+		} else if (strcmp(json_str(e, "state", "exited"), "running")) {
 			/* it ended while tankd was down: report it now, the policy applies */
 			on_exited(t, p, e);
 		}

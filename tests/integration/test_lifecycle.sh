@@ -163,16 +163,29 @@ if want multi; then
 	check "multi: side's last exit is code 3" is "$M" '.status.containers[1].last_exit.code' 3
 	check "multi: pod restarts is the sum" is "$M" '.status.restarts' "$(js "$M" '[.status.containers[].restarts] | add')"
 	check "multi: the pod netns is the same" test "$(stat -L -c %i "/run/netns/tank-$M")" = "$INO"
+	# the per-container counts survive a SIGKILL of tankd
+	SR=$(js "$M" '.status.containers[1].restarts')
+	tk_stop_tankd KILL
+	tk_start_tankd || exit 1
+	check "multi: after a tankd restart the sleeper keeps its pid" is "$M" '.status.containers[0].pid' "$MPID"
+	check "multi: ... and side keeps its restart count ($SR)" \
+		test "$(js "$M" '.status.containers[1].restarts')" -ge "$SR"
+	check "multi: ... and the sleeper's is still 0" is "$M" '.status.containers[0].restarts' 0
 	delete_all "$M"
 
 	M="${TK_P}-multin"
-	pod2 "$M" never "sleep 4" "exit 3"
+	pod2 "$M" never "sleep 6" "exit 3"
 	check "multi never: running" tankctl wait pod "$M" --for running --timeout 30s
 	side_done() { is "$M" '.status.containers[1].state' terminated; }
 	check "multi never: the exited container is terminated" wait_for 10 side_done
 	check "multi never: the pod runs while the sleeper does" is "$M" .status.phase running
 	check "multi never: the sleeper runs" is "$M" '.status.containers[0].state' running
 	check "multi never: its last exit is code 3" is "$M" '.status.containers[1].last_exit.code' 3
+	tk_stop_tankd KILL
+	tk_start_tankd || exit 1
+	check "multi never: after a tankd restart the pod still runs" is "$M" .status.phase running
+	check "multi never: ... and the exited container is still terminated, code 3" \
+		is "$M" '[.status.containers[1].state, .status.containers[1].last_exit.code] | @tsv' "$(printf 'terminated\t3')"
 	m_done() { is "$M" .status.phase terminated; }
 	check "multi never: terminated once the sleeper is done" wait_for 10 m_done
 	check "multi never: the pod's last exit is the most recent (code 0)" is "$M" .status.last_exit.code 0
