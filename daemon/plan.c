@@ -26,6 +26,45 @@ const char *pod_phase_name(enum pod_phase p)
 	return "unknown";
 }
 
+const char *ctr_phase_name(enum ctr_phase p)
+{
+	switch (p) {
+	case CPHASE_WAITING:
+		return "waiting";
+	case CPHASE_RUNNING:
+		return "running";
+	case CPHASE_BACKOFF:
+		return "backoff";
+	case CPHASE_EXITED:
+	case CPHASE_DONE:
+		return "terminated";
+	}
+	return "unknown";
+}
+
+enum pod_phase plan_pod_phase(const struct plan_ctr *c, size_t n)
+{
+	bool exited = false, backoff = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (c[i].phase == CPHASE_RUNNING || c[i].phase == CPHASE_WAITING)
+			return PHASE_RUNNING;
+		exited |= c[i].phase == CPHASE_EXITED;
+		backoff |= c[i].phase == CPHASE_BACKOFF;
+	}
+	return exited ? PHASE_EXITED : backoff ? PHASE_BACKOFF : PHASE_TERMINATED;
+}
+
+size_t plan_actions_max(size_t n_desired, const struct plan_observed *observed,
+			size_t n_observed)
+{
+	size_t n = n_desired + n_observed;
+
+	for (size_t i = 0; i < n_observed; i++)
+		n += observed[i].n_ctrs;
+	return n;
+}
+
 uint64_t plan_backoff_ms(const struct plan_config *c, unsigned int n)
 {
 	uint64_t d = c->backoff_base_ms;
@@ -55,6 +94,34 @@ static bool is_desired(const struct plan_desired *d, size_t n, const char *name)
 		if (strcmp(d[i].name, name) == 0)
 			return true;
 	return false;
+}
+
+/* The action for container i of a live pod, if any (written to *out; returns 0 or 1). */
+static size_t plan_ctr(const struct plan_desired *d, const struct plan_ctr *c, size_t i,
+		       uint64_t now_ms, const struct plan_config *cfg, struct plan_action *out)
+{
+	struct plan_action a = { .name = d->name, .ctr = i };
+
+	switch (c->phase) {
+	case CPHASE_EXITED:
+		if (wants_restart(d->restart, c->exit_failed)) {
+			a.op = PLAN_BACKOFF;
+			a.reset_backoff = c->ran_ms >= cfg->backoff_reset_ms;
+			a.delay_ms = plan_backoff_ms(cfg, a.reset_backoff ? 0 : c->backoff_n);
+		} else {
+			a.op = PLAN_TERMINATE;
+		}
+		break;
+	case CPHASE_BACKOFF:
+		if (now_ms < c->next_start_at)
+			return 0;
+		a.op = PLAN_RESTART;
+		break;
+	default:
+		return 0; /* waiting, running, done: nothing to do */
+	}
+	*out = a;
+	return 1;
 }
 
 size_t plan_compute(const struct plan_desired *desired, size_t n_desired,
@@ -98,32 +165,16 @@ size_t plan_compute(const struct plan_desired *desired, size_t n_desired,
 			out[k++] = a;
 			continue;
 		}
-		switch (o->phase) {
-		case PHASE_EXITED:
-			if (wants_restart(d->restart, o->exit_failed)) {
-				a.op = PLAN_BACKOFF;
-				a.reset_backoff = o->ran_ms >= cfg->backoff_reset_ms;
-				a.delay_ms = plan_backoff_ms(cfg, a.reset_backoff ? 0 : o->backoff_n);
-			} else {
-				a.op = PLAN_TERMINATE;
-			}
-			out[k++] = a;
-			break;
-		case PHASE_BACKOFF:
-			if (now_ms >= o->next_start_at) {
-				a.op = PLAN_RESTART;
-				out[k++] = a;
-			}
-			break;
-		case PHASE_FAILED:
+		if (o->phase == PHASE_FAILED) {
 			if (now_ms >= o->next_start_at) {
 				a.op = PLAN_RETRY;
 				out[k++] = a;
 			}
-			break;
-		default:
-			break; /* running, terminated: nothing to do */
+			continue;
 		}
+		/* a live pod: each container by itself, the others keep running */
+		for (size_t c = 0; c < o->n_ctrs; c++)
+			k += plan_ctr(d, &o->ctrs[c], c, now_ms, cfg, &out[k]);
 	}
 	return k;
 }

@@ -41,6 +41,38 @@ struct plan_desired {
 	enum restart_policy restart;
 };
 
+/* A container's own lifecycle inside a live pod (the pod's phase is derived from these). */
+enum ctr_phase {
+	CPHASE_WAITING, /* not started yet */
+	CPHASE_RUNNING,
+	CPHASE_EXITED,  /* transient: the plan turns it into backoff or done in the same pass */
+	CPHASE_BACKOFF, /* waits for its restart */
+	CPHASE_DONE,    /* exited and not restarted (restart policy) */
+};
+
+const char *ctr_phase_name(enum ctr_phase p);
+
+struct plan_ctr {
+	enum ctr_phase phase;
+	bool exit_failed;       /* its last exit: non-zero code, a signal, or a failed start */
+	unsigned int backoff_n; /* its consecutive restarts since the last reset */
+	uint64_t ran_ms;        /* how long its last run lasted (for the reset rule) */
+	uint64_t next_start_at; /* monotonic ms, meaningful in CPHASE_BACKOFF */
+};
+
+/*
+ * The phase of a live pod from its containers: running while any container runs (or has not
+ * started yet); else exited while an exit awaits the plan; else backoff while any container
+ * waits for its restart; else terminated (every container is done). Zero containers:
+ * terminated.
+ */
+enum pod_phase plan_pod_phase(const struct plan_ctr *c, size_t n);
+
+/*
+ * phase: PENDING, PULLING, STARTING, STOPPING and FAILED are the pod's own; a live pod
+ * (RUNNING, EXITED, BACKOFF, TERMINATED) is planned container by container from ctrs.
+ * exit_failed, backoff_n, ran_ms and next_start_at are the pod's (its failed starts).
+ */
 struct plan_observed {
 	const char *name;
 	uint64_t revision;       /* the spec revision this runtime was started from */
@@ -49,14 +81,16 @@ struct plan_observed {
 	bool exit_failed;        /* last exit: non-zero code, a signal, or a failed start */
 	unsigned int backoff_n;  /* consecutive restarts since the last reset */
 	uint64_t ran_ms;         /* how long the last run lasted (for the reset rule) */
-	uint64_t next_start_at;  /* monotonic ms, meaningful in BACKOFF/FAILED */
+	uint64_t next_start_at;  /* monotonic ms, meaningful in FAILED */
+	const struct plan_ctr *ctrs;
+	size_t n_ctrs;
 };
 
 enum plan_op {
 	PLAN_CREATE,    /* desired, not present: prepare image and start */
-	PLAN_RESTART,   /* backoff elapsed: start the containers again in the same pod */
-	PLAN_BACKOFF,   /* exited and the policy restarts it: wait delay_ms */
-	PLAN_TERMINATE, /* exited and the policy does not restart it */
+	PLAN_RESTART,   /* container ctr: backoff elapsed, start it again in the same pod */
+	PLAN_BACKOFF,   /* container ctr exited and the policy restarts it: wait delay_ms */
+	PLAN_TERMINATE, /* container ctr exited and the policy does not restart it */
 	PLAN_RETRY,     /* a failed start whose backoff elapsed: tear down leftovers, create */
 	PLAN_REPLACE,   /* spec revision changed: tear down, then create */
 	PLAN_UPDATE,    /* only limits or policy changed: apply them to the running pod */
@@ -66,6 +100,7 @@ enum plan_op {
 struct plan_action {
 	enum plan_op op;
 	const char *name;
+	size_t ctr;          /* PLAN_RESTART, PLAN_BACKOFF, PLAN_TERMINATE: index in ctrs */
 	uint64_t delay_ms;   /* PLAN_BACKOFF */
 	bool reset_backoff;  /* PLAN_BACKOFF: the run was stable, counting starts again */
 };
@@ -73,10 +108,14 @@ struct plan_action {
 /* min(base * 2^n, max) */
 uint64_t plan_backoff_ms(const struct plan_config *c, unsigned int n);
 
+/* How many actions plan_compute may write for these inputs (size out with it). */
+size_t plan_actions_max(size_t n_desired, const struct plan_observed *observed,
+			size_t n_observed);
+
 /*
  * Compare desired with observed (each array sorted by name or not: matched by name) and write
- * at most n_desired + n_observed actions into out (the caller sizes it so). Pods in PULLING,
- * STARTING or STOPPING are left alone (work is under way). Returns the number of actions.
+ * at most plan_actions_max() actions into out. Pods in PULLING, STARTING or STOPPING are left
+ * alone (work is under way). Returns the number of actions.
  */
 size_t plan_compute(const struct plan_desired *desired, size_t n_desired,
 		    const struct plan_observed *observed, size_t n_observed, uint64_t now_ms,

@@ -119,8 +119,9 @@ void reconcile_pass(struct tankd *t)
 	_cleanup_free_ struct plan_desired *des = NULL;
 	_cleanup_free_ struct plan_observed *obs = NULL;
 	_cleanup_free_ struct plan_action *acts = NULL;
+	_cleanup_free_ struct plan_ctr *ctrs = NULL;
 	struct diag d = { 0 };
-	size_t nd, no = 0, na, i;
+	size_t nd, no = 0, nc = 0, na, i;
 	uint64_t now = now_mono_ms();
 	json_t *rec;
 
@@ -132,12 +133,14 @@ void reconcile_pass(struct tankd *t)
 		log_warn("store: record %s is damaged and ignored: %s", json_str(rec, "name", "?"),
 			 json_str(rec, "error", "?"));
 	nd = json_array_size(records);
-	for (struct pod *p = t->pods; p; p = p->next)
+	for (struct pod *p = t->pods; p; p = p->next) {
 		no++;
+		nc += p->n_ctrs;
+	}
 	des = calloc(nd + 1, sizeof(*des));
 	obs = calloc(no + 1, sizeof(*obs));
-	acts = calloc(nd + no + 1, sizeof(*acts));
-	if (!des || !obs || !acts)
+	ctrs = calloc(nc + 1, sizeof(*ctrs));
+	if (!des || !obs || !ctrs)
 		return;
 	json_array_foreach(records, i, rec) {
 		struct pod *p = pod_find(t, json_str(rec, "name", ""));
@@ -158,8 +161,10 @@ void reconcile_pass(struct tankd *t)
 		des[i].restart = record_restart(rec);
 	}
 	no = 0;
+	nc = 0;
 	for (struct pod *p = t->pods; p; p = p->next) {
-		/* a shim that does not answer destroy in time is killed, then torn down */
+		for (size_t k = 0; k < p->n_ctrs; k++)
+			ctrs[nc + k] = p->ctrs[k].st;
 		obs[no++] = (struct plan_observed){
 			.name = p->name,
 			.revision = p->revision,
@@ -169,8 +174,14 @@ void reconcile_pass(struct tankd *t)
 			.backoff_n = p->backoff_n,
 			.ran_ms = p->ran_ms,
 			.next_start_at = p->next_start_at,
+			.ctrs = &ctrs[nc],
+			.n_ctrs = p->n_ctrs,
 		};
+		nc += p->n_ctrs;
 	}
+	acts = calloc(plan_actions_max(nd, obs, no) + 1, sizeof(*acts));
+	if (!acts)
+		return;
 	na = plan_compute(des, nd, obs, no, now, &t->cfg.plan, acts);
 	for (i = 0; i < na; i++) {
 		struct plan_action *a = &acts[i];
@@ -183,26 +194,13 @@ void reconcile_pass(struct tankd *t)
 			pod_create(t, p, record_find(records, a->name));
 			break;
 		case PLAN_BACKOFF:
-			if (a->reset_backoff)
-				p->backoff_n = 0;
-			p->backoff_n++;
-			p->phase = PHASE_BACKOFF;
-			p->next_start_at = now + a->delay_ms;
-			free(p->message);
-			p->message = strdup_printf("restarting in %llu ms",
-						   (unsigned long long)a->delay_ms);
-			event_emit(t, p->name, false, "BackOff", "restarting in %llu ms",
-				(unsigned long long)a->delay_ms);
+			runtime_ctr_backoff(t, p, a->ctr, a->delay_ms, a->reset_backoff);
 			break;
 		case PLAN_RESTART:
-			runtime_restart(t, p);
+			runtime_restart(t, p, a->ctr);
 			break;
 		case PLAN_TERMINATE:
-			p->phase = PHASE_TERMINATED;
-			free(p->message);
-			p->message = NULL;
-			event_emit(t, p->name, false, "Terminated", "not restarted (restart policy %s)",
-				   restart_policy_name(record_restart(p->record)));
+			runtime_ctr_done(t, p, a->ctr);
 			break;
 		case PLAN_UPDATE:
 			runtime_update(t, p, record_find(records, a->name));
@@ -246,6 +244,7 @@ static json_t *time_json(uint64_t wall_ms)
 json_t *pod_to_json(const struct tankd *t, const struct pod *p)
 {
 	json_t *ips = json_array(), *ctrs = json_array(), *nics = json_array(), *st, *o;
+	json_t *sctrs = json_array();
 	pid_t pid = 0;
 
 	(void)t;
@@ -280,17 +279,31 @@ json_t *pod_to_json(const struct tankd *t, const struct pod *p)
 		json_array_append_new(nics, nj);
 	}
 	for (size_t i = 0; i < p->n_ctrs; i++) {
-		if (!pid && p->ctrs[i].pid)
-			pid = p->ctrs[i].pid;
-		json_array_append_new(ctrs, json_pack("{s:s,s:s?,s:s,s:i}", "name", p->ctrs[i].name,
-						      "image", p->ctrs[i].image_ref, "state",
-						      p->ctrs[i].state ? p->ctrs[i].state : "waiting",
-						      "pid", (int)p->ctrs[i].pid));
+		const struct pod_ctr *c = &p->ctrs[i];
+		/* containers[].state: as the shim says it (waiting, running, exited) */
+		const char *state = c->st.phase == CPHASE_WAITING   ? "waiting"
+				    : c->st.phase == CPHASE_RUNNING ? "running"
+								    : "exited";
+
+		if (!pid && c->pid)
+			pid = c->pid;
+		json_array_append_new(ctrs, json_pack("{s:s,s:s?,s:s,s:i}", "name", c->name,
+						      "image", c->image_ref, "state", state, "pid",
+						      (int)c->pid));
+		/* status.containers[].state: its lifecycle (running, backoff, terminated...) */
+		json_array_append_new(sctrs, json_pack("{s:s,s:s,s:i,s:O?,s:i}", "name", c->name,
+						       "state", ctr_phase_name(c->st.phase),
+						       "restarts", (int)c->restarts, "last_exit",
+						       c->last_exit, "pid", (int)c->pid));
 	}
 	st = json_pack("{s:s,s:i,s:i,s:o,s:O?,s:o,s:s?,s:i}", "phase", pod_phase_name(p->phase),
 		       "restarts", (int)p->restarts, "pid", (int)pid, "ips", ips, "last_exit",
 		       p->last_exit, "started_at", time_json(p->started_at), "message",
 		       p->message, "shim_pid", (int)p->shim_pid);
+	if (st)
+		json_object_set_new(st, "containers", sctrs);
+	else
+		json_decref(sctrs);
 	o = json_pack("{s:s,s:s?,s:I,s:o,s:o,s:o}", "name", p->name, "uid", p->uid, "revision",
 		      (json_int_t)p->revision, "status", st, "containers", ctrs, "nics", nics);
 	if (o && p->record) {

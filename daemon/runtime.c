@@ -135,6 +135,19 @@ static void state_save(struct tankd *t, struct pod *p)
 							  : json_null());
 		json_object_set_new(st, "digests", dg);
 	}
+	/* each container's own counters, and whether the policy is done with it */
+	{
+		json_t *cs = json_array();
+
+		for (size_t i = 0; cs && i < p->n_ctrs; i++)
+			json_array_append_new(
+				cs, json_pack("{s:s,s:i,s:i,s:b,s:O?}", "name", p->ctrs[i].name,
+					      "restarts", (int)p->ctrs[i].restarts, "backoff_n",
+					      (int)p->ctrs[i].st.backoff_n, "done",
+					      p->ctrs[i].st.phase == CPHASE_DONE, "last_exit",
+					      p->ctrs[i].last_exit));
+		json_object_set_new(st, "containers", cs);
+	}
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || json_write_atomic(dfd, TANKD_STATE_FILE, st, 0600) < 0)
 		log_pod(LOG_LVL_WARN, p->name, "cannot save runtime state in %s", dir);
@@ -146,7 +159,7 @@ static void pod_clear_parts(struct pod *p)
 	for (size_t i = 0; i < p->n_ctrs; i++) {
 		free(p->ctrs[i].name);
 		free(p->ctrs[i].image_ref);
-		free(p->ctrs[i].state);
+		json_decref(p->ctrs[i].last_exit);
 		free(p->ctrs[i].manifest_digest);
 	}
 	free(p->ctrs);
@@ -399,6 +412,8 @@ static json_t *container_json(struct tankd *t, struct pod *p, size_t i, const ch
 		      json_from_strv(c->cap_add), "drop", json_from_strv(c->cap_drop), "mounts",
 		      mounts);
 	oci_process_clear(&proc);
+	if (j)
+		json_object_set_new(j, "stop_grace_ms", json_integer((json_int_t)c->stop_grace_ms));
 	return j;
 }
 
@@ -531,27 +546,56 @@ static int watch_connect(struct tankd *t, struct pod *p)
 	return loop_add(t, fd, W_SHIM_WATCH, p);
 }
 
+static int start_ctr(struct tankd *t, struct pod *p, size_t i, struct diag *d)
+{
+	_cleanup_json_ json_t *req = NULL, *reply = NULL;
+	struct pod_ctr *c = &p->ctrs[i];
+	int r;
+
+	req = json_pack("{s:s,s:s}", "op", "start", "container", c->name);
+	r = req ? shim_call(t, p->name, req, NULL, 0, &reply, d) : -ENOMEM;
+	if (r < 0) {
+		diag_prefix(d, "container %s: ", c->name);
+		return r;
+	}
+	c->pid = (pid_t)json_int(reply, "pid", 0);
+	c->st.phase = CPHASE_RUNNING;
+	c->started_mono = now_mono_ms();
+	return 0;
+}
+
 static int start_containers(struct tankd *t, struct pod *p, struct diag *d)
 {
 	for (size_t i = 0; i < p->n_ctrs; i++) {
-		_cleanup_json_ json_t *req = NULL, *reply = NULL;
 		int r;
 
-		if (p->ctrs[i].state && !strcmp(p->ctrs[i].state, "running"))
+		if (p->ctrs[i].st.phase == CPHASE_RUNNING)
 			continue;
-		req = json_pack("{s:s,s:s}", "op", "start", "container", p->ctrs[i].name);
-		r = shim_call(t, p->name, req, NULL, 0, &reply, d);
-		if (r < 0) {
-			diag_prefix(d, "container %s: ", p->ctrs[i].name);
+		r = start_ctr(t, p, i, d);
+		if (r < 0)
 			return r;
-		}
-		p->ctrs[i].pid = (pid_t)json_int(reply, "pid", 0);
-		free(p->ctrs[i].state);
-		p->ctrs[i].state = strdup("running");
 	}
 	p->started_at = now_wall_ms();
 	p->started_mono = now_mono_ms();
 	return 0;
+}
+
+void pod_phase_derive(struct pod *p)
+{
+	struct plan_ctr c[SPEC_CONTAINERS_MAX];
+	size_t n = p->n_ctrs < SPEC_CONTAINERS_MAX ? p->n_ctrs : SPEC_CONTAINERS_MAX;
+	uint64_t due = 0;
+
+	if (p->phase != PHASE_RUNNING && p->phase != PHASE_EXITED && p->phase != PHASE_BACKOFF &&
+	    p->phase != PHASE_TERMINATED)
+		return; /* the pod's own phases: pulling, starting, stopping, failed, pending */
+	for (size_t i = 0; i < n; i++) {
+		c[i] = p->ctrs[i].st;
+		if (c[i].phase == CPHASE_BACKOFF && (!due || c[i].next_start_at < due))
+			due = c[i].next_start_at;
+	}
+	p->phase = plan_pod_phase(c, n);
+	p->next_start_at = due;
 }
 
 static void start_failed(struct tankd *t, struct pod *p, int r, struct diag *d)
@@ -604,10 +648,11 @@ void runtime_pull_done(struct tankd *t, struct pod *p)
 		r = shim_spawn(t, p, dir, &d);
 	if (r >= 0)
 		r = setup_network(t, p, &d);
-	if (r >= 0)
-		r = start_containers(t, p, &d);
+	/* watch before starting: an exit right after the start is then an event we receive */
 	if (r >= 0 && (r = watch_connect(t, p)) < 0)
 		diag_fail(&d, r, "watch shim: %s", strerror(-r));
+	if (r >= 0)
+		r = start_containers(t, p, &d);
 	for (size_t i = 0; p->images && i < p->spec->n_containers; i++)
 		oci_image_free(p->images[i]);
 	free(p->images);
@@ -679,32 +724,91 @@ void runtime_pull_event(struct tankd *t, struct pod *p)
 	json_object_set_new(p->last_exit, "reason", json_string("ImagePullError"));
 }
 
-void runtime_restart(struct tankd *t, struct pod *p)
+void runtime_restart(struct tankd *t, struct pod *p, size_t ctr)
 {
+	struct pod_ctr *c = &p->ctrs[ctr];
 	struct diag d = { 0 };
-	int r;
+	int r = start_ctr(t, p, ctr, &d);
 
-	p->phase = PHASE_STARTING;
-	r = start_containers(t, p, &d);
 	if (r < 0) {
-		start_failed(t, p, r, &d);
+		/* the container's failure: its policy decides, the other containers run on */
+		c->st.phase = CPHASE_EXITED;
+		c->st.exit_failed = p->exit_failed = true;
+		c->st.ran_ms = 0;
+		json_decref(c->last_exit);
+		c->last_exit = json_pack("{s:s,s:s}", "reason", "StartError", "message",
+					 diag_text(&d, r));
+		json_decref(p->last_exit);
+		p->last_exit = json_incref(c->last_exit);
+		event_emit(t, p->name, true, "StartFailed", "container %s: %s", c->name,
+			   diag_text(&d, r));
+		pod_phase_derive(p);
+		tankd_nudge(t);
 		return;
 	}
+	c->restarts++;
 	p->restarts++;
-	p->phase = PHASE_RUNNING;
+	pod_phase_derive(p);
+	if (p->phase == PHASE_RUNNING && !p->next_start_at) {
+		free(p->message);
+		p->message = NULL;
+	}
+	state_save(t, p);
+	event_emit(t, p->name, false, "Restarted", "container %s: restart %u, pid %d", c->name,
+		   c->restarts, (int)c->pid);
+}
+
+void runtime_ctr_backoff(struct tankd *t, struct pod *p, size_t ctr, uint64_t delay_ms,
+			 bool reset)
+{
+	struct pod_ctr *c = &p->ctrs[ctr];
+
+	if (reset)
+		c->st.backoff_n = 0;
+	c->st.backoff_n++;
+	c->st.phase = CPHASE_BACKOFF;
+	c->st.next_start_at = now_mono_ms() + delay_ms;
+	pod_phase_derive(p);
+	set_message(p, "container %s restarting in %llu ms", c->name,
+		    (unsigned long long)delay_ms);
+	state_save(t, p);
+	event_emit(t, p->name, false, "BackOff", "container %s restarting in %llu ms", c->name,
+		   (unsigned long long)delay_ms);
+}
+
+void runtime_ctr_done(struct tankd *t, struct pod *p, size_t ctr)
+{
+	p->ctrs[ctr].st.phase = CPHASE_DONE;
+	pod_phase_derive(p);
+	state_save(t, p);
+	if (p->phase != PHASE_TERMINATED) {
+		event_emit(t, p->name, false, "ContainerTerminated",
+			   "container %s not restarted (restart policy)", p->ctrs[ctr].name);
+		return;
+	}
 	free(p->message);
 	p->message = NULL;
-	state_save(t, p);
-	event_emit(t, p->name, false, "Restarted", "restart %u, pid %d", p->restarts,
-		p->n_ctrs ? (int)p->ctrs[0].pid : 0);
+	event_emit(t, p->name, false, "Terminated", "not restarted (restart policy %s)",
+		   restart_policy_name(p->spec ? p->spec->restart : RESTART_ALWAYS));
 }
 
 void runtime_restart_request(struct tankd *t, struct pod *p)
 {
 	p->backoff_n = 0;
-	p->restarts++;
 	event_emit(t, p->name, false, "RestartRequested", "restart requested; back-off cleared");
-	if (p->phase == PHASE_BACKOFF || p->phase == PHASE_FAILED) {
+	if (p->phase == PHASE_BACKOFF) {
+		/* nothing runs: the waiting containers start now (each restart is counted) */
+		for (size_t i = 0; i < p->n_ctrs; i++) {
+			if (p->ctrs[i].st.phase != CPHASE_BACKOFF)
+				continue;
+			p->ctrs[i].st.backoff_n = 0;
+			p->ctrs[i].st.next_start_at = 0;
+		}
+		tankd_nudge(t);
+		return;
+	}
+	p->restarts++;
+	if (p->phase == PHASE_FAILED) {
 		p->next_start_at = 0;
 		tankd_nudge(t);
 		return;
@@ -753,36 +857,41 @@ static struct pod_ctr *ctr_find(struct pod *p, const char *name)
 	return NULL;
 }
 
+/* ev: an "exited" event ("container") or a container of a status snapshot ("name") */
 static void on_exited(struct tankd *t, struct pod *p, json_t *ev)
 {
-	struct pod_ctr *c = ctr_find(p, json_str(ev, "container", NULL));
+	struct pod_ctr *c = ctr_find(p, json_str(ev, "container", json_str(ev, "name", NULL)));
 	uint64_t oom;
 	json_t *code = json_object_get(ev, "exit_code");
 	json_t *sig = json_object_get(ev, "signal");
 
 	if (!c)
 		return;
-	free(c->state);
-	c->state = strdup("exited");
 	c->pid = 0;
-	json_decref(p->last_exit);
+	json_decref(c->last_exit);
 	oom = cgroup_oom_kills(&t->cfg, t->cgroups, p->name, c->name);
 	if (json_is_integer(sig) && json_integer_value(sig) == SIGKILL && oom > c->oom_seen) {
-		p->last_exit = json_pack("{s:s,s:I,s:s}", "reason", "OOMKilled", "signal",
+		c->last_exit = json_pack("{s:s,s:I,s:s}", "reason", "OOMKilled", "signal",
 					 (json_int_t)SIGKILL, "message",
 					 "the container reached its memory limit and was killed");
-		p->exit_failed = true;
+		c->st.exit_failed = true;
 	} else if (json_is_integer(sig)) {
-		p->last_exit = json_pack("{s:I}", "signal", json_integer_value(sig));
-		p->exit_failed = true;
+		c->last_exit = json_pack("{s:I}", "signal", json_integer_value(sig));
+		c->st.exit_failed = true;
 	} else {
-		p->last_exit = json_pack("{s:I}", "code", json_integer_value(code));
-		p->exit_failed = json_integer_value(code) != 0;
+		c->last_exit = json_pack("{s:I}", "code", json_integer_value(code));
+		c->st.exit_failed = json_integer_value(code) != 0;
 	}
-	if (p->phase == PHASE_RUNNING) {
-		p->phase = PHASE_EXITED;
-		p->ran_ms = now_mono_ms() - p->started_mono;
+	/* the pod shows the most recent exit of any of its containers */
+	json_decref(p->last_exit);
+	p->last_exit = json_incref(c->last_exit);
+	p->exit_failed = c->st.exit_failed;
+	if (c->st.phase == CPHASE_RUNNING) {
+		c->st.phase = CPHASE_EXITED;
+		c->st.ran_ms = now_mono_ms() - c->started_mono;
+		p->ran_ms = c->st.ran_ms;
 	}
+	pod_phase_derive(p);
 	if (oom > c->oom_seen) {
 		c->oom_seen = oom;
 		event_emit(t, p->name, true, "OOMKilled", "container %s was killed at its memory limit",
@@ -796,6 +905,22 @@ static void on_exited(struct tankd *t, struct pod *p, json_t *ev)
 static void watch_reader_release(struct pod *p)
 {
 	ipc_reader_clear(&p->watch_rd);
+}
+
+/* The watch's first reply is a status snapshot: exits before it are reported only there. */
+static void on_snapshot(struct tankd *t, struct pod *p, json_t *st)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(st, "containers"), i, e) {
+		struct pod_ctr *c = ctr_find(p, json_str(e, "name", NULL));
+
+		/* only an exit we have not seen yet: we still think it runs */
+		if (c && c->st.phase == CPHASE_RUNNING &&
+		    !strcmp(json_str(e, "state", ""), "exited"))
+			on_exited(t, p, e);
+	}
 }
 
 void runtime_watch_event(struct tankd *t, struct pod *p)
@@ -832,6 +957,9 @@ void runtime_watch_event(struct tankd *t, struct pod *p)
 		if (!strcmp(json_str(ev, "event", ""), "exited")) {
 			on_exited(t, p, ev);
 			tankd_nudge(t);
+		} else if (!json_object_get(ev, "event") && json_object_get(ev, "containers")) {
+			on_snapshot(t, p, ev);
+			tankd_nudge(t);
 		}
 		json_decref(ev);
 	}
@@ -862,7 +990,10 @@ void runtime_stop(struct tankd *t, struct pod *p, bool del)
 	for (size_t i = 0; p->spec && i < p->spec->n_containers; i++)
 		if (p->spec->containers[i].stop_grace_ms > grace)
 			grace = p->spec->containers[i].stop_grace_ms;
-	req = json_pack("{s:s,s:I}", "op", "destroy", "grace_ms", (json_int_t)grace);
+	/* each container gets its own stop_grace (own_grace); grace_ms bounds the wait and is
+	 * what a shim started before per-container graces applies to all */
+	req = json_pack("{s:s,s:I,s:b}", "op", "destroy", "grace_ms", (json_int_t)grace,
+			"own_grace", 1);
 	fd = sock && req ? ipc_connect(sock) : -ENOMEM;
 	if (fd >= 0 && ipc_send_json(fd, req, NULL, 0) >= 0) {
 		p->destroy_fd = fd;
@@ -947,8 +1078,7 @@ void runtime_stop_done(struct tankd *t, struct pod *p, bool timed_out)
 	} else {
 		/* replaced or retried: the next pass creates it from the current spec */
 		for (size_t i = 0; i < p->n_ctrs; i++) {
-			free(p->ctrs[i].state);
-			p->ctrs[i].state = NULL;
+			p->ctrs[i].st = (struct plan_ctr){ 0 };
 			p->ctrs[i].pid = 0;
 		}
 		p->phase = PHASE_PENDING;
@@ -992,10 +1122,10 @@ int runtime_relay(struct tankd *t, struct pod *p, json_t *req, int *fds, size_t 
 	if (!c)
 		return diag_fail(d, -ENOENT, "pod %s has no container %s", p->name,
 				 cname ? cname : "");
-	if (ops[k].needs_running &&
-	    (p->phase != PHASE_RUNNING || !c->state || strcmp(c->state, "running")))
+	/* the container's own state: its sibling may be waiting for a restart */
+	if (ops[k].needs_running && c->st.phase != CPHASE_RUNNING)
 		return diag_fail(d, -ESRCH, "container %s of pod %s is not running (%s)", c->name,
-				 p->name, pod_phase_name(p->phase));
+				 p->name, ctr_phase_name(c->st.phase));
 	if (!p->shim_pid)
 		return diag_fail(d, -ESRCH, "pod %s has no shim (phase %s)", p->name,
 				 pod_phase_name(p->phase));
@@ -1087,19 +1217,49 @@ static void adopt_one(struct tankd *t, const char *name)
 	p->ctrs = calloc(p->n_ctrs ? p->n_ctrs : 1, sizeof(*p->ctrs));
 	p->phase = PHASE_RUNNING;
 	json_array_foreach(ctrs, i, e) {
+		json_t *saved = json_array_get(json_object_get(st, "containers"), i);
+		struct pod_ctr *c;
+
 		if (!p->ctrs)
 			break;
-		p->ctrs[i].name = strdup(json_str(e, "name", ""));
-		p->ctrs[i].state = strdup(json_str(e, "state", "exited"));
-		p->ctrs[i].pid = (pid_t)json_int(e, "pid", 0);
+		c = &p->ctrs[i];
+		c->name = strdup(json_str(e, "name", ""));
+		c->pid = (pid_t)json_int(e, "pid", 0);
+		c->st.phase = CPHASE_RUNNING;
+		c->started_mono = now_mono_ms();
 		if (json_is_string(json_array_get(json_object_get(st, "digests"), i)))
-			p->ctrs[i].manifest_digest = strdup(
+			c->manifest_digest = strdup(
 				json_string_value(json_array_get(json_object_get(st, "digests"), i)));
-		if (strcmp(p->ctrs[i].state, "running")) {
+		if (!strcmp(json_str(saved, "name", ""), json_str(e, "name", ""))) {
+			c->restarts = (unsigned int)json_int(saved, "restarts", 0);
+			c->st.backoff_n = (unsigned int)json_int(saved, "backoff_n", 0);
+			c->last_exit = json_incref(json_object_get(saved, "last_exit"));
+			if (json_is_null(c->last_exit)) {
+				json_decref(c->last_exit);
+				c->last_exit = NULL;
+			}
+			if (json_bool(saved, "done", false) &&
+			    strcmp(json_str(e, "state", "exited"), "running")) {
+				c->st.phase = CPHASE_DONE; /* the policy was done with it */
+				c->pid = 0;
+				continue;
+			}
+		}
+		if (!strcmp(json_str(e, "state", ""), "created")) {
+			/* tankd stopped before it started it: a failed start, the policy applies */
+			c->st.phase = CPHASE_EXITED;
+			c->st.exit_failed = p->exit_failed = true;
+			json_decref(c->last_exit);
+			c->last_exit = json_pack("{s:s,s:s}", "reason", "StartError", "message",
+						 "never started: tankd stopped before starting it");
+			json_decref(p->last_exit);
+			p->last_exit = json_incref(c->last_exit);
+		} else if (strcmp(json_str(e, "state", "exited"), "running")) {
 			/* it ended while tankd was down: report it now, the policy applies */
 			on_exited(t, p, e);
 		}
 	}
+	pod_phase_derive(p);
 	if (watch_connect(t, p) < 0)
 		log_pod(LOG_LVL_WARN, name, "cannot watch the shim");
 	{

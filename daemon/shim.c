@@ -311,6 +311,15 @@ static int cfg_container(struct shim *s, const json_t *o, size_t idx, struct ctr
 					    p);
 		c->stop_signal = (int)json_integer_value(sig);
 	}
+	c->stop_grace_ms = -1;
+	sig = json_object_get(o, "stop_grace_ms");
+	if (sig) {
+		if (!json_is_integer(sig) || json_integer_value(sig) < 0 ||
+		    json_integer_value(sig) > 24LL * 3600 * 1000)
+			return diag_fail_at(d, -EINVAL, p,
+					    "%s.stop_grace_ms: not a duration in ms (0 to 1 day)", p);
+		c->stop_grace_ms = json_integer_value(sig);
+	}
 	return 0;
 }
 

@@ -79,6 +79,7 @@ struct ctr {
 	gid_t gid;
 	char **cgroups;        /* cgroup directories; the pid goes into each cgroup.procs */
 	int stop_signal;
+	int64_t stop_grace_ms; /* its own grace on destroy when asked for; -1: not given */
 	const char *user;      /* process.user, resolved in the rootfs; NULL = uid/gid */
 	uint64_t caps, user_caps;
 	int filter;            /* index into shim.filters, -1 = unconfined */
@@ -276,7 +277,8 @@ void shim_reap(struct shim *s);
 /* The start pipe of c reached EOF: answer the start. */
 void shim_start_finish(struct shim *s, struct ctr *c);
 /* Stop everything (stop signal, SIGKILL after grace); the end comes from shim_destroy_check. */
-void shim_destroy_begin(struct shim *s, uint64_t grace_ms);
+/* own_grace: a container with its own stop_grace_ms (shim.json) gets it, not grace_ms */
+void shim_destroy_begin(struct shim *s, uint64_t grace_ms, bool own_grace);
 /* When destroying and nothing is left: release the netns, answer, remove the socket, done. */
 void shim_destroy_check(struct shim *s);
 /* Rewrite state.json with the status reply. */

@@ -241,7 +241,7 @@ static void on_signal(struct shim *s)
 		} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 			/* tankd's way of saying destroy when it cannot talk to us */
 			log_pod(LOG_LVL_INFO, s->pod, "signal %u: destroying", si.ssi_signo);
-			shim_destroy_begin(s, SHIM_GRACE_DEFAULT_MS);
+			shim_destroy_begin(s, SHIM_GRACE_DEFAULT_MS, true);
 		}
 	}
 	if (chld)

@@ -92,9 +92,9 @@ int shim_state_write(struct shim *s)
 
 /* ---- destroy ---------------------------------------------------------------------------- */
 
-void shim_destroy_begin(struct shim *s, uint64_t grace_ms)
+void shim_destroy_begin(struct shim *s, uint64_t grace_ms, bool own_grace)
 {
-	uint64_t kill_at = now_mono_ms() + grace_ms;
+	uint64_t now = now_mono_ms(), kill_at = now + grace_ms;
 
 	if (!s->destroying)
 		log_pod(LOG_LVL_INFO, s->pod, "destroying the pod (grace %llu ms)",
@@ -107,9 +107,12 @@ void shim_destroy_begin(struct shim *s, uint64_t grace_ms)
 			c->start_killed = true;
 			shim_pidfd_kill(c->pidfd, SIGKILL);
 		} else if (c->state == CTR_RUNNING && c->pidfd >= 0) {
-			shim_pidfd_kill(c->pidfd, grace_ms ? c->stop_signal : SIGKILL);
-			if (!c->kill_at || c->kill_at > kill_at)
-				c->kill_at = kill_at;
+			uint64_t g = own_grace && c->stop_grace_ms >= 0 ? (uint64_t)c->stop_grace_ms
+									: grace_ms;
+
+			shim_pidfd_kill(c->pidfd, g ? c->stop_signal : SIGKILL);
+			if (!c->kill_at || c->kill_at > now + g)
+				c->kill_at = now + g;
 		}
 	}
 	/* exec'd commands die with their container's pid namespace; this is a backstop */
@@ -134,6 +137,8 @@ void shim_destroy_check(struct shim *s)
 	}
 	followers_end(s, NULL);
 	shim_netns_release(s);
+	/* the last write to the run dir comes before the reply: tankd removes the dir then */
+	shim_state_write(s);
 	for (struct conn *c = s->conns; c; c = c->next)
 		if (!c->dead && c->st == CONN_PENDING && c->wait == WAIT_DESTROY)
 			conn_ok(s, c);
@@ -145,7 +150,6 @@ void shim_destroy_check(struct shim *s)
 	if (s->lfd >= 0)
 		close(s->lfd);
 	s->lfd = -1;
-	shim_state_write(s);
 	log_pod(LOG_LVL_INFO, s->pod, "pod destroyed");
 	s->done = true;
 }
@@ -741,7 +745,7 @@ void shim_request(struct shim *s, struct conn *k, json_t *req, int *fds, size_t 
 		if (!req_grace(s, k, req, &grace))
 			goto out;
 		conn_park(s, k, WAIT_DESTROY, NULL);
-		shim_destroy_begin(s, grace);
+		shim_destroy_begin(s, grace, json_bool(req, "own_grace", false));
 		shim_destroy_check(s);
 	} else if (strcmp(op, "start") && strcmp(op, "stop") && strcmp(op, "kill") &&
 		   strcmp(op, "exec") && strcmp(op, "attach") && strcmp(op, "resize") &&

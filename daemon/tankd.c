@@ -210,7 +210,9 @@ static int next_timeout_ms(struct tankd *t, uint64_t last_pass)
 	if (t->nudged)
 		return 0;
 	for (struct pod *p = t->pods; p; p = p->next) {
-		if ((p->phase == PHASE_BACKOFF || p->phase == PHASE_FAILED) && p->next_start_at < due)
+		/* a running pod may have a container waiting for its restart */
+		if ((p->phase == PHASE_BACKOFF || p->phase == PHASE_FAILED ||
+		     (p->phase == PHASE_RUNNING && p->next_start_at)) && p->next_start_at < due)
 			due = p->next_start_at;
 		if (p->phase == PHASE_STOPPING && p->stop_deadline && p->stop_deadline < due)
 			due = p->stop_deadline;

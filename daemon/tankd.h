@@ -109,7 +109,10 @@ struct pod_ctr {
 	char *name;
 	char *image_ref;
 	pid_t pid;
-	char *state; /* from the shim: created, running, exited */
+	struct plan_ctr st;    /* its own lifecycle: phase, back-off, last run */
+	unsigned int restarts; /* of this container in this pod */
+	json_t *last_exit;     /* as the pod's last_exit, for this container */
+	uint64_t started_mono; /* of its last start */
 	uint64_t oom_seen; /* OOM kills of its memory cgroup already reported */
 	char *manifest_digest; /* of the image it runs (kept by image prune) */
 };
@@ -122,16 +125,16 @@ struct pod {
 	uint64_t static_hash;  /* spec_static_hash of that revision */
 	json_t *record;        /* store record it was started from */
 	struct pod_spec *spec;
-	enum pod_phase phase;
+	enum pod_phase phase;  /* live pods: derived from the containers (pod_phase_derive) */
 	char *message;         /* why the phase is what it is (errors, backoff reason) */
-	unsigned int restarts;
+	unsigned int restarts; /* container restarts and whole-pod restarts, all counted */
 	unsigned int backoff_n;
 	uint64_t started_at;   /* wall ms of the last start */
 	uint64_t started_mono;
 	uint64_t ran_ms;
-	uint64_t next_start_at; /* mono ms */
+	uint64_t next_start_at; /* mono ms: FAILED retry, or the soonest container restart */
 	bool exit_failed;
-	json_t *last_exit;     /* {"code"} | {"signal"} | {"reason","message"} or NULL */
+	json_t *last_exit;     /* the most recent: {"code"} | {"signal"} | {"reason","message"} */
 	uint32_t slot;
 	pid_t shim_pid;
 	pid_t pull_pid;        /* image worker while PULLING */
@@ -197,7 +200,13 @@ json_t *pod_to_json(const struct tankd *t, const struct pod *p);
 void runtime_create(struct tankd *t, struct pod *p);         /* PENDING -> PULLING */
 void runtime_pull_event(struct tankd *t, struct pod *p);     /* the image worker finished */
 void runtime_pull_done(struct tankd *t, struct pod *p);      /* PULLING -> STARTING -> RUNNING */
-void runtime_restart(struct tankd *t, struct pod *p);        /* BACKOFF -> RUNNING */
+void runtime_restart(struct tankd *t, struct pod *p, size_t ctr); /* its backoff is over */
+/* Container ctr exited: wait delay_ms before its restart, or (done) leave it exited. */
+void runtime_ctr_backoff(struct tankd *t, struct pod *p, size_t ctr, uint64_t delay_ms,
+			 bool reset);
+void runtime_ctr_done(struct tankd *t, struct pod *p, size_t ctr);
+/* A live pod's phase (running, exited, backoff, terminated) from its containers. */
+void pod_phase_derive(struct pod *p);
 void runtime_stop(struct tankd *t, struct pod *p, bool del); /* -> STOPPING */
 /* STOPPING -> gone or PENDING; timed_out: the shim never answered destroy (it is killed) */
 void runtime_stop_done(struct tankd *t, struct pod *p, bool timed_out);
