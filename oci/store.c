@@ -380,20 +380,23 @@ struct prune {
 	int fd;
 	const char *dir; /* the store's path */
 	json_t *blobs;	/* set of digests reached */
-	json_t *layers; /* set of diff_ids reached */
+	json_t *layers; /* set of layer chain ids reached */
 };
 
 static int mark_digest(struct prune *p, const char *digest, bool must, int depth, struct diag *d);
 
+/* The layer dirs of an image config: keyed by chain id (see oci.h). */
 static int mark_config(struct prune *p, const json_t *j)
 {
 	const json_t *ids = json_object_get(json_object_get(j, "rootfs"), "diff_ids"), *e;
+	char chain[OCI_DIGEST_STR_MAX];
 	size_t i;
 
 	json_array_foreach(ids, i, e) {
-		if (oci_digest_check(json_string_value(e), "diff_id", NULL, NULL) < 0)
-			continue;
-		if (json_object_set_new(p->layers, json_string_value(e), json_true()) < 0)
+		/* a bad diff_id breaks the chain: no layer above it was ever unpacked */
+		if (oci_chain_id(i ? chain : NULL, json_string_value(e), chain) < 0)
+			return 0;
+		if (json_object_set_new(p->layers, chain, json_true()) < 0)
 			return -ENOMEM;
 	}
 	return 0;

@@ -499,7 +499,7 @@ static void test_whiteouts(void **state)
 		{ K_FILE, "implicit/.wh..wh..opq", "" },
 		{ K_FILE, ".wh..wh.plnk/123", "" }, /* AUFS metadata: ignored */
 		{ K_FILE, "x", "file first" },
-		{ K_FILE, ".wh.x", "" }, /* a whiteout replacing an entry of this layer */
+		{ K_FILE, ".wh.x", "" }, /* whiteouts hide lower layers only: x stays */
 	};
 	struct fx *f = *state;
 	struct diag d = {};
@@ -517,7 +517,8 @@ static void test_whiteouts(void **state)
 	assert_int_equal(st.st_rdev, makedev(0, 0));
 	assert_int_equal(st.st_uid, 0);
 	assert_false(lexists(f, "etc/.wh.gone"));
-	assert_true(S_ISCHR(lmode(f, "x")));
+	assert_true(S_ISREG(lmode(f, "x")));
+	assert_content(f, "x", "file first");
 	fd = fs_open_in_root(f->dest_fd, "var/cache", O_RDONLY, 0);
 	assert_int_equal(fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v)), 1);
 	assert_string_equal(v, "y");
