@@ -1,6 +1,9 @@
-/* stream.c - a layer blob as a stream of tar bytes: magic sniffing, gzip, digests, limits. */
+/* stream.c - a layer blob as a stream of tar bytes: magic sniffing, gzip, zstd, digests,
+ * limits. */
 #include <string.h>
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <zlib.h>
 
 #include "oci/oci.h"
@@ -8,7 +11,7 @@
 #define IN_SIZE (64u << 10)
 #define OUT_SIZE (128u << 10)
 
-enum stream_kind { LS_PLAIN, LS_GZIP };
+enum stream_kind { LS_PLAIN, LS_GZIP, LS_ZSTD };
 
 struct oci_layer_stream {
 	int fd;
@@ -19,7 +22,10 @@ struct oci_layer_stream {
 	bool in_eof;	      /* read() returned 0 */
 	bool blob_final;      /* blob_h was finalised */
 	int err;	      /* sticky failure */
-	size_t plain_pending; /* LS_PLAIN: sniffed bytes in `in` not handed out yet */
+	size_t plain_pending; /* LS_PLAIN, LS_ZSTD: sniffed bytes in `in` not handed out yet */
+	struct archive *za;   /* LS_ZSTD: libarchive's zstd filter over the raw format */
+	bool za_open;	      /* its one (raw) entry header was read */
+	struct diag *za_d;    /* the diag of the read going on, for the blob callback */
 	struct oci_digest blob_h, tar_h;
 	uint64_t blob_bytes, tar_bytes, max_tar;
 	const char *blob_digest, *diff_id;
@@ -87,6 +93,8 @@ void oci_layer_stream_free(struct oci_layer_stream *s)
 		return;
 	if (s->z_ready)
 		inflateEnd(&s->z);
+	if (s->za)
+		archive_read_free(s->za);
 	oci_digest_done(&s->blob_h);
 	oci_digest_done(&s->tar_h);
 	free(s);
@@ -95,6 +103,44 @@ void oci_layer_stream_free(struct oci_layer_stream *s)
 static void streamp_free(struct oci_layer_stream **s)
 {
 	oci_layer_stream_free(*s);
+}
+
+/* libarchive pulls blob bytes: the sniffed ones first, then the rest (hashed by fill). */
+static la_ssize_t zstd_read_cb(struct archive *a, void *data, const void **buf)
+{
+	struct oci_layer_stream *s = data;
+	ssize_t n;
+
+	*buf = s->in;
+	if (s->plain_pending) {
+		n = (ssize_t)s->plain_pending;
+		s->plain_pending = 0;
+		return n;
+	}
+	if (s->in_eof)
+		return 0;
+	n = fill(s, 0, s->za_d);
+	if (n < 0) {
+		archive_set_error(a, (int)-n, "reading the layer blob failed");
+		return -1;
+	}
+	return n;
+}
+
+/* zstd through libarchive's filter (libzstd): the raw format hands out the decompressed
+ * bytes of its single entry. */
+static int zstd_open(struct oci_layer_stream *s, struct diag *d)
+{
+	s->za = archive_read_new();
+	if (!s->za)
+		return -ENOMEM;
+	if (archive_read_support_filter_zstd(s->za) != ARCHIVE_OK)
+		return diag_fail(d, -ENOTSUP,
+				 "this libarchive cannot decompress zstd itself (built without "
+				 "libzstd); re-create the image with gzip layers");
+	if (archive_read_support_format_raw(s->za) != ARCHIVE_OK)
+		return diag_fail(d, -ENOTSUP, "libarchive: no raw format");
+	return 0;
 }
 
 int oci_layer_stream_new(int blob_fd, const struct oci_unpack_opts *o,
@@ -127,12 +173,14 @@ int oci_layer_stream_new(int blob_fd, const struct oci_unpack_opts *o,
 			return (int)n;
 		have += (size_t)n;
 	}
-	if (have >= 4 && memcmp(s->in, "\x28\xb5\x2f\xfd", 4) == 0)
-		return diag_fail(d, -ENOTSUP,
-				 "zstd-compressed layers are not supported yet; re-create the "
-				 "image with gzip layers (e.g. skopeo copy --dest-compress-format "
-				 "gzip)");
-	if (have >= 2 && s->in[0] == 0x1f && s->in[1] == 0x8b) {
+	/* the magic decides, whatever the media type says (registries mislabel layers) */
+	if (have >= 4 && memcmp(s->in, "\x28\xb5\x2f\xfd", 4) == 0) {
+		s->kind = LS_ZSTD;
+		s->plain_pending = have;
+		r = zstd_open(s, d);
+		if (r < 0)
+			return r;
+	} else if (have >= 2 && s->in[0] == 0x1f && s->in[1] == 0x8b) {
 		s->kind = LS_GZIP;
 		if (inflateInit2(&s->z, 16 + MAX_WBITS) != Z_OK)
 			return diag_fail(d, -ENOMEM, "initialising zlib failed");
@@ -216,11 +264,53 @@ static ssize_t read_gzip(struct oci_layer_stream *s, const void **ret_buf, struc
 	}
 }
 
+static int zstd_fail(struct oci_layer_stream *s, struct diag *d)
+{
+	const char *why = archive_error_string(s->za);
+
+	if (s->err)
+		return s->err; /* reading the blob failed; fill() said why */
+	return stream_fail(s, d, -EBADMSG,
+			   "zstd data is corrupt (%s): the image layout is corrupt; re-create or "
+			   "re-copy it",
+			   why ? why : "unknown error");
+}
+
+static ssize_t read_zstd(struct oci_layer_stream *s, const void **ret_buf, struct diag *d)
+{
+	struct archive_entry *e;
+	la_ssize_t n;
+
+	s->za_d = d;
+	if (!s->za_open) {
+		if (archive_read_open(s->za, s, NULL, zstd_read_cb, NULL) != ARCHIVE_OK ||
+		    archive_read_next_header(s->za, &e) != ARCHIVE_OK)
+			return zstd_fail(s, d);
+		s->za_open = true;
+	}
+	n = archive_read_data(s->za, s->out, OUT_SIZE);
+	if (n < 0)
+		return zstd_fail(s, d);
+	if (n == 0)
+		return 0;
+	if (account(s, s->out, (size_t)n, d) < 0)
+		return s->err;
+	*ret_buf = s->out;
+	return n;
+}
+
 ssize_t oci_layer_stream_read(struct oci_layer_stream *s, const void **ret_buf, struct diag *d)
 {
 	if (s->err)
 		return s->err;
-	return s->kind == LS_GZIP ? read_gzip(s, ret_buf, d) : read_plain(s, ret_buf, d);
+	switch (s->kind) {
+	case LS_GZIP:
+		return read_gzip(s, ret_buf, d);
+	case LS_ZSTD:
+		return read_zstd(s, ret_buf, d);
+	default:
+		return read_plain(s, ret_buf, d);
+	}
 }
 
 int oci_layer_stream_finish(struct oci_layer_stream *s, struct diag *d)

@@ -122,8 +122,10 @@ static void write_entry(struct archive *a, const struct ent *x)
 	archive_entry_free(e);
 }
 
+enum filter { F_NONE, F_GZIP, F_ZSTD };
+
 /* A layer in a memfd (positioned at 0); ret_diff_id gets the digest of the plain tar. */
-static int build_layer(const struct ent *ents, size_t n, bool gzip, char *ret_diff_id)
+static int build_layer_as(const struct ent *ents, size_t n, enum filter filter, char *ret_diff_id)
 {
 	int fds[2];
 
@@ -133,8 +135,10 @@ static int build_layer(const struct ent *ents, size_t n, bool gzip, char *ret_di
 
 		assert_true(fd >= 0);
 		assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
-		if (pass == 1 && gzip)
+		if (pass == 1 && filter == F_GZIP)
 			assert_int_equal(archive_write_add_filter_gzip(a), ARCHIVE_OK);
+		if (pass == 1 && filter == F_ZSTD)
+			assert_int_equal(archive_write_add_filter_zstd(a), ARCHIVE_OK);
 		assert_int_equal(archive_write_open_fd(a, fd), ARCHIVE_OK);
 		for (size_t i = 0; i < n; i++)
 			write_entry(a, &ents[i]);
@@ -157,6 +161,11 @@ static int build_layer(const struct ent *ents, size_t n, bool gzip, char *ret_di
 	}
 	close(fds[0]);
 	return fds[1];
+}
+
+static int build_layer(const struct ent *ents, size_t n, bool gzip, char *ret_diff_id)
+{
+	return build_layer_as(ents, n, gzip ? F_GZIP : F_NONE, ret_diff_id);
 }
 
 static int fd_from_bytes(const void *buf, size_t len)
@@ -1408,16 +1417,92 @@ static void test_blob_checks(void **state)
 	close(fd);
 }
 
+/* zstd layers: unpacked, checked against diff_id and blob digest, corruption caught */
+static void test_zstd(void **state)
+{
+	static const struct ent e[] = { { K_FILE, "one", "1" },
+					{ K_ZEROS, "z", .size = 300000 },
+					{ K_DIR, "d", .mode = 0700 },
+					{ K_FILE, "d/two", "2" } };
+	struct fx *f = *state;
+	char diff_id[OCI_DIGEST_STR_MAX], blob[OCI_DIGEST_STR_MAX];
+	struct oci_unpack_opts o = { .diff_id = diff_id };
+	struct diag d = {};
+	struct stat st;
+	unsigned char c;
+	int fd, r;
+
+	fd = build_layer_as(e, ARRAY_SIZE(e), F_ZSTD, diff_id);
+	assert_int_equal(pread(fd, &c, 1, 0), 1);
+	assert_int_equal(c, 0x28); /* really zstd */
+	assert_int_equal(fstat(fd, &st), 0);
+	fd_digest(fd, blob);
+	o.blob_digest = blob;
+	o.blob_size = st.st_size;
+	r = oci_layer_unpack_opts(fd, f->dest, &o, &d);
+	if (r < 0)
+		fail_msg("zstd: %s", diag_text(&d, r));
+	assert_content(f, "one", "1");
+	assert_content(f, "d/two", "2");
+	assert_int_equal(lmode(f, "d") & 07777, 0700);
+	assert_int_equal(fstatat(f->dest_fd, "z", &st, 0), 0);
+	assert_int_equal(st.st_size, 300000);
+
+	/* a diff_id that does not match */
+	fx_reset_dest(f);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	diff_id[12] = diff_id[12] == '0' ? '1' : '0';
+	o.blob_digest = NULL;
+	o.blob_size = -1;
+	diag_clear(&d);
+	assert_int_equal(oci_layer_unpack_opts(fd, f->dest, &o, &d), -EBADMSG);
+	assert_non_null(strstr(d.msg, "does not match diff_id"));
+	diff_id[12] = diff_id[12] == '0' ? '1' : '0';
+
+	/* trailing garbage after the frame */
+	fx_reset_dest(f);
+	assert_true(lseek(fd, 0, SEEK_END) > 0);
+	assert_int_equal(write(fd, "garbage!", 8), 8);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	diag_clear(&d);
+	assert_int_equal(oci_layer_unpack_opts(fd, f->dest, &o, &d), -EBADMSG);
+	assert_non_null(strstr(d.msg, "zstd"));
+
+	/* a flipped byte in the middle: the blob digest names the cause */
+	fx_reset_dest(f);
+	assert_int_equal(ftruncate(fd, st.st_size), 0);
+	assert_int_equal(pread(fd, &c, 1, st.st_size / 2), 1);
+	c ^= 0x55;
+	assert_int_equal(pwrite(fd, &c, 1, st.st_size / 2), 1);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	o.blob_digest = blob;
+	o.blob_size = st.st_size;
+	diag_clear(&d);
+	assert_int_equal(oci_layer_unpack_opts(fd, f->dest, &o, &d), -EBADMSG);
+	assert_non_null(strstr(d.msg, "digest mismatch (got sha256:"));
+	close(fd);
+
+	/* truncated */
+	fx_reset_dest(f);
+	fd = build_layer_as(e, ARRAY_SIZE(e), F_ZSTD, diff_id);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(ftruncate(fd, st.st_size - 10), 0);
+	diag_clear(&d);
+	assert_int_equal(oci_layer_unpack(fd, f->dest, diff_id, &d), -EBADMSG);
+	close(fd);
+	assert_parent_clean(f);
+}
+
 static void test_formats(void **state)
 {
 	struct fx *f = *state;
 	struct diag d = {};
 	int fd;
 
-	/* zstd magic */
+	/* zstd magic, then garbage */
 	fd = fd_from_bytes("\x28\xb5\x2f\xfd\x00\x00\x00\x00", 8);
-	assert_int_equal(oci_layer_unpack(fd, f->dest, NULL, &d), -ENOTSUP);
-	assert_non_null(strstr(d.msg, "zstd"));
+	assert_int_equal(oci_layer_unpack(fd, f->dest, NULL, &d), -EBADMSG);
+	assert_non_null(strstr(d.msg, "zstd data is corrupt"));
 	close(fd);
 	/* not a tar */
 	diag_clear(&d);
@@ -1536,6 +1621,7 @@ int main(void)
 		T(test_path_limit),
 		T(test_diff_id_mismatch),
 		T(test_blob_checks),
+		T(test_zstd),
 		T(test_formats),
 	};
 
