@@ -284,6 +284,11 @@ struct oci_unpack_opts {
 };
 int oci_layer_unpack_opts(int blob_fd, const char *dest_dir, const struct oci_unpack_opts *o,
 			  struct diag *d);
+/* The entries of an opened libarchive tar reader instead of a blob (no digests, no stream
+ * limits; the entry, byte and path limits of o apply). For the fuzzer. */
+struct archive;
+int oci_layer_unpack_archive(struct archive *a, const char *dest_dir,
+			     const struct oci_unpack_opts *o, struct diag *d);
 
 /* The uncompressed byte stream of a layer blob: sniffs gzip/zstd/plain by magic, inflates,
  * hashes the blob and the tar, enforces the size limits. */

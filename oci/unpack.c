@@ -1160,26 +1160,16 @@ static int dir_fix_apply(struct unpack *u, struct diag *d)
 	return 0;
 }
 
-static int unpack_all(struct unpack *u, struct diag *d)
+/* Write every entry of the tar reader a. */
+static int unpack_entries(struct unpack *u, struct archive *a, struct diag *d)
 {
-	_cleanup_(archive_read_freep) struct archive *a = archive_read_new();
 	struct archive_entry *e;
 	int r;
 
-	if (!a)
-		return -ENOMEM;
-	/* tar covers ustar, pax and GNU tar; no filter: decompression happened in the stream */
-	if (archive_read_support_format_tar(a) != ARCHIVE_OK)
-		return archive_fail(u, a, d, "opening the layer");
-	r = archive_read_open(a, u, NULL, read_cb, NULL);
-	if (r != ARCHIVE_OK && !u->stream_err && u->tar_seen == 0)
-		goto end; /* a zero-length layer: an empty tar stream, as other runtimes read it */
-	if (r != ARCHIVE_OK)
-		return archive_fail(u, a, d, "opening the layer");
 	for (;;) {
 		r = archive_read_next_header(a, &e);
 		if (r == ARCHIVE_EOF)
-			break;
+			return 0;
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) /* WARN: e.g. a name not in the locale */
 			return archive_fail(u, a, d, "reading the next entry");
 		if (++u->entries > u->max_entries)
@@ -1192,6 +1182,26 @@ static int unpack_all(struct unpack *u, struct diag *d)
 			return r;
 		u->entry = NULL;
 	}
+}
+
+static int unpack_all(struct unpack *u, struct diag *d)
+{
+	_cleanup_(archive_read_freep) struct archive *a = archive_read_new();
+	int r;
+
+	if (!a)
+		return -ENOMEM;
+	/* tar covers ustar, pax and GNU tar; no filter: decompression happened in the stream */
+	if (archive_read_support_format_tar(a) != ARCHIVE_OK)
+		return archive_fail(u, a, d, "opening the layer");
+	r = archive_read_open(a, u, NULL, read_cb, NULL);
+	if (r != ARCHIVE_OK && !u->stream_err && u->tar_seen == 0)
+		goto end; /* a zero-length layer: an empty tar stream, as other runtimes read it */
+	if (r != ARCHIVE_OK)
+		return archive_fail(u, a, d, "opening the layer");
+	r = unpack_entries(u, a, d);
+	if (r < 0)
+		return r;
 end:
 	r = oci_layer_stream_finish(u->stream, d);
 	if (r < 0)
@@ -1236,6 +1246,15 @@ static int unpack_open(struct unpack *u, const char *dest_dir, const struct oci_
 	return r;
 }
 
+static void unpack_init(struct unpack *u, const struct oci_unpack_opts *o, struct diag *d)
+{
+	u->privileged = geteuid() == 0;
+	u->max_entries = o->max_entries ? o->max_entries : OCI_LAYER_ENTRIES_MAX;
+	u->max_bytes = o->max_bytes ? o->max_bytes : OCI_UNPACKED_MAX;
+	u->max_path = o->max_path && o->max_path < OCI_PATH_MAX ? o->max_path : OCI_PATH_MAX;
+	u->d = d;
+}
+
 int oci_layer_unpack_opts(int blob_fd, const char *dest_dir, const struct oci_unpack_opts *o,
 			  struct diag *d)
 {
@@ -1243,15 +1262,10 @@ int oci_layer_unpack_opts(int blob_fd, const char *dest_dir, const struct oci_un
 	_cleanup_(streamp_free) struct oci_layer_stream *s = NULL;
 	int r;
 
-	u.privileged = geteuid() == 0;
-	u.max_entries = o->max_entries ? o->max_entries : OCI_LAYER_ENTRIES_MAX;
-	u.max_bytes = o->max_bytes ? o->max_bytes : OCI_UNPACKED_MAX;
-	u.max_path = o->max_path && o->max_path < OCI_PATH_MAX ? o->max_path : OCI_PATH_MAX;
-	u.d = d;
+	unpack_init(&u, o, d);
 	r = unpack_open(&u, dest_dir, o, d);
 	if (r < 0)
 		return r;
-
 	r = oci_layer_stream_new(blob_fd, o, &s, d);
 	if (r < 0)
 		return r;
@@ -1259,6 +1273,23 @@ int oci_layer_unpack_opts(int blob_fd, const char *dest_dir, const struct oci_un
 	r = unpack_all(&u, d);
 	if (r < 0)
 		r = oci_layer_stream_blame_blob(s, r, d);
+	if (o->ret_bytes)
+		*o->ret_bytes = u.bytes;
+	return r;
+}
+
+int oci_layer_unpack_archive(struct archive *a, const char *dest_dir,
+			     const struct oci_unpack_opts *o, struct diag *d)
+{
+	_cleanup_(unpack_clear) struct unpack u = { .root_fd = -1 };
+	int r;
+
+	unpack_init(&u, o, d);
+	r = unpack_open(&u, dest_dir, o, d);
+	if (r >= 0)
+		r = unpack_entries(&u, a, d);
+	if (r >= 0)
+		r = dir_fix_apply(&u, d);
 	if (o->ret_bytes)
 		*o->ret_bytes = u.bytes;
 	return r;
