@@ -385,8 +385,10 @@ struct prune {
 
 static int mark_digest(struct prune *p, const char *digest, bool must, int depth, struct diag *d);
 
-/* The layer dirs of an image config: keyed by chain id (see oci.h). */
-static int mark_config(struct prune *p, const json_t *j)
+/* The layer dirs of an image config: keyed by chain id (see oci.h). Images in use also keep
+ * dirs keyed by diff_id: stores written before chain ids had those, and a pod started then
+ * still has them as its overlay's lower dirs. */
+static int mark_config(struct prune *p, const json_t *j, bool in_use)
 {
 	const json_t *ids = json_object_get(json_object_get(j, "rootfs"), "diff_ids"), *e;
 	char chain[OCI_DIGEST_STR_MAX];
@@ -397,6 +399,8 @@ static int mark_config(struct prune *p, const json_t *j)
 		if (oci_chain_id(i ? chain : NULL, json_string_value(e), chain) < 0)
 			return 0;
 		if (json_object_set_new(p->layers, chain, json_true()) < 0)
+			return -ENOMEM;
+		if (in_use && json_object_set_new(p->layers, json_string_value(e), json_true()) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -472,7 +476,7 @@ static int mark_digest(struct prune *p, const char *digest, bool must, int depth
 			return r;
 	}
 	if (json_is_object(json_object_get(j, "rootfs")))
-		return mark_config(p, j);
+		return mark_config(p, j, must);
 	return 0;
 }
 
