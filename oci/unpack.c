@@ -2,6 +2,7 @@
  * overlay lowerdir form. */
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -56,6 +57,9 @@ struct unpack {
 	size_t n_lower;
 	size_t top; /* index of the current layer in walk fds (== n_lower) */
 	bool privileged;
+	uid_t euid;    /* owner of what we create: a chown to it is a no-op */
+	gid_t egid;    /* (no directory is setgid before dir_fix_apply) */
+	mode_t umask;  /* the process umask (0777 when unknown: always chmod) */
 	uint64_t entries, max_entries;
 	uint64_t bytes, max_bytes;
 	size_t max_path;
@@ -704,9 +708,17 @@ static int apply_xattrs(struct unpack *u, int fd, struct archive_entry *e, struc
 	return 0;
 }
 
-/* Owner (root only), then mode (after chown, which clears setuid bits), xattrs, times. */
-static int apply_meta_fd(struct unpack *u, int fd, struct archive_entry *e, struct diag *d)
+static bool needs_chown(struct unpack *u, uid_t uid, gid_t gid)
 {
+	return u->privileged && (uid != u->euid || gid != u->egid);
+}
+
+/* Owner (root only), then mode (after chown, which clears setuid bits), xattrs, times; the
+ * file has mode `have` now. No-op syscalls are skipped. */
+static int apply_meta_fd(struct unpack *u, int fd, struct archive_entry *e, mode_t have,
+			 struct diag *d)
+{
+	mode_t perm = archive_entry_perm(e) & 07777;
 	struct timespec ts[2];
 	uid_t uid;
 	gid_t gid;
@@ -715,9 +727,9 @@ static int apply_meta_fd(struct unpack *u, int fd, struct archive_entry *e, stru
 	r = entry_owner(u, e, &uid, &gid, d);
 	if (r < 0)
 		return r;
-	if (u->privileged && fchown(fd, uid, gid) < 0)
+	if (needs_chown(u, uid, gid) && fchown(fd, uid, gid) < 0)
 		return entry_fail(u, d, -errno, "chown %u:%u: %m", uid, gid);
-	if (fchmod(fd, archive_entry_perm(e) & 07777) < 0)
+	if (perm != have && fchmod(fd, perm) < 0)
 		return entry_fail(u, d, -errno, "chmod: %m");
 	r = apply_xattrs(u, fd, e, d);
 	if (r < 0)
@@ -740,7 +752,7 @@ static int apply_meta_at(struct unpack *u, int pfd, const char *name, struct arc
 	r = entry_owner(u, e, &uid, &gid, d);
 	if (r < 0)
 		return r;
-	if (u->privileged && fchownat(pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+	if (needs_chown(u, uid, gid) && fchownat(pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return entry_fail(u, d, -errno, "chown %u:%u: %m", uid, gid);
 	/* chmod follows symlinks: only used on the node just created here, never a symlink */
 	if (chmod_too && fchmodat(pfd, name, archive_entry_perm(e) & 07777, 0) < 0)
@@ -758,12 +770,18 @@ static int write_file(struct unpack *u, struct archive *a, struct archive_entry 
 	const void *buf;
 	size_t size;
 	la_int64_t off, end = 0;
+	mode_t perm = archive_entry_perm(e) & 07777;
+	/* born with its mode unless setuid/setgid/sticky bits must follow the chown */
+	mode_t cmode = perm & 07000 ? 0600 : perm;
 	int r;
 
-	r = make_room(u, pfd, name, false, NULL, d);
-	if (r < 0)
-		return r;
-	fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, cmode);
+	if (fd < 0 && errno == EEXIST) {
+		r = make_room(u, pfd, name, false, NULL, d);
+		if (r < 0)
+			return r;
+		fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, cmode);
+	}
 	if (fd < 0)
 		return entry_fail(u, d, -errno, "creating file: %m");
 	while ((r = archive_read_data_block(a, &buf, &size, &off)) != ARCHIVE_EOF) {
@@ -797,7 +815,7 @@ static int write_file(struct unpack *u, struct archive *a, struct archive_entry 
 	if (archive_entry_size_is_set(e) && archive_entry_size(e) > end &&
 	    ftruncate(fd, archive_entry_size(e)) < 0)
 		return entry_fail(u, d, -errno, "setting the size: %m");
-	return apply_meta_fd(u, fd, e, d);
+	return apply_meta_fd(u, fd, e, cmode & ~u->umask, d);
 }
 
 /* The canonical path of `name` in the directory u->w stands at. */
@@ -840,7 +858,7 @@ static int write_dir(struct unpack *u, struct archive_entry *e, int pfd, const c
 	r = entry_owner(u, e, &uid, &gid, d);
 	if (r < 0)
 		return r;
-	if (u->privileged && fchown(fd, uid, gid) < 0)
+	if (needs_chown(u, uid, gid) && fchown(fd, uid, gid) < 0)
 		return entry_fail(u, d, -errno, "chown %u:%u: %m", uid, gid);
 	r = apply_xattrs(u, fd, e, d);
 	if (r < 0)
@@ -1246,9 +1264,25 @@ static int unpack_open(struct unpack *u, const char *dest_dir, const struct oci_
 	return r;
 }
 
+/* The umask, without changing it (another thread may create files meanwhile). */
+static mode_t current_umask(void)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+	char line[128];
+	unsigned m;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Umask: %o", &m) == 1)
+			return (mode_t)m & 0777;
+	return 0777;
+}
+
 static void unpack_init(struct unpack *u, const struct oci_unpack_opts *o, struct diag *d)
 {
-	u->privileged = geteuid() == 0;
+	u->euid = geteuid();
+	u->egid = getegid();
+	u->privileged = u->euid == 0;
+	u->umask = current_umask();
 	u->max_entries = o->max_entries ? o->max_entries : OCI_LAYER_ENTRIES_MAX;
 	u->max_bytes = o->max_bytes ? o->max_bytes : OCI_UNPACKED_MAX;
 	u->max_path = o->max_path && o->max_path < OCI_PATH_MAX ? o->max_path : OCI_PATH_MAX;
