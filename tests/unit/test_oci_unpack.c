@@ -657,14 +657,13 @@ static int merged_line(const char *path, const struct stat *st, int flag, struct
  */
 static char *merged_listing(struct fx *f, size_t n)
 {
-	char mnt[192], empty[192], opts[2048] = "ro,lowerdir=", lp[192];
+	char mnt[192], opts[2048] = "ro,lowerdir=", lp[192];
 	int fd = memfd_create("listing", MFD_CLOEXEC), status;
 	struct stat st;
 	char *buf;
 	pid_t pid;
 
 	snprintf(mnt, sizeof(mnt), "%s/dest", f->parent);
-	snprintf(empty, sizeof(empty), "%s/sentinel", f->parent);
 	for (size_t i = n; i-- > 0;) {
 		layer_path(f, i, lp, sizeof(lp));
 		strcat(opts, lp);
@@ -692,7 +691,6 @@ static char *merged_listing(struct fx *f, size_t n)
 		rmdir(bottom);
 		_exit(0);
 	}
-	(void)empty;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	assert_int_equal(fstat(fd, &st), 0);
