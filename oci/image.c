@@ -31,26 +31,54 @@ static bool is_dir(const char *path)
 	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+int oci_chain_id(const char *parent, const char *diff_id, char *ret)
+{
+	_cleanup_free_ char *buf = NULL;
+	int r;
+
+	r = oci_digest_check(diff_id, "diff_id", NULL, NULL);
+	if (r < 0)
+		return r;
+	if (!parent) {
+		memcpy(ret, diff_id, strlen(diff_id) + 1);
+		return 0;
+	}
+	buf = strdup_printf("%s %s", parent, diff_id);
+	if (!buf)
+		return -ENOMEM;
+	return oci_digest_buf(buf, strlen(buf), ret);
+}
+
+/* Budget of file bytes for the layers of one image (oci_pull_opts.max_unpacked). */
+struct unpack_budget {
+	uint64_t max, used;
+};
+
 /*
- * Unpack one layer into <store>/layers/sha256/<hex> unless it is there: a temp dir under
- * <store>/tmp, then an atomic rename; if another process won the race, its copy is kept.
+ * Unpack layer `i` over the layers below it (lower, i entries) into
+ * <store>/layers/sha256/<chain_id hex> unless it is there: a temp dir under <store>/tmp, then
+ * an atomic rename; if another process won the race, its copy is kept.
  */
 static int layer_ensure(const char *store_dir, int layout_fd, const struct oci_descriptor *desc,
-			const char *diff_id, char **ret_dir, struct diag *d)
+			const char *diff_id, const char *chain_id, char *const *lower,
+			struct unpack_budget *b, char **ret_dir, struct diag *d)
 {
 	_cleanup_free_ char *dir = NULL;
 	_cleanup_free_ char *tmp = NULL;
 	_cleanup_close_ int blob_fd = -1;
 	_cleanup_close_ int tmp_fd = -1;
+	uint64_t written = 0;
 	struct oci_unpack_opts o = {
 		.blob_digest = desc->digest,
 		.blob_size = desc->size,
 		.diff_id = diff_id,
+		.lower_dirs = (const char *const *)lower,
+		.ret_bytes = &written,
 	};
 	const char *hex;
 	int r;
 
-	r = oci_digest_check(diff_id, "diff_id", &hex, d);
+	r = oci_digest_check(chain_id, "chain_id", &hex, d);
 	if (r < 0)
 		return r;
 	dir = strdup_printf("%s/layers/sha256/%s", store_dir, hex);
@@ -59,6 +87,12 @@ static int layer_ensure(const char *store_dir, int layout_fd, const struct oci_d
 	if (is_dir(dir)) /* a layer dir that exists is complete */
 		goto done;
 
+	if (b->used >= b->max)
+		return diag_fail(d, -EFBIG,
+				 "layer %s: the image unpacks to more than %llu bytes (the limit "
+				 "for all its layers); refusing to unpack it",
+				 desc->digest, (unsigned long long)b->max);
+	o.max_bytes = b->max - b->used;
 	r = oci_blob_open(layout_fd, desc->digest, desc->size, "layer", &blob_fd, d);
 	if (r < 0)
 		return r;
@@ -74,6 +108,14 @@ static int layer_ensure(const char *store_dir, int layout_fd, const struct oci_d
 		goto fail;
 	}
 	r = oci_layer_unpack_opts(blob_fd, tmp, &o, d);
+	b->used += written;
+	if (r == -EFBIG && b->used > b->max) {
+		diag_clear(d);
+		r = diag_fail(d, -EFBIG,
+			      "the image unpacks to more than %llu bytes (the limit for all its "
+			      "layers; a decompression bomb?); refusing to unpack it",
+			      (unsigned long long)b->max);
+	}
 	if (r < 0) {
 		diag_prefix(d, "layer %s: ", desc->digest);
 		goto fail;
@@ -143,9 +185,12 @@ static int copy_to_store(int store_fd, int layout_fd, const char *digest, struct
 }
 
 int oci_image_assemble(const char *store_dir, int blobs_fd, const char *ref,
-		       const struct oci_manifest *m, struct oci_progress_sink *sink,
-		       struct oci_image **ret, struct diag *d)
+		       const struct oci_manifest *m, uint64_t max_unpacked,
+		       struct oci_progress_sink *sink, struct oci_image **ret, struct diag *d)
 {
+	struct unpack_budget budget = { .max = max_unpacked ? max_unpacked
+							     : OCI_IMAGE_UNPACKED_MAX };
+	char chain[OCI_DIGEST_STR_MAX] = "";
 	_cleanup_(oci_image_freep) struct oci_image *img = NULL;
 	_cleanup_strv_ char **diff_ids = NULL;
 	_cleanup_free_ char *cfg_buf = NULL;
@@ -178,6 +223,10 @@ int oci_image_assemble(const char *store_dir, int blobs_fd, const char *ref,
 		r = oci_digest_check(diff_ids[i], "diff_id", &hex, d);
 		if (r < 0)
 			return r;
+		r = oci_chain_id(i ? chain : NULL, diff_ids[i], chain);
+		if (r < 0)
+			return diag_fail(d, r, "computing the chain id of layer %zu failed", i);
+		hex = chain + strlen("sha256:");
 		dir = strdup_printf("%s/layers/sha256/%s", store_dir, hex);
 		if (!dir)
 			return -ENOMEM;
@@ -185,7 +234,8 @@ int oci_image_assemble(const char *store_dir, int blobs_fd, const char *ref,
 			oci_progress_emit(sink, OCI_PROGRESS_UNPACKING, l->digest, 0,
 					  (uint64_t)l->size, NULL);
 		free(dir);
-		r = layer_ensure(store_dir, blobs_fd, l, diff_ids[i], &img->layer_dirs[i], d);
+		r = layer_ensure(store_dir, blobs_fd, l, diff_ids[i], chain, img->layer_dirs,
+				 &budget, &img->layer_dirs[i], d);
 		if (sink)
 			sink->unpack_ms += now_mono_ms() - t0;
 		if (r < 0)
@@ -234,7 +284,8 @@ int oci_image_prepare_opts(const char *store_dir, const char *ref, const struct 
 	if (r >= 0)
 		r = copy_to_store(store_fd, layout_fd, m.config.digest, d);
 	if (r >= 0)
-		r = oci_image_assemble(store_dir, layout_fd, ref, &m, &sink, ret, d);
+		r = oci_image_assemble(store_dir, layout_fd, ref, &m, o ? o->max_unpacked : 0,
+				       &sink, ret, d);
 	if (r < 0) {
 		diag_prefix(d, "image \"%.200s\": ", ref);
 		return r;

@@ -10,10 +10,18 @@
  * verified, paths resolved inside the target with openat2(RESOLVE_IN_ROOT).
  *
  * Store layout under store_dir (e.g. /var/lib/tank/images):
- *   layers/sha256/<diff_id hex>/   one unpacked layer, in overlay lowerdir form: whiteouts
+ *   layers/sha256/<chain_id hex>/  one unpacked layer, in overlay lowerdir form: whiteouts
  *                                  are 0:0 character devices, opaque directories carry the
- *                                  xattr trusted.overlay.opaque=y. Written to a temp dir and
- *                                  renamed into place, so a layer dir that exists is complete.
+ *                                  xattr trusted.overlay.opaque=y. Layer N is unpacked over a
+ *                                  read-only view of layers 0..N-1 (parents it does not list
+ *                                  are copies of theirs, paths follow their symlinks inside
+ *                                  the root, hard links to their files copy those up), so its
+ *                                  content depends on what is below: the key is the OCI
+ *                                  chain id (ChainID(L0) = DiffID(L0), ChainID(Ln) =
+ *                                  sha256(ChainID(Ln-1) + " " + DiffID(Ln))). The image's
+ *                                  rootfs is the overlay of these dirs, layer 0 lowest. Written
+ *                                  to a temp dir and renamed into place, so a layer dir that
+ *                                  exists is complete.
  *   tmp/                           work space for unpacking and partial blob downloads
  *   blobs/sha256/<hex>             content store: manifests, configs and layer blobs pulled
  *                                  from registries, each verified and written atomically
@@ -27,7 +35,8 @@
 #define OCI_LAYERS_MAX 128
 #define OCI_LAYER_ENTRIES_MAX 1000000
 #define OCI_PATH_MAX 4096
-#define OCI_UNPACKED_MAX (64ULL << 30) /* total bytes written for one layer */
+#define OCI_UNPACKED_MAX (16ULL << 30)	     /* file bytes written for one layer */
+#define OCI_IMAGE_UNPACKED_MAX (16ULL << 30) /* ... for all layers of one image (default) */
 
 /* Run parameters from the image config. All fields may be NULL. */
 struct oci_image_config {
@@ -53,9 +62,9 @@ struct oci_image {
  *                           org.opencontainers.image.ref.name, default "latest", or the only
  *                           manifest when the index has exactly one.
  * Nested indexes and platform selection (linux/<host arch>) are followed. Every blob is checked
- * against its descriptor's digest and size; each layer is unpacked once (keyed by diff_id,
- * verified while decompressing; gzip and uncompressed tar, sniffed by magic). Safe to call
- * from several processes at once.
+ * against its descriptor's digest and size; each layer is unpacked once (keyed by chain id,
+ * its diff_id verified while decompressing; gzip, zstd and uncompressed tar, sniffed by magic
+ * whatever the media type says). Safe to call from several processes at once.
  *   [registry/]repo[:tag][@digest]  pulled from a registry with the default options of
  *                           oci_image_prepare_opts() (policy if_not_present).
  */
@@ -134,6 +143,8 @@ struct oci_pull_opts {
 	void *progress_data;
 	unsigned max_parallel;	  /* blobs downloaded at once; 0: 3 */
 	const char *platform;	  /* "os/arch[/variant]"; NULL: linux/<host arch> */
+	uint64_t max_unpacked;	  /* file bytes the layers of the image may write together (a
+				     bound on decompression bombs); 0: OCI_IMAGE_UNPACKED_MAX */
 };
 
 /*
@@ -265,11 +276,19 @@ struct oci_unpack_opts {
 	int64_t blob_size;	 /* size of the blob as stored, -1: not checked */
 	const char *diff_id;	 /* digest of the uncompressed tar, NULL: not checked */
 	uint64_t max_entries;	 /* 0: OCI_LAYER_ENTRIES_MAX */
-	uint64_t max_bytes;	 /* 0: OCI_UNPACKED_MAX */
+	uint64_t max_bytes;	 /* file bytes written; 0: OCI_UNPACKED_MAX */
 	size_t max_path;	 /* 0: OCI_PATH_MAX */
+	const char *const *lower_dirs; /* NULL-terminated, bottom first: the unpacked layers this
+					  one applies to (read only); NULL: none */
+	uint64_t *ret_bytes;	 /* may be NULL: file bytes written, also on failure */
 };
 int oci_layer_unpack_opts(int blob_fd, const char *dest_dir, const struct oci_unpack_opts *o,
 			  struct diag *d);
+/* The entries of an opened libarchive tar reader instead of a blob (no digests, no stream
+ * limits; the entry, byte and path limits of o apply). For the fuzzer. */
+struct archive;
+int oci_layer_unpack_archive(struct archive *a, const char *dest_dir,
+			     const struct oci_unpack_opts *o, struct diag *d);
 
 /* The uncompressed byte stream of a layer blob: sniffs gzip/zstd/plain by magic, inflates,
  * hashes the blob and the tar, enforces the size limits. */
@@ -387,9 +406,13 @@ void oci_progress_emit(struct oci_progress_sink *s, enum oci_progress_phase phas
 int oci_registry_prepare(const char *store_dir, const struct oci_ref *ref, const char *ref_text,
 			 const struct oci_pull_opts *o, struct oci_image **ret, struct diag *d);
 /* Second half of every prepare: config from blobs_fd (a layout or the store), layers unpacked
- * once into the store, the image record. sink may be NULL. */
+ * once into the store (at most max_unpacked file bytes written in all, 0: the default), the
+ * image record. sink may be NULL. */
 int oci_image_assemble(const char *store_dir, int blobs_fd, const char *ref,
-		       const struct oci_manifest *m, struct oci_progress_sink *sink,
-		       struct oci_image **ret, struct diag *d);
+		       const struct oci_manifest *m, uint64_t max_unpacked,
+		       struct oci_progress_sink *sink, struct oci_image **ret, struct diag *d);
+/* ChainID of a layer from its parent's (NULL for the bottom layer) and its diff_id, into ret
+ * (OCI_DIGEST_STR_MAX bytes). */
+int oci_chain_id(const char *parent, const char *diff_id, char *ret);
 
 #endif

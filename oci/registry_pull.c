@@ -241,6 +241,7 @@ int oci_registry_prepare(const char *store_dir, const struct oci_ref *ref, const
 	_cleanup_close_ int store_fd = -1;
 	_cleanup_close_ int lock_fd = -1;
 	enum oci_pull_policy policy = o ? o->policy : OCI_PULL_IF_NOT_PRESENT;
+	uint64_t max_unpacked = o ? o->max_unpacked : 0;
 	struct oci_progress_sink sink = { .fn = o ? o->progress : NULL,
 					  .data = o ? o->progress_data : NULL };
 	struct oci_store_image rec = {};
@@ -264,7 +265,8 @@ int oci_registry_prepare(const char *store_dir, const struct oci_ref *ref, const
 	if (policy != OCI_PULL_ALWAYS) {
 		r = local_resolve(store_fd, ref, canon, &plat, &m, &local_top, d);
 		if (r >= 0) {
-			r = oci_image_assemble(store_dir, store_fd, ref_text, &m, &sink, ret, d);
+			r = oci_image_assemble(store_dir, store_fd, ref_text, &m, max_unpacked,
+					       &sink, ret, d);
 			if (r >= 0)
 				oci_progress_emit(&sink, OCI_PROGRESS_DONE, NULL, 0, 0, NULL);
 			return r;
@@ -282,7 +284,7 @@ int oci_registry_prepare(const char *store_dir, const struct oci_ref *ref, const
 	r = pull(store_fd, ref, o, &plat, &sink, &m, top, d);
 	if (r < 0)
 		return r;
-	r = oci_image_assemble(store_dir, store_fd, ref_text, &m, &sink, ret, d);
+	r = oci_image_assemble(store_dir, store_fd, ref_text, &m, max_unpacked, &sink, ret, d);
 	if (r < 0)
 		return r;
 	size = (uint64_t)m.config.size;

@@ -380,20 +380,27 @@ struct prune {
 	int fd;
 	const char *dir; /* the store's path */
 	json_t *blobs;	/* set of digests reached */
-	json_t *layers; /* set of diff_ids reached */
+	json_t *layers; /* set of layer chain ids reached */
 };
 
 static int mark_digest(struct prune *p, const char *digest, bool must, int depth, struct diag *d);
 
-static int mark_config(struct prune *p, const json_t *j)
+/* The layer dirs of an image config: keyed by chain id (see oci.h). Images in use also keep
+ * dirs keyed by diff_id: stores written before chain ids had those, and a pod started then
+ * still has them as its overlay's lower dirs. */
+static int mark_config(struct prune *p, const json_t *j, bool in_use)
 {
 	const json_t *ids = json_object_get(json_object_get(j, "rootfs"), "diff_ids"), *e;
+	char chain[OCI_DIGEST_STR_MAX];
 	size_t i;
 
 	json_array_foreach(ids, i, e) {
-		if (oci_digest_check(json_string_value(e), "diff_id", NULL, NULL) < 0)
-			continue;
-		if (json_object_set_new(p->layers, json_string_value(e), json_true()) < 0)
+		/* a bad diff_id breaks the chain: no layer above it was ever unpacked */
+		if (oci_chain_id(i ? chain : NULL, json_string_value(e), chain) < 0)
+			return 0;
+		if (json_object_set_new(p->layers, chain, json_true()) < 0)
+			return -ENOMEM;
+		if (in_use && json_object_set_new(p->layers, json_string_value(e), json_true()) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -469,7 +476,7 @@ static int mark_digest(struct prune *p, const char *digest, bool must, int depth
 			return r;
 	}
 	if (json_is_object(json_object_get(j, "rootfs")))
-		return mark_config(p, j);
+		return mark_config(p, j, must);
 	return 0;
 }
 

@@ -1,14 +1,40 @@
-/* stream.c - a layer blob as a stream of tar bytes: magic sniffing, gzip, digests, limits. */
+/* stream.c - a layer blob as a stream of tar bytes: magic sniffing, gzip, zstd, digests,
+ * limits. */
+#include <pthread.h>
 #include <string.h>
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <zlib.h>
 
 #include "oci/oci.h"
 
 #define IN_SIZE (64u << 10)
 #define OUT_SIZE (128u << 10)
+#define PIPE_BUFS 4
+#define PIPE_BUF_SIZE (256u << 10)
 
-enum stream_kind { LS_PLAIN, LS_GZIP };
+/*
+ * Compressed layers are inflated on a thread of their own (the producer) while the caller's
+ * thread hashes the tar and writes the files: a ring of PIPE_BUFS buffers between them.
+ * The producer owns the decompressor, the blob reads and the blob digest until it is joined;
+ * the consumer owns the tar digest. The producer's failure travels in `err` and `d` and is
+ * reported after the bytes it produced before it.
+ */
+struct pipeline {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned char *bufs[PIPE_BUFS];
+	size_t lens[PIPE_BUFS];
+	size_t head, count; /* filled buffers: head .. head+count-1 (mod PIPE_BUFS) */
+	bool held;	    /* the consumer reads the buffer at head */
+	bool done, stop;
+	int err;
+	struct diag d;
+};
+
+enum stream_kind { LS_PLAIN, LS_GZIP, LS_ZSTD };
 
 struct oci_layer_stream {
 	int fd;
@@ -19,7 +45,14 @@ struct oci_layer_stream {
 	bool in_eof;	      /* read() returned 0 */
 	bool blob_final;      /* blob_h was finalised */
 	int err;	      /* sticky failure */
-	size_t plain_pending; /* LS_PLAIN: sniffed bytes in `in` not handed out yet */
+	size_t plain_pending; /* LS_PLAIN, LS_ZSTD: sniffed bytes in `in` not handed out yet */
+	struct archive *za;   /* LS_ZSTD: libarchive's zstd filter over the raw format */
+	bool za_open;	      /* its one (raw) entry header was read */
+	struct diag *za_d;    /* the diag of the read going on, for the blob callback */
+	unsigned char *outp;  /* where gzip and zstd write: out, or a pipeline buffer */
+	size_t out_cap;
+	struct pipeline *pipe; /* NULL: no producer thread (plain tar, or it ended) */
+	int pipe_err;	       /* the producer's failure, once the consumer reached it */
 	struct oci_digest blob_h, tar_h;
 	uint64_t blob_bytes, tar_bytes, max_tar;
 	const char *blob_digest, *diff_id;
@@ -30,6 +63,8 @@ struct oci_layer_stream {
 
 static int stream_fail(struct oci_layer_stream *s, struct diag *d, int err, const char *fmt, ...)
 	_printf_(4, 5);
+static void pipe_start(struct oci_layer_stream *s);
+static void pipe_stop(struct oci_layer_stream *s);
 
 static int stream_fail(struct oci_layer_stream *s, struct diag *d, int err, const char *fmt, ...)
 {
@@ -77,7 +112,8 @@ static int account(struct oci_layer_stream *s, const void *buf, size_t n, struct
 				   "layer expands to more than %llu bytes (a decompression bomb?); "
 				   "refusing to unpack it",
 				   (unsigned long long)s->max_tar);
-	oci_digest_update(&s->tar_h, buf, n);
+	if (!s->pipe) /* else the consumer hashes what it takes */
+		oci_digest_update(&s->tar_h, buf, n);
 	return 0;
 }
 
@@ -85,8 +121,11 @@ void oci_layer_stream_free(struct oci_layer_stream *s)
 {
 	if (!s)
 		return;
+	pipe_stop(s);
 	if (s->z_ready)
 		inflateEnd(&s->z);
+	if (s->za)
+		archive_read_free(s->za);
 	oci_digest_done(&s->blob_h);
 	oci_digest_done(&s->tar_h);
 	free(s);
@@ -95,6 +134,44 @@ void oci_layer_stream_free(struct oci_layer_stream *s)
 static void streamp_free(struct oci_layer_stream **s)
 {
 	oci_layer_stream_free(*s);
+}
+
+/* libarchive pulls blob bytes: the sniffed ones first, then the rest (hashed by fill). */
+static la_ssize_t zstd_read_cb(struct archive *a, void *data, const void **buf)
+{
+	struct oci_layer_stream *s = data;
+	ssize_t n;
+
+	*buf = s->in;
+	if (s->plain_pending) {
+		n = (ssize_t)s->plain_pending;
+		s->plain_pending = 0;
+		return n;
+	}
+	if (s->in_eof)
+		return 0;
+	n = fill(s, 0, s->za_d);
+	if (n < 0) {
+		archive_set_error(a, (int)-n, "reading the layer blob failed");
+		return -1;
+	}
+	return n;
+}
+
+/* zstd through libarchive's filter (libzstd): the raw format hands out the decompressed
+ * bytes of its single entry. */
+static int zstd_open(struct oci_layer_stream *s, struct diag *d)
+{
+	s->za = archive_read_new();
+	if (!s->za)
+		return -ENOMEM;
+	if (archive_read_support_filter_zstd(s->za) != ARCHIVE_OK)
+		return diag_fail(d, -ENOTSUP,
+				 "this libarchive cannot decompress zstd itself (built without "
+				 "libzstd); re-create the image with gzip layers");
+	if (archive_read_support_format_raw(s->za) != ARCHIVE_OK)
+		return diag_fail(d, -ENOTSUP, "libarchive: no raw format");
+	return 0;
 }
 
 int oci_layer_stream_new(int blob_fd, const struct oci_unpack_opts *o,
@@ -109,6 +186,8 @@ int oci_layer_stream_new(int blob_fd, const struct oci_unpack_opts *o,
 	if (!s)
 		return -ENOMEM;
 	s->fd = blob_fd;
+	s->outp = s->out;
+	s->out_cap = OUT_SIZE;
 	s->blob_digest = o->blob_digest;
 	s->blob_size = o->blob_size;
 	s->diff_id = o->diff_id;
@@ -127,12 +206,14 @@ int oci_layer_stream_new(int blob_fd, const struct oci_unpack_opts *o,
 			return (int)n;
 		have += (size_t)n;
 	}
-	if (have >= 4 && memcmp(s->in, "\x28\xb5\x2f\xfd", 4) == 0)
-		return diag_fail(d, -ENOTSUP,
-				 "zstd-compressed layers are not supported yet; re-create the "
-				 "image with gzip layers (e.g. skopeo copy --dest-compress-format "
-				 "gzip)");
-	if (have >= 2 && s->in[0] == 0x1f && s->in[1] == 0x8b) {
+	/* the magic decides, whatever the media type says (registries mislabel layers) */
+	if (have >= 4 && memcmp(s->in, "\x28\xb5\x2f\xfd", 4) == 0) {
+		s->kind = LS_ZSTD;
+		s->plain_pending = have;
+		r = zstd_open(s, d);
+		if (r < 0)
+			return r;
+	} else if (have >= 2 && s->in[0] == 0x1f && s->in[1] == 0x8b) {
 		s->kind = LS_GZIP;
 		if (inflateInit2(&s->z, 16 + MAX_WBITS) != Z_OK)
 			return diag_fail(d, -ENOMEM, "initialising zlib failed");
@@ -143,6 +224,8 @@ int oci_layer_stream_new(int blob_fd, const struct oci_unpack_opts *o,
 		s->kind = LS_PLAIN;
 		s->plain_pending = have;
 	}
+	if (s->kind != LS_PLAIN)
+		pipe_start(s);
 	*ret = TAKE_PTR(s);
 	return 0;
 }
@@ -194,8 +277,8 @@ static ssize_t read_gzip(struct oci_layer_stream *s, const void **ret_buf, struc
 			return stream_fail(s, d, -EBADMSG,
 					   "gzip stream is truncated: the image layout is corrupt; "
 					   "re-create or re-copy it");
-		s->z.next_out = s->out;
-		s->z.avail_out = OUT_SIZE;
+		s->z.next_out = s->outp;
+		s->z.avail_out = (uInt)s->out_cap;
 		zr = inflate(&s->z, Z_NO_FLUSH);
 		if (zr == Z_STREAM_END)
 			s->z_end = true;
@@ -204,23 +287,209 @@ static ssize_t read_gzip(struct oci_layer_stream *s, const void **ret_buf, struc
 					   "gzip data is corrupt (%s): the image layout is "
 					   "corrupt; re-create or re-copy it",
 					   s->z.msg ? s->z.msg : zError(zr));
-		produced = OUT_SIZE - s->z.avail_out;
+		produced = s->out_cap - s->z.avail_out;
 		if (!produced && zr == Z_BUF_ERROR && s->z.avail_in > 0)
 			return stream_fail(s, d, -EBADMSG, "gzip data is corrupt (no progress)");
 		if (produced) {
-			if (account(s, s->out, produced, d) < 0)
+			if (account(s, s->outp, produced, d) < 0)
 				return s->err;
-			*ret_buf = s->out;
+			*ret_buf = s->outp;
 			return (ssize_t)produced;
 		}
 	}
 }
 
-ssize_t oci_layer_stream_read(struct oci_layer_stream *s, const void **ret_buf, struct diag *d)
+static int zstd_fail(struct oci_layer_stream *s, struct diag *d)
+{
+	const char *why = archive_error_string(s->za);
+
+	if (s->err)
+		return s->err; /* reading the blob failed; fill() said why */
+	return stream_fail(s, d, -EBADMSG,
+			   "zstd data is corrupt (%s): the image layout is corrupt; re-create or "
+			   "re-copy it",
+			   why ? why : "unknown error");
+}
+
+static ssize_t read_zstd(struct oci_layer_stream *s, const void **ret_buf, struct diag *d)
+{
+	struct archive_entry *e;
+	la_ssize_t n;
+
+	s->za_d = d;
+	if (!s->za_open) {
+		if (archive_read_open(s->za, s, NULL, zstd_read_cb, NULL) != ARCHIVE_OK ||
+		    archive_read_next_header(s->za, &e) != ARCHIVE_OK)
+			return zstd_fail(s, d);
+		s->za_open = true;
+	}
+	n = archive_read_data(s->za, s->outp, s->out_cap);
+	if (n < 0)
+		return zstd_fail(s, d);
+	if (n == 0)
+		return 0;
+	if (account(s, s->outp, (size_t)n, d) < 0)
+		return s->err;
+	*ret_buf = s->outp;
+	return n;
+}
+
+static ssize_t read_direct(struct oci_layer_stream *s, const void **ret_buf, struct diag *d)
 {
 	if (s->err)
 		return s->err;
-	return s->kind == LS_GZIP ? read_gzip(s, ret_buf, d) : read_plain(s, ret_buf, d);
+	switch (s->kind) {
+	case LS_GZIP:
+		return read_gzip(s, ret_buf, d);
+	case LS_ZSTD:
+		return read_zstd(s, ret_buf, d);
+	default:
+		return read_plain(s, ret_buf, d);
+	}
+}
+
+/* The producer: fill free buffers with inflated bytes until the end, a failure or stop. */
+static void *pipe_produce(void *arg)
+{
+	struct oci_layer_stream *s = arg;
+	struct pipeline *p = s->pipe;
+
+	for (;;) {
+		bool end = false;
+		size_t slot, len = 0;
+		int err = 0;
+
+		pthread_mutex_lock(&p->mu);
+		while (p->count == PIPE_BUFS && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mu);
+		slot = (p->head + p->count) % PIPE_BUFS;
+		end = p->stop;
+		pthread_mutex_unlock(&p->mu);
+		if (end)
+			return NULL;
+		while (len < PIPE_BUF_SIZE) {
+			const void *out;
+			ssize_t n;
+
+			s->outp = p->bufs[slot] + len;
+			s->out_cap = PIPE_BUF_SIZE - len;
+			n = read_direct(s, &out, &p->d);
+			if (n <= 0) {
+				err = (int)n;
+				end = true;
+				break;
+			}
+			len += (size_t)n; /* gzip and zstd write at outp */
+		}
+		pthread_mutex_lock(&p->mu);
+		if (len) {
+			p->lens[slot] = len;
+			p->count++;
+		}
+		if (end) {
+			p->err = err;
+			p->done = true;
+		}
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		if (end)
+			return NULL;
+	}
+}
+
+/* Stop and join the producer (if any); the stream is single-threaded again. */
+static void pipe_stop(struct oci_layer_stream *s)
+{
+	struct pipeline *p = s->pipe;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->thread, NULL);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+	for (size_t i = 0; i < PIPE_BUFS; i++)
+		free(p->bufs[i]);
+	free(p);
+	s->pipe = NULL;
+	s->outp = s->out;
+	s->out_cap = OUT_SIZE;
+}
+
+/* Start the producer; without one (no memory, no thread) the stream works on the caller's
+ * thread as for plain tar. */
+static void pipe_start(struct oci_layer_stream *s)
+{
+	struct pipeline *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return;
+	for (size_t i = 0; i < PIPE_BUFS; i++)
+		if (!(p->bufs[i] = malloc(PIPE_BUF_SIZE)))
+			goto fail;
+	if (pthread_mutex_init(&p->mu, NULL) != 0)
+		goto fail;
+	if (pthread_cond_init(&p->cv, NULL) != 0) {
+		pthread_mutex_destroy(&p->mu);
+		goto fail;
+	}
+	s->pipe = p;
+	if (pthread_create(&p->thread, NULL, pipe_produce, s) == 0)
+		return;
+	s->pipe = NULL;
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+fail:
+	for (size_t i = 0; i < PIPE_BUFS; i++)
+		free(p->bufs[i]);
+	free(p);
+}
+
+static ssize_t pipe_read(struct oci_layer_stream *s, const void **ret_buf, struct diag *d)
+{
+	struct pipeline *p = s->pipe;
+	unsigned char *buf;
+	size_t len;
+	int err;
+
+	pthread_mutex_lock(&p->mu);
+	if (p->held) { /* the caller is done with the last buffer */
+		p->held = false;
+		p->head = (p->head + 1) % PIPE_BUFS;
+		p->count--;
+		pthread_cond_broadcast(&p->cv);
+	}
+	while (!p->count && !p->done)
+		pthread_cond_wait(&p->cv, &p->mu);
+	if (!p->count) {
+		err = p->err;
+		pthread_mutex_unlock(&p->mu);
+		if (err) {
+			diag_fail(d, err, "%s", p->d.msg);
+			s->pipe_err = err;
+		}
+		pipe_stop(s);
+		return err;
+	}
+	buf = p->bufs[p->head];
+	len = p->lens[p->head];
+	p->held = true;
+	pthread_mutex_unlock(&p->mu);
+	oci_digest_update(&s->tar_h, buf, len);
+	*ret_buf = buf;
+	return (ssize_t)len;
+}
+
+ssize_t oci_layer_stream_read(struct oci_layer_stream *s, const void **ret_buf, struct diag *d)
+{
+	if (s->pipe)
+		return pipe_read(s, ret_buf, d);
+	if (s->pipe_err)
+		return s->pipe_err;
+	return read_direct(s, ret_buf, d);
 }
 
 int oci_layer_stream_finish(struct oci_layer_stream *s, struct diag *d)
@@ -269,6 +538,7 @@ int oci_layer_stream_blame_blob(struct oci_layer_stream *s, int err, struct diag
 	char got[OCI_DIGEST_STR_MAX];
 	ssize_t n;
 
+	pipe_stop(s);
 	if (!s->blob_digest || s->blob_final)
 		return err;
 	/* hash the rest of the blob as stored; a corrupt blob explains any failure above */

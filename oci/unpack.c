@@ -1,7 +1,11 @@
-/* unpack.c - write a layer's tar entries below a directory fd, in overlay lowerdir form. */
+/* unpack.c - write a layer's tar entries into its directory, over the layers beneath it, in
+ * overlay lowerdir form. */
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
@@ -12,30 +16,61 @@
 
 /*
  * libarchive reads the tar; writing is done here by hand instead of archive_write_disk so
- * that every path is resolved with openat2(RESOLVE_IN_ROOT) below the layer directory and the
- * overlay whiteout conversion happens on the way.
+ * that paths resolve inside the root over the layers beneath and the overlay whiteout
+ * conversion happens on the way.
+ *
+ * The view: layer N is written into its own directory (the current layer) on top of the
+ * read-only directories of layers 0..N-1. A name is looked up as overlayfs does: the topmost
+ * layer that has it decides (a 0:0 character device is a whiteout: nothing there; a directory
+ * merges with the directories of that name below it, down to a non-directory, a whiteout or
+ * an opaque directory). Symlinks of any layer are followed here, in user space, inside the
+ * root: an absolute target restarts at the root and ".." stops there (RESOLVE_IN_ROOT over the
+ * merged tree). The file system is only walked one component at a time with O_NOFOLLOW, so
+ * whatever the symlinks say nothing outside the layer directories is reached. Parents an entry
+ * needs that the current layer lacks are made as copies of the lower layer's directory
+ * (owner, mode, times, xattrs), as overlayfs copies a directory up; a hard link to a file of a
+ * lower layer copies that file up first. Whiteouts hide only what the layers below hold.
  */
 
 #define WH_PREFIX ".wh."
 #define WH_META_PREFIX ".wh..wh."
 #define WH_OPAQUE ".wh..wh..opq"
 #define XATTR_OPAQUE "trusted.overlay.opaque"
+#define SYMLINKS_MAX 40
 
 struct dir_fix {
-	char *path; /* relative to the root, "." for the root itself */
+	char *path; /* canonical, relative to the root, "." for the root itself */
 	mode_t mode;
 	struct timespec ts[2];
 };
 
+/* A directory of the view: its fd in each layer that contributes to it. */
+struct walk {
+	char canon[OCI_PATH_MAX + 2]; /* its path with no symlink in it; "" is the root */
+	size_t len;
+	int *fds; /* bottom layer first, the current layer last (index top); -1: none */
+};
+
 struct unpack {
-	int root_fd; /* dest_dir, O_PATH */
+	int root_fd; /* the current layer's directory */
+	int *lower_fds;
+	size_t n_lower;
+	size_t top; /* index of the current layer in walk fds (== n_lower) */
 	bool privileged;
+	uid_t euid;    /* owner of what we create: a chown to it is a no-op */
+	gid_t egid;    /* (no directory is setgid before dir_fix_apply) */
+	mode_t umask;  /* the process umask (0777 when unknown: always chmod) */
 	uint64_t entries, max_entries;
 	uint64_t bytes, max_bytes;
 	size_t max_path;
 	const char *entry; /* pathname of the entry being written, for messages */
 	struct dir_fix *dirs;
 	size_t n_dirs, cap_dirs;
+	/* the parent of the last entry, resolved: most entries share theirs with the one before */
+	struct walk w;
+	char w_raw[OCI_PATH_MAX + 2];
+	bool w_ok;
+	struct walk tw; /* scratch walk for hard link targets */
 	/* the tar byte stream and its failure, if the reader failed because of it */
 	struct oci_layer_stream *stream;
 	struct diag *d;
@@ -54,11 +89,28 @@ static void streamp_free(struct oci_layer_stream **s)
 	oci_layer_stream_free(*s);
 }
 
+static void walk_close(struct unpack *u, struct walk *w)
+{
+	for (size_t k = 0; w->fds && k <= u->top; k++) {
+		if (w->fds[k] >= 0)
+			close(w->fds[k]);
+		w->fds[k] = -1;
+	}
+}
+
 static void unpack_clear(struct unpack *u)
 {
 	for (size_t i = 0; i < u->n_dirs; i++)
 		free(u->dirs[i].path);
 	free(u->dirs);
+	walk_close(u, &u->w);
+	walk_close(u, &u->tw);
+	free(u->w.fds);
+	free(u->tw.fds);
+	for (size_t i = 0; u->lower_fds && i < u->n_lower; i++)
+		if (u->lower_fds[i] >= 0)
+			close(u->lower_fds[i]);
+	free(u->lower_fds);
 	if (u->root_fd >= 0)
 		close(u->root_fd);
 }
@@ -158,75 +210,442 @@ static char *path_split(char *path)
 	return slash + 1;
 }
 
-/* Open the parent directory `parent` (clean, "" = root) inside the root, creating missing
- * directories on the way; symlinks on the way resolve inside the root. O_PATH fd. */
-static int open_parent(struct unpack *u, const char *parent, struct diag *d)
+/* ---- the view of the layers ----------------------------------------------------------------- */
+
+static bool is_whiteout(const struct stat *st)
 {
-	char prefix[OCI_PATH_MAX + 1];
-	_cleanup_close_ int cur = -1;
-	int fd;
-
-	if (!*parent)
-		fd = openat(u->root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	else
-		fd = fs_open_in_root(u->root_fd, parent, O_PATH | O_DIRECTORY, 0);
-	if (fd >= 0)
-		return fd;
-	if (fd != -ENOENT)
-		return entry_fail(u, d, fd, "opening parent directory \"%.200s\": %s", parent,
-				  strerror(-fd));
-
-	cur = openat(u->root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (cur < 0)
-		return entry_fail(u, d, -errno, "opening the layer root: %m");
-	for (const char *p = parent; *p;) {
-		const char *end = strchrnul(p, '/');
-		size_t plen = (size_t)(end - parent);
-		char comp[NAME_MAX + 1];
-
-		if ((size_t)(end - p) > NAME_MAX)
-			return entry_fail(u, d, -ENAMETOOLONG, "path component too long");
-		memcpy(comp, p, (size_t)(end - p));
-		comp[end - p] = '\0';
-		memcpy(prefix, parent, plen);
-		prefix[plen] = '\0';
-		fd = fs_open_in_root(u->root_fd, prefix, O_PATH | O_DIRECTORY, 0);
-		if (fd == -ENOENT) {
-			if (mkdirat(cur, comp, 0755) == 0) {
-				/* exact mode whatever the umask; a later entry may change it */
-				(void)fchmodat(cur, comp, 0755, 0);
-			} else if (errno != EEXIST) {
-				return entry_fail(u, d, -errno, "creating directory \"%.200s\": %m",
-						  prefix);
-			}
-			fd = fs_open_in_root(u->root_fd, prefix, O_PATH | O_DIRECTORY, 0);
-		}
-		if (fd < 0)
-			return entry_fail(u, d, fd,
-					  "parent \"%.200s\" is not a usable directory (%s); a "
-					  "dangling symlink or a file is in the way",
-					  prefix, strerror(-fd));
-		close(cur);
-		cur = fd;
-		p = *end ? end + 1 : end;
-	}
-	return TAKE_FD(cur);
+	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
 }
 
-/* Make room for a new entry `name` in pfd. Returns 1 when an existing directory is kept
- * (keep_dir), 0 when the name is free. */
-static int make_room(struct unpack *u, int pfd, const char *name, bool keep_dir, struct diag *d)
+static bool is_opaque(int dfd)
+{
+	char v = 0;
+
+	return fgetxattr(dfd, XATTR_OPAQUE, &v, 1) == 1 && v == 'y';
+}
+
+static bool is_overlay_xattr(const char *name)
+{
+	return strncmp(name, "trusted.overlay.", 16) == 0 ||
+	       strncmp(name, "user.overlay.", 13) == 0;
+}
+
+/* A directory below dfd, never through a symlink. */
+static int open_dir(int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* A path of the current layer with no symlink in it (canonical paths), never leaving it. */
+static int open_beneath(int root_fd, const char *path, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC),
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+			   RESOLVE_NO_XDEV,
+	};
+	long fd = syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+
+	return fd < 0 ? -errno : (int)fd;
+}
+
+static int mark_opaque(struct unpack *u, int dfd, struct diag *d)
+{
+	if (fsetxattr(dfd, XATTR_OPAQUE, "y", 1, 0) < 0)
+		return entry_fail(u, d, -errno, "marking the directory opaque: %m%s",
+				  errno == EPERM ? " (trusted.* xattrs need CAP_SYS_ADMIN: unpack "
+						   "as root)"
+						 : "");
+	return 0;
+}
+
+/* The xattrs of src on dst, except overlay ones (they describe src's layer, not dst's). */
+static int copy_xattrs(struct unpack *u, int src, int dst, struct diag *d)
+{
+	_cleanup_free_ char *list = NULL;
+	_cleanup_free_ char *val = NULL;
+	ssize_t n = flistxattr(src, NULL, 0);
+
+	if (n <= 0)
+		return 0; /* none, or the file system has none */
+	list = malloc((size_t)n + 1);
+	val = malloc(XATTR_SIZE_MAX);
+	if (!list || !val)
+		return -ENOMEM;
+	n = flistxattr(src, list, (size_t)n);
+	if (n < 0)
+		return entry_fail(u, d, -errno, "listing xattrs of a lower layer: %m");
+	for (char *name = list; name < list + n; name += strlen(name) + 1) {
+		ssize_t vn;
+
+		if (is_overlay_xattr(name))
+			continue;
+		vn = fgetxattr(src, name, val, XATTR_SIZE_MAX);
+		if (vn < 0)
+			continue;
+		if (fsetxattr(dst, name, val, (size_t)vn, 0) == 0 || errno == ENOTSUP ||
+		    (errno == EPERM && !u->privileged))
+			continue;
+		return entry_fail(u, d, -errno, "copying xattr %.100s up: %m", name);
+	}
+	return 0;
+}
+
+static int dir_fix_add(struct unpack *u, const char *path, mode_t mode, const struct timespec ts[2])
+{
+	struct dir_fix *f;
+
+	if (u->n_dirs == u->cap_dirs) {
+		size_t ncap = u->cap_dirs ? u->cap_dirs * 2 : 64;
+		struct dir_fix *n = realloc(u->dirs, ncap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		u->dirs = n;
+		u->cap_dirs = ncap;
+	}
+	f = &u->dirs[u->n_dirs];
+	f->path = strdup(*path ? path : ".");
+	if (!f->path)
+		return -ENOMEM;
+	f->mode = mode & 07777;
+	f->ts[0] = ts[0];
+	f->ts[1] = ts[1];
+	u->n_dirs++;
+	return 0;
+}
+
+/* Owner and xattrs of dst from the lower layer's src now; mode and times at the end. */
+static int copy_dir_meta(struct unpack *u, int src, int dst, const char *path, struct diag *d)
+{
+	struct stat st;
+	struct timespec ts[2];
+	int r;
+
+	if (fstat(src, &st) < 0)
+		return entry_fail(u, d, -errno, "stat of a lower layer's directory: %m");
+	if (u->privileged && fchown(dst, st.st_uid, st.st_gid) < 0)
+		return entry_fail(u, d, -errno, "chown %u:%u: %m", st.st_uid, st.st_gid);
+	r = copy_xattrs(u, src, dst, d);
+	if (r < 0)
+		return r;
+	ts[0] = st.st_atim;
+	ts[1] = st.st_mtim;
+	r = dir_fix_add(u, path, st.st_mode, ts);
+	return r < 0 ? entry_fail(u, d, r, "out of memory") : 0;
+}
+
+static int walk_init(struct unpack *u, struct walk *w)
+{
+	w->fds = malloc((u->top + 1) * sizeof(int));
+	if (!w->fds)
+		return -ENOMEM;
+	for (size_t k = 0; k <= u->top; k++)
+		w->fds[k] = -1;
+	return 0;
+}
+
+/* w := the root of the view. */
+static int walk_root(struct unpack *u, struct walk *w, struct diag *d)
+{
+	bool live = true;
+
+	walk_close(u, w);
+	w->len = 0;
+	w->canon[0] = '\0';
+	for (size_t i = 0; i <= u->top && live; i++) {
+		size_t k = u->top - i;
+		int src = k == u->top ? u->root_fd : u->lower_fds[k];
+
+		w->fds[k] = fcntl(src, F_DUPFD_CLOEXEC, 3);
+		if (w->fds[k] < 0)
+			return entry_fail(u, d, -errno, "opening a layer root: %m");
+		if (k > 0 && is_opaque(w->fds[k]))
+			live = false;
+	}
+	return 0;
+}
+
+enum view_kind { V_NONE, V_DIR, V_LINK, V_OTHER };
+
+/* What `name` is in w, as the topmost layer having it says (*ret_layer, -1: none). */
+static int walk_lookup(struct unpack *u, struct walk *w, const char *name, int *ret_layer,
+		       struct stat *ret_st, struct diag *d)
 {
 	struct stat st;
 
+	for (size_t i = 0; i <= u->top; i++) {
+		size_t k = u->top - i;
+
+		if (w->fds[k] < 0)
+			continue;
+		if (fstatat(w->fds[k], name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)
+				continue;
+			return entry_fail(u, d, -errno, "looking up \"%.200s\": %m", name);
+		}
+		*ret_layer = (int)k;
+		if (ret_st)
+			*ret_st = st;
+		if (is_whiteout(&st))
+			return V_NONE;
+		return S_ISDIR(st.st_mode) ? V_DIR : S_ISLNK(st.st_mode) ? V_LINK : V_OTHER;
+	}
+	*ret_layer = -1;
+	return V_NONE;
+}
+
+/*
+ * Step w into its child `name`, a directory of the view whose topmost layer is top_k (-1: no
+ * layer has it). create: the current layer gets the directory when it lacks it, as a copy of
+ * the one of layer top_k, else new (opaque when it replaces a whiteout of this layer).
+ */
+static int walk_descend(struct unpack *u, struct walk *w, const char *name, int top_k,
+			bool create, bool over_whiteout, struct diag *d)
+{
+	int nfds[OCI_LAYERS_MAX + 1];
+	char path[OCI_PATH_MAX + 2];
+	size_t n = strlen(name);
+	bool live = true;
+	int r = 0;
+
+	if (w->len + 1 + n > u->max_path)
+		return entry_fail(u, d, -ENAMETOOLONG, "path longer than %zu bytes", u->max_path);
+	memcpy(path, w->canon, w->len);
+	path[w->len] = '/';
+	memcpy(path + (w->len ? w->len + 1 : 0), name, n + 1);
+
+	for (size_t k = 0; k <= u->top; k++)
+		nfds[k] = -1;
+	for (size_t i = 0; top_k >= 0 && i <= u->top && live; i++) {
+		size_t k = u->top - i;
+		struct stat st;
+
+		if (w->fds[k] < 0 || (int)k > top_k)
+			continue; /* above top_k no layer has the name */
+		if ((int)k < top_k) {
+			if (fstatat(w->fds[k], name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+				if (errno == ENOENT)
+					continue;
+				r = entry_fail(u, d, -errno, "looking up \"%.200s\": %m", path);
+				goto fail;
+			}
+			if (!S_ISDIR(st.st_mode))
+				break; /* a file or a whiteout hides what is below it */
+		}
+		nfds[k] = open_dir(w->fds[k], name);
+		if (nfds[k] < 0) {
+			r = entry_fail(u, d, nfds[k], "opening directory \"%.200s\": %s", path,
+				       strerror(-nfds[k]));
+			goto fail;
+		}
+		if (k > 0 && is_opaque(nfds[k]))
+			live = false;
+	}
+	if (create && nfds[u->top] < 0) {
+		int pfd = w->fds[u->top];
+
+		if (pfd < 0) {
+			r = entry_fail(u, d, -EIO, "internal error: no current layer directory");
+			goto fail;
+		}
+		if (over_whiteout && unlinkat(pfd, name, 0) < 0) {
+			r = entry_fail(u, d, -errno, "replacing the whiteout \"%.200s\": %m", path);
+			goto fail;
+		}
+		if (mkdirat(pfd, name, 0700) < 0) {
+			r = entry_fail(u, d, -errno, "creating directory \"%.200s\": %m", path);
+			goto fail;
+		}
+		nfds[u->top] = open_dir(pfd, name);
+		if (nfds[u->top] < 0) {
+			r = entry_fail(u, d, nfds[u->top], "opening directory \"%.200s\": %s", path,
+				       strerror(-nfds[u->top]));
+			goto fail;
+		}
+		if (top_k >= 0) {
+			r = copy_dir_meta(u, nfds[top_k], nfds[u->top], path, d);
+		} else {
+			/* no layer has it: a new directory, as an unlisted parent always was */
+			if (fchmod(nfds[u->top], 0755) < 0)
+				r = entry_fail(u, d, -errno, "chmod \"%.200s\": %m", path);
+			if (r >= 0 && over_whiteout && u->n_lower > 0)
+				r = mark_opaque(u, nfds[u->top], d);
+		}
+		if (r < 0)
+			goto fail;
+	}
+	walk_close(u, w);
+	for (size_t k = 0; k <= u->top; k++)
+		w->fds[k] = nfds[k];
+	w->len = strlen(path);
+	memcpy(w->canon, path, w->len + 1);
+	return 0;
+fail:
+	for (size_t k = 0; k <= u->top; k++)
+		if (nfds[k] >= 0)
+			close(nfds[k]);
+	return r;
+}
+
+static int walk_resolve(struct unpack *u, struct walk *w, const char *path, bool create,
+			struct diag *d);
+
+/* "..": the parent of w (the root's is the root), by walking its canonical path again. */
+static int walk_up(struct unpack *u, struct walk *w, bool create, struct diag *d)
+{
+	char path[OCI_PATH_MAX + 2];
+	char *slash;
+	int r;
+
+	if (!w->len)
+		return 0;
+	memcpy(path, w->canon, w->len + 1);
+	slash = strrchr(path, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		path[0] = '\0';
+	r = walk_root(u, w, d);
+	if (r < 0)
+		return r;
+	return walk_resolve(u, w, path, create, d);
+}
+
+/*
+ * Move w along `path` (relative; "" stays), to a directory of the view, following symlinks of
+ * any layer inside the root. create: directories the current layer lacks are made there
+ * (copies of the lower layer's ones; new ones for names of the path itself that no layer has).
+ * -ENOENT (a name missing, or a dangling symlink), -ENOTDIR and -ELOOP come without a
+ * message: the caller knows what it was looking for.
+ */
+static int walk_resolve(struct unpack *u, struct walk *w, const char *path, bool create,
+			struct diag *d)
+{
+	char rest[3 * OCI_PATH_MAX + 8];
+	size_t pos = 0, rlen = strlen(path), link_end = 0; /* rest[0, link_end): from symlinks */
+	unsigned links = 0;
+	int r;
+
+	if (rlen >= sizeof(rest))
+		return entry_fail(u, d, -ENAMETOOLONG, "path too long");
+	memcpy(rest, path, rlen + 1);
+	while (pos < rlen) {
+		char name[NAME_MAX + 1], target[OCI_PATH_MAX + 1];
+		size_t end = pos + strcspn(rest + pos, "/"), n = end - pos;
+		bool from_link = pos < link_end;
+		ssize_t tl;
+		int k, kind;
+
+		if (n > NAME_MAX)
+			return entry_fail(u, d, -ENAMETOOLONG, "path component too long");
+		memcpy(name, rest + pos, n);
+		name[n] = '\0';
+		pos = end < rlen ? end + 1 : end;
+		if (n == 0 || strcmp(name, ".") == 0)
+			continue;
+		if (strcmp(name, "..") == 0) {
+			r = walk_up(u, w, create, d);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		kind = walk_lookup(u, w, name, &k, NULL, d);
+		if (kind < 0)
+			return kind;
+		switch (kind) {
+		case V_DIR:
+			r = walk_descend(u, w, name, k, create, false, d);
+			break;
+		case V_NONE:
+			/* names from symlink targets are never created: the link dangles */
+			if (!create || from_link)
+				return -ENOENT;
+			r = walk_descend(u, w, name, -1, true, k == (int)u->top, d);
+			break;
+		case V_LINK:
+			if (++links > SYMLINKS_MAX)
+				return -ELOOP;
+			tl = readlinkat(w->fds[k], name, target, sizeof(target));
+			if (tl < 0)
+				return entry_fail(u, d, -errno, "reading symlink \"%.200s\": %m", name);
+			if ((size_t)tl >= sizeof(target) ||
+			    (size_t)tl + 2 + (rlen - pos) > sizeof(rest))
+				return entry_fail(u, d, -ENAMETOOLONG,
+						  "path too long after following symlinks");
+			target[tl] = '\0';
+			/* rest := target "/" what is left */
+			memmove(rest + tl + 1, rest + pos, rlen - pos + 1);
+			memcpy(rest, target, (size_t)tl);
+			rest[tl] = '/';
+			link_end = (size_t)tl + 1 + (link_end > pos ? link_end - pos : 0);
+			rlen = (size_t)tl + 1 + (rlen - pos);
+			pos = 0;
+			r = target[0] == '/' ? walk_root(u, w, d) : 0;
+			break;
+		default:
+			return -ENOTDIR;
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* The current layer's directory for an entry's parent (clean, "" is the root), resolved in
+ * the view and made as needed. The fd belongs to u->w. */
+static int parent_get(struct unpack *u, const char *parent, struct diag *d)
+{
+	size_t cl = strlen(u->w_raw);
+	const char *rest = parent;
+	int r;
+
+	if (u->w_ok && strcmp(u->w_raw, parent) == 0)
+		return u->w.fds[u->top];
+	if (u->w_ok && (cl == 0 || (strncmp(parent, u->w_raw, cl) == 0 && parent[cl] == '/'))) {
+		rest = parent + cl + (cl ? 1 : 0); /* below the last one: go on from there */
+	} else {
+		r = walk_root(u, &u->w, d);
+		if (r < 0)
+			return r;
+	}
+	u->w_ok = false;
+	r = walk_resolve(u, &u->w, rest, true, d);
+	if (r == -ENOENT || r == -ENOTDIR || r == -ELOOP)
+		return entry_fail(u, d, r,
+				  "parent \"%.200s\" is not a usable directory (%s); a dangling "
+				  "symlink or a file is in the way",
+				  parent, strerror(-r));
+	if (r < 0)
+		return r;
+	memcpy(u->w_raw, parent, strlen(parent) + 1);
+	u->w_ok = true;
+	return u->w.fds[u->top];
+}
+
+/* ---- writing entries -------------------------------------------------------------------------- */
+
+/* Make room for a new entry `name` in pfd (a directory of the current layer). Returns 1 when
+ * an existing directory is kept (keep_dir), 0 when the name is free; *ret_whiteout (may be
+ * NULL) tells that a whiteout of this layer was there. */
+static int make_room(struct unpack *u, int pfd, const char *name, bool keep_dir,
+		     bool *ret_whiteout, struct diag *d)
+{
+	struct stat st;
+
+	if (ret_whiteout)
+		*ret_whiteout = false;
 	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
 			return 0;
 		return entry_fail(u, d, -errno, "stat: %m");
 	}
+	if (S_ISDIR(st.st_mode) && keep_dir)
+		return 1;
+	u->w_ok = false; /* something on a resolved path may go */
 	if (S_ISDIR(st.st_mode)) {
-		if (keep_dir)
-			return 1;
 		if (unlinkat(pfd, name, AT_REMOVEDIR) < 0)
 			return entry_fail(u, d, -errno,
 					  "replacing the directory of the same name failed: %m "
@@ -236,6 +655,8 @@ static int make_room(struct unpack *u, int pfd, const char *name, bool keep_dir,
 	}
 	if (unlinkat(pfd, name, 0) < 0)
 		return entry_fail(u, d, -errno, "replacing the existing entry failed: %m");
+	if (ret_whiteout)
+		*ret_whiteout = is_whiteout(&st);
 	return 0;
 }
 
@@ -267,12 +688,6 @@ static void entry_times(struct archive_entry *e, struct timespec ts[2])
 	}
 }
 
-static bool is_overlay_xattr(const char *name)
-{
-	return strncmp(name, "trusted.overlay.", 16) == 0 ||
-	       strncmp(name, "user.overlay.", 13) == 0;
-}
-
 /* The entry's xattrs on fd, except overlay ones (a layer must not forge overlay metadata). */
 static int apply_xattrs(struct unpack *u, int fd, struct archive_entry *e, struct diag *d)
 {
@@ -293,9 +708,17 @@ static int apply_xattrs(struct unpack *u, int fd, struct archive_entry *e, struc
 	return 0;
 }
 
-/* Owner (root only), then mode (after chown, which clears setuid bits), xattrs, times. */
-static int apply_meta_fd(struct unpack *u, int fd, struct archive_entry *e, struct diag *d)
+static bool needs_chown(struct unpack *u, uid_t uid, gid_t gid)
 {
+	return u->privileged && (uid != u->euid || gid != u->egid);
+}
+
+/* Owner (root only), then mode (after chown, which clears setuid bits), xattrs, times; the
+ * file has mode `have` now. No-op syscalls are skipped. */
+static int apply_meta_fd(struct unpack *u, int fd, struct archive_entry *e, mode_t have,
+			 struct diag *d)
+{
+	mode_t perm = archive_entry_perm(e) & 07777;
 	struct timespec ts[2];
 	uid_t uid;
 	gid_t gid;
@@ -304,9 +727,9 @@ static int apply_meta_fd(struct unpack *u, int fd, struct archive_entry *e, stru
 	r = entry_owner(u, e, &uid, &gid, d);
 	if (r < 0)
 		return r;
-	if (u->privileged && fchown(fd, uid, gid) < 0)
+	if (needs_chown(u, uid, gid) && fchown(fd, uid, gid) < 0)
 		return entry_fail(u, d, -errno, "chown %u:%u: %m", uid, gid);
-	if (fchmod(fd, archive_entry_perm(e) & 07777) < 0)
+	if (perm != have && fchmod(fd, perm) < 0)
 		return entry_fail(u, d, -errno, "chmod: %m");
 	r = apply_xattrs(u, fd, e, d);
 	if (r < 0)
@@ -329,7 +752,7 @@ static int apply_meta_at(struct unpack *u, int pfd, const char *name, struct arc
 	r = entry_owner(u, e, &uid, &gid, d);
 	if (r < 0)
 		return r;
-	if (u->privileged && fchownat(pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+	if (needs_chown(u, uid, gid) && fchownat(pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return entry_fail(u, d, -errno, "chown %u:%u: %m", uid, gid);
 	/* chmod follows symlinks: only used on the node just created here, never a symlink */
 	if (chmod_too && fchmodat(pfd, name, archive_entry_perm(e) & 07777, 0) < 0)
@@ -346,13 +769,19 @@ static int write_file(struct unpack *u, struct archive *a, struct archive_entry 
 	_cleanup_close_ int fd = -1;
 	const void *buf;
 	size_t size;
-	la_int64_t off;
+	la_int64_t off, end = 0;
+	mode_t perm = archive_entry_perm(e) & 07777;
+	/* born with its mode unless setuid/setgid/sticky bits must follow the chown */
+	mode_t cmode = perm & 07000 ? 0600 : perm;
 	int r;
 
-	r = make_room(u, pfd, name, false, d);
-	if (r < 0)
-		return r;
-	fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, cmode);
+	if (fd < 0 && errno == EEXIST) {
+		r = make_room(u, pfd, name, false, NULL, d);
+		if (r < 0)
+			return r;
+		fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, cmode);
+	}
 	if (fd < 0)
 		return entry_fail(u, d, -errno, "creating file: %m");
 	while ((r = archive_read_data_block(a, &buf, &size, &off)) != ARCHIVE_EOF) {
@@ -365,7 +794,7 @@ static int write_file(struct unpack *u, struct archive *a, struct archive_entry 
 		u->bytes += size;
 		if (u->bytes > u->max_bytes)
 			return entry_fail(u, d, -EFBIG,
-					  "the layer writes more than %llu bytes (a decompression "
+					  "unpacking writes more than %llu bytes (a decompression "
 					  "bomb?); refusing to unpack it",
 					  (unsigned long long)u->max_bytes);
 		while (size > 0) {
@@ -379,48 +808,43 @@ static int write_file(struct unpack *u, struct archive *a, struct archive_entry 
 			size -= (size_t)n;
 			off += n;
 		}
+		if (off > end)
+			end = off;
 	}
 	/* a sparse file may end in a hole */
-	if (archive_entry_size_is_set(e) && archive_entry_size(e) >= 0 &&
+	if (archive_entry_size_is_set(e) && archive_entry_size(e) > end &&
 	    ftruncate(fd, archive_entry_size(e)) < 0)
 		return entry_fail(u, d, -errno, "setting the size: %m");
-	return apply_meta_fd(u, fd, e, d);
+	return apply_meta_fd(u, fd, e, cmode & ~u->umask, d);
 }
 
-static int dir_fix_add(struct unpack *u, const char *path, struct archive_entry *e)
+/* The canonical path of `name` in the directory u->w stands at. */
+static int entry_canon(struct unpack *u, const char *name, char *out, size_t outsz, struct diag *d)
 {
-	struct dir_fix *f;
+	int n = snprintf(out, outsz, "%s%s%s", u->w.canon, u->w.len ? "/" : "", name);
 
-	if (u->n_dirs == u->cap_dirs) {
-		size_t ncap = u->cap_dirs ? u->cap_dirs * 2 : 64;
-		struct dir_fix *n = realloc(u->dirs, ncap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		u->dirs = n;
-		u->cap_dirs = ncap;
-	}
-	f = &u->dirs[u->n_dirs];
-	f->path = strdup(*path ? path : ".");
-	if (!f->path)
-		return -ENOMEM;
-	f->mode = archive_entry_perm(e) & 07777;
-	entry_times(e, f->ts);
-	u->n_dirs++;
+	if (n < 0 || (size_t)n >= outsz)
+		return entry_fail(u, d, -ENAMETOOLONG, "path too long");
 	return 0;
 }
 
 /* Owner and xattrs now; mode and times once all children are written (dir_fix_apply). */
 static int write_dir(struct unpack *u, struct archive_entry *e, int pfd, const char *name,
-		     const char *path, struct diag *d)
+		     struct diag *d)
 {
+	char path[OCI_PATH_MAX + 2] = "";
 	_cleanup_close_ int fd = -1;
+	struct timespec ts[2];
+	bool over_whiteout = false;
 	uid_t uid;
 	gid_t gid;
 	int r;
 
 	if (pfd >= 0) {
-		r = make_room(u, pfd, name, true, d);
+		r = entry_canon(u, name, path, sizeof(path), d);
+		if (r < 0)
+			return r;
+		r = make_room(u, pfd, name, true, &over_whiteout, d);
 		if (r < 0)
 			return r;
 		if (r == 0 && mkdirat(pfd, name, 0700) < 0)
@@ -434,12 +858,19 @@ static int write_dir(struct unpack *u, struct archive_entry *e, int pfd, const c
 	r = entry_owner(u, e, &uid, &gid, d);
 	if (r < 0)
 		return r;
-	if (u->privileged && fchown(fd, uid, gid) < 0)
+	if (needs_chown(u, uid, gid) && fchown(fd, uid, gid) < 0)
 		return entry_fail(u, d, -errno, "chown %u:%u: %m", uid, gid);
 	r = apply_xattrs(u, fd, e, d);
 	if (r < 0)
 		return r;
-	r = dir_fix_add(u, path, e);
+	/* a directory where this layer put a whiteout: what the layers below had stays hidden */
+	if (over_whiteout && u->n_lower > 0) {
+		r = mark_opaque(u, fd, d);
+		if (r < 0)
+			return r;
+	}
+	entry_times(e, ts);
+	r = dir_fix_add(u, path, archive_entry_perm(e), ts);
 	return r < 0 ? entry_fail(u, d, r, "out of memory") : 0;
 }
 
@@ -456,10 +887,10 @@ static int write_symlink(struct unpack *u, struct archive_entry *e, int pfd, con
 	if (strlen(target) > u->max_path)
 		return entry_fail(u, d, -ENAMETOOLONG, "symlink target longer than %zu bytes",
 				  u->max_path);
-	r = make_room(u, pfd, name, false, d);
+	r = make_room(u, pfd, name, false, NULL, d);
 	if (r < 0)
 		return r;
-	/* the target is stored verbatim and never followed here */
+	/* the target is stored verbatim and never followed by the file system here */
 	if (symlinkat(target, pfd, name) < 0)
 		return entry_fail(u, d, -errno, "creating symlink: %m");
 	return apply_meta_at(u, pfd, name, e, false, d);
@@ -471,7 +902,7 @@ static int write_node(struct unpack *u, struct archive_entry *e, int pfd, const 
 	dev_t dev = type == S_IFIFO ? 0 : archive_entry_rdev(e);
 	int r;
 
-	r = make_room(u, pfd, name, false, d);
+	r = make_room(u, pfd, name, false, NULL, d);
 	if (r < 0)
 		return r;
 	if (mknodat(pfd, name, type | 0600, dev) < 0)
@@ -481,15 +912,102 @@ static int write_node(struct unpack *u, struct archive_entry *e, int pfd, const 
 	return apply_meta_at(u, pfd, name, e, true, d);
 }
 
-/* A hard link to an earlier entry; the target is resolved inside the root. */
+static int copy_data(struct unpack *u, int in, int out, off_t size, struct diag *d)
+{
+	char buf[64 << 10];
+	off_t done = 0;
+
+	while (done < size) {
+		ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)(size - done), 0);
+
+		if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+			      errno == EOPNOTSUPP)) {
+			n = pread(in, buf, sizeof(buf), done);
+			if (n > 0 && pwrite(out, buf, (size_t)n, done) != n)
+				n = -1;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return entry_fail(u, d, -errno, "copying a lower layer's file up: %m");
+		if (n == 0)
+			break; /* the file shrank: layers are read-only, so it cannot */
+		done += n;
+	}
+	return 0;
+}
+
+/* Copy `name` (st) of the lower layer directory src into dst of the current layer: content,
+ * owner, mode, xattrs and times. */
+static int copy_up(struct unpack *u, int src, int dst, const char *name, const struct stat *st,
+		   struct diag *d)
+{
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	_cleanup_close_ int in = -1;
+	_cleanup_close_ int out = -1;
+	int r;
+
+	if (S_ISLNK(st->st_mode)) {
+		char target[OCI_PATH_MAX + 1];
+		ssize_t n = readlinkat(src, name, target, sizeof(target) - 1);
+
+		if (n < 0)
+			return entry_fail(u, d, -errno, "reading a lower layer's symlink: %m");
+		target[n] = '\0';
+		if (symlinkat(target, dst, name) < 0)
+			return entry_fail(u, d, -errno, "copying a symlink up: %m");
+	} else if (!S_ISREG(st->st_mode)) {
+		if (mknodat(dst, name, st->st_mode & (S_IFMT | 0600), st->st_rdev) < 0)
+			return entry_fail(u, d, -errno, "copying a node up: %m");
+		if (fchmodat(dst, name, st->st_mode & 07777, 0) < 0)
+			return entry_fail(u, d, -errno, "chmod: %m");
+	} else {
+		u->bytes += (uint64_t)st->st_size;
+		if (u->bytes > u->max_bytes)
+			return entry_fail(u, d, -EFBIG,
+					  "unpacking writes more than %llu bytes (a decompression "
+					  "bomb?); refusing to unpack it",
+					  (unsigned long long)u->max_bytes);
+		in = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (in < 0)
+			return entry_fail(u, d, -errno, "opening a lower layer's file: %m");
+		out = openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (out < 0)
+			return entry_fail(u, d, -errno, "copying a file up: %m");
+		r = copy_data(u, in, out, st->st_size, d);
+		if (r < 0)
+			return r;
+		if (u->privileged && fchown(out, st->st_uid, st->st_gid) < 0)
+			return entry_fail(u, d, -errno, "chown: %m");
+		if (fchmod(out, st->st_mode & 07777) < 0)
+			return entry_fail(u, d, -errno, "chmod: %m");
+		r = copy_xattrs(u, in, out, d);
+		if (r < 0)
+			return r;
+		if (futimens(out, ts) < 0)
+			return entry_fail(u, d, -errno, "setting times: %m");
+		return 0;
+	}
+	if (u->privileged && fchownat(dst, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return entry_fail(u, d, -errno, "chown: %m");
+	if (utimensat(dst, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return entry_fail(u, d, -errno, "setting times: %m");
+	return 0;
+}
+
+/*
+ * A hard link to an earlier entry of this layer or a file of a layer below, looked up in the
+ * view (the target's parents follow symlinks inside the root, its last name does not). A
+ * lower layer's file is copied up first, as overlayfs does for a link to it.
+ */
 static int write_hardlink(struct unpack *u, const char *target_raw, int pfd, const char *name,
 			  struct diag *d)
 {
-	char target[OCI_PATH_MAX + 2];
-	_cleanup_close_ int tfd = -1;
+	char target[OCI_PATH_MAX + 2], canon[OCI_PATH_MAX + 2];
+	struct walk *tw = &u->tw;
 	struct stat tst, st;
 	const char *tname;
-	int r;
+	int k, kind, r;
 
 	r = path_clean(u, target_raw, target, sizeof(target), d);
 	if (r < 0)
@@ -497,51 +1015,87 @@ static int write_hardlink(struct unpack *u, const char *target_raw, int pfd, con
 	if (!*target)
 		return entry_fail(u, d, -EPERM, "hard link to the layer root");
 	tname = path_split(target);
-	tfd = *target ? fs_open_in_root(u->root_fd, target, O_PATH | O_DIRECTORY, 0)
-		      : openat(u->root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (tfd < 0 || fstatat(tfd, tname, &tst, AT_SYMLINK_NOFOLLOW) < 0)
-		return entry_fail(u, d, -ENOENT, "hard link target \"%.200s\" is not in this layer",
-				  target_raw);
-	if (S_ISDIR(tst.st_mode))
+	r = walk_root(u, tw, d);
+	if (r >= 0)
+		r = walk_resolve(u, tw, target, false, d);
+	if (r == -ENOENT || r == -ENOTDIR || r == -ELOOP)
+		goto missing;
+	if (r < 0)
+		return r;
+	kind = walk_lookup(u, tw, tname, &k, &tst, d);
+	if (kind < 0)
+		return kind;
+	if (kind == V_NONE)
+		goto missing;
+	if (kind == V_DIR)
 		return entry_fail(u, d, -EPERM, "hard link to a directory (\"%.200s\")",
 				  target_raw);
+	if (k != (int)u->top) {
+		/* the target's parents in this layer (copies of the lower ones), then the file */
+		memcpy(canon, tw->canon, tw->len + 1);
+		r = walk_root(u, tw, d);
+		if (r >= 0)
+			r = walk_resolve(u, tw, canon, true, d);
+		if (r >= 0 && tw->fds[k] < 0)
+			r = -ENOENT;
+		if (r < 0)
+			return r == -ENOENT || r == -ENOTDIR || r == -ELOOP
+				       ? entry_fail(u, d, r, "copying \"%.200s\" up failed: %s",
+						    target_raw, strerror(-r))
+				       : r;
+		r = copy_up(u, tw->fds[k], tw->fds[u->top], tname, &tst, d);
+		if (r < 0)
+			return r;
+		if (fstatat(tw->fds[u->top], tname, &tst, AT_SYMLINK_NOFOLLOW) < 0)
+			return entry_fail(u, d, -errno, "stat: %m");
+	}
 	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_dev == tst.st_dev &&
 	    st.st_ino == tst.st_ino)
 		return 0; /* already that file */
-	r = make_room(u, pfd, name, false, d);
+	r = make_room(u, pfd, name, false, NULL, d);
 	if (r < 0)
 		return r;
 	/* flags 0: a symlink target is linked itself, not followed */
-	if (linkat(tfd, tname, pfd, name, 0) < 0)
+	if (linkat(tw->fds[u->top], tname, pfd, name, 0) < 0)
 		return entry_fail(u, d, -errno, "creating hard link to \"%.200s\": %m", target_raw);
 	return 0;
+missing:
+	return entry_fail(u, d, -ENOENT,
+			  "hard link target \"%.200s\" is not in this layer or one below",
+			  target_raw);
 }
 
-/* ".wh.<name>" becomes a 0:0 character device; ".wh..wh..opq" marks the parent opaque. */
+/*
+ * ".wh.<name>" hides <name> of the layers below: a 0:0 character device. ".wh..wh..opq" hides
+ * all that the layers below have in its directory: the opaque xattr. What this layer itself
+ * wrote stays (the image spec: whiteouts apply to lower layers only); a directory of this
+ * layer that is whited out keeps its entries of this layer and hides those from below.
+ */
 static int write_whiteout(struct unpack *u, int pfd, const char *name, struct diag *d)
 {
-	_cleanup_close_ int dfd = -1;
 	const char *victim = name + strlen(WH_PREFIX);
-	int r;
+	_cleanup_close_ int fd = -1;
+	struct stat st;
 
 	if (strcmp(name, WH_OPAQUE) == 0) {
-		dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0)
-			return entry_fail(u, d, -errno, "opening directory: %m");
-		if (fsetxattr(dfd, XATTR_OPAQUE, "y", 1, 0) < 0)
-			return entry_fail(u, d, -errno, "marking the directory opaque: %m%s",
-					  errno == EPERM ? " (trusted.* xattrs need "
-							   "CAP_SYS_ADMIN: unpack as root)"
-							 : "");
-		return 0;
+		u->w_ok = false; /* the layers below are no longer seen there */
+		return mark_opaque(u, pfd, d);
 	}
 	if (strncmp(name, WH_META_PREFIX, strlen(WH_META_PREFIX)) == 0)
 		return 0; /* other AUFS metadata (.wh..wh.plnk, ...) has no overlay meaning */
 	if (!*victim || strcmp(victim, ".") == 0 || strcmp(victim, "..") == 0)
 		return entry_fail(u, d, -EBADMSG, "malformed whiteout");
-	r = make_room(u, pfd, victim, false, d);
-	if (r < 0)
-		return r;
+	if (fstatat(pfd, victim, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return 0; /* this layer's entry (or whiteout) stays */
+		u->w_ok = false;
+		fd = open_dir(pfd, victim);
+		if (fd < 0)
+			return entry_fail(u, d, fd, "opening directory: %s", strerror(-fd));
+		return mark_opaque(u, fd, d);
+	}
+	if (errno != ENOENT)
+		return entry_fail(u, d, -errno, "stat: %m");
 	if (mknodat(pfd, victim, S_IFCHR | 0000, makedev(0, 0)) < 0)
 		return entry_fail(u, d, -errno, "creating whiteout: %m%s",
 				  errno == EPERM ? " (whiteouts are character devices and need "
@@ -555,10 +1109,9 @@ static int write_entry(struct unpack *u, struct archive *a, struct archive_entry
 	char path[OCI_PATH_MAX + 2], parent[OCI_PATH_MAX + 2];
 	const char *raw = archive_entry_pathname(e);
 	const char *hardlink = archive_entry_hardlink(e);
-	_cleanup_close_ int pfd = -1;
 	mode_t type = archive_entry_filetype(e);
 	char *name;
-	int r;
+	int r, pfd;
 
 	if (!raw)
 		raw = archive_entry_pathname_utf8(e);
@@ -571,7 +1124,7 @@ static int write_entry(struct unpack *u, struct archive *a, struct archive_entry
 	if (!*path) { /* the root itself ("./") */
 		if (type != AE_IFDIR || hardlink)
 			return entry_fail(u, d, -EBADMSG, "the layer root must be a directory");
-		return write_dir(u, e, -1, NULL, path, d);
+		return write_dir(u, e, -1, NULL, d);
 	}
 	/* AUFS metadata (.wh..wh.plnk/, .wh..wh.aufs) at the top has no overlay meaning */
 	if (strncmp(path, WH_META_PREFIX, strlen(WH_META_PREFIX)) == 0 &&
@@ -581,7 +1134,7 @@ static int write_entry(struct unpack *u, struct archive *a, struct archive_entry
 	name = path_split(parent);
 	if (strlen(name) > NAME_MAX)
 		return entry_fail(u, d, -ENAMETOOLONG, "file name longer than %d bytes", NAME_MAX);
-	pfd = open_parent(u, parent, d);
+	pfd = parent_get(u, parent, d); /* owned by u->w */
 	if (pfd < 0)
 		return pfd;
 
@@ -593,7 +1146,7 @@ static int write_entry(struct unpack *u, struct archive *a, struct archive_entry
 	case AE_IFREG:
 		return write_file(u, a, e, pfd, name, d);
 	case AE_IFDIR:
-		return write_dir(u, e, pfd, name, path, d);
+		return write_dir(u, e, pfd, name, d);
 	case AE_IFLNK:
 		return write_symlink(u, e, pfd, name, d);
 	case AE_IFCHR:
@@ -610,8 +1163,8 @@ static int dir_fix_apply(struct unpack *u, struct diag *d)
 {
 	for (size_t i = 0; i < u->n_dirs; i++) {
 		struct dir_fix *f = &u->dirs[i];
-		_cleanup_close_ int fd = fs_open_in_root(u->root_fd, f->path,
-							 O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+		_cleanup_close_ int fd = open_beneath(u->root_fd, f->path,
+						      O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
 
 		if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)
 			continue; /* replaced by a later entry */
@@ -625,26 +1178,16 @@ static int dir_fix_apply(struct unpack *u, struct diag *d)
 	return 0;
 }
 
-static int unpack_all(struct unpack *u, struct diag *d)
+/* Write every entry of the tar reader a. */
+static int unpack_entries(struct unpack *u, struct archive *a, struct diag *d)
 {
-	_cleanup_(archive_read_freep) struct archive *a = archive_read_new();
 	struct archive_entry *e;
 	int r;
 
-	if (!a)
-		return -ENOMEM;
-	/* tar covers ustar, pax and GNU tar; no filter: decompression happened in the stream */
-	if (archive_read_support_format_tar(a) != ARCHIVE_OK)
-		return archive_fail(u, a, d, "opening the layer");
-	r = archive_read_open(a, u, NULL, read_cb, NULL);
-	if (r != ARCHIVE_OK && !u->stream_err && u->tar_seen == 0)
-		goto end; /* a zero-length layer: an empty tar stream, as other runtimes read it */
-	if (r != ARCHIVE_OK)
-		return archive_fail(u, a, d, "opening the layer");
 	for (;;) {
 		r = archive_read_next_header(a, &e);
 		if (r == ARCHIVE_EOF)
-			break;
+			return 0;
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) /* WARN: e.g. a name not in the locale */
 			return archive_fail(u, a, d, "reading the next entry");
 		if (++u->entries > u->max_entries)
@@ -657,11 +1200,93 @@ static int unpack_all(struct unpack *u, struct diag *d)
 			return r;
 		u->entry = NULL;
 	}
+}
+
+static int unpack_all(struct unpack *u, struct diag *d)
+{
+	_cleanup_(archive_read_freep) struct archive *a = archive_read_new();
+	int r;
+
+	if (!a)
+		return -ENOMEM;
+	/* tar covers ustar, pax and GNU tar; no filter: decompression happened in the stream */
+	if (archive_read_support_format_tar(a) != ARCHIVE_OK)
+		return archive_fail(u, a, d, "opening the layer");
+	r = archive_read_open(a, u, NULL, read_cb, NULL);
+	if (r != ARCHIVE_OK && !u->stream_err && u->tar_seen == 0)
+		goto end; /* a zero-length layer: an empty tar stream, as other runtimes read it */
+	if (r != ARCHIVE_OK)
+		return archive_fail(u, a, d, "opening the layer");
+	r = unpack_entries(u, a, d);
+	if (r < 0)
+		return r;
 end:
 	r = oci_layer_stream_finish(u->stream, d);
 	if (r < 0)
 		return r;
 	return dir_fix_apply(u, d);
+}
+
+/* Open the layers below and start the current one as a copy of the topmost one's root (an
+ * entry "./" may still change it). */
+static int unpack_open(struct unpack *u, const char *dest_dir, const struct oci_unpack_opts *o,
+		       struct diag *d)
+{
+	size_t n = 0;
+	int r;
+
+	while (o->lower_dirs && o->lower_dirs[n])
+		n++;
+	if (n > OCI_LAYERS_MAX)
+		return diag_fail(d, -E2BIG, "more than %d layers", OCI_LAYERS_MAX);
+	u->root_fd = open(dest_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (u->root_fd < 0)
+		return diag_fail_at(d, -errno, dest_dir, "opening %s: %m", dest_dir);
+	u->lower_fds = malloc((n ? n : 1) * sizeof(int));
+	if (!u->lower_fds)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		u->lower_fds[i] = open(o->lower_dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (u->lower_fds[i] < 0) {
+			u->n_lower = i;
+			return diag_fail_at(d, -errno, o->lower_dirs[i],
+					    "opening the layer below %s: %m", o->lower_dirs[i]);
+		}
+	}
+	u->n_lower = u->top = n;
+	if (walk_init(u, &u->w) < 0 || walk_init(u, &u->tw) < 0)
+		return -ENOMEM;
+	if (!n)
+		return 0;
+	r = copy_dir_meta(u, u->lower_fds[n - 1], u->root_fd, "", d);
+	if (r < 0)
+		diag_prefix(d, "the layer root: ");
+	return r;
+}
+
+/* The umask, without changing it (another thread may create files meanwhile). */
+static mode_t current_umask(void)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+	char line[128];
+	unsigned m;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Umask: %o", &m) == 1)
+			return (mode_t)m & 0777;
+	return 0777;
+}
+
+static void unpack_init(struct unpack *u, const struct oci_unpack_opts *o, struct diag *d)
+{
+	u->euid = geteuid();
+	u->egid = getegid();
+	u->privileged = u->euid == 0;
+	u->umask = current_umask();
+	u->max_entries = o->max_entries ? o->max_entries : OCI_LAYER_ENTRIES_MAX;
+	u->max_bytes = o->max_bytes ? o->max_bytes : OCI_UNPACKED_MAX;
+	u->max_path = o->max_path && o->max_path < OCI_PATH_MAX ? o->max_path : OCI_PATH_MAX;
+	u->d = d;
 }
 
 int oci_layer_unpack_opts(int blob_fd, const char *dest_dir, const struct oci_unpack_opts *o,
@@ -671,15 +1296,10 @@ int oci_layer_unpack_opts(int blob_fd, const char *dest_dir, const struct oci_un
 	_cleanup_(streamp_free) struct oci_layer_stream *s = NULL;
 	int r;
 
-	u.privileged = geteuid() == 0;
-	u.max_entries = o->max_entries ? o->max_entries : OCI_LAYER_ENTRIES_MAX;
-	u.max_bytes = o->max_bytes ? o->max_bytes : OCI_UNPACKED_MAX;
-	u.max_path = o->max_path && o->max_path < OCI_PATH_MAX ? o->max_path : OCI_PATH_MAX;
-	u.d = d;
-	u.root_fd = open(dest_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (u.root_fd < 0)
-		return diag_fail_at(d, -errno, dest_dir, "opening %s: %m", dest_dir);
-
+	unpack_init(&u, o, d);
+	r = unpack_open(&u, dest_dir, o, d);
+	if (r < 0)
+		return r;
 	r = oci_layer_stream_new(blob_fd, o, &s, d);
 	if (r < 0)
 		return r;
@@ -687,6 +1307,25 @@ int oci_layer_unpack_opts(int blob_fd, const char *dest_dir, const struct oci_un
 	r = unpack_all(&u, d);
 	if (r < 0)
 		r = oci_layer_stream_blame_blob(s, r, d);
+	if (o->ret_bytes)
+		*o->ret_bytes = u.bytes;
+	return r;
+}
+
+int oci_layer_unpack_archive(struct archive *a, const char *dest_dir,
+			     const struct oci_unpack_opts *o, struct diag *d)
+{
+	_cleanup_(unpack_clear) struct unpack u = { .root_fd = -1 };
+	int r;
+
+	unpack_init(&u, o, d);
+	r = unpack_open(&u, dest_dir, o, d);
+	if (r >= 0)
+		r = unpack_entries(&u, a, d);
+	if (r >= 0)
+		r = dir_fix_apply(&u, d);
+	if (o->ret_bytes)
+		*o->ret_bytes = u.bytes;
 	return r;
 }
 

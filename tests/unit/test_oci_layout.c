@@ -674,6 +674,266 @@ static void test_concurrent(void **state)
 	}
 }
 
+/* ---- multi-layer images, compression by magic, the image-wide size limit ------------------ */
+
+#define MT_OCI_LAYER_ZSTD "application/vnd.oci.image.layer.v1.tar+zstd"
+
+enum filter { F_NONE, F_GZIP, F_ZSTD };
+
+/* A layer entry: 'f' file (data), 'z' zeros (size), 'd' dir, 'l' symlink, 'h' hard link. */
+struct lent {
+	char type;
+	const char *path;
+	const char *data;
+	mode_t mode;
+	uid_t uid;
+	size_t size;
+};
+
+/* A layer blob from entries; returns its descriptor (media type mt), the diff_id in ret. */
+static json_t *put_layer_ents(struct fx *f, const char *mt, const struct lent *ents, size_t n,
+			      enum filter filter, char *ret_diff_id)
+{
+	static char zeros[65536];
+	char digest[OCI_DIGEST_STR_MAX];
+	struct stat st;
+	char *buf;
+	int fds[2];
+
+	for (int pass = 0; pass < 2; pass++) {
+		struct archive *a = archive_write_new();
+
+		fds[pass] = memfd_create("layer", MFD_CLOEXEC);
+		archive_write_set_format_pax_restricted(a);
+		if (pass == 1 && filter == F_GZIP)
+			assert_int_equal(archive_write_add_filter_gzip(a), ARCHIVE_OK);
+		if (pass == 1 && filter == F_ZSTD)
+			assert_int_equal(archive_write_add_filter_zstd(a), ARCHIVE_OK);
+		assert_int_equal(archive_write_open_fd(a, fds[pass]), ARCHIVE_OK);
+		for (size_t i = 0; i < n; i++) {
+			struct archive_entry *e = archive_entry_new();
+			const struct lent *x = &ents[i];
+
+			archive_entry_set_pathname(e, x->path);
+			archive_entry_set_mtime(e, 1500000000, 0);
+			archive_entry_set_uid(e, x->uid);
+			archive_entry_set_gid(e, x->uid);
+			archive_entry_set_perm(e, x->mode ? x->mode : x->type == 'd' ? 0755 : 0644);
+			archive_entry_set_filetype(e, x->type == 'd'   ? AE_IFDIR
+						      : x->type == 'l' ? AE_IFLNK
+								       : AE_IFREG);
+			if (x->type == 'l')
+				archive_entry_set_symlink(e, x->data);
+			if (x->type == 'h')
+				archive_entry_set_hardlink(e, x->data);
+			if (x->type == 'f')
+				archive_entry_set_size(e, (la_int64_t)strlen(x->data));
+			if (x->type == 'z')
+				archive_entry_set_size(e, (la_int64_t)x->size);
+			assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+			if (x->type == 'f')
+				archive_write_data(a, x->data, strlen(x->data));
+			for (size_t left = x->type == 'z' ? x->size : 0; left;) {
+				size_t k = left < sizeof(zeros) ? left : sizeof(zeros);
+
+				assert_int_equal(archive_write_data(a, zeros, k), (la_ssize_t)k);
+				left -= k;
+			}
+			archive_entry_free(e);
+		}
+		assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+		archive_write_free(a);
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		assert_int_equal(fstat(fds[pass], &st), 0);
+		buf = malloc((size_t)st.st_size + 1);
+		assert_int_equal(pread(fds[pass], buf, (size_t)st.st_size, 0), st.st_size);
+		if (pass == 0)
+			assert_int_equal(oci_digest_buf(buf, (size_t)st.st_size, ret_diff_id), 0);
+		else
+			put_blob(f, buf, (size_t)st.st_size, digest);
+		free(buf);
+		close(fds[pass]);
+	}
+	return desc(mt, digest, (size_t)st.st_size);
+}
+
+/* A manifest with these layers (stolen) and diff_ids; index.json lists only it. */
+static json_t *put_multi(struct fx *f, json_t *layers, json_t *diff_ids)
+{
+	json_t *config = put_json(
+		f, MT_OCI_CONFIG,
+		json_pack("{s:s, s:s, s:{}, s:{s:s, s:o}}", "architecture", oci_host_arch(), "os",
+			  "linux", "config", "rootfs", "type", "layers", "diff_ids", diff_ids));
+	json_t *m = put_json(f, MT_OCI_MANIFEST,
+			     json_pack("{s:i, s:s, s:o, s:o}", "schemaVersion", 2, "mediaType",
+				       MT_OCI_MANIFEST, "config", config, "layers", layers));
+
+	put_index(f, json_pack("[O]", m));
+	return m;
+}
+
+static size_t count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Layers are unpacked over the ones below and stored by chain id; prune follows chain ids. */
+static void test_multi_layer_chain_ids(void **state)
+{
+	static const struct lent l0[] = {
+		{ 'd', "home", NULL, 0755 },
+		{ 'd', "home/user", NULL, 0700, 1000 },
+		{ 'd', "usr" },
+		{ 'd', "usr/lib" },
+		{ 'f', "usr/lib/a.so", "a" },
+		{ 'l', "lib", "usr/lib" },
+	};
+	static const struct lent l1[] = {
+		{ 'f', "lib/b.so", "b" },
+		{ 'f', "home/user/.rc", "rc" },
+	};
+	static const struct lent l2[] = { { 'h', "a.hard", "lib/a.so" } };
+	struct fx *f = *state;
+	char ids[3][OCI_DIGEST_STR_MAX], chain[3][OCI_DIGEST_STR_MAX], path[512], buf[300];
+	json_t *layers = json_array(), *m;
+	struct oci_prune_stats ps = {};
+	struct oci_image *img;
+	const char *in_use[2] = {};
+	struct stat st, st2;
+
+	json_array_append_new(layers, put_layer_ents(f, MT_OCI_LAYER_GZ, l0, ARRAY_SIZE(l0),
+						     F_GZIP, ids[0]));
+	json_array_append_new(layers, put_layer_ents(f, MT_OCI_LAYER_ZSTD, l1, ARRAY_SIZE(l1),
+						     F_ZSTD, ids[1]));
+	json_array_append_new(layers, put_layer_ents(f, MT_OCI_LAYER, l2, ARRAY_SIZE(l2), F_NONE,
+						     ids[2]));
+	m = put_multi(f, layers, json_pack("[s,s,s]", ids[0], ids[1], ids[2]));
+	/* the image-spec formula, computed here by hand */
+	snprintf(chain[0], sizeof(chain[0]), "%s", ids[0]);
+	for (int i = 1; i < 3; i++) {
+		snprintf(buf, sizeof(buf), "%s %s", chain[i - 1], ids[i]);
+		assert_int_equal(oci_digest_buf(buf, strlen(buf), chain[i]), 0);
+	}
+	img = prepare_ok(f, f->ref);
+	assert_int_equal(strv_length(img->layer_dirs), 3);
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/layers/sha256/%s", f->store, chain[i] + 7);
+		assert_string_equal(img->layer_dirs[i], path);
+	}
+	/* layer 1 wrote through layer 0's lib symlink, with layer 0's parents */
+	assert_layer_file(img, 1, "usr/lib/b.so", "b");
+	snprintf(path, sizeof(path), "%s/lib", img->layer_dirs[1]);
+	assert_false(fs_exists(path));
+	snprintf(path, sizeof(path), "%s/home/user", img->layer_dirs[1]);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	if (geteuid() == 0)
+		assert_int_equal(st.st_uid, 1000);
+	/* layer 2 linked a file of layer 0: copied up */
+	snprintf(path, sizeof(path), "%s/usr/lib/a.so", img->layer_dirs[2]);
+	assert_int_equal(stat(path, &st), 0);
+	snprintf(path, sizeof(path), "%s/a.hard", img->layer_dirs[2]);
+	assert_int_equal(stat(path, &st2), 0);
+	assert_int_equal(st.st_ino, st2.st_ino);
+	assert_tmp_empty(f);
+
+	/* in use: every layer dir stays, and so does a dir of the older diff_id keying that a pod
+	 * started before may still use; then unreferenced: all go */
+	snprintf(path, sizeof(path), "%s/layers/sha256/%s", f->store, ids[1] + 7);
+	assert_int_equal(mkdir(path, 0755), 0);
+	in_use[0] = json_string_value(json_object_get(m, "digest"));
+	assert_int_equal(oci_store_prune(f->store, in_use, &ps, NULL), 0);
+	assert_int_equal(ps.layers, 0);
+	for (int i = 0; i < 3; i++)
+		assert_true(fs_exists(img->layer_dirs[i]));
+	assert_true(fs_exists(path));
+	assert_int_equal(oci_store_prune(f->store, NULL, &ps, NULL), 0);
+	assert_int_equal(ps.layers, 4);
+	snprintf(path, sizeof(path), "%s/layers/sha256", f->store);
+	assert_int_equal(count_entries(path), 0);
+	oci_image_free(img);
+	json_decref(m);
+}
+
+/* The compression is sniffed from the bytes, whatever the media type says. */
+static void test_compression_by_magic(void **state)
+{
+	static const struct lent l[] = { { 'd', "etc" }, { 'f', "etc/os", "tank\n" } };
+	static const struct {
+		const char *mt;
+		enum filter filter;
+	} cases[] = {
+		{ MT_OCI_LAYER_ZSTD, F_ZSTD }, /* zstd bytes, zstd media type */
+		{ MT_OCI_LAYER_GZ, F_ZSTD },   /* zstd bytes under a gzip media type */
+		{ MT_OCI_LAYER_GZ, F_GZIP },   /* gzip */
+		{ MT_OCI_LAYER, F_NONE },      /* uncompressed */
+		{ MT_OCI_LAYER_ZSTD, F_GZIP }, /* gzip bytes under a zstd media type */
+	};
+	struct fx *f = *state;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char id[OCI_DIGEST_STR_MAX], path[300];
+		json_t *layers = json_array();
+		struct oci_image *img;
+
+		snprintf(path, sizeof(path), "%s/store", f->tmp);
+		fs_rm_rf(path);
+		json_array_append_new(layers, put_layer_ents(f, cases[i].mt, l, ARRAY_SIZE(l),
+							     cases[i].filter, id));
+		json_decref(put_multi(f, layers, json_pack("[s]", id)));
+		img = prepare_ok(f, f->ref);
+		assert_layer_file(img, 0, "etc/os", "tank\n");
+		oci_image_free(img);
+		assert_tmp_empty(f);
+	}
+}
+
+/* A decompression bomb spread over layers stops at the image-wide limit, cleanly. */
+static void test_image_size_limit(void **state)
+{
+	static const struct lent l0[] = { { 'z', "zeros0", .size = 6 << 20 } };
+	static const struct lent l1[] = { { 'z', "zeros1", .size = 6 << 20 } };
+	struct fx *f = *state;
+	char ids[2][OCI_DIGEST_STR_MAX], path[300];
+	json_t *layers = json_array();
+	struct oci_pull_opts o = { .max_unpacked = 10 << 20 };
+	struct oci_image *img = NULL;
+	struct diag d = {};
+	int r;
+
+	json_array_append_new(layers, put_layer_ents(f, MT_OCI_LAYER_GZ, l0, 1, F_GZIP, ids[0]));
+	json_array_append_new(layers, put_layer_ents(f, MT_OCI_LAYER_ZSTD, l1, 1, F_ZSTD, ids[1]));
+	json_decref(put_multi(f, layers, json_pack("[s,s]", ids[0], ids[1])));
+	r = oci_image_prepare_opts(f->store, f->ref, &o, &img, &d);
+	if (r != -EFBIG || !strstr(d.msg, "the image unpacks to more than 10485760 bytes"))
+		fail_msg("got %d \"%s\"", r, d.msg);
+	assert_null(img);
+	/* no partial layer dir: only the complete first layer, nothing in tmp */
+	assert_tmp_empty(f);
+	snprintf(path, sizeof(path), "%s/layers/sha256", f->store);
+	assert_int_equal(count_entries(path), 1);
+	snprintf(path, sizeof(path), "%s/layers/sha256/%s/zeros0", f->store, ids[0] + 7);
+	assert_true(fs_exists(path));
+	/* the default limit lets it through */
+	o.max_unpacked = 0;
+	diag_clear(&d);
+	r = oci_image_prepare_opts(f->store, f->ref, &o, &img, &d);
+	if (r < 0)
+		fail_msg("prepare: %s", diag_text(&d, r));
+	oci_image_free(img);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
@@ -683,7 +943,8 @@ int main(void)
 		T(test_docker_types),	   T(test_media_type_checks),
 		T(test_blob_verification), T(test_config_errors),
 		T(test_layout_errors),	   T(test_reuse),
-		T(test_concurrent),
+		T(test_concurrent),	   T(test_multi_layer_chain_ids),
+		T(test_compression_by_magic), T(test_image_size_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

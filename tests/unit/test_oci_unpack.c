@@ -8,6 +8,9 @@
 #include <locale.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -119,8 +122,10 @@ static void write_entry(struct archive *a, const struct ent *x)
 	archive_entry_free(e);
 }
 
+enum filter { F_NONE, F_GZIP, F_ZSTD };
+
 /* A layer in a memfd (positioned at 0); ret_diff_id gets the digest of the plain tar. */
-static int build_layer(const struct ent *ents, size_t n, bool gzip, char *ret_diff_id)
+static int build_layer_as(const struct ent *ents, size_t n, enum filter filter, char *ret_diff_id)
 {
 	int fds[2];
 
@@ -130,8 +135,10 @@ static int build_layer(const struct ent *ents, size_t n, bool gzip, char *ret_di
 
 		assert_true(fd >= 0);
 		assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
-		if (pass == 1 && gzip)
+		if (pass == 1 && filter == F_GZIP)
 			assert_int_equal(archive_write_add_filter_gzip(a), ARCHIVE_OK);
+		if (pass == 1 && filter == F_ZSTD)
+			assert_int_equal(archive_write_add_filter_zstd(a), ARCHIVE_OK);
 		assert_int_equal(archive_write_open_fd(a, fd), ARCHIVE_OK);
 		for (size_t i = 0; i < n; i++)
 			write_entry(a, &ents[i]);
@@ -154,6 +161,11 @@ static int build_layer(const struct ent *ents, size_t n, bool gzip, char *ret_di
 	}
 	close(fds[0]);
 	return fds[1];
+}
+
+static int build_layer(const struct ent *ents, size_t n, bool gzip, char *ret_diff_id)
+{
+	return build_layer_as(ents, n, gzip ? F_GZIP : F_NONE, ret_diff_id);
 }
 
 static int fd_from_bytes(const void *buf, size_t len)
@@ -499,7 +511,7 @@ static void test_whiteouts(void **state)
 		{ K_FILE, "implicit/.wh..wh..opq", "" },
 		{ K_FILE, ".wh..wh.plnk/123", "" }, /* AUFS metadata: ignored */
 		{ K_FILE, "x", "file first" },
-		{ K_FILE, ".wh.x", "" }, /* a whiteout replacing an entry of this layer */
+		{ K_FILE, ".wh.x", "" }, /* whiteouts hide lower layers only: x stays */
 	};
 	struct fx *f = *state;
 	struct diag d = {};
@@ -517,7 +529,8 @@ static void test_whiteouts(void **state)
 	assert_int_equal(st.st_rdev, makedev(0, 0));
 	assert_int_equal(st.st_uid, 0);
 	assert_false(lexists(f, "etc/.wh.gone"));
-	assert_true(S_ISCHR(lmode(f, "x")));
+	assert_true(S_ISREG(lmode(f, "x")));
+	assert_content(f, "x", "file first");
 	fd = fs_open_in_root(f->dest_fd, "var/cache", O_RDONLY, 0);
 	assert_int_equal(fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v)), 1);
 	assert_string_equal(v, "y");
@@ -529,6 +542,535 @@ static void test_whiteouts(void **state)
 	assert_content(f, "var/cache/new", "n");
 	assert_false(lexists(f, ".wh..wh.plnk/123"));
 	assert_parent_clean(f);
+}
+
+/* ---- several layers: each unpacked over the ones below ------------------------------------ */
+
+struct layer {
+	const struct ent *e;
+	size_t n;
+};
+
+static void layer_path(struct fx *f, size_t i, char *out, size_t len)
+{
+	snprintf(out, len, "%s/l%zu", f->parent, i);
+}
+
+/* Unpack ls[0..n) into <parent>/l<i>, each over the ones below; stops at the first failure. */
+static int unpack_stack(struct fx *f, const struct layer *ls, size_t n, struct diag *d)
+{
+	char paths[8][192];
+	const char *lower[9] = {};
+	int r = 0;
+
+	assert_true(n <= 8);
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		char diff_id[OCI_DIGEST_STR_MAX];
+		struct oci_unpack_opts o = { .blob_size = -1, .lower_dirs = lower };
+		int fd = build_layer(ls[i].e, ls[i].n, true, diff_id);
+
+		layer_path(f, i, paths[i], sizeof(paths[i]));
+		assert_int_equal(mkdir(paths[i], 0755), 0);
+		o.diff_id = diff_id;
+		r = oci_layer_unpack_opts(fd, paths[i], &o, d);
+		close(fd);
+		lower[i] = paths[i];
+	}
+	return r;
+}
+
+/* Nothing was written outside the layer dirs: the parent holds dest, sentinel, l0..l<n-1>. */
+static void assert_stack_clean(struct fx *f, size_t n)
+{
+	DIR *dir = opendir(f->parent);
+	struct dirent *de;
+	char buf[32] = "";
+	int fd, count = 0;
+
+	assert_non_null(dir);
+	while ((de = readdir(dir))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (strcmp(de->d_name, "dest") && strcmp(de->d_name, "sentinel") &&
+		    !(de->d_name[0] == 'l' && (size_t)atoi(de->d_name + 1) < n))
+			fail_msg("unexpected %s/%s: a write escaped the layer dirs", f->parent,
+				 de->d_name);
+		count++;
+	}
+	closedir(dir);
+	assert_int_equal(count, (int)n + 2);
+	fd = open(f->sentinel, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(read(fd, buf, sizeof(buf) - 1), 8);
+	close(fd);
+	assert_string_equal(buf, "sentinel");
+}
+
+static mode_t stat_in(struct fx *f, size_t layer, const char *path, struct stat *st)
+{
+	char lp[192];
+	_cleanup_close_ int fd = -1;
+
+	layer_path(f, layer, lp, sizeof(lp));
+	fd = open(lp, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	if (fstatat(fd, path, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	return st->st_mode;
+}
+
+static int merged_walk_fd = -1;
+static size_t merged_prefix;
+
+static int merged_line(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	char extra[256] = "";
+
+	(void)flag;
+	(void)ftw;
+	if (S_ISLNK(st->st_mode)) {
+		ssize_t n = readlink(path, extra, sizeof(extra) - 1);
+
+		extra[n > 0 ? n : 0] = '\0';
+	} else if (S_ISREG(st->st_mode)) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, extra, 64) : 0;
+
+		extra[n > 0 ? n : 0] = '\0';
+		if (fd >= 0)
+			close(fd);
+	}
+	dprintf(merged_walk_fd, "%s %c %04o %u:%u %lld ino=%llu %s\n",
+		path[merged_prefix] ? path + merged_prefix + 1 : ".",
+		S_ISDIR(st->st_mode)   ? 'd'
+		: S_ISLNK(st->st_mode) ? 'l'
+		: S_ISREG(st->st_mode) ? 'f'
+				       : 'o',
+		st->st_mode & 07777, st->st_uid, st->st_gid, (long long)st->st_mtime,
+		(unsigned long long)st->st_ino, extra);
+	return 0;
+}
+
+/*
+ * The tree that a pod sees: l<n-1>..l0 stacked by a real read-only overlayfs mount (in a child
+ * in its own mount namespace), one line per path: "path type mode uid:gid mtime ino=N extra"
+ * (extra: file content or symlink target). Root only. Returned text is malloc'd.
+ */
+static char *merged_listing(struct fx *f, size_t n)
+{
+	char mnt[192], opts[2048] = "ro,lowerdir=", lp[192];
+	int fd = memfd_create("listing", MFD_CLOEXEC), status;
+	struct stat st;
+	char *buf;
+	pid_t pid;
+
+	snprintf(mnt, sizeof(mnt), "%s/dest", f->parent);
+	for (size_t i = n; i-- > 0;) {
+		layer_path(f, i, lp, sizeof(lp));
+		strcat(opts, lp);
+		strcat(opts, ":");
+	}
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* an extra empty lowerdir: overlayfs wants two when there is no upper */
+		char bottom[] = "/tmp/test_oci_unpack_empty.XXXXXX";
+
+		if (!mkdtemp(bottom))
+			_exit(3);
+		strcat(opts, bottom);
+		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+			_exit(4);
+		if (mount("overlay", mnt, "overlay", MS_RDONLY, opts) < 0) {
+			dprintf(2, "mount overlay %s: %m\n", opts);
+			_exit(5);
+		}
+		merged_walk_fd = fd;
+		merged_prefix = strlen(mnt);
+		nftw(mnt, merged_line, 16, FTW_PHYS);
+		umount(mnt);
+		rmdir(bottom);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	buf = calloc(1, (size_t)st.st_size + 2);
+	buf[0] = '\n';
+	assert_int_equal(pread(fd, buf + 1, (size_t)st.st_size, 0), st.st_size);
+	close(fd);
+	return buf;
+}
+
+/* The line of `path` in a merged listing, or NULL. */
+static const char *merged_get(const char *listing, const char *path, char *out, size_t len)
+{
+	char key[256];
+	const char *p;
+
+	snprintf(key, sizeof(key), "\n%s ", path);
+	p = strstr(listing, key);
+	if (!p)
+		return NULL;
+	p++;
+	snprintf(out, len, "%.*s", (int)strcspn(p, "\n"), p);
+	return out;
+}
+
+static void assert_merged(const char *listing, const char *path, const char *want_prefix)
+{
+	char line[512];
+
+	if (!merged_get(listing, path, line, sizeof(line)))
+		fail_msg("%s is not in the merged tree:%s", path, listing);
+	if (strncmp(line + strlen(path) + 1, want_prefix, strlen(want_prefix)) != 0)
+		fail_msg("merged %s: \"%s\", want \"%s ...\"", path, line, want_prefix);
+}
+
+static void assert_not_merged(const char *listing, const char *path)
+{
+	char line[512];
+
+	if (merged_get(listing, path, line, sizeof(line)))
+		fail_msg("%s should not be in the merged tree: %s", path, line);
+}
+
+static unsigned long long merged_ino(const char *listing, const char *path)
+{
+	char line[512];
+	const char *p;
+
+	assert_non_null(merged_get(listing, path, line, sizeof(line)));
+	p = strstr(line, "ino=");
+	assert_non_null(p);
+	return strtoull(p + 4, NULL, 10);
+}
+
+/* (a) parents a layer does not list keep the lower layer's owner, mode and times */
+static void test_stack_parents(void **state)
+{
+	static const struct ent l0[] = {
+		{ K_DIR, "home", .mode = 0755 },
+		{ K_DIR, "home/user", .mode = 0700, .uid = 1000, .gid = 1000, .mtime = 1200000000,
+		  .xattr = "user.tank=dir" },
+		{ K_FILE, "home/user/.profile", "p", .uid = 1000, .gid = 1000 },
+		{ K_DIR, "srv", .mode = 0751, .uid = 7, .gid = 8, .mtime = 1300000000 },
+	};
+	static const struct ent l1[] = {
+		{ K_FILE, "home/user/new", "n", .uid = 1000, .gid = 1000 },
+		{ K_FILE, "srv/www/index.html", "i" },
+	};
+	const struct layer ls[] = { { l0, ARRAY_SIZE(l0) }, { l1, ARRAY_SIZE(l1) } };
+	struct fx *f = *state;
+	struct diag d = {};
+	struct stat st;
+	char *m;
+	int r;
+
+	if (!is_root("multi-layer parents (chown, overlay mount)"))
+		return;
+	r = unpack_stack(f, ls, 2, &d);
+	if (r < 0)
+		fail_msg("unpack: %s", diag_text(&d, r));
+	/* in layer 1's own dir: a copy of layer 0's directory, not a new 0755 root one */
+	assert_true(S_ISDIR(stat_in(f, 1, "home/user", &st)));
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(st.st_uid, 1000);
+	assert_int_equal(st.st_gid, 1000);
+	assert_int_equal(st.st_mtime, 1200000000);
+	assert_true(S_ISDIR(stat_in(f, 1, "srv", &st)));
+	assert_int_equal(st.st_mode & 07777, 0751);
+	assert_int_equal(st.st_uid, 7);
+	assert_int_equal(st.st_mtime, 1300000000);
+	/* a parent no layer has is still made, 0755 root */
+	assert_true(S_ISDIR(stat_in(f, 1, "srv/www", &st)));
+	assert_int_equal(st.st_mode & 07777, 0755);
+	assert_int_equal(st.st_uid, 0);
+	{
+		char lp[192], v[16] = "";
+
+		layer_path(f, 1, lp, sizeof(lp));
+		strcat(lp, "/home/user");
+		if (getxattr(lp, "user.tank", v, sizeof(v)) < 0 && errno == ENOTSUP)
+			print_message("user xattrs unsupported on /tmp: not checked\n");
+		else
+			assert_string_equal(v, "dir");
+	}
+	m = merged_listing(f, 2);
+	assert_merged(m, "home/user", "d 0700 1000:1000 1200000000");
+	assert_merged(m, "home/user/.profile", "f 0644 1000:1000");
+	assert_merged(m, "home/user/new", "f 0644 1000:1000");
+	assert_merged(m, "srv", "d 0751 7:8 1300000000");
+	free(m);
+	assert_stack_clean(f, 2);
+}
+
+/* (b) a directory symlink of a lower layer is followed by the upper layer's paths */
+static void test_stack_dir_symlink(void **state)
+{
+	static const struct ent l0[] = {
+		{ K_DIR, "usr", .mode = 0755 },
+		{ K_DIR, "usr/lib", .mode = 0755, .mtime = 1400000000 },
+		{ K_FILE, "usr/lib/libc.so", "libc" },
+		{ K_SYMLINK, "lib", "usr/lib" },
+		{ K_SYMLINK, "lib64", "/usr/lib" },
+		{ K_SYMLINK, "chain", "lib64/../lib" },
+	};
+	static const struct ent l1[] = {
+		{ K_FILE, "lib/extra.so", "extra" },
+		{ K_FILE, "lib64/abs.so", "abs" },
+		{ K_FILE, "chain/chained.so", "chained" },
+	};
+	const struct layer ls[] = { { l0, ARRAY_SIZE(l0) }, { l1, ARRAY_SIZE(l1) } };
+	struct fx *f = *state;
+	struct diag d = {};
+	struct stat st;
+	int r;
+
+	r = unpack_stack(f, ls, 2, &d);
+	if (r < 0)
+		fail_msg("unpack: %s", diag_text(&d, r));
+	/* umoci writes usr/lib/extra.so; /lib stays the lower layer's symlink */
+	assert_int_equal(stat_in(f, 1, "lib", &st), 0);
+	assert_int_equal(stat_in(f, 1, "lib64", &st), 0);
+	assert_true(S_ISREG(stat_in(f, 1, "usr/lib/extra.so", &st)));
+	assert_true(S_ISREG(stat_in(f, 1, "usr/lib/abs.so", &st)));
+	assert_true(S_ISREG(stat_in(f, 1, "usr/lib/chained.so", &st)));
+	assert_true(S_ISDIR(stat_in(f, 1, "usr/lib", &st)));
+	assert_int_equal(st.st_mtime, 1400000000);
+	if (is_root("the overlay mount check")) {
+		char *m = merged_listing(f, 2);
+
+		assert_merged(m, "lib", "l 0777 0:0");
+		assert_merged(m, "usr/lib/libc.so", "f 0644 0:0 1500000000 ino=");
+		assert_merged(m, "usr/lib/extra.so", "f 0644");
+		assert_merged(m, "usr/lib", "d 0755 0:0 1400000000");
+		free(m);
+	}
+	assert_stack_clean(f, 2);
+}
+
+/* (c) a hard link to a file of a lower layer: the file is copied up, then linked */
+static void test_stack_hardlink(void **state)
+{
+	static const struct ent l0[] = {
+		{ K_DIR, "bin", .mode = 0711, .uid = 3, .mtime = 1250000000 },
+		{ K_FILE, "bin/busybox", "bb", .mode = 04755, .uid = 0, .gid = 2,
+		  .mtime = 1100000000 },
+		{ K_DIR, "usr" },
+		{ K_DIR, "usr/lib" },
+		{ K_FILE, "usr/lib/libz.so", "z" },
+		{ K_SYMLINK, "lib", "usr/lib" },
+		{ K_SYMLINK, "sl", "bin/busybox" },
+	};
+	static const struct ent l1[] = {
+		{ K_HARDLINK, "bin/sh", "bin/busybox" },
+		{ K_HARDLINK, "libz.hard", "lib/libz.so" },
+		{ K_HARDLINK, "sl.hard", "sl" },
+	};
+	static const struct ent l2[] = { { K_HARDLINK, "gone", "bin/nothere" } };
+	const struct layer ls[] = { { l0, ARRAY_SIZE(l0) }, { l1, ARRAY_SIZE(l1) } };
+	const struct layer bad[] = { { l0, ARRAY_SIZE(l0) }, { l2, ARRAY_SIZE(l2) } };
+	struct fx *f = *state;
+	struct diag d = {};
+	struct stat st, st2;
+	int r;
+
+	r = unpack_stack(f, ls, 2, &d);
+	if (r < 0)
+		fail_msg("unpack: %s", diag_text(&d, r));
+	assert_true(S_ISREG(stat_in(f, 1, "bin/busybox", &st)));
+	assert_true(S_ISREG(stat_in(f, 1, "bin/sh", &st2)));
+	assert_int_equal(st.st_ino, st2.st_ino);
+	assert_int_equal(st.st_nlink, 2);
+	assert_int_equal(st.st_mode & 07777, 04755);
+	assert_int_equal(st.st_mtime, 1100000000);
+	assert_true(S_ISREG(stat_in(f, 1, "usr/lib/libz.so", &st)));
+	assert_true(S_ISREG(stat_in(f, 1, "libz.hard", &st2)));
+	assert_int_equal(st.st_ino, st2.st_ino);
+	assert_true(S_ISLNK(stat_in(f, 1, "sl.hard", &st)));
+	/* the copied-up parent keeps the lower directory's metadata */
+	assert_true(S_ISDIR(stat_in(f, 1, "bin", &st)));
+	assert_int_equal(st.st_mode & 07777, 0711);
+	assert_int_equal(st.st_mtime, 1250000000);
+	if (geteuid() == 0) {
+		char *m = merged_listing(f, 2);
+
+		assert_int_equal(st.st_uid, 3);
+		assert_merged(m, "bin/sh", "f 4755 0:2 1100000000");
+		assert_merged(m, "bin/busybox", "f 4755 0:2 1100000000");
+		assert_int_equal(merged_ino(m, "bin/sh"), merged_ino(m, "bin/busybox"));
+		assert_merged(m, "bin", "d 0711 3:0 1250000000");
+		free(m);
+	}
+	assert_stack_clean(f, 2);
+	/* a target that is in no layer */
+	assert_int_equal(fs_rm_rf(f->parent), 0);
+	assert_int_equal(mkdir(f->parent, 0700), 0);
+	r = open(f->sentinel, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	assert_int_equal(write(r, "sentinel", 8), 8);
+	close(r);
+	diag_clear(&d);
+	assert_int_equal(unpack_stack(f, bad, 2, &d), -ENOENT);
+	assert_non_null(strstr(d.msg, "is not in this layer or one below"));
+}
+
+/* whiteouts of lower entries leave the parent's metadata alone */
+static void test_stack_whiteout_parent(void **state)
+{
+	static const struct ent l0[] = {
+		{ K_DIR, "etc", .mode = 0750, .uid = 5, .gid = 6, .mtime = 1111111111 },
+		{ K_FILE, "etc/a", "a" },
+		{ K_FILE, "etc/b", "b" },
+		{ K_DIR, "var", .mode = 0711, .mtime = 1222222222 },
+		{ K_DIR, "var/cache" },
+		{ K_FILE, "var/cache/old", "o" },
+	};
+	static const struct ent l1[] = {
+		{ K_FILE, "etc/.wh.a", "" },
+		{ K_FILE, "var/.wh.cache", "" },
+	};
+	const struct layer ls[] = { { l0, ARRAY_SIZE(l0) }, { l1, ARRAY_SIZE(l1) } };
+	struct fx *f = *state;
+	struct diag d = {};
+	struct stat st;
+	char *m;
+	int r;
+
+	if (!is_root("whiteouts (mknod, overlay mount)"))
+		return;
+	r = unpack_stack(f, ls, 2, &d);
+	if (r < 0)
+		fail_msg("unpack: %s", diag_text(&d, r));
+	assert_true(S_ISCHR(stat_in(f, 1, "etc/a", &st)));
+	assert_true(S_ISCHR(stat_in(f, 1, "var/cache", &st)));
+	assert_true(S_ISDIR(stat_in(f, 1, "etc", &st)));
+	assert_int_equal(st.st_mtime, 1111111111);
+	m = merged_listing(f, 2);
+	assert_merged(m, "etc", "d 0750 5:6 1111111111");
+	assert_merged(m, "var", "d 0711 0:0 1222222222");
+	assert_not_merged(m, "etc/a");
+	assert_merged(m, "etc/b", "f");
+	assert_not_merged(m, "var/cache");
+	assert_not_merged(m, "var/cache/old");
+	free(m);
+	assert_stack_clean(f, 2);
+}
+
+/* whiteouts hide only the layers below; an opaque marker after its siblings keeps them */
+static void test_stack_same_layer_whiteouts(void **state)
+{
+	static const struct ent l0[] = {
+		{ K_DIR, "d", .mode = 0700, .mtime = 1333333333 },
+		{ K_FILE, "d/old", "o" },
+		{ K_FILE, "x", "lower x" },
+		{ K_DIR, "y" },
+		{ K_FILE, "y/lower", "l" },
+		{ K_FILE, "z", "lower z" },
+	};
+	static const struct ent l1[] = {
+		{ K_FILE, "d/new", "n" },
+		{ K_FILE, "d/.wh..wh..opq", "" },
+		{ K_FILE, "x", "upper x" },
+		{ K_FILE, ".wh.x", "" },
+		{ K_FILE, "y/upper", "u" },
+		{ K_FILE, ".wh.y", "" },
+		{ K_FILE, ".wh.z", "" },
+		{ K_DIR, "z" }, /* a directory where this layer whited out a file */
+		{ K_FILE, "z/inside", "i" },
+	};
+	const struct layer ls[] = { { l0, ARRAY_SIZE(l0) }, { l1, ARRAY_SIZE(l1) } };
+	struct fx *f = *state;
+	struct diag d = {};
+	char *m;
+	int r;
+
+	if (!is_root("whiteouts (mknod, trusted xattrs, overlay mount)"))
+		return;
+	r = unpack_stack(f, ls, 2, &d);
+	if (r < 0)
+		fail_msg("unpack: %s", diag_text(&d, r));
+	m = merged_listing(f, 2);
+	assert_merged(m, "d", "d 0700 0:0 1333333333");
+	assert_merged(m, "d/new", "f");
+	assert_not_merged(m, "d/old");
+	assert_merged(m, "x", "f 0644 0:0 1500000000 ino=");
+	assert_non_null(strstr(m, "upper x"));
+	assert_null(strstr(m, "lower x"));
+	assert_merged(m, "y/upper", "f");
+	assert_not_merged(m, "y/lower");
+	assert_merged(m, "z", "d");
+	assert_merged(m, "z/inside", "f");
+	free(m);
+	assert_stack_clean(f, 2);
+}
+
+/* containerd's cases: a lower layer's symlink points out of the root, an upper layer writes
+ * through it; everything must land inside the root */
+static void test_stack_symlink_escape(void **state)
+{
+	char host[64], via_root[96], via_up[96];
+	struct fx *f = *state;
+	const struct ent l0[] = {
+		{ K_SYMLINK, "root", "/" },
+		{ K_SYMLINK, "up", "../.." },
+		{ K_DIR, "d" },
+		{ K_SYMLINK, "d/upup", "../../../../.." },
+		{ K_SYMLINK, "host", f->parent },
+		{ K_SYMLINK, "loop", "loop" },
+	};
+	const struct ent l1[] = {
+		{ K_FILE, via_root, "pwned" },
+		{ K_FILE, via_up, "pwned" },
+		{ K_FILE, "d/upup/tmp/x", "pwned" },
+		{ K_DIR, "up/tmp" },
+		{ K_FILE, "root/tmp/y", "pwned" },
+	};
+	const struct ent l1_host[] = { { K_FILE, "host/sentinel", "pwned" } };
+	const struct ent l1_hard[] = { { K_HARDLINK, "h", "host/sentinel" } };
+	const struct ent l1_loop[] = { { K_FILE, "loop/x", "x" } };
+	const struct layer ls[] = { { l0, ARRAY_SIZE(l0) }, { l1, ARRAY_SIZE(l1) } };
+	struct diag d = {};
+	struct stat st;
+	int r;
+
+	snprintf(host, sizeof(host), "tank-escape-%d", (int)getpid());
+	snprintf(via_root, sizeof(via_root), "root/%s", host);
+	snprintf(via_up, sizeof(via_up), "up/%s.up", host);
+	r = unpack_stack(f, ls, 2, &d);
+	if (r < 0)
+		fail_msg("unpack: %s", diag_text(&d, r));
+	assert_true(S_ISREG(stat_in(f, 1, host, &st)));
+	assert_true(S_ISREG(stat_in(f, 1, via_up + 3, &st)));
+	assert_true(S_ISREG(stat_in(f, 1, "tmp/x", &st)));
+	assert_true(S_ISREG(stat_in(f, 1, "tmp/y", &st)));
+	assert_false(fs_exists(via_root + 4));
+	snprintf(via_root, sizeof(via_root), "/%s.up", host);
+	assert_false(fs_exists(via_root));
+	assert_false(fs_exists("/tmp/x"));
+	assert_false(fs_exists("/tmp/y"));
+	assert_stack_clean(f, 2);
+
+	/* a symlink to a host path resolves inside the root, where it dangles */
+	const struct { const struct ent *e; int err; const char *msg; } bad[] = {
+		{ l1_host, -ENOENT, "dangling symlink" },
+		{ l1_hard, -ENOENT, "not in this layer or one below" },
+		{ l1_loop, -ELOOP, "not a usable directory" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		const struct layer b[] = { { l0, ARRAY_SIZE(l0) }, { bad[i].e, 1 } };
+
+		assert_int_equal(fs_rm_rf(f->parent), 0);
+		assert_int_equal(mkdir(f->parent, 0700), 0);
+		r = open(f->sentinel, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		assert_int_equal(write(r, "sentinel", 8), 8);
+		close(r);
+		assert_int_equal(mkdir(f->dest, 0755), 0);
+		diag_clear(&d);
+		r = unpack_stack(f, b, 2, &d);
+		if (r != bad[i].err || !strstr(d.msg, bad[i].msg))
+			fail_msg("case %zu: got %d \"%s\"", i, r, d.msg);
+		assert_stack_clean(f, 2);
+	}
 }
 
 /* ---- breakout attempts ------------------------------------------------------------------ */
@@ -873,16 +1415,92 @@ static void test_blob_checks(void **state)
 	close(fd);
 }
 
+/* zstd layers: unpacked, checked against diff_id and blob digest, corruption caught */
+static void test_zstd(void **state)
+{
+	static const struct ent e[] = { { K_FILE, "one", "1" },
+					{ K_ZEROS, "z", .size = 300000 },
+					{ K_DIR, "d", .mode = 0700 },
+					{ K_FILE, "d/two", "2" } };
+	struct fx *f = *state;
+	char diff_id[OCI_DIGEST_STR_MAX], blob[OCI_DIGEST_STR_MAX];
+	struct oci_unpack_opts o = { .diff_id = diff_id };
+	struct diag d = {};
+	struct stat st;
+	unsigned char c;
+	int fd, r;
+
+	fd = build_layer_as(e, ARRAY_SIZE(e), F_ZSTD, diff_id);
+	assert_int_equal(pread(fd, &c, 1, 0), 1);
+	assert_int_equal(c, 0x28); /* really zstd */
+	assert_int_equal(fstat(fd, &st), 0);
+	fd_digest(fd, blob);
+	o.blob_digest = blob;
+	o.blob_size = st.st_size;
+	r = oci_layer_unpack_opts(fd, f->dest, &o, &d);
+	if (r < 0)
+		fail_msg("zstd: %s", diag_text(&d, r));
+	assert_content(f, "one", "1");
+	assert_content(f, "d/two", "2");
+	assert_int_equal(lmode(f, "d") & 07777, 0700);
+	assert_int_equal(fstatat(f->dest_fd, "z", &st, 0), 0);
+	assert_int_equal(st.st_size, 300000);
+
+	/* a diff_id that does not match */
+	fx_reset_dest(f);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	diff_id[12] = diff_id[12] == '0' ? '1' : '0';
+	o.blob_digest = NULL;
+	o.blob_size = -1;
+	diag_clear(&d);
+	assert_int_equal(oci_layer_unpack_opts(fd, f->dest, &o, &d), -EBADMSG);
+	assert_non_null(strstr(d.msg, "does not match diff_id"));
+	diff_id[12] = diff_id[12] == '0' ? '1' : '0';
+
+	/* trailing garbage after the frame */
+	fx_reset_dest(f);
+	assert_true(lseek(fd, 0, SEEK_END) > 0);
+	assert_int_equal(write(fd, "garbage!", 8), 8);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	diag_clear(&d);
+	assert_int_equal(oci_layer_unpack_opts(fd, f->dest, &o, &d), -EBADMSG);
+	assert_non_null(strstr(d.msg, "zstd"));
+
+	/* a flipped byte in the middle: the blob digest names the cause */
+	fx_reset_dest(f);
+	assert_int_equal(ftruncate(fd, st.st_size), 0);
+	assert_int_equal(pread(fd, &c, 1, st.st_size / 2), 1);
+	c ^= 0x55;
+	assert_int_equal(pwrite(fd, &c, 1, st.st_size / 2), 1);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	o.blob_digest = blob;
+	o.blob_size = st.st_size;
+	diag_clear(&d);
+	assert_int_equal(oci_layer_unpack_opts(fd, f->dest, &o, &d), -EBADMSG);
+	assert_non_null(strstr(d.msg, "digest mismatch (got sha256:"));
+	close(fd);
+
+	/* truncated */
+	fx_reset_dest(f);
+	fd = build_layer_as(e, ARRAY_SIZE(e), F_ZSTD, diff_id);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(ftruncate(fd, st.st_size - 10), 0);
+	diag_clear(&d);
+	assert_int_equal(oci_layer_unpack(fd, f->dest, diff_id, &d), -EBADMSG);
+	close(fd);
+	assert_parent_clean(f);
+}
+
 static void test_formats(void **state)
 {
 	struct fx *f = *state;
 	struct diag d = {};
 	int fd;
 
-	/* zstd magic */
+	/* zstd magic, then garbage */
 	fd = fd_from_bytes("\x28\xb5\x2f\xfd\x00\x00\x00\x00", 8);
-	assert_int_equal(oci_layer_unpack(fd, f->dest, NULL, &d), -ENOTSUP);
-	assert_non_null(strstr(d.msg, "zstd"));
+	assert_int_equal(oci_layer_unpack(fd, f->dest, NULL, &d), -EBADMSG);
+	assert_non_null(strstr(d.msg, "zstd data is corrupt"));
 	close(fd);
 	/* not a tar */
 	diag_clear(&d);
@@ -981,6 +1599,12 @@ int main(void)
 		T(test_sparse),
 		T(test_owner_device_xattr),
 		T(test_whiteouts),
+		T(test_stack_parents),
+		T(test_stack_dir_symlink),
+		T(test_stack_hardlink),
+		T(test_stack_whiteout_parent),
+		T(test_stack_same_layer_whiteouts),
+		T(test_stack_symlink_escape),
 		T(test_escape_dotdot),
 		T(test_escape_absolute),
 		T(test_escape_symlink_root),
@@ -995,6 +1619,7 @@ int main(void)
 		T(test_path_limit),
 		T(test_diff_id_mismatch),
 		T(test_blob_checks),
+		T(test_zstd),
 		T(test_formats),
 	};
 
