@@ -371,6 +371,21 @@ static int filters_compile(struct shim *s, struct diag *d)
 		}
 		c->filter = (int)j;
 	}
+	/* the pause process of a shared pid namespace: no capabilities, the default profile */
+	s->pause_filter = -1;
+	if (s->share_pid) {
+		size_t j;
+
+		for (j = 0; j < n && caps[j] != 0; j++)
+			;
+		if (j == n) {
+			if (n == SHIM_FILTERS_MAX)
+				return diag_fail(d, -E2BIG, "more than %d capability sets",
+						 SHIM_FILTERS_MAX);
+			caps[n++] = 0;
+		}
+		s->pause_filter = (int)j;
+	}
 	if (n == 0)
 		return 0;
 	s->n_filters = n;
@@ -638,7 +653,8 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
-	struct shim s = { .dirfd = -1, .epfd = -1, .sigfd = -1, .lfd = -1, .pause_pidfd = -1 };
+	struct shim s = { .dirfd = -1, .epfd = -1, .sigfd = -1, .lfd = -1, .pause_pidfd = -1,
+			  .pause_filter = -1 };
 	enum log_level lvl = LOG_LVL_INFO;
 	struct diag d = { 0 };
 	int ready = -1, o, r;

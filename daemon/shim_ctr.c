@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <linux/magic.h>
 #include <sys/ioctl.h>
@@ -383,34 +384,122 @@ int ctr_spawn(const struct shim *s, struct ctr *c, int *ret_errfd, struct diag *
 	return 0;
 }
 
+/* ---- the pause process (share_pid) ---------------------------------------------------- */
+
+/* daemon/pause/pause.c, built freestanding (a few hundred bytes of static ELF) */
+static const unsigned char pause_elf[] = {
+#include "daemon/pause/tank-pause.inc"
+};
+
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U /* Linux 6.3; glibc 2.36 lacks it */
+#endif
+
+#define PAUSE_UID 65534 /* nobody */
+#define PAUSE_GID 65534
+
+/* The pause program in a sealed memfd, to be executed by fd: no host path leads to it. */
+static int pause_memfd(struct diag *d)
+{
+	_cleanup_close_ int fd = memfd_create("pause", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+	size_t off = 0;
+
+	if (fd < 0 && errno == EINVAL) /* before Linux 6.3: no MFD_EXEC, memfds are executable */
+		fd = memfd_create("pause", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return diag_fail(d, -errno, "pause: memfd: %s", strerror(errno));
+	while (off < sizeof(pause_elf)) {
+		ssize_t n = write(fd, pause_elf + off, sizeof(pause_elf) - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return diag_fail(d, -EIO, "pause: write memfd: %s", strerror(errno));
+		off += (size_t)n;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		return diag_fail(d, -errno, "pause: seal memfd: %s", strerror(errno));
+	return TAKE_FD(fd);
+}
+
+/*
+ * In the pause child (pid 1 of the new pid namespace, in new mount and cgroup namespaces):
+ * confine it to nothing, then exec the pause program. It must not hand the pod anything of
+ * the host: its root is an empty read-only tmpfs, it is nobody without any capability,
+ * no_new_privs, under the default seccomp profile, with an empty environment and argv
+ * "pause"; executing from the memfd leaves no copy of the shim's memory (its config, paths,
+ * environment) in the process a container with SYS_PTRACE can inspect.
+ */
+static _Noreturn void pause_child(const struct shim *s, int memfd, int err_fd)
+{
+	static char *const argv[] = { "pause", NULL };
+	static char *const envp[] = { NULL };
+	int keep[] = { memfd, err_fd };
+	struct diag d = { 0 };
+	int r;
+
+	close_fds_except(keep, ARRAY_SIZE(keep));
+	signal(SIGPIPE, SIG_DFL);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		_exit(127);
+	/* any host directory serves as the mount point: this mount namespace is ours alone */
+	r = rootfs_setup_empty(s->run_dir, &d);
+	if (r < 0)
+		child_fail(err_fd, &d, r);
+	r = rootfs_drop_privileges(PAUSE_UID, PAUSE_GID, &d);
+	if (r < 0)
+		child_fail(err_fd, &d, r);
+	if (s->pause_filter >= 0) {
+		r = rootfs_seccomp_install(&s->filters[s->pause_filter], &d);
+		if (r < 0)
+			child_fail(err_fd, &d, r);
+	}
+	syscall(SYS_execveat, memfd, "", argv, envp, AT_EMPTY_PATH);
+	child_fail(err_fd, &d, diag_fail(&d, -errno, "exec pause: %s", strerror(errno)));
+}
+
 /* share_pid: pid 1 of the pod's pid namespace, reaping what is orphaned there. */
 int pause_spawn(struct shim *s, struct diag *d)
 {
-	int pidfd = -1;
+	_cleanup_close_ int memfd = -1, err_r = -1, err_w = -1;
+	int pidfd = -1, p[2];
 	struct clone_args ca = {
-		.flags = CLONE_NEWPID | CLONE_PIDFD,
+		.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_PIDFD,
 		.pidfd = (uint64_t)(uintptr_t)&pidfd,
 		.exit_signal = SIGCHLD,
 	};
-	long pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	char buf[SHIM_ERRTEXT_MAX];
+	size_t len = 0;
+	long pid;
 
+	memfd = pause_memfd(d);
+	if (memfd < 0)
+		return memfd;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return diag_fail(d, -errno, "pipe: %s", strerror(errno));
+	err_r = p[0], err_w = p[1];
+	pid = syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid < 0)
 		return diag_fail(d, -errno, "clone3 (pod pid namespace): %s", strerror(errno));
-	if (pid == 0) {
-		sigset_t chld;
+	if (pid == 0)
+		pause_child(s, memfd, err_w);
+	close(TAKE_FD(err_w));
+	/* EOF alone: it exec'd; text: why it could not */
+	for (;;) {
+		ssize_t n = read(err_r, buf + len, sizeof(buf) - 1 - len);
 
-		close_fds_except(NULL, 0);
-		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		prctl(PR_SET_NAME, "tank-pause", 0, 0, 0);
-		sigemptyset(&chld);
-		sigaddset(&chld, SIGCHLD);
-		sigprocmask(SIG_SETMASK, &chld, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		for (;;) {
-			sigwaitinfo(&chld, NULL);
-			while (waitpid(-1, NULL, WNOHANG) > 0)
-				;
-		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || (len += (size_t)n) == sizeof(buf) - 1)
+			break;
+	}
+	buf[len] = '\0';
+	if (len > 0) {
+		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+		while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		close(pidfd);
+		return diag_fail(d, -EPERM, "pause process: %s", buf);
 	}
 	s->pause_pid = (pid_t)pid;
 	s->pause_pidfd = pidfd;

@@ -189,6 +189,7 @@ struct shim {
 	bool host_network; /* network "host": the pod keeps the host's netns */
 	pid_t pause_pid;       /* share_pid: pid 1 of the pod's pid namespace */
 	int pause_pidfd;
+	int pause_filter;      /* share_pid: index into filters (capabilities 0) */
 	struct follower *followers;
 	struct session *dead_sessions;
 	struct execp *dead_execs;
@@ -247,7 +248,7 @@ void close_fds_except(int *keep, size_t n);
  * A message carrying a file descriptor (a pty master) puts it in *ret_fd when ret_fd is not
  * NULL (it is closed otherwise) and adds nothing to buf. */
 bool pipe_drain(int fd, char *buf, size_t cap, size_t *len, int *ret_fd);
-/* share_pid: make pid 1 of the pod's pid namespace. */
+/* share_pid: make pid 1 of the pod's pid namespace, confined (see shim_ctr.c). */
 int pause_spawn(struct shim *s, struct diag *d);
 
 /* shim_loop.c: the event loop and its connections. Init (epoll, signalfd) runs before the

@@ -753,3 +753,26 @@ out:
 		*ret_console = con;
 	return 0;
 }
+
+int rootfs_setup_empty(const char *mountpoint, struct diag *d)
+{
+	static const struct mount_opt opts[] = { { "size", "4096" }, { "nr_inodes", "1" },
+						 { "mode", "0555" } };
+	_cleanup_close_ int mfd = -1, tfd = -1;
+	int r;
+
+	if (mount("", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return diag_fail(d, -errno, "make / rprivate: %s", strerror(errno));
+	r = mount_new("tmpfs", opts, ARRAY_SIZE(opts), MOUNT_ATTR_RDONLY | ATTR_NOSUID_NODEV_NOEXEC,
+		      "empty root", &mfd, d);
+	if (r < 0)
+		return r;
+	tfd = open(mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (tfd < 0)
+		return diag_fail(d, -errno, "empty root: open %s: %s", mountpoint, strerror(errno));
+	r = mount_attach(mfd, tfd, "empty root", d);
+	if (r < 0)
+		return r;
+	/* mfd is the root of the tmpfs, now attached */
+	return pivot(mfd, mountpoint, d);
+}

@@ -61,6 +61,14 @@ int rootfs_setup(const struct rootfs_spec *s, struct rootfs_console *ret_console
 		 struct diag *d);
 
 /*
+ * Make the caller's root and cwd an empty read-only tmpfs (nosuid, nodev, noexec): / is made
+ * rprivate, the tmpfs is attached on mountpoint (an existing host directory: the caller must
+ * be in a mount namespace of its own, which this changes for good), pivot_root'ed into and
+ * the old root detached. For a process that must see nothing of any filesystem.
+ */
+int rootfs_setup_empty(const char *mountpoint, struct diag *d);
+
+/*
  * fs_open_in_root (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), retried on EAGAIN: the
  * kernel refuses to resolve ".." in the root when a rename or mount anywhere raced with the
  * lookup (openat2(2)); it succeeds on a retry unless that goes on (then -EAGAIN after 64).
@@ -164,5 +172,16 @@ struct rootfs_process {
  * PATH=<path>" (or the step that failed).
  */
 int rootfs_exec(const struct rootfs_process *p, struct diag *d);
+
+/* Install a compiled seccomp filter on the caller (no_new_privs must be set, or CAP_SYS_ADMIN
+ * held). */
+int rootfs_seccomp_install(const struct rootfs_seccomp *f, struct diag *d);
+
+/*
+ * Become uid:gid with no supplementary groups and every capability set empty (bounding,
+ * effective, permitted, inheritable, ambient), then set no_new_privs: nothing the caller
+ * executes afterwards can gain a privilege.
+ */
+int rootfs_drop_privileges(uid_t uid, gid_t gid, struct diag *d);
 
 #endif

@@ -519,7 +519,7 @@ cat >"$RUNP/shim.json" <<JSON
  "share_pid":true,
  "containers":[
   $(container pa '["sleep","1001"]' | sed "s|\"cgroups\":\[[^]]*\]|\"cgroups\":[\"$CG_PA\"]|"),
-  $(container pb '["sleep","1002"]' | sed "s|\"cgroups\":\[[^]]*\]|\"cgroups\":[\"$CG_PB\"]|")
+  $(container pb '["sleep","1002"]' ',"capabilities":{"add":["SYS_PTRACE"]}' | sed "s|\"cgroups\":\[[^]]*\]|\"cgroups\":[\"$CG_PB\"]|")
  ]}
 JSON
 READY=$(client spawn "$RUNP" "$SHIM")
@@ -538,7 +538,22 @@ check "the containers are the shim's children" sh -c \
 	"[ \$(ps -o ppid= -p $PA | tr -d ' ') = $SPIDP ] && [ \$(ps -o ppid= -p $PB | tr -d ' ') = $SPIDP ]"
 R=$(ex pb 'cat /proc/1/comm; ps -o args | grep -c "sleep 100[12]"')
 check "inside: pid 1 is the pod's pause, both sleeps are visible" sh -c \
-	"[ \"\$(tr '\n' ' ' <'$T/ex.out')\" = 'tank-pause 2 ' ]"
+	"[ \"\$(tr '\n' ' ' <'$T/ex.out')\" = 'pause 2 ' ]"
+# pb has SYS_PTRACE: what it can see of pid 1 must be nothing of the host
+R=$(ex pb 'ls -A /proc/1/root/ 2>&1 | sed "s/^/root:/"; ls -A /proc/1/cwd/ 2>&1 | sed "s/^/cwd:/"; echo "environ:$(cat /proc/1/environ 2>/dev/null | wc -c)"; echo "cmdline:$(tr "\0" " " </proc/1/cmdline)"; echo "exe:$(readlink /proc/1/exe)"; grep -E "^(Cap(Eff|Prm|Inh|Bnd|Amb)|NoNewPrivs|Seccomp|Uid):" /proc/1/status | tr -d " \t"; sed "s/^/cgroup:/" /proc/1/cgroup')
+cp "$T/ex.out" "$T/pause.view"
+check "pid 1 (pause) with SYS_PTRACE: /proc/1/root and cwd are empty (no host /)" sh -c \
+	"cat '$T/pause.view'; ! grep -Eq '^(root|cwd):' '$T/pause.view' || ! grep -Ev '^(root|cwd):.*(Permission denied|Operation not permitted)' '$T/pause.view' | grep -Eq '^(root|cwd):'"
+check "pid 1: /proc/1/environ is empty, cmdline is 'pause', exe no host path" sh -c \
+	"grep -qx environ:0 '$T/pause.view' && grep -qx 'cmdline:pause ' '$T/pause.view' && grep -qx 'exe:/memfd:pause (deleted)' '$T/pause.view'"
+check "pid 1: no capabilities in any set, no_new_privs, seccomp filter, uid nobody" sh -c \
+	"for k in CapEff CapPrm CapInh CapBnd CapAmb; do grep -qx \$k:0000000000000000 '$T/pause.view' || exit 1; done; grep -qx NoNewPrivs:1 '$T/pause.view' && grep -qx Seccomp:2 '$T/pause.view' && grep -qx Uid:65534655346553465534 '$T/pause.view'"
+PAUSE=$(pgrep -P "$SPIDP" -x pause)
+check "from the host: the pause ($PAUSE) has its own mount namespace, an empty root" sh -c \
+	"[ -n '$PAUSE' ] && [ \$(readlink /proc/$PAUSE/ns/mnt) != \$(readlink /proc/self/ns/mnt) ] && [ -z \"\$(ls -A /proc/$PAUSE/root/)\" ] && [ ! -s /proc/$PAUSE/environ ]"
+R=$(ex pb 'sleep 0.3 & sleep 0.3 & exit 0')
+check "pause reaps the orphans of the pod (no zombie left in the pid namespace)" wait_for 5 sh -c \
+	"! ps -o stat=,args= --ppid '$PAUSE' | grep -q .; [ \$(ps -o pid= --ppid '$PAUSE' | wc -l) = 0 ]"
 R=$(client req "$SOCK" '{"op":"stop","container":"pa","grace_ms":2000}')
 check "stopping pa: SIGTERM works (it is not pid 1 of its namespace) ($R)" \
 	test "$(jget "$R" 'd.get("signal")')" = 15
