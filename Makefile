@@ -68,8 +68,9 @@ $(B)/bpf/%.bpf.o: bpf/%.bpf.c bpf/tank_abi.h bpf/tank_dp.h $(B)/bpf/vmlinux.h
 $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
 
-# netplane includes the skeletons
+# netplane includes the skeletons, and daemon/cgroup.c the device filter's
 $(call obj,$(NETPLANE_SRC)): $(BPF_SKEL)
+$(B)/daemon/cgroup.o: $(B)/bpf/tank_dev.skel.h
 
 # ---- binaries --------------------------------------------------------------------------------
 $(B)/tankd: $(call obj,daemon/tankd.c) $(B)/libdaemon.a $(B)/libnetplane.a $(B)/liboci.a \

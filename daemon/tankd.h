@@ -65,7 +65,8 @@ int config_set(struct tankd_config *c, const char *key, const char *value, struc
 enum cgroup_mode { CGROUP_V1, CGROUP_HYBRID, CGROUP_V2 };
 const char *cgroup_mode_name(enum cgroup_mode m);
 int cgroup_detect(const char *root, enum cgroup_mode *ret);
-/* Create the cgroup dirs of one container; *ret_dirs (strv) lists every leaf to join. */
+/* Create the cgroup dirs of one container, its devices restricted to the standard nodes (v1
+ * devices controller, a BPF device filter on v2); *ret_dirs (strv) lists every leaf to join. */
 int cgroup_create(const struct tankd_config *c, enum cgroup_mode m, const char *pod,
 		  const char *ctr, char ***ret_dirs, struct diag *d);
 /* Set memory, cpu and pids limits on a container's cgroups (0 = unlimited), through whichever

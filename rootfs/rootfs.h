@@ -43,7 +43,8 @@ struct rootfs_console {
 };
 
 /*
- * Make / rprivate; mount the overlay at target; mount /proc (nosuid,noexec,nodev), /dev (tmpfs
+ * Make / rprivate; mount the overlay at target (nodev: device nodes of the image open nothing;
+ * nosuid is left to the image); mount /proc (nosuid,noexec,nodev), /dev (tmpfs
  * with null, zero, full, random, urandom, tty, ptmx, fd/stdin/stdout/stderr links, /dev/pts
  * newinstance, /dev/shm 64 MiB, /dev/mqueue), /sys read-only with a read-only cgroup2 of the
  * caller's cgroup namespace at /sys/fs/cgroup; bind the /etc files; mount the volumes;

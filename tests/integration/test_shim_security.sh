@@ -2,8 +2,13 @@
 # test_shim_security.sh - tank-shim alone: what an attacker inside a container sees (caps,
 # no_new_privs, seccomp, masked and read-only paths, mknod, mount, volume symlinks), users,
 # rlimits, umask, CRI logs with P/F records and rotation, the logs/attach/exec-tty/resize ops,
-# share_pid. Root. Needs `make build/tank-shim`, busybox-static, python3, gcc (static probe).
+# share_pid (what pid 1 shows), devices (nodes in the image, the devices cgroup and the BPF
+# device filter, the last through tankd with a umoci image). Root. Needs `make all`,
+# busybox-static, python3, gcc (static probe), umoci, jq, bpftool.
 set -u
+# tankd helpers (tk_start, tankctl) for the devices part; the functions below replace its
+# say/ok/check with the same meaning
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${TANK_BUILD:-$REPO/build}
@@ -14,6 +19,8 @@ CG_V1=/sys/fs/cgroup/pids/$PFX
 CG_V2=/sys/fs/cgroup/unified/$PFX
 CG_PA=/sys/fs/cgroup/unified/$PFX-pa
 CG_PB=/sys/fs/cgroup/unified/$PFX-pb
+CG_DEV=/sys/fs/cgroup/unified/$PFX-dev
+DEV_PIN=/sys/fs/bpf/$PFX-dev
 SHIM_PIDS=()
 pass=0
 fail=0
@@ -45,7 +52,7 @@ cleanup() {
 	for pid in "${SHIM_PIDS[@]}"; do
 		grep -q tank-shim "/proc/$pid/cmdline" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
 	done
-	for d in "$CG_V1" "$CG_V2" "$CG_PA" "$CG_PB"; do
+	for d in "$CG_V1" "$CG_V2" "$CG_PA" "$CG_PB" "$CG_DEV"; do
 		[ -f "$d/cgroup.procs" ] || continue
 		for pid in $(cat "$d/cgroup.procs"); do kill -KILL "$pid" 2>/dev/null; done
 	done
@@ -54,10 +61,12 @@ cleanup() {
 		umount -l "$f" 2>/dev/null
 		rm -f "$f"
 	done
-	for d in "$CG_V1" "$CG_V2" "$CG_PA" "$CG_PB"; do
+	for d in "$CG_V1" "$CG_V2" "$CG_PA" "$CG_PB" "$CG_DEV"; do
 		[ -d "$d" ] && wait_for 5 rmdir "$d"
 	done
+	rm -f "$DEV_PIN"
 	if [ "${TANK_KEEP:-}" = 1 ]; then say "kept $T"; else rm -rf "$T"; fi
+	tk_cleanup
 }
 trap cleanup EXIT
 
@@ -85,6 +94,9 @@ audio:x:29:app,other
 video:x:44:other,app
 staff:x:50:other
 EOF
+# device nodes an image could carry: kvm, /dev/mem, a block device
+mknod "$L/tmp/kvm" c 10 232 && mknod "$L/tmp/mem" c 1 1 && mknod "$L/tmp/zram" b 253 0 || exit 1
+chmod 666 "$L/tmp/kvm" "$L/tmp/mem" "$L/tmp/zram"
 # symlinks an image could use to send a volume elsewhere: absolute, relative, into /proc
 ln -s "$T/escape-abs" "$L/vol-abs"
 ln -s "../../../../../../../../..$T/escape-rel" "$L/vol-rel"
@@ -357,6 +369,12 @@ check "masked paths read empty ($(tr '\n' ' ' <"$T/ex.out"))" sh -c "[ -s '$T/ex
 R=$(ex sec 'mknod /tmp/null c 1 3 2>&1 || echo MKNOD-FAILED; mount -t tmpfs none /tmp 2>&1 || echo MOUNT-FAILED; chroot / true && echo CHROOT-OK')
 check "mknod and mount fail, chroot (SYS_CHROOT) works" sh -c \
 	"grep -q MKNOD-FAILED '$T/ex.out' && grep -q MOUNT-FAILED '$T/ex.out' && grep -q CHROOT-OK '$T/ex.out'"
+R=$(ex sec 'for f in /tmp/kvm /tmp/mem /tmp/zram; do [ -c $f ] || [ -b $f ] || echo "$f: not a device node"; (: <$f) 2>&1; done')
+check "device nodes of the image (c 10:232, c 1:1, b 253:0) cannot be opened: the root is nodev" sh -c \
+	"cat '$T/ex.out'; [ \$(grep -c 'Permission denied' '$T/ex.out') = 3 ] && [ \$(wc -l <'$T/ex.out') = 3 ]"
+R=$(ex sec 'head -c 4 /dev/urandom | wc -c; head -c 4 /dev/zero | wc -c; echo x >/dev/null && echo null-ok; (: <>/dev/ptmx) && echo ptmx-ok; ls /dev/pts/ptmx; (: <>/dev/tty) 2>&1')
+check "/dev/null, zero, urandom, ptmx, pts work (/dev/tty: no controlling terminal, not refused)" sh -c \
+	"cat '$T/ex.out'; [ \"\$(head -n 5 '$T/ex.out' | tr '\n' ' ')\" = '4 4 null-ok ptmx-ok /dev/pts/ptmx ' ] && tail -n1 '$T/ex.out' | grep -q 'No such device or address'"
 R=$(ex sec 'readlink /proc/1/fd/1; readlink /proc/1/fd/2; readlink /proc/1/fd/0')
 check "the container's stdout/stderr are pipes (no log file to reach), stdin /dev/null" sh -c \
 	"cat '$T/ex.out' '$T/ex.err'; [ \"\$(head -n2 '$T/ex.out' | grep -c '^pipe:')\" = 2 ] && tail -n1 '$T/ex.out' | grep -qx /dev/null"
@@ -561,6 +579,58 @@ check "pb runs on" sh -c "kill -0 $PB"
 R=$(client req "$SOCK" '{"op":"destroy","grace_ms":500}')
 check "destroy the share_pid pod" test "$(jget "$R" 'd["ok"]')" = True
 check "its shim exits and pb is gone" wait_for 5 sh -c "! kill -0 $SPIDP 2>/dev/null && ! kill -0 $PB 2>/dev/null"
+
+# ---- devices: the BPF device filter alone, on a v2 cgroup ----------------------------------
+# (on this hybrid host tankd applies both the v1 devices cgroup and this filter; here it is
+# the only restriction: the process stays in the v1 roots)
+mknod "$T/kvm" c 10 232 && mknod "$T/null" c 1 3 && mknod "$T/zram" b 253 0 || exit 1
+probe_dev() { for f in "$T/kvm" "$T/zram" "$T/null" /dev/urandom; do (: <"$f") 2>&1 | sed 's/.*: //'; done; }
+probe_dev >"$T/dev.before"
+check "without the filter, kvm and zram nodes are not refused by permission" sh -c \
+	"cat '$T/dev.before'; ! grep -q 'Operation not permitted' '$T/dev.before'"
+mkdir "$CG_DEV"
+check "load tank_dev.bpf.o and attach it to a v2 cgroup" sh -c \
+	"bpftool prog load '$BUILD/bpf/tank_dev.bpf.o' '$DEV_PIN' type cgroup/dev && bpftool cgroup attach '$CG_DEV' device pinned '$DEV_PIN' multi"
+export -f probe_dev
+export T
+bash -c "echo \$\$ >'$CG_DEV/cgroup.procs' && probe_dev" >"$T/dev.after" 2>&1
+check "in that cgroup: kvm and the block device EPERM, null and urandom open" sh -c \
+	"cat '$T/dev.after'; [ \"\$(tr '\n' ' ' <'$T/dev.after')\" = 'Operation not permitted Operation not permitted ' ]"
+
+# ---- devices through tankd: a umoci image with device nodes, unpacked by oci/unpack.c ----
+tk_start
+DI=$T/devimg
+umoci init --layout "$DI" && umoci new --image "$DI:1.0" && umoci unpack --image "$DI:1.0" "$T/devbun" >/dev/null || exit 1
+DR=$T/devbun/rootfs
+mkdir -p "$DR/bin" "$DR/etc" "$DR/tmp" "$DR/proc" "$DR/sys" "$DR/dev"
+cp /bin/busybox "$DR/bin/"
+for a in sh sleep cat head wc ls mknod echo; do ln -s busybox "$DR/bin/$a"; done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$DR/etc/passwd"
+mknod -m 666 "$DR/tmp/kvm" c 10 232 && mknod -m 666 "$DR/tmp/mem" c 1 1 && mknod -m 666 "$DR/tmp/zram" b 253 0 || exit 1
+umoci repack --image "$DI:1.0" "$T/devbun" >/dev/null && umoci config --image "$DI:1.0" --os linux --architecture amd64 --config.env PATH=/bin || exit 1
+DPOD=$TK_P-dev
+cat >"$T/dev.json" <<JSON
+{"name": "$DPOD", "network": "none",
+ "containers": [{"name": "c", "image": "oci:$DI:1.0", "command": ["sleep", "1000"], "stop_grace": "1s",
+                 "capabilities": {"add": ["MKNOD"]}}]}
+JSON
+check "apply a pod whose image carries device nodes (with CAP_MKNOD)" tankctl apply -f "$T/dev.json"
+check "it runs" tankctl wait pod "$DPOD" --for running --timeout 20s
+tankctl exec "$DPOD" -- sh -c 'for f in /tmp/kvm /tmp/mem /tmp/zram; do [ -c $f ] || [ -b $f ] || echo "$f: not a device node"; (: <$f) 2>&1; done' >"$T/dev.img" 2>&1
+check "tankd: the image's kvm, mem and block nodes were unpacked and cannot be opened" sh -c \
+	"cat '$T/dev.img'; [ \$(grep -Ec 'Permission denied|Operation not permitted' '$T/dev.img') = 3 ] && [ \$(wc -l <'$T/dev.img') = 3 ]"
+tankctl exec "$DPOD" -- sh -c 'mknod /dev/kvm2 c 10 232 2>&1; mknod /dev/sda2 b 8 0 2>&1; mknod /dev/null2 c 1 3 && echo x >/dev/null2 && echo null2-ok; head -c 4 /dev/urandom | wc -c' >"$T/dev.mknod" 2>&1
+check "tankd: mknod of kvm or a disk in /dev is refused by the device cgroup, of null allowed" sh -c \
+	"cat '$T/dev.mknod'; [ \$(grep -c 'Operation not permitted' '$T/dev.mknod') = 2 ] && grep -qx null2-ok '$T/dev.mknod' && grep -qx 4 '$T/dev.mknod'"
+if [ -d /sys/fs/cgroup/devices ]; then
+	check "v1 devices cgroup of the container lists only the standard devices" sh -c \
+		"sort '/sys/fs/cgroup/devices/$TK_CG/$DPOD/c/devices.list' | tr '\n' ' ' | tee /dev/stderr | grep -qx 'c 136:\\* rwm c 1:3 rwm c 1:5 rwm c 1:7 rwm c 1:8 rwm c 1:9 rwm c 5:0 rwm c 5:1 rwm c 5:2 rwm '"
+fi
+V2C=/sys/fs/cgroup/unified/$TK_CG/$DPOD/c
+[ -d "$V2C" ] || V2C=/sys/fs/cgroup/$TK_CG/$DPOD/c
+check "the BPF device filter (tank_dev) is attached to its v2 cgroup, once" sh -c \
+	"bpftool cgroup show '$V2C' | tee /dev/stderr | grep -c 'device.*tank_dev' | grep -qx 1"
+check "delete the pod" tankctl delete pod "$DPOD" --wait
 
 say "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
