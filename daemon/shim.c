@@ -389,7 +389,7 @@ static int filters_compile(struct shim *s, struct diag *d)
 	if (n == 0)
 		return 0;
 	s->n_filters = n;
-	r = rootfs_seccomp_compile(caps, n, s->filters, d);
+	r = rootfs_seccomp_get(s->seccomp_cache, caps, n, s->filters, d);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++)
@@ -413,7 +413,8 @@ static int cfg_load(struct shim *s, struct diag *d)
 	    (r = cfg_str(s->config, "uid", false, false, "$", &s->uid, d)) < 0 ||
 	    (r = cfg_str(s->config, "hostname", false, false, "$", &s->hostname, d)) < 0 ||
 	    (r = cfg_str(s->config, "netns_path", true, true, "$", &s->netns_path, d)) < 0 ||
-	    (r = cfg_str(s->config, "log_dir", true, true, "$", &s->log_dir, d)) < 0)
+	    (r = cfg_str(s->config, "log_dir", true, true, "$", &s->log_dir, d)) < 0 ||
+	    (r = cfg_str(s->config, "seccomp_cache", false, true, "$", &s->seccomp_cache, d)) < 0)
 		goto fail;
 	if (!s->hostname)
 		s->hostname = s->pod;

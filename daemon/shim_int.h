@@ -177,6 +177,7 @@ struct shim {
 	int dirfd;             /* run dir */
 	json_t *config;        /* parsed shim.json; containers borrow strings from it */
 	const char *pod, *uid, *hostname, *netns_path, *log_dir;
+	const char *seccomp_cache; /* directory of compiled seccomp programs shared by shims */
 	struct ctr *ctrs;
 	size_t n_ctrs;
 	uint64_t log_max_size;

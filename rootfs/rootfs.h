@@ -108,6 +108,17 @@ struct rootfs_seccomp {
  */
 int rootfs_seccomp_compile(const uint64_t *caps, size_t n, struct rootfs_seccomp *ret,
 			   struct diag *d);
+/*
+ * The same programs through a cache of compiled programs in cache_dir (NULL: no cache, as
+ * rootfs_seccomp_compile): created 0700 when missing and used only when it belongs to us and
+ * nobody else may write it. A program is looked up by a key naming its inputs (capability set,
+ * architecture, libseccomp version, this executable, which carries the profile) in a 0600
+ * file of whole instructions (at most BPF_MAXINSNS; anything else is removed); those missing
+ * are compiled and written atomically. Lookup and compile run in one child. Cache errors only
+ * cost the compile.
+ */
+int rootfs_seccomp_get(const char *cache_dir, const uint64_t *caps, size_t n,
+		       struct rootfs_seccomp *ret, struct diag *d);
 void rootfs_seccomp_clear(struct rootfs_seccomp *f);
 
 /* ---- users (user.c) ----------------------------------------------------------------------- */

@@ -56,7 +56,7 @@ cleanup() {
 		[ -f "$d/cgroup.procs" ] || continue
 		for pid in $(cat "$d/cgroup.procs"); do kill -KILL "$pid" 2>/dev/null; done
 	done
-	for f in /run/netns/"$PFX" /run/netns/"$PFX"-p; do
+	for f in /run/netns/"$PFX" /run/netns/"$PFX"-p /run/netns/"$PFX"-3; do
 		[ -e "$f" ] || continue
 		umount -l "$f" 2>/dev/null
 		rm -f "$f"
@@ -305,6 +305,7 @@ mkdir -p "$RUN"
 LOGGER='echo first; printf "%0300d\n" 0; printf partial; sleep 1.6; echo " end"; echo err >&2; for i in $(seq 0 399); do echo line-$i; done; printf tail-no-newline'
 cat >"$RUN/shim.json" <<JSON
 {"pod":"$PFX","hostname":"sec","netns_path":"/run/netns/$PFX","log_dir":"$T/logs",
+ "seccomp_cache":"$T/scache",
  "logs":{"max_size":8192,"max_files":3,"line_max":200},
  "containers":[
   $(container sec '["sleep","1000"]'),
@@ -351,6 +352,12 @@ check "CapPrm too; CapInh and CapAmb empty" sh -c "[ $(st "$T/sec.status" CapPrm
 check "NoNewPrivs is 1" test "$(st "$T/sec.status" NoNewPrivs)" = 1
 check "Seccomp is 2 (filter)" test "$(st "$T/sec.status" Seccomp)" = 2
 check "rlimit NOFILE defaults to 1024:1024" sh -c "grep -q '^Max open files *1024 *1024' /proc/$SEC/limits"
+
+# ---- the seccomp cache: one program per capability set, compiled by the first shim ---------
+# sec, user, usergrp, nouser, vol, ...: the defaults; caps: its own set; userplus: defaults too
+check "seccomp cache: a 0700 directory of 0600 programs, whole instructions" sh -c \
+	"ls -la '$T/scache'; [ \$(stat -c %a '$T/scache') = 700 ] && n=\$(ls '$T/scache' | grep -c '^v1-caps[0-9a-f]\{16\}-.*\.bpf\$') && [ \$n -ge 2 ] && for f in '$T'/scache/*.bpf; do [ \$(stat -c %a \$f) = 600 ] && [ \$((\$(stat -c %s \$f) % 8)) = 0 ] || exit 1; done"
+ls -i "$T/scache" | sort >"$T/scache.1"
 
 # ---- what an attacker tries, from an exec (same caps and filter) ----------------------------
 R=$(ex sec 'grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status | tr -d "\t "')
@@ -534,6 +541,7 @@ RUNP=$T/runp
 mkdir -p "$RUNP"
 cat >"$RUNP/shim.json" <<JSON
 {"pod":"$PFX-p","hostname":"shared","netns_path":"/run/netns/$PFX-p","log_dir":"$T/plogs",
+ "seccomp_cache":"$T/scache",
  "share_pid":true,
  "containers":[
   $(container pa '["sleep","1001"]' | sed "s|\"cgroups\":\[[^]]*\]|\"cgroups\":[\"$CG_PA\"]|"),
@@ -572,6 +580,11 @@ check "from the host: the pause ($PAUSE) has its own mount namespace, an empty r
 R=$(ex pb 'sleep 0.3 & sleep 0.3 & exit 0')
 check "pause reaps the orphans of the pod (no zombie left in the pid namespace)" wait_for 5 sh -c \
 	"! ps -o stat=,args= --ppid '$PAUSE' | grep -q .; [ \$(ps -o pid= --ppid '$PAUSE' | wc -l) = 0 ]"
+check "a second shim reuses the cached program of the default set (same file, same inode)" sh -c \
+	"ls -i '$T/scache' | sort >'$T/scache.2'; comm -23 '$T/scache.1' '$T/scache.2' | tee /dev/stderr | grep -c . | grep -qx 0"
+R=$(ex pa 'grep ^Seccomp: /proc/self/status; probe')
+check "... and with it, the denied syscalls are still denied (personality, vsock, keyctl; clone3)" sh -c \
+	"cat '$T/ex.out'; grep -qx 'Seccomp:	2' '$T/ex.out' && grep -qx 'personality EPERM' '$T/ex.out' && grep -qx 'vsock EPERM' '$T/ex.out' && grep -qx 'keyctl EPERM' '$T/ex.out' && grep -qx 'clone3 ENOSYS' '$T/ex.out'"
 R=$(client req "$SOCK" '{"op":"stop","container":"pa","grace_ms":2000}')
 check "stopping pa: SIGTERM works (it is not pid 1 of its namespace) ($R)" \
 	test "$(jget "$R" 'd.get("signal")')" = 15
@@ -579,6 +592,28 @@ check "pb runs on" sh -c "kill -0 $PB"
 R=$(client req "$SOCK" '{"op":"destroy","grace_ms":500}')
 check "destroy the share_pid pod" test "$(jget "$R" 'd["ok"]')" = True
 check "its shim exits and pb is gone" wait_for 5 sh -c "! kill -0 $SPIDP 2>/dev/null && ! kill -0 $PB 2>/dev/null"
+
+# ---- a damaged cache entry is replaced, not used --------------------------------------------
+for f in "$T"/scache/*.bpf; do printf 'xyz' >>"$f"; done
+RUN3=$T/run3
+mkdir -p "$RUN3" "$T/logs3"
+cat >"$RUN3/shim.json" <<JSON
+{"pod":"$PFX-3","hostname":"three","netns_path":"/run/netns/$PFX-3","log_dir":"$T/logs3",
+ "seccomp_cache":"$T/scache",
+ "containers":[ $(container third '["probe"]' | sed "s|\"cgroups\":\[[^]]*\]|\"cgroups\":[]|") ]}
+JSON
+READY=$(client spawn "$RUN3" "$SHIM")
+SPID3=$(jget "$READY" 'd.get("pid", 0)' 2>/dev/null || echo 0)
+[ "${SPID3:-0}" -gt 0 ] && SHIM_PIDS+=("$SPID3")
+R=$(client req "$RUN3/shim.sock" '{"op":"start","container":"third"}')
+check "with every cached program damaged (size not whole instructions), a start works ($R)" \
+	wait_for 5 grep -q keyctl "$T/logs3/third.log"
+check "... its filter denies as before" sh -c \
+	"cut -d' ' -f4- '$T/logs3/third.log' | tee /dev/stderr | tr '\n' ' ' | grep -qx 'personality EPERM vsock EPERM clone3 ENOSYS keyctl EPERM '"
+check "... and the damaged entry it needed was rewritten whole" sh -c \
+	"n=0; for f in '$T'/scache/*.bpf; do [ \$((\$(stat -c %s \$f) % 8)) = 0 ] && n=\$((n + 1)); done; [ \$n -ge 1 ]"
+client req "$RUN3/shim.sock" '{"op":"destroy","grace_ms":500}' >/dev/null
+wait_for 5 sh -c "! kill -0 $SPID3 2>/dev/null"
 
 # ---- devices: the BPF device filter alone, on a v2 cgroup ----------------------------------
 # (on this hybrid host tankd applies both the v1 devices cgroup and this filter; here it is
