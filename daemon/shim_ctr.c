@@ -149,15 +149,19 @@ static _Noreturn void child_fail(int err_fd, const struct diag *d, int r)
 	_exit(127);
 }
 
-static int join_cgroups(char *const *cgroups, pid_t pid, struct diag *d)
+/* Write pid into the cgroup.procs of each cgroup but skip (the one it was cloned into). */
+static int join_cgroups_but(char *const *cgroups, const char *skip, pid_t pid, struct diag *d)
 {
 	char buf[32];
 
 	snprintf(buf, sizeof(buf), "%d", (int)pid);
 	for (size_t i = 0; cgroups && cgroups[i]; i++) {
-		_cleanup_free_ char *path = strdup_printf("%s/cgroup.procs", cgroups[i]);
+		_cleanup_free_ char *path = NULL;
 		int r;
 
+		if (cgroups[i] == skip)
+			continue;
+		path = strdup_printf("%s/cgroup.procs", cgroups[i]);
 		if (!path)
 			return diag_fail(d, -ENOMEM, "out of memory");
 		r = fs_write_str(path, buf);
@@ -165,6 +169,56 @@ static int join_cgroups(char *const *cgroups, pid_t pid, struct diag *d)
 			return diag_fail(d, r, "join cgroup %s: %s", cgroups[i], strerror(-r));
 	}
 	return 0;
+}
+
+static int join_cgroups(char *const *cgroups, pid_t pid, struct diag *d)
+{
+	return join_cgroups_but(cgroups, NULL, pid, d);
+}
+
+/*
+ * The container's v2 cgroup, for clone3(CLONE_INTO_CGROUP): the process is born there, with
+ * no window in the shim's cgroup and one write less. *ret_dir is its entry in cgroups; -1 when
+ * it has none (a v1-only host), and then every cgroup is joined through cgroup.procs.
+ */
+static int v2_cgroup_open(char *const *cgroups, const char **ret_dir)
+{
+	*ret_dir = NULL;
+	for (size_t i = 0; cgroups && cgroups[i]; i++) {
+		struct statfs sf;
+		int fd = open(cgroups[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd < 0)
+			continue;
+		if (fstatfs(fd, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC) {
+			*ret_dir = cgroups[i];
+			return fd;
+		}
+		close(fd);
+	}
+	return -1;
+}
+
+/* clone3 into cgfd when >= 0; without CLONE_INTO_CGROUP when the kernel refuses it (before
+ * 5.7, or a cgroup it cannot take a process into directly): *into says which it was. */
+static long clone3_into(struct clone_args *ca, int cgfd, bool *into)
+{
+	long pid;
+
+	*into = false;
+	if (cgfd >= 0) {
+		ca->flags |= CLONE_INTO_CGROUP;
+		ca->cgroup = (uint64_t)cgfd;
+		pid = syscall(SYS_clone3, ca, sizeof(*ca));
+		if (pid >= 0 || (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP &&
+				 errno != EBUSY && errno != E2BIG)) {
+			*into = pid >= 0;
+			return pid;
+		}
+		ca->flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+		ca->cgroup = 0;
+	}
+	return syscall(SYS_clone3, ca, sizeof(*ca));
 }
 
 /* The process settings of a container (or of an exec in it, with user and env overrides). */
@@ -273,11 +327,15 @@ static _Noreturn void ctr_child(const struct shim *s, const struct ctr *c, int s
  * with CLONE_PARENT: the container is still the shim's child (SIGCHLD, waitpid, pidfd_open).
  */
 static long clone_into_pod_pidns(const struct shim *s, const struct ctr *c, int sync_r,
-				 int err_w, int out_w, int errp_w, struct diag *d)
+				 int err_w, int out_w, int errp_w, int cgfd, bool *ret_into,
+				 struct diag *d)
 {
 	_cleanup_close_ int rep_r = -1, rep_w = -1;
+	struct {
+		long pid;
+		bool into;
+	} rep = { -1, false };
 	int p[2], st;
-	long pid = -1;
 	pid_t ip;
 	ssize_t n;
 
@@ -291,32 +349,34 @@ static long clone_into_pod_pidns(const struct shim *s, const struct ctr *c, int 
 		return diag_fail(d, -errno, "fork: %s", strerror(errno));
 	if (ip == 0) {
 		struct clone_args ca = { .flags = CLONE_NEWNS | CLONE_PARENT };
-		long cp;
 
 		if (setns(s->pause_pidfd, CLONE_NEWPID) < 0)
 			_exit(1);
-		cp = syscall(SYS_clone3, &ca, sizeof(ca));
-		if (cp == 0)
+		rep.pid = clone3_into(&ca, cgfd, &rep.into);
+		if (rep.pid == 0)
 			ctr_child(s, c, sync_r, err_w, out_w, errp_w);
-		if (cp < 0 || write(rep_w, &cp, sizeof(cp)) != (ssize_t)sizeof(cp))
+		if (rep.pid < 0 || write(rep_w, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
 			_exit(1);
 		_exit(0);
 	}
 	close(TAKE_FD(rep_w));
 	do
-		n = read(rep_r, &pid, sizeof(pid));
+		n = read(rep_r, &rep, sizeof(rep));
 	while (n < 0 && errno == EINTR);
 	while (waitpid(ip, &st, 0) < 0 && errno == EINTR)
 		;
-	if (n != (ssize_t)sizeof(pid) || pid <= 0)
+	if (n != (ssize_t)sizeof(rep) || rep.pid <= 0)
 		return diag_fail(d, -EIO, "join the pod's pid namespace: failed");
-	return pid;
+	*ret_into = rep.into;
+	return rep.pid;
 }
 
 int ctr_spawn(const struct shim *s, struct ctr *c, int *ret_errfd, struct diag *d)
 {
-	_cleanup_close_ int sync_r = -1, sync_w = -1, err_r = -1, err_w = -1;
+	_cleanup_close_ int sync_r = -1, sync_w = -1, err_r = -1, err_w = -1, cgfd = -1;
 	int p[2], outw[2] = { -1, -1 }, pidfd = -1, r;
+	const char *cgdir = NULL;
+	bool into = false;
 	struct clone_args ca = {
 		.flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_PIDFD,
 		.pidfd = (uint64_t)(uintptr_t)&pidfd,
@@ -338,8 +398,9 @@ int ctr_spawn(const struct shim *s, struct ctr *c, int *ret_errfd, struct diag *
 	if (r < 0)
 		return r;
 
+	cgfd = v2_cgroup_open(c->cgroups, &cgdir);
 	if (s->share_pid) {
-		pid = clone_into_pod_pidns(s, c, sync_r, err_w, outw[0], outw[1], d);
+		pid = clone_into_pod_pidns(s, c, sync_r, err_w, outw[0], outw[1], cgfd, &into, d);
 		if (pid > 0) {
 			pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
 			if (pidfd < 0) {
@@ -352,7 +413,7 @@ int ctr_spawn(const struct shim *s, struct ctr *c, int *ret_errfd, struct diag *
 		}
 	} else {
 		/* raw clone3 with no stack: fork semantics, the child is pid 1 of a new pid ns */
-		pid = syscall(SYS_clone3, &ca, sizeof(ca));
+		pid = clone3_into(&ca, cgfd, &into);
 		if (pid < 0)
 			pid = diag_fail(d, -errno, "clone3: %s", strerror(errno));
 		else if (pid == 0)
@@ -366,7 +427,10 @@ int ctr_spawn(const struct shim *s, struct ctr *c, int *ret_errfd, struct diag *
 		return (int)pid;
 	}
 
-	r = join_cgroups(c->cgroups, (pid_t)pid, d);
+	if (into)
+		log_pod(LOG_LVL_DEBUG, s->pod, "container %s: cloned into cgroup %s", c->name,
+			cgdir);
+	r = join_cgroups_but(c->cgroups, into ? cgdir : NULL, (pid_t)pid, d);
 	if (r >= 0 && write(sync_w, "1", 1) != 1)
 		r = diag_fail(d, -errno, "release container process: %s", strerror(errno));
 	if (r < 0) {

@@ -217,8 +217,9 @@ struct follower {
 /* shim_ctr.c: processes. */
 
 /*
- * Start a container's first process: clone3(CLONE_NEWNS | CLONE_NEWPID | CLONE_PIDFD), place
- * it in its cgroups while it waits on a sync pipe, then release it. On success c->pid and
+ * Start a container's first process: clone3(CLONE_NEWNS | CLONE_NEWPID | CLONE_PIDFD, and
+ * CLONE_INTO_CGROUP of its v2 cgroup when it has one and the kernel takes it), place it in its
+ * other cgroups while it waits on a sync pipe, then release it. On success c->pid and
  * c->pidfd are set and *ret_errfd is the read end of the child's error pipe (non-blocking):
  * diag text then EOF = setup or exec failed; EOF alone = execve succeeded.
  */

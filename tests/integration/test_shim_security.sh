@@ -346,6 +346,8 @@ R=$(start sec)
 SEC=$(jget "$R" 'd.get("pid", 0)')
 check "start sec ($R)" test "$SEC" -gt 0
 cp "/proc/$SEC/status" "$T/sec.status"
+check "born in its v2 cgroup (clone3 CLONE_INTO_CGROUP), joined its v1 one" sh -c \
+	"grep -q 'container sec: cloned into cgroup $CG_V2\$' '$RUN/shim.log' && grep -qx '0::/$PFX' /proc/$SEC/cgroup && grep -q ':pids:/$PFX\$' /proc/$SEC/cgroup"
 check "CapEff is the 11 defaults (800405fb)" test "$(st "$T/sec.status" CapEff)" = 00000000800405fb
 check "CapBnd is the same set" test "$(st "$T/sec.status" CapBnd)" = 00000000800405fb
 check "CapPrm too; CapInh and CapAmb empty" sh -c "[ $(st "$T/sec.status" CapPrm) = 00000000800405fb ] && [ $(st "$T/sec.status" CapInh) = 0000000000000000 ] && [ $(st "$T/sec.status" CapAmb) = 0000000000000000 ]"
@@ -558,6 +560,8 @@ PA=$(jget "$R" 'd.get("pid", 0)')
 R=$(start pb)
 PB=$(jget "$R" 'd.get("pid", 0)')
 check "both containers run" test "$PA" -gt 0 -a "$PB" -gt 0
+check "share_pid: each is born in its own v2 cgroup too" sh -c \
+	"grep -q 'container pa: cloned into cgroup $CG_PA\$' '$RUNP/shim.log' && grep -qx '0::/$PFX-pa' /proc/$PA/cgroup && grep -qx '0::/$PFX-pb' /proc/$PB/cgroup"
 check "they share one pid namespace, with separate mount namespaces" sh -c \
 	"[ \$(readlink /proc/$PA/ns/pid) = \$(readlink /proc/$PB/ns/pid) ] && [ \$(readlink /proc/$PA/ns/mnt) != \$(readlink /proc/$PB/ns/mnt) ]"
 check "the containers are the shim's children" sh -c \
