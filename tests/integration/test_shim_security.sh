@@ -570,7 +570,7 @@ R=$(ex pb 'cat /proc/1/comm; ps -o args | grep -c "sleep 100[12]"')
 check "inside: pid 1 is the pod's pause, both sleeps are visible" sh -c \
 	"[ \"\$(tr '\n' ' ' <'$T/ex.out')\" = 'pause 2 ' ]"
 # pb has SYS_PTRACE: what it can see of pid 1 must be nothing of the host
-R=$(ex pb 'ls -A /proc/1/root/ 2>&1 | sed "s/^/root:/"; ls -A /proc/1/cwd/ 2>&1 | sed "s/^/cwd:/"; echo "environ:$(cat /proc/1/environ 2>/dev/null | wc -c)"; echo "cmdline:$(tr "\0" " " </proc/1/cmdline)"; echo "exe:$(readlink /proc/1/exe)"; grep -E "^(Cap(Eff|Prm|Inh|Bnd|Amb)|NoNewPrivs|Seccomp|Uid):" /proc/1/status | tr -d " \t"; sed "s/^/cgroup:/" /proc/1/cgroup')
+R=$(ex pb 'ls -A /proc/1/root/ 2>&1 | sed "s/^/root:/"; ls -A /proc/1/cwd/ 2>&1 | sed "s/^/cwd:/"; echo "environ:$(cat /proc/1/environ 2>/dev/null | wc -c)"; echo "cmdline:$(tr "\0" " " </proc/1/cmdline)"; echo "exe:$(readlink /proc/1/exe)"; grep -E "^(Cap(Eff|Prm|Inh|Bnd|Amb)|NoNewPrivs|Seccomp|Uid):" /proc/1/status | tr -d " \t"; sed "s/^/cgroup:/" /proc/1/cgroup; sed "s/^/mnt:/" /proc/1/mountinfo')
 cp "$T/ex.out" "$T/pause.view"
 check "pid 1 (pause) with SYS_PTRACE: /proc/1/root and cwd are empty (no host /)" sh -c \
 	"cat '$T/pause.view'; ! grep -Eq '^(root|cwd):' '$T/pause.view' || ! grep -Ev '^(root|cwd):.*(Permission denied|Operation not permitted)' '$T/pause.view' | grep -Eq '^(root|cwd):'"
@@ -578,6 +578,8 @@ check "pid 1: /proc/1/environ is empty, cmdline is 'pause', exe no host path" sh
 	"grep -qx environ:0 '$T/pause.view' && grep -qx 'cmdline:pause ' '$T/pause.view' && grep -qx 'exe:/memfd:pause (deleted)' '$T/pause.view'"
 check "pid 1: no capabilities in any set, no_new_privs, seccomp filter, uid nobody" sh -c \
 	"for k in CapEff CapPrm CapInh CapBnd CapAmb; do grep -qx \$k:0000000000000000 '$T/pause.view' || exit 1; done; grep -qx NoNewPrivs:1 '$T/pause.view' && grep -qx Seccomp:2 '$T/pause.view' && grep -qx Uid:65534655346553465534 '$T/pause.view'"
+check "pid 1: its mounts are one read-only tmpfs at /, no host path" sh -c \
+	"[ \$(grep -c '^mnt:' '$T/pause.view') = 1 ] && grep -q '^mnt:[0-9]* [0-9]* [0-9:]* / / ro,.* - tmpfs ' '$T/pause.view' && ! grep -q '$T' '$T/pause.view'"
 PAUSE=$(pgrep -P "$SPIDP" -x pause)
 check "from the host: the pause ($PAUSE) has its own mount namespace, an empty root" sh -c \
 	"[ -n '$PAUSE' ] && [ \$(readlink /proc/$PAUSE/ns/mnt) != \$(readlink /proc/self/ns/mnt) ] && [ -z \"\$(ls -A /proc/$PAUSE/root/)\" ] && [ ! -s /proc/$PAUSE/environ ]"
