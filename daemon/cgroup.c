@@ -287,6 +287,25 @@ int cgroup_set_limits(const struct tankd_config *c, enum cgroup_mode m, const ch
 	return write_knob(pids, "pids.max", v, d);
 }
 
+int cgroup_create_pause(const struct tankd_config *c, enum cgroup_mode m, const char *pod,
+			char ***ret_dirs, struct diag *d)
+{
+	/* the pause never forks and sleeps in a few pages; a process that took it over (ptrace
+	 * from a container with SYS_PTRACE) gets no more than that */
+	static const struct spec_limits lim = { .memory = 16u << 20, .cpu_milli = 10, .pids = 1 };
+	char **dirs = NULL;
+	int r = cgroup_create(c, m, pod, CGROUP_PAUSE, &dirs, d);
+
+	if (r >= 0)
+		r = cgroup_set_limits(c, m, pod, CGROUP_PAUSE, &lim, d);
+	if (r < 0) {
+		strv_free(dirs);
+		return r;
+	}
+	*ret_dirs = dirs;
+	return 0;
+}
+
 uint64_t cgroup_oom_kills(const struct tankd_config *c, enum cgroup_mode m, const char *pod,
 			  const char *ctr)
 {

@@ -414,7 +414,8 @@ static int cfg_load(struct shim *s, struct diag *d)
 	    (r = cfg_str(s->config, "hostname", false, false, "$", &s->hostname, d)) < 0 ||
 	    (r = cfg_str(s->config, "netns_path", true, true, "$", &s->netns_path, d)) < 0 ||
 	    (r = cfg_str(s->config, "log_dir", true, true, "$", &s->log_dir, d)) < 0 ||
-	    (r = cfg_str(s->config, "seccomp_cache", false, true, "$", &s->seccomp_cache, d)) < 0)
+	    (r = cfg_str(s->config, "seccomp_cache", false, true, "$", &s->seccomp_cache, d)) < 0 ||
+	    (r = cfg_strv(s->config, "pause_cgroups", false, true, "$", &s->pause_cgroups, d)) < 0)
 		goto fail;
 	if (!s->hostname)
 		s->hostname = s->pod;
@@ -620,6 +621,7 @@ static void shim_free(struct shim *s)
 			close(c->err_fd);
 	}
 	free(s->ctrs);
+	strv_free(s->pause_cgroups);
 	for (size_t i = 0; i < s->n_filters; i++)
 		rootfs_seccomp_clear(&s->filters[i]);
 	free(s->rbuf);

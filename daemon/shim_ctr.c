@@ -487,8 +487,8 @@ static int pause_memfd(struct diag *d)
 }
 
 /*
- * In the pause child (pid 1 of the new pid namespace, in new mount and cgroup namespaces):
- * confine it to nothing, then exec the pause program. It must not hand the pod anything of
+ * In the pause child (pid 1 of the new pid namespace, in a new mount namespace): put it in
+ * its cgroups (tankd limits them), confine it to nothing, then exec the pause program. It must not hand the pod anything of
  * the host: its root is an empty read-only tmpfs, it is nobody without any capability,
  * no_new_privs, under the default seccomp profile, with an empty environment and argv
  * "pause"; executing from the memfd leaves no copy of the shim's memory (its config, paths,
@@ -506,6 +506,14 @@ static _Noreturn void pause_child(const struct shim *s, int memfd, int err_fd)
 	signal(SIGPIPE, SIG_DFL);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		_exit(127);
+	/* its own cgroups (limits that bind whoever would take it over), then a cgroup
+	 * namespace rooted there */
+	r = join_cgroups(s->pause_cgroups, getpid(), &d);
+	if (r < 0)
+		child_fail(err_fd, &d, r);
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		child_fail(err_fd, &d,
+			   diag_fail(&d, -errno, "unshare cgroup ns: %s", strerror(errno)));
 	/* any host directory serves as the mount point: this mount namespace is ours alone */
 	r = rootfs_setup_empty(s->run_dir, &d);
 	if (r < 0)
@@ -528,7 +536,7 @@ int pause_spawn(struct shim *s, struct diag *d)
 	_cleanup_close_ int memfd = -1, err_r = -1, err_w = -1;
 	int pidfd = -1, p[2];
 	struct clone_args ca = {
-		.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_PIDFD,
+		.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_PIDFD,
 		.pidfd = (uint64_t)(uintptr_t)&pidfd,
 		.exit_signal = SIGCHLD,
 	};

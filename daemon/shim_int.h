@@ -191,6 +191,7 @@ struct shim {
 	pid_t pause_pid;       /* share_pid: pid 1 of the pod's pid namespace */
 	int pause_pidfd;
 	int pause_filter;      /* share_pid: index into filters (capabilities 0) */
+	char **pause_cgroups;  /* share_pid: the pause's cgroup directories (may be empty) */
 	struct follower *followers;
 	struct session *dead_sessions;
 	struct execp *dead_execs;

@@ -20,6 +20,8 @@ CG_V2=/sys/fs/cgroup/unified/$PFX
 CG_PA=/sys/fs/cgroup/unified/$PFX-pa
 CG_PB=/sys/fs/cgroup/unified/$PFX-pb
 CG_DEV=/sys/fs/cgroup/unified/$PFX-dev
+CG_PP1=/sys/fs/cgroup/pids/$PFX-pp
+CG_PP2=/sys/fs/cgroup/unified/$PFX-pp
 DEV_PIN=/sys/fs/bpf/$PFX-dev
 SHIM_PIDS=()
 pass=0
@@ -52,7 +54,7 @@ cleanup() {
 	for pid in "${SHIM_PIDS[@]}"; do
 		grep -q tank-shim "/proc/$pid/cmdline" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
 	done
-	for d in "$CG_V1" "$CG_V2" "$CG_PA" "$CG_PB" "$CG_DEV"; do
+	for d in "$CG_V1" "$CG_V2" "$CG_PA" "$CG_PB" "$CG_DEV" "$CG_PP1" "$CG_PP2"; do
 		[ -f "$d/cgroup.procs" ] || continue
 		for pid in $(cat "$d/cgroup.procs"); do kill -KILL "$pid" 2>/dev/null; done
 	done
@@ -61,7 +63,7 @@ cleanup() {
 		umount -l "$f" 2>/dev/null
 		rm -f "$f"
 	done
-	for d in "$CG_V1" "$CG_V2" "$CG_PA" "$CG_PB" "$CG_DEV"; do
+	for d in "$CG_V1" "$CG_V2" "$CG_PA" "$CG_PB" "$CG_DEV" "$CG_PP1" "$CG_PP2"; do
 		[ -d "$d" ] && wait_for 5 rmdir "$d"
 	done
 	rm -f "$DEV_PIN"
@@ -130,7 +132,7 @@ echo "read only" >"$T/ro/marker"
 printf '127.0.0.1 localhost\n' >"$T/etc/hosts"
 echo sec >"$T/etc/hostname"
 echo "nameserver 198.18.0.1" >"$T/etc/resolv.conf"
-mkdir "$CG_V1" "$CG_V2" "$CG_PA" "$CG_PB" || exit 1
+mkdir "$CG_V1" "$CG_V2" "$CG_PA" "$CG_PB" "$CG_PP1" "$CG_PP2" || exit 1
 
 cat >"$T/client.py" <<'PY'
 # Test client for shim.sock: 4-byte big-endian length + JSON, fds via SCM_RIGHTS.
@@ -544,7 +546,7 @@ mkdir -p "$RUNP"
 cat >"$RUNP/shim.json" <<JSON
 {"pod":"$PFX-p","hostname":"shared","netns_path":"/run/netns/$PFX-p","log_dir":"$T/plogs",
  "seccomp_cache":"$T/scache",
- "share_pid":true,
+ "share_pid":true, "pause_cgroups":["$CG_PP1","$CG_PP2"],
  "containers":[
   $(container pa '["sleep","1001"]' | sed "s|\"cgroups\":\[[^]]*\]|\"cgroups\":[\"$CG_PA\"]|"),
   $(container pb '["sleep","1002"]' ',"capabilities":{"add":["SYS_PTRACE"]}' | sed "s|\"cgroups\":\[[^]]*\]|\"cgroups\":[\"$CG_PB\"]|")
@@ -583,6 +585,8 @@ check "pid 1: its mounts are one read-only tmpfs at /, no host path" sh -c \
 PAUSE=$(pgrep -P "$SPIDP" -x pause)
 check "from the host: the pause ($PAUSE) has its own mount namespace, an empty root" sh -c \
 	"[ -n '$PAUSE' ] && [ \$(readlink /proc/$PAUSE/ns/mnt) != \$(readlink /proc/self/ns/mnt) ] && [ -z \"\$(ls -A /proc/$PAUSE/root/)\" ] && [ ! -s /proc/$PAUSE/environ ]"
+check "the pause is in its own cgroups (pause_cgroups), v1 and v2" sh -c \
+	"cat /proc/$PAUSE/cgroup; grep -q ':pids:/$PFX-pp\$' /proc/$PAUSE/cgroup && grep -qx '0::/$PFX-pp' /proc/$PAUSE/cgroup"
 R=$(ex pb 'sleep 0.3 & sleep 0.3 & exit 0')
 check "pause reaps the orphans of the pod (no zombie left in the pid namespace)" wait_for 5 sh -c \
 	"! ps -o stat=,args= --ppid '$PAUSE' | grep -q .; [ \$(ps -o pid= --ppid '$PAUSE' | wc -l) = 0 ]"
@@ -651,7 +655,7 @@ mknod -m 666 "$DR/tmp/kvm" c 10 232 && mknod -m 666 "$DR/tmp/mem" c 1 1 && mknod
 umoci repack --image "$DI:1.0" "$T/devbun" >/dev/null && umoci config --image "$DI:1.0" --os linux --architecture amd64 --config.env PATH=/bin || exit 1
 DPOD=$TK_P-dev
 cat >"$T/dev.json" <<JSON
-{"name": "$DPOD", "network": "none",
+{"name": "$DPOD", "network": "none", "share_pid": true,
  "containers": [{"name": "c", "image": "oci:$DI:1.0", "command": ["sleep", "1000"], "stop_grace": "1s",
                  "capabilities": {"add": ["MKNOD"]}}]}
 JSON
@@ -671,7 +675,13 @@ V2C=/sys/fs/cgroup/unified/$TK_CG/$DPOD/c
 [ -d "$V2C" ] || V2C=/sys/fs/cgroup/$TK_CG/$DPOD/c
 check "the BPF device filter (tank_dev) is attached to its v2 cgroup, once" sh -c \
 	"bpftool cgroup show '$V2C' | tee /dev/stderr | grep -c 'device.*tank_dev' | grep -qx 1"
+PCG=/sys/fs/cgroup/pids/$TK_CG/$DPOD/_pause
+if [ -d /sys/fs/cgroup/pids ]; then
+	check "share_pid through tankd: the pause sits alone in <pod>/_pause, pids.max 1" sh -c \
+		"[ \$(cat '$PCG/pids.max') = 1 ] && [ \$(wc -l <'$PCG/cgroup.procs') = 1 ] && [ \$(cat /proc/\$(cat '$PCG/cgroup.procs')/comm) = pause ]"
+fi
 check "delete the pod" tankctl delete pod "$DPOD" --wait
+check "its cgroups are gone, _pause included" sh -c "! ls -d /sys/fs/cgroup/*/'$TK_CG/$DPOD' /sys/fs/cgroup/unified/'$TK_CG/$DPOD' 2>/dev/null"
 
 say "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
