@@ -488,11 +488,12 @@ static int pause_memfd(struct diag *d)
 
 /*
  * In the pause child (pid 1 of the new pid namespace, in a new mount namespace): put it in
- * its cgroups (tankd limits them), confine it to nothing, then exec the pause program. It must not hand the pod anything of
- * the host: its root is an empty read-only tmpfs, it is nobody without any capability,
- * no_new_privs, under the default seccomp profile, with an empty environment and argv
- * "pause"; executing from the memfd leaves no copy of the shim's memory (its config, paths,
- * environment) in the process a container with SYS_PTRACE can inspect.
+ * its cgroups (tankd limits them), confine it to nothing, then exec the pause program. It
+ * must not hand the pod anything of the host: its root is an empty read-only tmpfs, it is
+ * nobody without any capability, no_new_privs, under the default seccomp profile, with an
+ * empty environment and argv "pause"; executing from the memfd leaves no copy of the shim's
+ * memory (its config, paths, environment) in the process a container with SYS_PTRACE can
+ * inspect.
  */
 static _Noreturn void pause_child(const struct shim *s, int memfd, int err_fd)
 {
