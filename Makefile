@@ -68,13 +68,26 @@ $(B)/bpf/%.bpf.o: bpf/%.bpf.c bpf/tank_abi.h bpf/tank_dp.h $(B)/bpf/vmlinux.h
 $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
 
-# netplane includes the skeletons
+# netplane includes the skeletons, and daemon/cgroup.c the device filter's
 $(call obj,$(NETPLANE_SRC)): $(BPF_SKEL)
+$(B)/daemon/cgroup.o: $(B)/bpf/tank_dev.skel.h
 
 # ---- binaries --------------------------------------------------------------------------------
 $(B)/tankd: $(call obj,daemon/tankd.c) $(B)/libdaemon.a $(B)/libnetplane.a $(B)/liboci.a \
 	    $(B)/libtank.a
 	$(CC) -o $@ $^ $(LDLIBS)
+
+# the pause process of share_pid pods: freestanding, embedded in tank-shim as bytes
+$(B)/daemon/pause/tank-pause: daemon/pause/pause.c
+	@mkdir -p $(@D)
+	$(CC) -Os -static -nostdlib -ffreestanding -fno-stack-protector -fno-pie -no-pie \
+		-fno-asynchronous-unwind-tables -fcf-protection=none -Wall -Wextra -Werror \
+		-Wl,--build-id=none -Wl,-n -Wl,-z,noexecstack -s -o $@ $<
+
+$(B)/daemon/pause/tank-pause.inc: $(B)/daemon/pause/tank-pause
+	od -An -v -tx1 $< | sed -e 's/\([0-9a-f][0-9a-f]\)/0x\1,/g' > $@.tmp && mv $@.tmp $@
+
+$(B)/daemon/shim_ctr.o: $(B)/daemon/pause/tank-pause.inc
 
 $(B)/tank-shim: $(call obj,$(SHIM_SRC)) $(B)/librootfs.a $(B)/libtank.a
 	$(CC) -o $@ $^ $(LDLIBS) -lseccomp

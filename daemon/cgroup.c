@@ -6,10 +6,91 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpf/tank_dev.skel.h"
 #include "daemon/tankd.h"
 
 /* v1 controllers Tank uses; each is its own hierarchy on v1/hybrid hosts. */
-static const char *const v1_controllers[] = { "memory", "cpu", "cpuacct", "pids" };
+static const char *const v1_controllers[] = { "memory", "cpu", "cpuacct", "pids", "devices" };
+
+/*
+ * The devices a container may use (read, write, mknod), as runc and crun allow by default:
+ * null, zero, full, random, urandom, tty, console, ptmx and the pts. Everything else (kvm,
+ * block devices, ...) is refused even when a node of it reaches the container. v1: the devices
+ * controller; v2: the BPF program of bpf/tank_dev.bpf.c with the same list. On a hybrid host
+ * both apply (the kernel checks the v2 programs and the v1 controller).
+ */
+static const char *const devices_allow[] = {
+	"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm",   "c 1:9 rwm",
+	"c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm",
+};
+
+static int devices_v1_restrict(const char *dir, struct diag *d)
+{
+	_cleanup_free_ char *deny = strdup_printf("%s/devices.deny", dir);
+	_cleanup_free_ char *allow = strdup_printf("%s/devices.allow", dir);
+	int r;
+
+	if (!deny || !allow)
+		return -ENOMEM;
+	r = fs_write_str(deny, "a");
+	for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(devices_allow); i++)
+		r = fs_write_str(allow, devices_allow[i]);
+	return r < 0 ? diag_fail(d, r, "restrict devices of %s: %s", dir, strerror(-r)) : 0;
+}
+
+/* The loaded device program, shared by every container (loaded on first use). */
+static int dev_prog_fd = -1;
+
+/* Is a program named like ours already attached to the cgroup (a restarted container)? */
+static bool devices_bpf_attached(int cgfd)
+{
+	__u32 ids[64], n = ARRAY_SIZE(ids);
+
+	if (bpf_prog_query(cgfd, BPF_CGROUP_DEVICE, 0, NULL, ids, &n) < 0)
+		return false;
+	for (__u32 i = 0; i < n && i < ARRAY_SIZE(ids); i++) {
+		struct bpf_prog_info info = { 0 };
+		__u32 len = sizeof(info);
+		_cleanup_close_ int fd = bpf_prog_get_fd_by_id(ids[i]);
+
+		if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+		    strcmp(info.name, "tank_dev") == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Attach the device allowlist to a v2 cgroup. Attached without a link: it stays with the
+ * cgroup (across tankd restarts) and goes when the cgroup is removed. */
+static int devices_bpf_restrict(const char *dir, struct diag *d)
+{
+	_cleanup_close_ int cgfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (cgfd < 0)
+		return diag_fail(d, -errno, "open cgroup %s: %s", dir, strerror(errno));
+	if (dev_prog_fd < 0) {
+		struct tank_dev_bpf *sk = tank_dev_bpf__open_and_load();
+		int fd;
+
+		if (!sk)
+			return diag_fail(d, -errno, "load the device filter (tank_dev): %s",
+					 strerror(errno));
+		fd = fcntl(bpf_program__fd(sk->progs.tank_dev), F_DUPFD_CLOEXEC, 3);
+		tank_dev_bpf__destroy(sk);
+		if (fd < 0)
+			return diag_fail(d, -errno, "device filter: %s", strerror(errno));
+		dev_prog_fd = fd;
+	}
+	if (devices_bpf_attached(cgfd))
+		return 0;
+	if (bpf_prog_attach(dev_prog_fd, cgfd, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI) < 0)
+		return diag_fail(d, -errno, "attach the device filter to %s: %s", dir,
+				 strerror(errno));
+	return 0;
+}
 
 const char *cgroup_mode_name(enum cgroup_mode m)
 {
@@ -88,6 +169,8 @@ int cgroup_create(const struct tankd_config *c, enum cgroup_mode m, const char *
 			if (!dir)
 				return -ENOMEM;
 			r = mkdir_cg(dir, d);
+			if (r >= 0 && strcmp(v1_controllers[i], "devices") == 0)
+				r = devices_v1_restrict(dir, d);
 			if (r < 0)
 				return r;
 			if (strv_push(&dirs, dir) < 0)
@@ -101,6 +184,8 @@ int cgroup_create(const struct tankd_config *c, enum cgroup_mode m, const char *
 		if (!podd || !dir)
 			return -ENOMEM;
 		r = mkdir_cg(dir, d);
+		if (r >= 0)
+			r = devices_bpf_restrict(dir, d);
 		if (r < 0)
 			return r;
 		if (m == CGROUP_V2) {
@@ -200,6 +285,25 @@ int cgroup_set_limits(const struct tankd_config *c, enum cgroup_mode m, const ch
 		return r;
 	snprintf(v, sizeof(v), l->pids ? "%llu" : "max", (unsigned long long)l->pids);
 	return write_knob(pids, "pids.max", v, d);
+}
+
+int cgroup_create_pause(const struct tankd_config *c, enum cgroup_mode m, const char *pod,
+			char ***ret_dirs, struct diag *d)
+{
+	/* the pause never forks and sleeps in a few pages; a process that took it over (ptrace
+	 * from a container with SYS_PTRACE) gets no more than that */
+	static const struct spec_limits lim = { .memory = 16u << 20, .cpu_milli = 10, .pids = 1 };
+	char **dirs = NULL;
+	int r = cgroup_create(c, m, pod, CGROUP_PAUSE, &dirs, d);
+
+	if (r >= 0)
+		r = cgroup_set_limits(c, m, pod, CGROUP_PAUSE, &lim, d);
+	if (r < 0) {
+		strv_free(dirs);
+		return r;
+	}
+	*ret_dirs = dirs;
+	return 0;
 }
 
 uint64_t cgroup_oom_kills(const struct tankd_config *c, enum cgroup_mode m, const char *pod,

@@ -444,6 +444,19 @@ static int shim_spawn(struct tankd *t, struct pod *p, const char *dir, struct di
 			(json_int_t)t->cfg.log_max_size, "max_files", (int)t->cfg.log_max_files);
 	if (cfg && p->spec->net == NET_HOST)
 		json_object_set_new(cfg, "host_network", json_true());
+	if (cfg && p->spec->share_pid) {
+		char **pcg = NULL;
+
+		r = cgroup_create_pause(&t->cfg, t->cgroups, p->name, &pcg, d);
+		if (r < 0)
+			return r;
+		json_object_set_new(cfg, "pause_cgroups", json_from_strv(pcg));
+		strv_free(pcg);
+	}
+	/* compiled seccomp programs, shared by every shim of this tankd */
+	if (cfg)
+		json_object_set_new(cfg, "seccomp_cache",
+				    json_sprintf("%s/seccomp", t->cfg.run_dir));
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (!cfg || dfd < 0)
 		return diag_fail(d, -EIO, "prepare %s/%s", dir, SHIM_CONFIG_FILE);

@@ -380,10 +380,25 @@ static int filters_compile(struct shim *s, struct diag *d)
 		}
 		c->filter = (int)j;
 	}
+	/* the pause process of a shared pid namespace: no capabilities, the default profile */
+	s->pause_filter = -1;
+	if (s->share_pid) {
+		size_t j;
+
+		for (j = 0; j < n && caps[j] != 0; j++)
+			;
+		if (j == n) {
+			if (n == SHIM_FILTERS_MAX)
+				return diag_fail(d, -E2BIG, "more than %d capability sets",
+						 SHIM_FILTERS_MAX);
+			caps[n++] = 0;
+		}
+		s->pause_filter = (int)j;
+	}
 	if (n == 0)
 		return 0;
 	s->n_filters = n;
-	r = rootfs_seccomp_compile(caps, n, s->filters, d);
+	r = rootfs_seccomp_get(s->seccomp_cache, caps, n, s->filters, d);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++)
@@ -407,7 +422,9 @@ static int cfg_load(struct shim *s, struct diag *d)
 	    (r = cfg_str(s->config, "uid", false, false, "$", &s->uid, d)) < 0 ||
 	    (r = cfg_str(s->config, "hostname", false, false, "$", &s->hostname, d)) < 0 ||
 	    (r = cfg_str(s->config, "netns_path", true, true, "$", &s->netns_path, d)) < 0 ||
-	    (r = cfg_str(s->config, "log_dir", true, true, "$", &s->log_dir, d)) < 0)
+	    (r = cfg_str(s->config, "log_dir", true, true, "$", &s->log_dir, d)) < 0 ||
+	    (r = cfg_str(s->config, "seccomp_cache", false, true, "$", &s->seccomp_cache, d)) < 0 ||
+	    (r = cfg_strv(s->config, "pause_cgroups", false, true, "$", &s->pause_cgroups, d)) < 0)
 		goto fail;
 	if (!s->hostname)
 		s->hostname = s->pod;
@@ -613,6 +630,7 @@ static void shim_free(struct shim *s)
 			close(c->err_fd);
 	}
 	free(s->ctrs);
+	strv_free(s->pause_cgroups);
 	for (size_t i = 0; i < s->n_filters; i++)
 		rootfs_seccomp_clear(&s->filters[i]);
 	free(s->rbuf);
@@ -647,7 +665,8 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
-	struct shim s = { .dirfd = -1, .epfd = -1, .sigfd = -1, .lfd = -1, .pause_pidfd = -1 };
+	struct shim s = { .dirfd = -1, .epfd = -1, .sigfd = -1, .lfd = -1, .pause_pidfd = -1,
+			  .pause_filter = -1 };
 	enum log_level lvl = LOG_LVL_INFO;
 	struct diag d = { 0 };
 	int ready = -1, o, r;

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <linux/magic.h>
 #include <sys/ioctl.h>
@@ -148,15 +149,19 @@ static _Noreturn void child_fail(int err_fd, const struct diag *d, int r)
 	_exit(127);
 }
 
-static int join_cgroups(char *const *cgroups, pid_t pid, struct diag *d)
+/* Write pid into the cgroup.procs of each cgroup but skip (the one it was cloned into). */
+static int join_cgroups_but(char *const *cgroups, const char *skip, pid_t pid, struct diag *d)
 {
 	char buf[32];
 
 	snprintf(buf, sizeof(buf), "%d", (int)pid);
 	for (size_t i = 0; cgroups && cgroups[i]; i++) {
-		_cleanup_free_ char *path = strdup_printf("%s/cgroup.procs", cgroups[i]);
+		_cleanup_free_ char *path = NULL;
 		int r;
 
+		if (cgroups[i] == skip)
+			continue;
+		path = strdup_printf("%s/cgroup.procs", cgroups[i]);
 		if (!path)
 			return diag_fail(d, -ENOMEM, "out of memory");
 		r = fs_write_str(path, buf);
@@ -164,6 +169,56 @@ static int join_cgroups(char *const *cgroups, pid_t pid, struct diag *d)
 			return diag_fail(d, r, "join cgroup %s: %s", cgroups[i], strerror(-r));
 	}
 	return 0;
+}
+
+static int join_cgroups(char *const *cgroups, pid_t pid, struct diag *d)
+{
+	return join_cgroups_but(cgroups, NULL, pid, d);
+}
+
+/*
+ * The container's v2 cgroup, for clone3(CLONE_INTO_CGROUP): the process is born there, with
+ * no window in the shim's cgroup and one write less. *ret_dir is its entry in cgroups; -1 when
+ * it has none (a v1-only host), and then every cgroup is joined through cgroup.procs.
+ */
+static int v2_cgroup_open(char *const *cgroups, const char **ret_dir)
+{
+	*ret_dir = NULL;
+	for (size_t i = 0; cgroups && cgroups[i]; i++) {
+		struct statfs sf;
+		int fd = open(cgroups[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd < 0)
+			continue;
+		if (fstatfs(fd, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC) {
+			*ret_dir = cgroups[i];
+			return fd;
+		}
+		close(fd);
+	}
+	return -1;
+}
+
+/* clone3 into cgfd when >= 0; without CLONE_INTO_CGROUP when the kernel refuses it (before
+ * 5.7, or a cgroup it cannot take a process into directly): *into says which it was. */
+static long clone3_into(struct clone_args *ca, int cgfd, bool *into)
+{
+	long pid;
+
+	*into = false;
+	if (cgfd >= 0) {
+		ca->flags |= CLONE_INTO_CGROUP;
+		ca->cgroup = (uint64_t)cgfd;
+		pid = syscall(SYS_clone3, ca, sizeof(*ca));
+		if (pid >= 0 || (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP &&
+				 errno != EBUSY && errno != E2BIG)) {
+			*into = pid >= 0;
+			return pid;
+		}
+		ca->flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+		ca->cgroup = 0;
+	}
+	return syscall(SYS_clone3, ca, sizeof(*ca));
 }
 
 /* The process settings of a container (or of an exec in it, with user and env overrides). */
@@ -272,11 +327,15 @@ static _Noreturn void ctr_child(const struct shim *s, const struct ctr *c, int s
  * with CLONE_PARENT: the container is still the shim's child (SIGCHLD, waitpid, pidfd_open).
  */
 static long clone_into_pod_pidns(const struct shim *s, const struct ctr *c, int sync_r,
-				 int err_w, int out_w, int errp_w, struct diag *d)
+				 int err_w, int out_w, int errp_w, int cgfd, bool *ret_into,
+				 struct diag *d)
 {
 	_cleanup_close_ int rep_r = -1, rep_w = -1;
+	struct {
+		long pid;
+		bool into;
+	} rep = { -1, false };
 	int p[2], st;
-	long pid = -1;
 	pid_t ip;
 	ssize_t n;
 
@@ -290,32 +349,34 @@ static long clone_into_pod_pidns(const struct shim *s, const struct ctr *c, int 
 		return diag_fail(d, -errno, "fork: %s", strerror(errno));
 	if (ip == 0) {
 		struct clone_args ca = { .flags = CLONE_NEWNS | CLONE_PARENT };
-		long cp;
 
 		if (setns(s->pause_pidfd, CLONE_NEWPID) < 0)
 			_exit(1);
-		cp = syscall(SYS_clone3, &ca, sizeof(ca));
-		if (cp == 0)
+		rep.pid = clone3_into(&ca, cgfd, &rep.into);
+		if (rep.pid == 0)
 			ctr_child(s, c, sync_r, err_w, out_w, errp_w);
-		if (cp < 0 || write(rep_w, &cp, sizeof(cp)) != (ssize_t)sizeof(cp))
+		if (rep.pid < 0 || write(rep_w, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
 			_exit(1);
 		_exit(0);
 	}
 	close(TAKE_FD(rep_w));
 	do
-		n = read(rep_r, &pid, sizeof(pid));
+		n = read(rep_r, &rep, sizeof(rep));
 	while (n < 0 && errno == EINTR);
 	while (waitpid(ip, &st, 0) < 0 && errno == EINTR)
 		;
-	if (n != (ssize_t)sizeof(pid) || pid <= 0)
+	if (n != (ssize_t)sizeof(rep) || rep.pid <= 0)
 		return diag_fail(d, -EIO, "join the pod's pid namespace: failed");
-	return pid;
+	*ret_into = rep.into;
+	return rep.pid;
 }
 
 int ctr_spawn(const struct shim *s, struct ctr *c, int *ret_errfd, struct diag *d)
 {
-	_cleanup_close_ int sync_r = -1, sync_w = -1, err_r = -1, err_w = -1;
+	_cleanup_close_ int sync_r = -1, sync_w = -1, err_r = -1, err_w = -1, cgfd = -1;
 	int p[2], outw[2] = { -1, -1 }, pidfd = -1, r;
+	const char *cgdir = NULL;
+	bool into = false;
 	struct clone_args ca = {
 		.flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_PIDFD,
 		.pidfd = (uint64_t)(uintptr_t)&pidfd,
@@ -337,8 +398,9 @@ int ctr_spawn(const struct shim *s, struct ctr *c, int *ret_errfd, struct diag *
 	if (r < 0)
 		return r;
 
+	cgfd = v2_cgroup_open(c->cgroups, &cgdir);
 	if (s->share_pid) {
-		pid = clone_into_pod_pidns(s, c, sync_r, err_w, outw[0], outw[1], d);
+		pid = clone_into_pod_pidns(s, c, sync_r, err_w, outw[0], outw[1], cgfd, &into, d);
 		if (pid > 0) {
 			pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
 			if (pidfd < 0) {
@@ -351,7 +413,7 @@ int ctr_spawn(const struct shim *s, struct ctr *c, int *ret_errfd, struct diag *
 		}
 	} else {
 		/* raw clone3 with no stack: fork semantics, the child is pid 1 of a new pid ns */
-		pid = syscall(SYS_clone3, &ca, sizeof(ca));
+		pid = clone3_into(&ca, cgfd, &into);
 		if (pid < 0)
 			pid = diag_fail(d, -errno, "clone3: %s", strerror(errno));
 		else if (pid == 0)
@@ -365,7 +427,10 @@ int ctr_spawn(const struct shim *s, struct ctr *c, int *ret_errfd, struct diag *
 		return (int)pid;
 	}
 
-	r = join_cgroups(c->cgroups, (pid_t)pid, d);
+	if (into)
+		log_pod(LOG_LVL_DEBUG, s->pod, "container %s: cloned into cgroup %s", c->name,
+			cgdir);
+	r = join_cgroups_but(c->cgroups, into ? cgdir : NULL, (pid_t)pid, d);
 	if (r >= 0 && write(sync_w, "1", 1) != 1)
 		r = diag_fail(d, -errno, "release container process: %s", strerror(errno));
 	if (r < 0) {
@@ -383,34 +448,131 @@ int ctr_spawn(const struct shim *s, struct ctr *c, int *ret_errfd, struct diag *
 	return 0;
 }
 
+/* ---- the pause process (share_pid) ---------------------------------------------------- */
+
+/* daemon/pause/pause.c, built freestanding (a few hundred bytes of static ELF) */
+static const unsigned char pause_elf[] = {
+#include "daemon/pause/tank-pause.inc"
+};
+
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U /* Linux 6.3; glibc 2.36 lacks it */
+#endif
+
+#define PAUSE_UID 65534 /* nobody */
+#define PAUSE_GID 65534
+
+/* The pause program in a sealed memfd, to be executed by fd: no host path leads to it. */
+static int pause_memfd(struct diag *d)
+{
+	_cleanup_close_ int fd = memfd_create("pause", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+	size_t off = 0;
+
+	if (fd < 0 && errno == EINVAL) /* before Linux 6.3: no MFD_EXEC, memfds are executable */
+		fd = memfd_create("pause", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return diag_fail(d, -errno, "pause: memfd: %s", strerror(errno));
+	while (off < sizeof(pause_elf)) {
+		ssize_t n = write(fd, pause_elf + off, sizeof(pause_elf) - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return diag_fail(d, -EIO, "pause: write memfd: %s", strerror(errno));
+		off += (size_t)n;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		return diag_fail(d, -errno, "pause: seal memfd: %s", strerror(errno));
+	return TAKE_FD(fd);
+}
+
+/*
+ * In the pause child (pid 1 of the new pid namespace, in a new mount namespace): put it in
+ * its cgroups (tankd limits them), confine it to nothing, then exec the pause program. It
+ * must not hand the pod anything of the host: its root is an empty read-only tmpfs, it is
+ * nobody without any capability, no_new_privs, under the default seccomp profile, with an
+ * empty environment and argv "pause"; executing from the memfd leaves no copy of the shim's
+ * memory (its config, paths, environment) in the process a container with SYS_PTRACE can
+ * inspect.
+ */
+static _Noreturn void pause_child(const struct shim *s, int memfd, int err_fd)
+{
+	static char *const argv[] = { "pause", NULL };
+	static char *const envp[] = { NULL };
+	int keep[] = { memfd, err_fd };
+	struct diag d = { 0 };
+	int r;
+
+	close_fds_except(keep, ARRAY_SIZE(keep));
+	signal(SIGPIPE, SIG_DFL);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		_exit(127);
+	/* its own cgroups (limits that bind whoever would take it over), then a cgroup
+	 * namespace rooted there */
+	r = join_cgroups(s->pause_cgroups, getpid(), &d);
+	if (r < 0)
+		child_fail(err_fd, &d, r);
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		child_fail(err_fd, &d,
+			   diag_fail(&d, -errno, "unshare cgroup ns: %s", strerror(errno)));
+	/* any host directory serves as the mount point: this mount namespace is ours alone */
+	r = rootfs_setup_empty(s->run_dir, &d);
+	if (r < 0)
+		child_fail(err_fd, &d, r);
+	r = rootfs_drop_privileges(PAUSE_UID, PAUSE_GID, &d);
+	if (r < 0)
+		child_fail(err_fd, &d, r);
+	if (s->pause_filter >= 0) {
+		r = rootfs_seccomp_install(&s->filters[s->pause_filter], &d);
+		if (r < 0)
+			child_fail(err_fd, &d, r);
+	}
+	syscall(SYS_execveat, memfd, "", argv, envp, AT_EMPTY_PATH);
+	child_fail(err_fd, &d, diag_fail(&d, -errno, "exec pause: %s", strerror(errno)));
+}
+
 /* share_pid: pid 1 of the pod's pid namespace, reaping what is orphaned there. */
 int pause_spawn(struct shim *s, struct diag *d)
 {
-	int pidfd = -1;
+	_cleanup_close_ int memfd = -1, err_r = -1, err_w = -1;
+	int pidfd = -1, p[2];
 	struct clone_args ca = {
-		.flags = CLONE_NEWPID | CLONE_PIDFD,
+		.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_PIDFD,
 		.pidfd = (uint64_t)(uintptr_t)&pidfd,
 		.exit_signal = SIGCHLD,
 	};
-	long pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	char buf[SHIM_ERRTEXT_MAX];
+	size_t len = 0;
+	long pid;
 
+	memfd = pause_memfd(d);
+	if (memfd < 0)
+		return memfd;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return diag_fail(d, -errno, "pipe: %s", strerror(errno));
+	err_r = p[0], err_w = p[1];
+	pid = syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid < 0)
 		return diag_fail(d, -errno, "clone3 (pod pid namespace): %s", strerror(errno));
-	if (pid == 0) {
-		sigset_t chld;
+	if (pid == 0)
+		pause_child(s, memfd, err_w);
+	close(TAKE_FD(err_w));
+	/* EOF alone: it exec'd; text: why it could not */
+	for (;;) {
+		ssize_t n = read(err_r, buf + len, sizeof(buf) - 1 - len);
 
-		close_fds_except(NULL, 0);
-		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		prctl(PR_SET_NAME, "tank-pause", 0, 0, 0);
-		sigemptyset(&chld);
-		sigaddset(&chld, SIGCHLD);
-		sigprocmask(SIG_SETMASK, &chld, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		for (;;) {
-			sigwaitinfo(&chld, NULL);
-			while (waitpid(-1, NULL, WNOHANG) > 0)
-				;
-		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || (len += (size_t)n) == sizeof(buf) - 1)
+			break;
+	}
+	buf[len] = '\0';
+	if (len > 0) {
+		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+		while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		close(pidfd);
+		return diag_fail(d, -EPERM, "pause process: %s", buf);
 	}
 	s->pause_pid = (pid_t)pid;
 	s->pause_pidfd = pidfd;

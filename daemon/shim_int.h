@@ -178,6 +178,7 @@ struct shim {
 	int dirfd;             /* run dir */
 	json_t *config;        /* parsed shim.json; containers borrow strings from it */
 	const char *pod, *uid, *hostname, *netns_path, *log_dir;
+	const char *seccomp_cache; /* directory of compiled seccomp programs shared by shims */
 	struct ctr *ctrs;
 	size_t n_ctrs;
 	uint64_t log_max_size;
@@ -190,6 +191,8 @@ struct shim {
 	bool host_network; /* network "host": the pod keeps the host's netns */
 	pid_t pause_pid;       /* share_pid: pid 1 of the pod's pid namespace */
 	int pause_pidfd;
+	int pause_filter;      /* share_pid: index into filters (capabilities 0) */
+	char **pause_cgroups;  /* share_pid: the pause's cgroup directories (may be empty) */
 	struct follower *followers;
 	struct session *dead_sessions;
 	struct execp *dead_execs;
@@ -216,8 +219,9 @@ struct follower {
 /* shim_ctr.c: processes. */
 
 /*
- * Start a container's first process: clone3(CLONE_NEWNS | CLONE_NEWPID | CLONE_PIDFD), place
- * it in its cgroups while it waits on a sync pipe, then release it. On success c->pid and
+ * Start a container's first process: clone3(CLONE_NEWNS | CLONE_NEWPID | CLONE_PIDFD, and
+ * CLONE_INTO_CGROUP of its v2 cgroup when it has one and the kernel takes it), place it in its
+ * other cgroups while it waits on a sync pipe, then release it. On success c->pid and
  * c->pidfd are set and *ret_errfd is the read end of the child's error pipe (non-blocking):
  * diag text then EOF = setup or exec failed; EOF alone = execve succeeded.
  */
@@ -248,7 +252,7 @@ void close_fds_except(int *keep, size_t n);
  * A message carrying a file descriptor (a pty master) puts it in *ret_fd when ret_fd is not
  * NULL (it is closed otherwise) and adds nothing to buf. */
 bool pipe_drain(int fd, char *buf, size_t cap, size_t *len, int *ret_fd);
-/* share_pid: make pid 1 of the pod's pid namespace. */
+/* share_pid: make pid 1 of the pod's pid namespace, confined (see shim_ctr.c). */
 int pause_spawn(struct shim *s, struct diag *d);
 
 /* shim_loop.c: the event loop and its connections. Init (epoll, signalfd) runs before the

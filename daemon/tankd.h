@@ -67,9 +67,15 @@ int config_set(struct tankd_config *c, const char *key, const char *value, struc
 enum cgroup_mode { CGROUP_V1, CGROUP_HYBRID, CGROUP_V2 };
 const char *cgroup_mode_name(enum cgroup_mode m);
 int cgroup_detect(const char *root, enum cgroup_mode *ret);
-/* Create the cgroup dirs of one container; *ret_dirs (strv) lists every leaf to join. */
+/* Create the cgroup dirs of one container, its devices restricted to the standard nodes (v1
+ * devices controller, a BPF device filter on v2); *ret_dirs (strv) lists every leaf to join. */
 int cgroup_create(const struct tankd_config *c, enum cgroup_mode m, const char *pod,
 		  const char *ctr, char ***ret_dirs, struct diag *d);
+/* share_pid: the pause process's cgroups, <pod>/_pause (never a container's name), with its
+ * devices restricted and one process, 16 MiB and 1% of a CPU at most. */
+#define CGROUP_PAUSE "_pause"
+int cgroup_create_pause(const struct tankd_config *c, enum cgroup_mode m, const char *pod,
+			char ***ret_dirs, struct diag *d);
 /* Set memory, cpu and pids limits on a container's cgroups (0 = unlimited), through whichever
  * hierarchy holds each controller. Used at create and for in-place updates. */
 int cgroup_set_limits(const struct tankd_config *c, enum cgroup_mode m, const char *pod,

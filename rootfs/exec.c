@@ -101,9 +101,9 @@ int rootfs_rlimit_from_name(const char *name)
 	return -EINVAL;
 }
 
-/* Install a compiled filter (no_new_privs is set). Here, not in seccomp.c: loading needs no
- * libseccomp, so what links exec.c alone does not pull it in. */
-static int seccomp_install(const struct rootfs_seccomp *f, struct diag *d)
+/* Here, not in seccomp.c: loading needs no libseccomp, so what links exec.c alone does not
+ * pull it in. */
+int rootfs_seccomp_install(const struct rootfs_seccomp *f, struct diag *d)
 {
 	struct sock_fprog prog = { .len = f->len, .filter = f->prog };
 
@@ -197,7 +197,7 @@ int rootfs_exec(const struct rootfs_process *proc, struct diag *d)
 		return diag_fail(d, -errno, "no_new_privs: %s", strerror(errno));
 	/* the last step: from here on only execve (allowed by every profile) runs */
 	if (p->seccomp && p->seccomp->len) {
-		r = seccomp_install(p->seccomp, d);
+		r = rootfs_seccomp_install(p->seccomp, d);
 		if (r < 0)
 			return r;
 	}
@@ -206,4 +206,25 @@ int rootfs_exec(const struct rootfs_process *proc, struct diag *d)
 		return diag_fail(d, -errno, "exec %s: %s", p->argv[0], strerror(errno));
 	}
 	return exec_path_search(p, d);
+}
+
+int rootfs_drop_privileges(uid_t uid, gid_t gid, struct diag *d)
+{
+	int r = caps_bound(0, d);
+
+	if (r < 0)
+		return r;
+	if (setgroups(0, NULL) < 0)
+		return diag_fail(d, -errno, "setgroups: %s", strerror(errno));
+	if (setresgid(gid, gid, gid) < 0)
+		return diag_fail(d, -errno, "setgid %u: %s", (unsigned)gid, strerror(errno));
+	if (setresuid(uid, uid, uid) < 0)
+		return diag_fail(d, -errno, "setuid %u: %s", (unsigned)uid, strerror(errno));
+	/* setuid to 0 keeps the sets, and no uid change clears the inheritable one */
+	r = caps_set(0, 0, d);
+	if (r < 0)
+		return r;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return diag_fail(d, -errno, "no_new_privs: %s", strerror(errno));
+	return 0;
 }

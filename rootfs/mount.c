@@ -304,8 +304,8 @@ static int overlay_mount(const struct rootfs_spec *s, int *ret_mfd, struct diag 
 		/* overlayfs refuses a single lower layer without upper ("at least 2 lowerdir are
 		 * needed"); a read-only recursive bind of that layer is the same view */
 		snprintf(what, sizeof(what), "bind %s on %s", s->lower_dirs[0], s->target);
-		return mount_clone(AT_FDCWD, s->lower_dirs[0], true, MOUNT_ATTR_RDONLY, what,
-				   ret_mfd, d);
+		return mount_clone(AT_FDCWD, s->lower_dirs[0], true,
+				   MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV, what, ret_mfd, d);
 	}
 	fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
 	if (fsfd < 0 || fsconfig(fsfd, FSCONFIG_SET_STRING, "source", "overlay", 0) < 0)
@@ -354,7 +354,9 @@ static int overlay_mount(const struct rootfs_spec *s, int *ret_mfd, struct diag 
 		fsctx_message(fsfd, kmsg, sizeof(kmsg));
 		return diag_fail(d, r, "%s: %s%s", what, strerror(-r), kmsg);
 	}
-	mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
+	/* nodev: device nodes of an image layer (unpacked with mknod) open nothing; /dev is a
+	 * tmpfs of our own on top */
+	mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
 	if (mfd < 0)
 		return diag_fail(d, -errno, "%s: fsmount: %s", what, strerror(errno));
 	*ret_mfd = mfd;
@@ -752,4 +754,27 @@ out:
 	if (ret_console)
 		*ret_console = con;
 	return 0;
+}
+
+int rootfs_setup_empty(const char *mountpoint, struct diag *d)
+{
+	static const struct mount_opt opts[] = { { "size", "4096" }, { "nr_inodes", "1" },
+						 { "mode", "0555" } };
+	_cleanup_close_ int mfd = -1, tfd = -1;
+	int r;
+
+	if (mount("", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return diag_fail(d, -errno, "make / rprivate: %s", strerror(errno));
+	r = mount_new("tmpfs", opts, ARRAY_SIZE(opts), MOUNT_ATTR_RDONLY | ATTR_NOSUID_NODEV_NOEXEC,
+		      "empty root", &mfd, d);
+	if (r < 0)
+		return r;
+	tfd = open(mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (tfd < 0)
+		return diag_fail(d, -errno, "empty root: open %s: %s", mountpoint, strerror(errno));
+	r = mount_attach(mfd, tfd, "empty root", d);
+	if (r < 0)
+		return r;
+	/* mfd is the root of the tmpfs, now attached */
+	return pivot(mfd, mountpoint, d);
 }

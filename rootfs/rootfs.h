@@ -43,7 +43,8 @@ struct rootfs_console {
 };
 
 /*
- * Make / rprivate; mount the overlay at target; mount /proc (nosuid,noexec,nodev), /dev (tmpfs
+ * Make / rprivate; mount the overlay at target (nodev: device nodes of the image open nothing;
+ * nosuid is left to the image); mount /proc (nosuid,noexec,nodev), /dev (tmpfs
  * with null, zero, full, random, urandom, tty, ptmx, fd/stdin/stdout/stderr links, /dev/pts
  * newinstance, /dev/shm 64 MiB, /dev/mqueue), /sys read-only with a read-only cgroup2 of the
  * caller's cgroup namespace at /sys/fs/cgroup; bind the /etc files; mount the volumes;
@@ -59,6 +60,14 @@ struct rootfs_console {
  */
 int rootfs_setup(const struct rootfs_spec *s, struct rootfs_console *ret_console,
 		 struct diag *d);
+
+/*
+ * Make the caller's root and cwd an empty read-only tmpfs (nosuid, nodev, noexec): / is made
+ * rprivate, the tmpfs is attached on mountpoint (an existing host directory: the caller must
+ * be in a mount namespace of its own, which this changes for good), pivot_root'ed into and
+ * the old root detached. For a process that must see nothing of any filesystem.
+ */
+int rootfs_setup_empty(const char *mountpoint, struct diag *d);
 
 /*
  * fs_open_in_root (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), retried on EAGAIN: the
@@ -99,6 +108,17 @@ struct rootfs_seccomp {
  */
 int rootfs_seccomp_compile(const uint64_t *caps, size_t n, struct rootfs_seccomp *ret,
 			   struct diag *d);
+/*
+ * The same programs through a cache of compiled programs in cache_dir (NULL: no cache, as
+ * rootfs_seccomp_compile): created 0700 when missing and used only when it belongs to us and
+ * nobody else may write it. A program is looked up by a key naming its inputs (capability set,
+ * architecture, libseccomp version, this executable, which carries the profile) in a 0600
+ * file of whole instructions (at most BPF_MAXINSNS; anything else is removed); those missing
+ * are compiled and written atomically. Lookup and compile run in one child. Cache errors only
+ * cost the compile.
+ */
+int rootfs_seccomp_get(const char *cache_dir, const uint64_t *caps, size_t n,
+		       struct rootfs_seccomp *ret, struct diag *d);
 void rootfs_seccomp_clear(struct rootfs_seccomp *f);
 
 /* ---- users (user.c) ----------------------------------------------------------------------- */
@@ -164,5 +184,16 @@ struct rootfs_process {
  * PATH=<path>" (or the step that failed).
  */
 int rootfs_exec(const struct rootfs_process *p, struct diag *d);
+
+/* Install a compiled seccomp filter on the caller (no_new_privs must be set, or CAP_SYS_ADMIN
+ * held). */
+int rootfs_seccomp_install(const struct rootfs_seccomp *f, struct diag *d);
+
+/*
+ * Become uid:gid with no supplementary groups and every capability set empty (bounding,
+ * effective, permitted, inheritable, ambient), then set no_new_privs: nothing the caller
+ * executes afterwards can gain a privilege.
+ */
+int rootfs_drop_privileges(uid_t uid, gid_t gid, struct diag *d);
 
 #endif

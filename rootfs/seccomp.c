@@ -1,4 +1,5 @@
-/* seccomp.c - the default seccomp profile (Docker's allowlist), compiled once per shim. */
+/* seccomp.c - the default seccomp profile (Docker's allowlist), compiled once per host (cached). */
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -213,8 +214,12 @@ static int compile_one(uint64_t caps, int fd)
 	return r;
 }
 
-int rootfs_seccomp_compile(const uint64_t *caps, size_t n, struct rootfs_seccomp *ret,
-			   struct diag *d)
+static int cache_produce(const char *cache_dir, const uint64_t *caps, size_t n, const int *fds);
+
+/* In a child: each program from the cache, or compiled, into fds[i]; only the BPF comes back,
+ * so neither libseccomp's nor libcrypto's state ever lives in the caller. */
+static int programs_get(const char *cache_dir, const uint64_t *caps, size_t n,
+			struct rootfs_seccomp *ret, struct diag *d)
 {
 	int fds[16], st, r = 0;
 	size_t made = 0;
@@ -235,12 +240,8 @@ int rootfs_seccomp_compile(const uint64_t *caps, size_t n, struct rootfs_seccomp
 		r = diag_fail(d, -errno, "seccomp: fork: %s", strerror(errno));
 		goto out;
 	}
-	if (pid == 0) {
-		for (size_t i = 0; i < n; i++)
-			if (compile_one(caps[i], fds[i]) < 0)
-				_exit(1);
-		_exit(0);
-	}
+	if (pid == 0)
+		_exit(cache_produce(cache_dir, caps, n, fds) < 0 ? 1 : 0);
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR) {
 			r = diag_fail(d, -errno, "seccomp: wait: %s", strerror(errno));
@@ -278,9 +279,177 @@ out:
 	return r;
 }
 
+int rootfs_seccomp_compile(const uint64_t *caps, size_t n, struct rootfs_seccomp *ret,
+			   struct diag *d)
+{
+	return programs_get(NULL, caps, n, ret, d);
+}
+
+int rootfs_seccomp_get(const char *cache_dir, const uint64_t *caps, size_t n,
+		       struct rootfs_seccomp *ret, struct diag *d)
+{
+	return programs_get(cache_dir, caps, n, ret, d);
+}
+
 void rootfs_seccomp_clear(struct rootfs_seccomp *f)
 {
 	free(f->prog);
 	f->prog = NULL;
 	f->len = 0;
+}
+
+/* ---- the cache of compiled programs -------------------------------------------------------- */
+
+/* Bump when the layout of a cache entry changes. */
+#define CACHE_REV "1"
+#define CACHE_FILE_MAX (BPF_MAXINSNS * sizeof(struct sock_filter))
+
+/*
+ * The cache key, as a file name that spells out everything a program depends on: the
+ * capability set, the native architecture, the libseccomp version, and the identity of the
+ * executable doing the compiling (device, inode, size, mtime), which carries the profile's
+ * tables and rules: a rebuilt or upgraded binary never uses an older program. Plain values
+ * rather than a digest: no collision to fear, readable with ls, and no crypto library mapped
+ * into every shim for it.
+ */
+static int cache_key(uint64_t caps, char *buf, size_t len)
+{
+	const struct scmp_version *v = seccomp_version();
+	struct stat exe;
+	int n;
+
+	if (!v || stat("/proc/self/exe", &exe) < 0)
+		return -EIO;
+	n = snprintf(buf, len,
+		     "v%s-caps%016llx-arch%08x-libseccomp%u.%u.%u-exe%llx.%llx.%llx.%lld.%09ld.bpf",
+		     CACHE_REV, (unsigned long long)caps, seccomp_arch_native(), v->major, v->minor,
+		     v->micro, (unsigned long long)exe.st_dev, (unsigned long long)exe.st_ino,
+		     (unsigned long long)exe.st_size, (long long)exe.st_mtim.tv_sec,
+		     exe.st_mtim.tv_nsec);
+	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+/* The cache directory (created 0700): ours and writable by no one else, or -EPERM. */
+static int cache_dir_open(const char *dir)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_uid != geteuid() || (st.st_mode & 077))
+		return -EPERM;
+	return TAKE_FD(fd);
+}
+
+/*
+ * A cached program: a regular file of ours, mode 0600, a whole number of instructions, at most
+ * BPF_MAXINSNS. Anything else is removed (it is rewritten after compiling) and -ENOENT.
+ */
+static int cache_load(int dirfd, const char *name, struct rootfs_seccomp *ret)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	void *prog;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 077) || st.st_size <= 0 || (size_t)st.st_size > CACHE_FILE_MAX ||
+	    st.st_size % sizeof(struct sock_filter)) {
+		unlinkat(dirfd, name, 0);
+		return -ENOENT;
+	}
+	prog = malloc((size_t)st.st_size);
+	if (!prog)
+		return -ENOMEM;
+	if (pread(fd, prog, (size_t)st.st_size, 0) != st.st_size) {
+		free(prog);
+		unlinkat(dirfd, name, 0);
+		return -ENOENT;
+	}
+	ret->prog = prog;
+	ret->len = (unsigned short)(st.st_size / sizeof(struct sock_filter));
+	return 0;
+}
+
+/* Write a program under name, atomically (a private temporary file renamed over it). */
+static int cache_store(int dirfd, const char *name, const struct rootfs_seccomp *f)
+{
+	char tmp[256];
+	size_t len = (size_t)f->len * sizeof(struct sock_filter);
+	int fd, r = 0;
+
+	snprintf(tmp, sizeof(tmp), ".%s.%d.tmp", name, (int)getpid());
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, f->prog, len) != (ssize_t)len)
+		r = -EIO;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+		r = -errno;
+	if (r < 0)
+		unlinkat(dirfd, tmp, 0);
+	return r;
+}
+
+/* Write all of buf to fd. */
+static int write_all(int fd, const void *buf, size_t len)
+{
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(fd, (const char *)buf + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -EIO;
+		off += (size_t)w;
+	}
+	return 0;
+}
+
+/* In the child: each program into fds[i], from the cache when it has it, else compiled (and
+ * then stored). A cache we cannot use safely is no cache. */
+static int cache_produce(const char *cache_dir, const uint64_t *caps, size_t n, const int *fds)
+{
+	_cleanup_close_ int dirfd = cache_dir ? cache_dir_open(cache_dir) : -EBADF;
+
+	for (size_t i = 0; i < n; i++) {
+		struct rootfs_seccomp f = { 0 };
+		char name[200];
+		struct stat sb;
+		bool cacheable = dirfd >= 0 && cache_key(caps[i], name, sizeof(name)) == 0;
+		int r;
+
+		if (cacheable) {
+			if (cache_load(dirfd, name, &f) == 0) {
+				r = write_all(fds[i], f.prog, (size_t)f.len * sizeof(struct sock_filter));
+				rootfs_seccomp_clear(&f);
+				if (r < 0)
+					return r;
+				continue;
+			}
+		}
+		r = compile_one(caps[i], fds[i]);
+		if (r < 0)
+			return r;
+		if (!cacheable || fstat(fds[i], &sb) < 0 || sb.st_size <= 0 ||
+		    (size_t)sb.st_size > CACHE_FILE_MAX || sb.st_size % sizeof(struct sock_filter))
+			continue;
+		f.prog = malloc((size_t)sb.st_size);
+		if (f.prog && pread(fds[i], f.prog, (size_t)sb.st_size, 0) == sb.st_size) {
+			f.len = (unsigned short)(sb.st_size / sizeof(struct sock_filter));
+			/* best effort: the next start compiles again when this fails */
+			cache_store(dirfd, name, &f);
+		}
+		rootfs_seccomp_clear(&f);
+	}
+	return 0;
 }

@@ -2,8 +2,13 @@
 # test_shim_security.sh - tank-shim alone: what an attacker inside a container sees (caps,
 # no_new_privs, seccomp, masked and read-only paths, mknod, mount, volume symlinks), users,
 # rlimits, umask, CRI logs with P/F records and rotation, the logs/attach/exec-tty/resize ops,
-# share_pid. Root. Needs `make build/tank-shim`, busybox-static, python3, gcc (static probe).
+# share_pid (what pid 1 shows), devices (nodes in the image, the devices cgroup and the BPF
+# device filter, the last through tankd with a umoci image). Root. Needs `make all`,
+# busybox-static, python3, gcc (static probe), umoci, jq, bpftool.
 set -u
+# tankd helpers (tk_start, tankctl) for the devices part; the functions below replace its
+# say/ok/check with the same meaning
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${TANK_BUILD:-$REPO/build}
@@ -14,6 +19,10 @@ CG_V1=/sys/fs/cgroup/pids/$PFX
 CG_V2=/sys/fs/cgroup/unified/$PFX
 CG_PA=/sys/fs/cgroup/unified/$PFX-pa
 CG_PB=/sys/fs/cgroup/unified/$PFX-pb
+CG_DEV=/sys/fs/cgroup/unified/$PFX-dev
+CG_PP1=/sys/fs/cgroup/pids/$PFX-pp
+CG_PP2=/sys/fs/cgroup/unified/$PFX-pp
+DEV_PIN=/sys/fs/bpf/$PFX-dev
 SHIM_PIDS=()
 pass=0
 fail=0
@@ -45,19 +54,21 @@ cleanup() {
 	for pid in "${SHIM_PIDS[@]}"; do
 		grep -q tank-shim "/proc/$pid/cmdline" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
 	done
-	for d in "$CG_V1" "$CG_V2" "$CG_PA" "$CG_PB"; do
+	for d in "$CG_V1" "$CG_V2" "$CG_PA" "$CG_PB" "$CG_DEV" "$CG_PP1" "$CG_PP2"; do
 		[ -f "$d/cgroup.procs" ] || continue
 		for pid in $(cat "$d/cgroup.procs"); do kill -KILL "$pid" 2>/dev/null; done
 	done
-	for f in /run/netns/"$PFX" /run/netns/"$PFX"-p; do
+	for f in /run/netns/"$PFX" /run/netns/"$PFX"-p /run/netns/"$PFX"-3; do
 		[ -e "$f" ] || continue
 		umount -l "$f" 2>/dev/null
 		rm -f "$f"
 	done
-	for d in "$CG_V1" "$CG_V2" "$CG_PA" "$CG_PB"; do
+	for d in "$CG_V1" "$CG_V2" "$CG_PA" "$CG_PB" "$CG_DEV" "$CG_PP1" "$CG_PP2"; do
 		[ -d "$d" ] && wait_for 5 rmdir "$d"
 	done
+	rm -f "$DEV_PIN"
 	if [ "${TANK_KEEP:-}" = 1 ]; then say "kept $T"; else rm -rf "$T"; fi
+	tk_cleanup
 }
 trap cleanup EXIT
 
@@ -85,6 +96,9 @@ audio:x:29:app,other
 video:x:44:other,app
 staff:x:50:other
 EOF
+# device nodes an image could carry: kvm, /dev/mem, a block device
+mknod "$L/tmp/kvm" c 10 232 && mknod "$L/tmp/mem" c 1 1 && mknod "$L/tmp/zram" b 253 0 || exit 1
+chmod 666 "$L/tmp/kvm" "$L/tmp/mem" "$L/tmp/zram"
 # symlinks an image could use to send a volume elsewhere: absolute, relative, into /proc
 ln -s "$T/escape-abs" "$L/vol-abs"
 ln -s "../../../../../../../../..$T/escape-rel" "$L/vol-rel"
@@ -118,7 +132,7 @@ echo "read only" >"$T/ro/marker"
 printf '127.0.0.1 localhost\n' >"$T/etc/hosts"
 echo sec >"$T/etc/hostname"
 echo "nameserver 198.18.0.1" >"$T/etc/resolv.conf"
-mkdir "$CG_V1" "$CG_V2" "$CG_PA" "$CG_PB" || exit 1
+mkdir "$CG_V1" "$CG_V2" "$CG_PA" "$CG_PB" "$CG_PP1" "$CG_PP2" || exit 1
 
 cat >"$T/client.py" <<'PY'
 # Test client for shim.sock: 4-byte big-endian length + JSON, fds via SCM_RIGHTS.
@@ -293,6 +307,7 @@ mkdir -p "$RUN"
 LOGGER='echo first; printf "%0300d\n" 0; printf partial; sleep 1.6; echo " end"; echo err >&2; for i in $(seq 0 399); do echo line-$i; done; printf tail-no-newline'
 cat >"$RUN/shim.json" <<JSON
 {"pod":"$PFX","hostname":"sec","netns_path":"/run/netns/$PFX","log_dir":"$T/logs",
+ "seccomp_cache":"$T/scache",
  "logs":{"max_size":8192,"max_files":3,"line_max":200},
  "containers":[
   $(container sec '["sleep","1000"]'),
@@ -333,12 +348,20 @@ R=$(start sec)
 SEC=$(jget "$R" 'd.get("pid", 0)')
 check "start sec ($R)" test "$SEC" -gt 0
 cp "/proc/$SEC/status" "$T/sec.status"
+check "born in its v2 cgroup (clone3 CLONE_INTO_CGROUP), joined its v1 one" sh -c \
+	"grep -q 'container sec: cloned into cgroup $CG_V2\$' '$RUN/shim.log' && grep -qx '0::/$PFX' /proc/$SEC/cgroup && grep -q ':pids:/$PFX\$' /proc/$SEC/cgroup"
 check "CapEff is the 11 defaults (800405fb)" test "$(st "$T/sec.status" CapEff)" = 00000000800405fb
 check "CapBnd is the same set" test "$(st "$T/sec.status" CapBnd)" = 00000000800405fb
 check "CapPrm too; CapInh and CapAmb empty" sh -c "[ $(st "$T/sec.status" CapPrm) = 00000000800405fb ] && [ $(st "$T/sec.status" CapInh) = 0000000000000000 ] && [ $(st "$T/sec.status" CapAmb) = 0000000000000000 ]"
 check "NoNewPrivs is 1" test "$(st "$T/sec.status" NoNewPrivs)" = 1
 check "Seccomp is 2 (filter)" test "$(st "$T/sec.status" Seccomp)" = 2
 check "rlimit NOFILE defaults to 1024:1024" sh -c "grep -q '^Max open files *1024 *1024' /proc/$SEC/limits"
+
+# ---- the seccomp cache: one program per capability set, compiled by the first shim ---------
+# sec, user, usergrp, nouser, vol, ...: the defaults; caps: its own set; userplus: defaults too
+check "seccomp cache: a 0700 directory of 0600 programs, whole instructions" sh -c \
+	"ls -la '$T/scache'; [ \$(stat -c %a '$T/scache') = 700 ] && n=\$(ls '$T/scache' | grep -c '^v1-caps[0-9a-f]\{16\}-.*\.bpf\$') && [ \$n -ge 2 ] && for f in '$T'/scache/*.bpf; do [ \$(stat -c %a \$f) = 600 ] && [ \$((\$(stat -c %s \$f) % 8)) = 0 ] || exit 1; done"
+ls -i "$T/scache" | sort >"$T/scache.1"
 
 # ---- what an attacker tries, from an exec (same caps and filter) ----------------------------
 R=$(ex sec 'grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status | tr -d "\t "')
@@ -357,6 +380,12 @@ check "masked paths read empty ($(tr '\n' ' ' <"$T/ex.out"))" sh -c "[ -s '$T/ex
 R=$(ex sec 'mknod /tmp/null c 1 3 2>&1 || echo MKNOD-FAILED; mount -t tmpfs none /tmp 2>&1 || echo MOUNT-FAILED; chroot / true && echo CHROOT-OK')
 check "mknod and mount fail, chroot (SYS_CHROOT) works" sh -c \
 	"grep -q MKNOD-FAILED '$T/ex.out' && grep -q MOUNT-FAILED '$T/ex.out' && grep -q CHROOT-OK '$T/ex.out'"
+R=$(ex sec 'for f in /tmp/kvm /tmp/mem /tmp/zram; do [ -c $f ] || [ -b $f ] || echo "$f: not a device node"; (: <$f) 2>&1; done')
+check "device nodes of the image (c 10:232, c 1:1, b 253:0) cannot be opened: the root is nodev" sh -c \
+	"cat '$T/ex.out'; [ \$(grep -c 'Permission denied' '$T/ex.out') = 3 ] && [ \$(wc -l <'$T/ex.out') = 3 ]"
+R=$(ex sec 'head -c 4 /dev/urandom | wc -c; head -c 4 /dev/zero | wc -c; echo x >/dev/null && echo null-ok; (: <>/dev/ptmx) && echo ptmx-ok; ls /dev/pts/ptmx; (: <>/dev/tty) 2>&1')
+check "/dev/null, zero, urandom, ptmx, pts work (/dev/tty: no controlling terminal, not refused)" sh -c \
+	"cat '$T/ex.out'; [ \"\$(head -n 5 '$T/ex.out' | tr '\n' ' ')\" = '4 4 null-ok ptmx-ok /dev/pts/ptmx ' ] && tail -n1 '$T/ex.out' | grep -q 'No such device or address'"
 R=$(ex sec 'readlink /proc/1/fd/1; readlink /proc/1/fd/2; readlink /proc/1/fd/0')
 check "the container's stdout/stderr are pipes (no log file to reach), stdin /dev/null" sh -c \
 	"cat '$T/ex.out' '$T/ex.err'; [ \"\$(head -n2 '$T/ex.out' | grep -c '^pipe:')\" = 2 ] && tail -n1 '$T/ex.out' | grep -qx /dev/null"
@@ -516,10 +545,11 @@ RUNP=$T/runp
 mkdir -p "$RUNP"
 cat >"$RUNP/shim.json" <<JSON
 {"pod":"$PFX-p","hostname":"shared","netns_path":"/run/netns/$PFX-p","log_dir":"$T/plogs",
- "share_pid":true,
+ "seccomp_cache":"$T/scache",
+ "share_pid":true, "pause_cgroups":["$CG_PP1","$CG_PP2"],
  "containers":[
   $(container pa '["sleep","1001"]' | sed "s|\"cgroups\":\[[^]]*\]|\"cgroups\":[\"$CG_PA\"]|"),
-  $(container pb '["sleep","1002"]' | sed "s|\"cgroups\":\[[^]]*\]|\"cgroups\":[\"$CG_PB\"]|")
+  $(container pb '["sleep","1002"]' ',"capabilities":{"add":["SYS_PTRACE"]}' | sed "s|\"cgroups\":\[[^]]*\]|\"cgroups\":[\"$CG_PB\"]|")
  ]}
 JSON
 READY=$(client spawn "$RUNP" "$SHIM")
@@ -532,13 +562,39 @@ PA=$(jget "$R" 'd.get("pid", 0)')
 R=$(start pb)
 PB=$(jget "$R" 'd.get("pid", 0)')
 check "both containers run" test "$PA" -gt 0 -a "$PB" -gt 0
+check "share_pid: each is born in its own v2 cgroup too" sh -c \
+	"grep -q 'container pa: cloned into cgroup $CG_PA\$' '$RUNP/shim.log' && grep -qx '0::/$PFX-pa' /proc/$PA/cgroup && grep -qx '0::/$PFX-pb' /proc/$PB/cgroup"
 check "they share one pid namespace, with separate mount namespaces" sh -c \
 	"[ \$(readlink /proc/$PA/ns/pid) = \$(readlink /proc/$PB/ns/pid) ] && [ \$(readlink /proc/$PA/ns/mnt) != \$(readlink /proc/$PB/ns/mnt) ]"
 check "the containers are the shim's children" sh -c \
 	"[ \$(ps -o ppid= -p $PA | tr -d ' ') = $SPIDP ] && [ \$(ps -o ppid= -p $PB | tr -d ' ') = $SPIDP ]"
 R=$(ex pb 'cat /proc/1/comm; ps -o args | grep -c "sleep 100[12]"')
 check "inside: pid 1 is the pod's pause, both sleeps are visible" sh -c \
-	"[ \"\$(tr '\n' ' ' <'$T/ex.out')\" = 'tank-pause 2 ' ]"
+	"[ \"\$(tr '\n' ' ' <'$T/ex.out')\" = 'pause 2 ' ]"
+# pb has SYS_PTRACE: what it can see of pid 1 must be nothing of the host
+R=$(ex pb 'ls -A /proc/1/root/ 2>&1 | sed "s/^/root:/"; ls -A /proc/1/cwd/ 2>&1 | sed "s/^/cwd:/"; echo "environ:$(cat /proc/1/environ 2>/dev/null | wc -c)"; echo "cmdline:$(tr "\0" " " </proc/1/cmdline)"; echo "exe:$(readlink /proc/1/exe)"; grep -E "^(Cap(Eff|Prm|Inh|Bnd|Amb)|NoNewPrivs|Seccomp|Uid):" /proc/1/status | tr -d " \t"; sed "s/^/cgroup:/" /proc/1/cgroup; sed "s/^/mnt:/" /proc/1/mountinfo')
+cp "$T/ex.out" "$T/pause.view"
+check "pid 1 (pause) with SYS_PTRACE: /proc/1/root and cwd are empty (no host /)" sh -c \
+	"cat '$T/pause.view'; ! grep -Eq '^(root|cwd):' '$T/pause.view' || ! grep -Ev '^(root|cwd):.*(Permission denied|Operation not permitted)' '$T/pause.view' | grep -Eq '^(root|cwd):'"
+check "pid 1: /proc/1/environ is empty, cmdline is 'pause', exe no host path" sh -c \
+	"grep -qx environ:0 '$T/pause.view' && grep -qx 'cmdline:pause ' '$T/pause.view' && grep -qx 'exe:/memfd:pause (deleted)' '$T/pause.view'"
+check "pid 1: no capabilities in any set, no_new_privs, seccomp filter, uid nobody" sh -c \
+	"for k in CapEff CapPrm CapInh CapBnd CapAmb; do grep -qx \$k:0000000000000000 '$T/pause.view' || exit 1; done; grep -qx NoNewPrivs:1 '$T/pause.view' && grep -qx Seccomp:2 '$T/pause.view' && grep -qx Uid:65534655346553465534 '$T/pause.view'"
+check "pid 1: its mounts are one read-only tmpfs at /, no host path" sh -c \
+	"[ \$(grep -c '^mnt:' '$T/pause.view') = 1 ] && grep -q '^mnt:[0-9]* [0-9]* [0-9:]* / / ro,.* - tmpfs ' '$T/pause.view' && ! grep -q '$T' '$T/pause.view'"
+PAUSE=$(pgrep -P "$SPIDP" -x pause)
+check "from the host: the pause ($PAUSE) has its own mount namespace, an empty root" sh -c \
+	"[ -n '$PAUSE' ] && [ \$(readlink /proc/$PAUSE/ns/mnt) != \$(readlink /proc/self/ns/mnt) ] && [ -z \"\$(ls -A /proc/$PAUSE/root/)\" ] && [ ! -s /proc/$PAUSE/environ ]"
+check "the pause is in its own cgroups (pause_cgroups), v1 and v2" sh -c \
+	"cat /proc/$PAUSE/cgroup; grep -q ':pids:/$PFX-pp\$' /proc/$PAUSE/cgroup && grep -qx '0::/$PFX-pp' /proc/$PAUSE/cgroup"
+R=$(ex pb 'sleep 0.3 & sleep 0.3 & exit 0')
+check "pause reaps the orphans of the pod (no zombie left in the pid namespace)" wait_for 5 sh -c \
+	"! ps -o stat=,args= --ppid '$PAUSE' | grep -q .; [ \$(ps -o pid= --ppid '$PAUSE' | wc -l) = 0 ]"
+check "a second shim reuses the cached program of the default set (same file, same inode)" sh -c \
+	"ls -i '$T/scache' | sort >'$T/scache.2'; comm -23 '$T/scache.1' '$T/scache.2' | tee /dev/stderr | grep -c . | grep -qx 0"
+R=$(ex pa 'grep ^Seccomp: /proc/self/status; probe')
+check "... and with it, the denied syscalls are still denied (personality, vsock, keyctl; clone3)" sh -c \
+	"cat '$T/ex.out'; grep -qx 'Seccomp:	2' '$T/ex.out' && grep -qx 'personality EPERM' '$T/ex.out' && grep -qx 'vsock EPERM' '$T/ex.out' && grep -qx 'keyctl EPERM' '$T/ex.out' && grep -qx 'clone3 ENOSYS' '$T/ex.out'"
 R=$(client req "$SOCK" '{"op":"stop","container":"pa","grace_ms":2000}')
 check "stopping pa: SIGTERM works (it is not pid 1 of its namespace) ($R)" \
 	test "$(jget "$R" 'd.get("signal")')" = 15
@@ -546,6 +602,86 @@ check "pb runs on" sh -c "kill -0 $PB"
 R=$(client req "$SOCK" '{"op":"destroy","grace_ms":500}')
 check "destroy the share_pid pod" test "$(jget "$R" 'd["ok"]')" = True
 check "its shim exits and pb is gone" wait_for 5 sh -c "! kill -0 $SPIDP 2>/dev/null && ! kill -0 $PB 2>/dev/null"
+
+# ---- a damaged cache entry is replaced, not used --------------------------------------------
+for f in "$T"/scache/*.bpf; do printf 'xyz' >>"$f"; done
+RUN3=$T/run3
+mkdir -p "$RUN3" "$T/logs3"
+cat >"$RUN3/shim.json" <<JSON
+{"pod":"$PFX-3","hostname":"three","netns_path":"/run/netns/$PFX-3","log_dir":"$T/logs3",
+ "seccomp_cache":"$T/scache",
+ "containers":[ $(container third '["probe"]' | sed "s|\"cgroups\":\[[^]]*\]|\"cgroups\":[]|") ]}
+JSON
+READY=$(client spawn "$RUN3" "$SHIM")
+SPID3=$(jget "$READY" 'd.get("pid", 0)' 2>/dev/null || echo 0)
+[ "${SPID3:-0}" -gt 0 ] && SHIM_PIDS+=("$SPID3")
+R=$(client req "$RUN3/shim.sock" '{"op":"start","container":"third"}')
+check "with every cached program damaged (size not whole instructions), a start works ($R)" \
+	wait_for 5 grep -q keyctl "$T/logs3/third.log"
+check "... its filter denies as before" sh -c \
+	"cut -d' ' -f4- '$T/logs3/third.log' | tee /dev/stderr | tr '\n' ' ' | grep -qx 'personality EPERM vsock EPERM clone3 ENOSYS keyctl EPERM '"
+check "... and the damaged entry it needed was rewritten whole" sh -c \
+	"n=0; for f in '$T'/scache/*.bpf; do [ \$((\$(stat -c %s \$f) % 8)) = 0 ] && n=\$((n + 1)); done; [ \$n -ge 1 ]"
+client req "$RUN3/shim.sock" '{"op":"destroy","grace_ms":500}' >/dev/null
+wait_for 5 sh -c "! kill -0 $SPID3 2>/dev/null"
+
+# ---- devices: the BPF device filter alone, on a v2 cgroup ----------------------------------
+# (on this hybrid host tankd applies both the v1 devices cgroup and this filter; here it is
+# the only restriction: the process stays in the v1 roots)
+mknod "$T/kvm" c 10 232 && mknod "$T/null" c 1 3 && mknod "$T/zram" b 253 0 || exit 1
+probe_dev() { for f in "$T/kvm" "$T/zram" "$T/null" /dev/urandom; do (: <"$f") 2>&1 | sed 's/.*: //'; done; }
+probe_dev >"$T/dev.before"
+check "without the filter, kvm and zram nodes are not refused by permission" sh -c \
+	"cat '$T/dev.before'; ! grep -q 'Operation not permitted' '$T/dev.before'"
+mkdir "$CG_DEV"
+check "load tank_dev.bpf.o and attach it to a v2 cgroup" sh -c \
+	"bpftool prog load '$BUILD/bpf/tank_dev.bpf.o' '$DEV_PIN' type cgroup/dev && bpftool cgroup attach '$CG_DEV' device pinned '$DEV_PIN' multi"
+export -f probe_dev
+export T
+bash -c "echo \$\$ >'$CG_DEV/cgroup.procs' && probe_dev" >"$T/dev.after" 2>&1
+check "in that cgroup: kvm and the block device EPERM, null and urandom open" sh -c \
+	"cat '$T/dev.after'; [ \"\$(tr '\n' ' ' <'$T/dev.after')\" = 'Operation not permitted Operation not permitted ' ]"
+
+# ---- devices through tankd: a umoci image with device nodes, unpacked by oci/unpack.c ----
+tk_start
+DI=$T/devimg
+umoci init --layout "$DI" && umoci new --image "$DI:1.0" && umoci unpack --image "$DI:1.0" "$T/devbun" >/dev/null || exit 1
+DR=$T/devbun/rootfs
+mkdir -p "$DR/bin" "$DR/etc" "$DR/tmp" "$DR/proc" "$DR/sys" "$DR/dev"
+cp /bin/busybox "$DR/bin/"
+for a in sh sleep cat head wc ls mknod echo; do ln -s busybox "$DR/bin/$a"; done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$DR/etc/passwd"
+mknod -m 666 "$DR/tmp/kvm" c 10 232 && mknod -m 666 "$DR/tmp/mem" c 1 1 && mknod -m 666 "$DR/tmp/zram" b 253 0 || exit 1
+umoci repack --image "$DI:1.0" "$T/devbun" >/dev/null && umoci config --image "$DI:1.0" --os linux --architecture amd64 --config.env PATH=/bin || exit 1
+DPOD=$TK_P-dev
+cat >"$T/dev.json" <<JSON
+{"name": "$DPOD", "network": "none", "share_pid": true,
+ "containers": [{"name": "c", "image": "oci:$DI:1.0", "command": ["sleep", "1000"], "stop_grace": "1s",
+                 "capabilities": {"add": ["MKNOD"]}}]}
+JSON
+check "apply a pod whose image carries device nodes (with CAP_MKNOD)" tankctl apply -f "$T/dev.json"
+check "it runs" tankctl wait pod "$DPOD" --for running --timeout 20s
+tankctl exec "$DPOD" -- sh -c 'for f in /tmp/kvm /tmp/mem /tmp/zram; do [ -c $f ] || [ -b $f ] || echo "$f: not a device node"; (: <$f) 2>&1; done' >"$T/dev.img" 2>&1
+check "tankd: the image's kvm, mem and block nodes were unpacked and cannot be opened" sh -c \
+	"cat '$T/dev.img'; [ \$(grep -Ec 'Permission denied|Operation not permitted' '$T/dev.img') = 3 ] && [ \$(wc -l <'$T/dev.img') = 3 ]"
+tankctl exec "$DPOD" -- sh -c 'mknod /dev/kvm2 c 10 232 2>&1; mknod /dev/sda2 b 8 0 2>&1; mknod /dev/null2 c 1 3 && echo x >/dev/null2 && echo null2-ok; head -c 4 /dev/urandom | wc -c' >"$T/dev.mknod" 2>&1
+check "tankd: mknod of kvm or a disk in /dev is refused by the device cgroup, of null allowed" sh -c \
+	"cat '$T/dev.mknod'; [ \$(grep -c 'Operation not permitted' '$T/dev.mknod') = 2 ] && grep -qx null2-ok '$T/dev.mknod' && grep -qx 4 '$T/dev.mknod'"
+if [ -d /sys/fs/cgroup/devices ]; then
+	check "v1 devices cgroup of the container lists only the standard devices" sh -c \
+		"sort '/sys/fs/cgroup/devices/$TK_CG/$DPOD/c/devices.list' | tr '\n' ' ' | tee /dev/stderr | grep -qx 'c 136:\\* rwm c 1:3 rwm c 1:5 rwm c 1:7 rwm c 1:8 rwm c 1:9 rwm c 5:0 rwm c 5:1 rwm c 5:2 rwm '"
+fi
+V2C=/sys/fs/cgroup/unified/$TK_CG/$DPOD/c
+[ -d "$V2C" ] || V2C=/sys/fs/cgroup/$TK_CG/$DPOD/c
+check "the BPF device filter (tank_dev) is attached to its v2 cgroup, once" sh -c \
+	"bpftool cgroup show '$V2C' | tee /dev/stderr | grep -c 'device.*tank_dev' | grep -qx 1"
+PCG=/sys/fs/cgroup/pids/$TK_CG/$DPOD/_pause
+if [ -d /sys/fs/cgroup/pids ]; then
+	check "share_pid through tankd: the pause sits alone in <pod>/_pause, pids.max 1" sh -c \
+		"[ \$(cat '$PCG/pids.max') = 1 ] && [ \$(wc -l <'$PCG/cgroup.procs') = 1 ] && [ \$(cat /proc/\$(cat '$PCG/cgroup.procs')/comm) = pause ]"
+fi
+check "delete the pod" tankctl delete pod "$DPOD" --wait
+check "its cgroups are gone, _pause included" sh -c "! ls -d /sys/fs/cgroup/*/'$TK_CG/$DPOD' /sys/fs/cgroup/unified/'$TK_CG/$DPOD' 2>/dev/null"
 
 say "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
