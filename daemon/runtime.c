@@ -1106,6 +1106,7 @@ static void adopt_one(struct tankd *t, const char *name)
 		if (nsfd >= 0 && net_pod_watch(t, p, nsfd) < 0)
 			log_pod(LOG_LVL_WARN, name, "cannot watch its netns for drift");
 	}
+	dp_pod_adopt(t, p);
 	event_emit(t, name, false, "Adopted", "shim pid %d, %s", (int)p->shim_pid,
 		pod_phase_name(p->phase));
 }

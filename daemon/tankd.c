@@ -462,6 +462,7 @@ int main(int argc, char **argv)
 	if (setup(&t) < 0)
 		return 1;
 	runtime_adopt_all(&t);
+	dp_sweep(&t);
 	seed_apply(&t);
 	tankd_nudge(&t);
 	while (!t.quit) {

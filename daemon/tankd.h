@@ -241,6 +241,10 @@ json_t *dp_traffic(struct tankd *t, struct pod *p);
 json_t *dp_flows(struct tankd *t, struct pod *p, size_t max);
 void dp_pod_deleted(const char *name, const char *uid);
 json_t *dp_deleted_traffic(struct tankd *t);
+/* An adopted pod: put back missing BPF attachments (policy first), report programs not ours. */
+void dp_pod_adopt(struct tankd *t, struct pod *p);
+/* After adoption: pins and map entries of pods tankd no longer knows go (totals kept). */
+void dp_sweep(struct tankd *t);
 
 /* ---- images (images.c) ---------------------------------------------------------------------- */
 

@@ -81,6 +81,42 @@ wait_for 10 pod_is "$POD" running
 c2=$(tankctl traffic "$POD" -o json | jq '.[0].ingress.packets')
 check "counters counted while tankd was down and continue" test "$c2" -gt "$c1"
 
+# links lost while tankd was down are put back at its start; a foreign tc program is reported
+# and left alone
+uid=$(tankctl get pod "$POD" -o json | jq -r .uid)
+hif=$(tankctl get pod "$POD" -o json | jq -r '.nics[0].host_ifname')
+cat >"$TK_T/foreign.c" <<'C'
+#include <linux/bpf.h>
+__attribute__((section("tc"), used)) int tk_foreign(struct __sk_buff *skb) { return -1; }
+char _license[] __attribute__((section("license"), used)) = "GPL";
+C
+clang -O2 -g -target bpf -I"/usr/include/$(gcc -dumpmachine)" -c "$TK_T/foreign.c" -o "$TK_T/foreign.o"
+tk_stop_tankd KILL
+for pin in "$TK_BPF/pods/$uid"/eth0_in "$TK_BPF/pods/$uid"/eth0_eg; do
+	bpftool link detach pinned "$pin" && rm -f "$pin"
+done
+H tc qdisc add dev "$hif" clsact
+check "a foreign tc program on the pod's host-side veth" H tc filter add dev "$hif" ingress bpf da obj "$TK_T/foreign.o" sec tc
+check "links detached: port 22 answers (no enforcement)" sh -c "nsenter --net=/run/netns/$TK_HOSTNS busybox nc -w 2 $IP 22 </dev/null | grep -q hi"
+tk_start_tankd
+wait_for 10 pod_is "$POD" running
+check "restart: port 22 dropped again" sh -c "! nsenter --net=/run/netns/$TK_HOSTNS busybox nc -w 2 $IP 22 </dev/null | grep -q hi"
+check "restart: port 80 still answers" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 3 http://$IP/ | grep -qx ok"
+check "restart: the links are pinned again" test -e "$TK_BPF/pods/$uid/eth0_in" -a -e "$TK_BPF/pods/$uid/eth0_eg"
+check "a DatapathRepaired event names the NIC" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $POD | grep -E 'DatapathRepaired .*missing on eth0'"
+fid=$(H tc -j filter show dev "$hif" ingress | jq -r '[.[] | select(.options.prog.id) | .options.prog.id][0]')
+check "a ForeignProgram warning names the device and program" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $POD | grep -E 'ForeignProgram .*$hif.*tc ingress has BPF program id $fid \(tk_foreign\)'"
+check "the foreign program is left in place" sh -c "nsenter --net=/run/netns/$TK_HOSTNS tc filter show dev $hif ingress | grep -q 'id $fid'"
+[ -n "${TK_DEBUG:-}" ] && { tankctl events "$POD" | grep -i foreign; H tc -j filter show dev "$hif" ingress; }
+H tc qdisc del dev "$hif" clsact
+
+# pins and map entries of a pod tankd no longer knows are swept at start (totals kept)
+tk_stop_tankd KILL
+mkdir "$TK_BPF/pods/tanktest-stale-uid"
+tk_start_tankd
+check "a stale pin directory is swept at start" wait_for 5 test ! -e "$TK_BPF/pods/tanktest-stale-uid"
+check "the live pod's pins are kept" test -e "$TK_BPF/pods/$uid/eth0_in"
+
 # deleted pods keep their final totals
 check "delete" tankctl delete pod "$POD" --wait
 check "traffic --deleted shows the final totals" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' traffic --deleted -o json | jq -e --arg p $POD '[.deleted[] | select(.name == \$p and .egress.bytes > 1048576)] | length == 1'"
