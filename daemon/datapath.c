@@ -7,15 +7,6 @@
 
 #include "daemon/tankd.h"
 
-#define DELETED_MAX 256
-
-/* Pods deleted lately (their final totals are tombstones in the datapath). */
-static struct {
-	char name[SPEC_NAME_MAX + 1];
-	char uid[TANK_POD_UID_MAX];
-} deleted[DELETED_MAX];
-static size_t n_deleted, next_deleted;
-
 static const char *const reason_text[TANK_REASON_MAX] = {
 	[TANK_REASON_RULE] = "rule",
 	[TANK_REASON_NO_POLICY] = "no policy",
@@ -137,6 +128,11 @@ int dp_policy_apply(struct tankd *t, struct pod *p, const struct pod_spec *spec,
 
 	if (!t->bpf || !p->slot)
 		return 0;
+	/* drop-event sampling and rate of the slot (config drop_events_*; 0: the defaults) */
+	r = np_bpf_events_limit_set(t->bpf, p->slot, t->cfg.drop_events_sample,
+				    t->cfg.drop_events_rate, t->cfg.drop_events_burst, d);
+	if (r < 0)
+		return r;
 	if (!spec->has_policy)
 		return np_bpf_policy_set(t->bpf, p->slot, NULL, d);
 	r = policy_from_spec(&spec->policy, &np, &buf);
@@ -394,32 +390,76 @@ json_t *dp_flows(struct tankd *t, struct pod *p, size_t max)
 
 /* ---- deleted pods ------------------------------------------------------------------------ */
 
-void dp_pod_deleted(const char *name, const char *uid)
+static int on_tomb(const char *uid, const struct tank_tomb *tomb, void *data)
 {
-	snprintf(deleted[next_deleted].name, sizeof(deleted[0].name), "%s", name);
-	snprintf(deleted[next_deleted].uid, sizeof(deleted[0].uid), "%s", uid ? uid : "");
-	next_deleted = (next_deleted + 1) % DELETED_MAX;
-	if (n_deleted < DELETED_MAX)
-		n_deleted++;
+	json_t *a = data;
+	char ts[40];
+
+	if (json_array_size(a) >= TANK_TOMBS_MAX)
+		return 0;
+	format_time_rfc3339(tomb->deleted_ms, ts, sizeof(ts));
+	json_array_append_new(a, json_pack("{s:s%,s:s,s:s,s:I,s:o,s:o}", "name", tomb->name,
+					   strnlen(tomb->name, sizeof(tomb->name)), "uid", uid,
+					   "deleted_at", ts, "deleted_ms",
+					   (json_int_t)tomb->deleted_ms, "ingress",
+					   totals_json(&tomb->dir[0]), "egress",
+					   totals_json(&tomb->dir[1])));
+	return 0;
 }
 
+static int tomb_cmp(const void *a, const void *b)
+{
+	long long x = json_int(*(json_t *const *)a, "deleted_ms", 0);
+	long long y = json_int(*(json_t *const *)b, "deleted_ms", 0);
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* From the pinned tombstone map, so a restart loses none; the newest deletion first. */
 json_t *dp_deleted_traffic(struct tankd *t)
 {
-	json_t *a = json_array();
+	json_t *all = json_array(), *out = json_array(), **v;
+	size_t n;
 
-	for (size_t i = 0; t->bpf && i < n_deleted; i++) {
-		struct tank_tomb tomb;
-		char ts[40];
+	if (!t->bpf || !all || !out)
+		goto done;
+	np_bpf_tombstones(t->bpf, on_tomb, all);
+	n = json_array_size(all);
+	v = calloc(n + 1, sizeof(*v));
+	for (size_t i = 0; v && i < n; i++)
+		v[i] = json_array_get(all, i);
+	if (v)
+		qsort(v, n, sizeof(*v), tomb_cmp);
+	for (size_t i = 0; v && i < n; i++)
+		json_array_append(out, v[i]);
+	free(v);
+done:
+	json_decref(all);
+	return out;
+}
 
-		if (np_bpf_tombstone_get(t->bpf, deleted[i].uid, false, &tomb) < 0)
-			continue;
-		format_time_rfc3339(tomb.deleted_ms, ts, sizeof(ts));
-		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:o,s:o}", "name", deleted[i].name,
-						   "uid", deleted[i].uid, "deleted_at", ts,
-						   "ingress", totals_json(&tomb.dir[0]), "egress",
-						   totals_json(&tomb.dir[1])));
-	}
-	return a;
+/* ---- configuration and global state ----------------------------------------------------- */
+
+void dp_config_apply(struct tankd *t)
+{
+	if (t->bpf)
+		np_bpf_tombstone_ttl_set(t->bpf, t->cfg.tombstone_ttl_ms);
+}
+
+/* For `tankctl info`: the datapath's global counters and settings. */
+json_t *dp_info(struct tankd *t)
+{
+	struct np_bpf_global g = { 0 };
+
+	if (!t->bpf || np_bpf_global_stats(t->bpf, &g, NULL) < 0)
+		return json_null();
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:I}", "flows_live",
+			 (json_int_t)g.flows_live, "flow_evictions", (json_int_t)g.flows_evicted,
+			 "flows_expired", (json_int_t)g.flows_expired, "events_sent",
+			 (json_int_t)g.ev_sent, "events_lost", (json_int_t)g.ev_lost,
+			 "events_suppressed", (json_int_t)g.ev_suppressed, "metrics",
+			 t->cfg.metrics_listen ? t->cfg.metrics_listen : "off", "tombstone_ttl_s",
+			 (json_int_t)(t->cfg.tombstone_ttl_ms / 1000));
 }
 
 /* ---- after a restart: attachments put back, stale state swept, foreign programs reported -- */
@@ -471,6 +511,9 @@ void dp_pod_adopt(struct tankd *t, struct pod *p)
 	if (!t->bpf || !p->slot || p->phase != PHASE_RUNNING || !(spec = stored_spec(t, p->name)))
 		return;
 	host = spec->net == NET_HOST;
+	/* the drop_events_* settings of this tankd's config */
+	np_bpf_events_limit_set(t->bpf, p->slot, t->cfg.drop_events_sample, t->cfg.drop_events_rate,
+				t->cfg.drop_events_burst, NULL);
 	netns = strdup_printf("%s/tank-%s", t->cfg.netns_dir, p->name);
 	nsfd = netns && p->n_nics ? np_netns_open(netns) : -1;
 	cg = host ? pod_cgroup_v2(t, p->name) : NULL;

@@ -931,7 +931,6 @@ void runtime_stop_done(struct tankd *t, struct pod *p, bool timed_out)
 		fs_rm_rf(dir);
 	if (p->delete_after_stop) {
 		net_pod_release(t, p->uid);
-		dp_pod_deleted(p->name, p->uid);
 		if (data)
 			fs_rm_rf(data);
 		if (logs)

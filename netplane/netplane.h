@@ -580,6 +580,10 @@ int np_bpf_events_poll(struct np_bpf *b, int (*cb)(const struct tank_event *, vo
  * whenever tombstones are written or read. get: -ENOENT when there is none; remove: read once. */
 void np_bpf_tombstone_ttl_set(struct np_bpf *b, uint64_t ttl_ms);
 int np_bpf_tombstone_get(struct np_bpf *b, const char *uid, bool remove, struct tank_tomb *ret);
+/* Every unexpired tombstone (kept in the pinned map, so also those of pods deleted before a
+ * restart), in no particular order; cb's negative return stops the walk and is returned. */
+int np_bpf_tombstones(struct np_bpf *b,
+		      int (*cb)(const char *uid, const struct tank_tomb *t, void *data), void *data);
 
 /* ---- netlink layer (inside netplane/; declared here for the unit tests) ----------------------
  *

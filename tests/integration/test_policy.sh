@@ -76,10 +76,45 @@ c1=$(tankctl traffic "$POD" -o json | jq '.[0].ingress.packets')
 tk_stop_tankd KILL
 check "tankd down: port 22 still dropped" sh -c "! nsenter --net=/run/netns/$TK_HOSTNS busybox nc -w 2 $IP 22 </dev/null | grep -q hi"
 check "tankd down: port 80 still answers" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 3 http://$IP/ | grep -qx ok"
+check "metrics are off by default" sh -c "! nsenter --net=/run/netns/$TK_HOSTNS curl -s --max-time 2 http://127.0.0.1:9464/metrics"
+# the metrics endpoint: a non-loopback address is refused, loopback serves
+TK_CONF_EXTRA="metrics_listen = 198.18.0.1:9464"
+tk_write_config
+check "a non-loopback metrics_listen is refused" sh -c "! timeout 20 nsenter --net=/run/netns/$TK_HOSTNS '$TK_BUILD/tankd' --config '$TK_T/tankd.conf' >'$TK_T/refused.log' 2>&1"
+check "it says why" grep -q "not a loopback address.*metrics_allow_remote" "$TK_T/refused.log"
+TK_CONF_EXTRA="metrics_listen = 127.0.0.1:9464
+tombstone_ttl = 2h
+drop_events_rate = 50
+drop_events_burst = 100"
+tk_write_config
 tk_start_tankd
 wait_for 10 pod_is "$POD" running
 c2=$(tankctl traffic "$POD" -o json | jq '.[0].ingress.packets')
 check "counters counted while tankd was down and continue" test "$c2" -gt "$c1"
+
+M() { nsenter --net="/run/netns/$TK_HOSTNS" curl -sf --max-time 3 "http://127.0.0.1:9464$1"; }
+# metrics bytes of the pod, summed over NIC, family and protocol, as `tankctl traffic` counts
+mbytes() { M /metrics | awk -v p="$POD" -v d="$1" 'index($0, "tank_pod_bytes_total{pod=\"" p "\"") == 1 && index($0, "direction=\"" d "\"") { s += $2 } END { print s + 0 }'; }
+bytes_match() {
+	local m t
+	m=$(mbytes egress)
+	t=$(tankctl traffic "$POD" -o json | jq '.[0].egress.bytes')
+	echo "metrics $m traffic $t"
+	[ "$m" -gt 1048576 ] && [ "$m" = "$t" ]
+}
+check "metrics: Prometheus text with HELP and TYPE" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf http://127.0.0.1:9464/metrics | grep -qx '# TYPE tank_pod_bytes_total counter'"
+M /metrics >"$TK_T/metrics.txt"
+for m in tank_pod_packets_total tank_pod_drops_total tank_policy_rule_hits_total tank_flow_evictions_total tank_events_lost_total tank_pods; do
+	check "metrics: $m" grep -q "^# HELP $m " "$TK_T/metrics.txt"
+done
+check "metrics: the running pod counted by phase" grep -qx 'tank_pods{phase="running"} 1' "$TK_T/metrics.txt"
+check "metrics: drops by reason" grep -qE "^tank_pod_drops_total\{pod=\"$POD\",nic=\"eth0\",direction=\"ingress\",reason=\"policy\"\} [1-9]" "$TK_T/metrics.txt"
+check "metrics: the pod's bytes match tankctl traffic" wait_for 5 bytes_match
+check "metrics: anything but /metrics is a 404" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9464/ | grep -qx 404"
+check "metrics: a silent client does not block tankd" sh -c "(nsenter --net=/run/netns/$TK_HOSTNS busybox nc 127.0.0.1 9464 & sleep 3; kill \$!) >/dev/null 2>&1 & '$TK_BUILD/tankctl' --socket '$TK_SOCK' get pods >/dev/null && nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 2 http://127.0.0.1:9464/metrics >/dev/null"
+slot=$(tankctl get pod "$POD" -o json | jq .slot)
+check "drop_events_rate/burst reach the pod's datapath config" sh -c "bpftool -j map dump pinned $TK_BPF/tank_cfg_v1 | jq -e --argjson s $slot '[.[].formatted | select(.key == \$s) | .value | select(.ev_rate == 50 and .ev_burst == 100)] | length == 1'"
+check "info: the datapath's global counters" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' info -o json | jq -e '.datapath.flow_evictions >= 0 and .datapath.events_lost >= 0 and .datapath.metrics == \"127.0.0.1:9464\" and .datapath.tombstone_ttl_s == 7200'"
 
 # links lost while tankd was down are put back at its start; a foreign tc program is reported
 # and left alone
@@ -107,7 +142,6 @@ check "a DatapathRepaired event names the NIC" sh -c "'$TK_BUILD/tankctl' --sock
 fid=$(H tc -j filter show dev "$hif" ingress | jq -r '[.[] | select(.options.prog.id) | .options.prog.id][0]')
 check "a ForeignProgram warning names the device and program" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $POD | grep -E 'ForeignProgram .*$hif.*tc ingress has BPF program id $fid \(tk_foreign\)'"
 check "the foreign program is left in place" sh -c "nsenter --net=/run/netns/$TK_HOSTNS tc filter show dev $hif ingress | grep -q 'id $fid'"
-[ -n "${TK_DEBUG:-}" ] && { tankctl events "$POD" | grep -i foreign; H tc -j filter show dev "$hif" ingress; }
 H tc qdisc del dev "$hif" clsact
 
 # pins and map entries of a pod tankd no longer knows are swept at start (totals kept)
@@ -120,4 +154,7 @@ check "the live pod's pins are kept" test -e "$TK_BPF/pods/$uid/eth0_in"
 # deleted pods keep their final totals
 check "delete" tankctl delete pod "$POD" --wait
 check "traffic --deleted shows the final totals" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' traffic --deleted -o json | jq -e --arg p $POD '[.deleted[] | select(.name == \$p and .egress.bytes > 1048576)] | length == 1'"
+tk_stop_tankd KILL
+tk_start_tankd
+check "traffic --deleted still has them after a restart" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' traffic --deleted -o json | jq -e --arg p $POD '[.deleted[] | select(.name == \$p and .egress.bytes > 1048576)] | length == 1'"
 tk_finish
