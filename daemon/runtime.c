@@ -720,7 +720,7 @@ void runtime_update(struct tankd *t, struct pod *p, json_t *rec)
 	for (size_t i = 0; r >= 0 && i < spec->n_containers; i++)
 		r = cgroup_set_limits(&t->cfg, t->cgroups, p->name, spec->containers[i].name,
 				      &spec->containers[i].limits, &d);
-	if (r >= 0 && p->n_nics)
+	if (r >= 0 && (p->n_nics || spec->net == NET_HOST))
 		r = dp_policy_apply(t, p, spec, &d);
 	if (r < 0) {
 		/* the old limits may be half replaced: a full replacement makes it whole */

@@ -2,8 +2,10 @@
 # test_policy.sh - per-pod policy as an operator sees it: a veth pod allowing 80/tcp in: port 80
 # answers, port 22 is dropped and an event names it, replies to the pod's own connections
 # pass, counted bytes match what was sent, `policy test` gives the datapath's verdict, audit
-# mode switches at runtime, top talkers, enforcement and counters while tankd is down, and a
-# deleted pod's final totals.
+# mode switches at runtime, top talkers, enforcement and counters while tankd is down, the
+# Prometheus endpoint, links lost while tankd was down put back at its start (and a foreign tc
+# program reported, not removed), stale pins swept, a host-network pod with a policy, and a
+# deleted pod's final totals, also after a restart.
 set -u
 . "$(dirname "$0")/lib.sh"
 SRV=
@@ -150,6 +152,45 @@ mkdir "$TK_BPF/pods/tanktest-stale-uid"
 tk_start_tankd
 check "a stale pin directory is swept at start" wait_for 5 test ! -e "$TK_BPF/pods/tanktest-stale-uid"
 check "the live pod's pins are kept" test -e "$TK_BPF/pods/$uid/eth0_in"
+
+# a host-network pod with a policy (object form): the cgroup programs filter its sockets
+HPOD="${TK_P}-hostpol"
+HIP=198.18.5.1
+H ip addr add "$HIP/32" dev lo
+hspec() { # allowed port
+	cat >"$TK_T/hostpol.json" <<JSON
+{"name": "$HPOD", "network": {"mode": "host", "policy": {"ingress": [{"from": ["198.18.0.0/15"], "ports": ["$1/tcp"]}]}},
+ "containers": [{"name": "web", "image": "oci:$TK_T/img:1.0", "stop_grace": "1s",
+   "command": ["sh", "-c", "mkdir -p /www && echo host-ok >/www/index.html && (while true; do echo hi | nc -l -p 18081; done &) && exec httpd -f -p $HIP:18080 -h /www"]}]}
+JSON
+}
+hspec 18080
+check "apply a host-network pod with a policy" tankctl apply -f "$TK_T/hostpol.json"
+check "host pod running" tankctl wait pod "$HPOD" --for running --timeout 30s
+wait_for 5 sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 1 http://$HIP:18080/"
+check "host pod: the allowed port answers" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 3 http://$HIP:18080/ | grep -qx host-ok"
+check "host pod: another port is dropped" sh -c "! nsenter --net=/run/netns/$TK_HOSTNS busybox nc -w 2 $HIP 18081 </dev/null | grep -q hi"
+check "host pod: a Dropped event names it" wait_for 5 sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $HPOD | grep -E 'Dropped .*dropped $HIP:[0-9]+ → $HIP:18081/tcp ingress \(no rule allows\)'"
+check "host pod: drops counted on its cgroup" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' traffic $HPOD -o json | jq -e '.[0].ingress.drops.policy.packets >= 1'"
+hpid=$(tankctl get pod "$HPOD" -o json | jq .status.pid)
+hspec 18081
+check "host pod: the policy changes in place" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' apply -f '$TK_T/hostpol.json' | grep -q configured"
+check "host pod: applied in place" wait_for 10 sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $HPOD | grep -q Updated"
+check "host pod: same process" test "$(tankctl get pod "$HPOD" -o json | jq .status.pid)" = "$hpid"
+check "host pod: now 18081 answers" sh -c "nsenter --net=/run/netns/$TK_HOSTNS busybox nc -w 2 $HIP 18081 </dev/null | grep -q hi"
+check "host pod: and 18080 is dropped" sh -c "! nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 2 http://$HIP:18080/"
+# its cgroup links lost while tankd was down: put back at start
+huid=$(tankctl get pod "$HPOD" -o json | jq -r .uid)
+tk_stop_tankd KILL
+for pin in "$TK_BPF/pods/$huid/@cgroup_in" "$TK_BPF/pods/$huid/@cgroup_eg"; do
+	bpftool link detach pinned "$pin" && rm -f "$pin"
+done
+check "host pod: links detached, 18080 answers" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 3 http://$HIP:18080/ | grep -qx host-ok"
+tk_start_tankd
+wait_for 10 pod_is "$HPOD" running
+check "host pod: after the restart 18080 is dropped again" sh -c "! nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 2 http://$HIP:18080/"
+check "host pod: a DatapathRepaired event names the cgroup" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $HPOD | grep -E 'DatapathRepaired .*missing on cgroup '"
+check "delete the host pod" tankctl delete pod "$HPOD" --wait
 
 # deleted pods keep their final totals
 check "delete" tankctl delete pod "$POD" --wait
