@@ -219,7 +219,7 @@ static void render(struct tankd *t, FILE *f)
 						reason_label(r), (unsigned long long)c->packets);
 				}
 	help(f, "tank_policy_rule_hits_total", "counter",
-	     "Packets a policy rule allowed (rule: its index + 1 in the direction's list).");
+	     "Packets of the opening direction a policy rule allowed (rule: its index + 1 in the direction's list).");
 	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; k < ps[i].st.n_hits; k++) {
 			fputs("tank_policy_rule_hits_total{pod=\"", f);
