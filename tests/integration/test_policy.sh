@@ -9,7 +9,8 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 SRV=
-cleanup() { [ -n "$SRV" ] && kill "$SRV" 2>/dev/null; tk_cleanup; }
+LAN="tanktest-${TK_ID}-lan"
+cleanup() { [ -n "$SRV" ] && kill "$SRV" 2>/dev/null; ip netns del "$LAN" 2>/dev/null; tk_cleanup; }
 trap cleanup EXIT
 tk_start
 "$TK_REPO/tools/mkimage-busybox.sh" "$TK_T/img" 1.0 >/dev/null || { not_ok "build image"; exit 1; }
@@ -191,6 +192,44 @@ wait_for 10 pod_is "$HPOD" running
 check "host pod: after the restart 18080 is dropped again" sh -c "! nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 2 http://$HIP:18080/"
 check "host pod: a DatapathRepaired event names the cgroup" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $HPOD | grep -E 'DatapathRepaired .*missing on cgroup '"
 check "delete the host pod" tankctl delete pod "$HPOD" --wait
+
+# a macvlan pod: its links live inside the pod netns; lost while tankd was down, put back
+ip netns add "$LAN"
+ip -n "$TK_HOSTNS" link add up0 type veth peer name lan0 netns "$LAN"
+ip -n "$TK_HOSTNS" link set up0 up
+ip -n "$LAN" link set lo up
+ip -n "$LAN" link set lan0 up
+ip -n "$LAN" addr add 198.18.12.1/24 dev lan0
+TK_CONF_EXTRA="$TK_CONF_EXTRA
+uplink = up0"
+tk_write_config
+tk_stop_tankd TERM
+tk_start_tankd
+MPOD="${TK_P}-mv"
+MIP=198.18.12.10
+cat >"$TK_T/mv.json" <<JSON
+{"name": "$MPOD", "network": {"nics": [{"name": "eth0", "mode": "macvlan", "parent": "auto", "ip": ["$MIP/24"]}],
+  "policy": {"ingress": [{"from": ["198.18.0.0/15"], "ports": ["80/tcp"]}]}},
+ "containers": [{"name": "web", "image": "oci:$TK_T/img:1.0", "stop_grace": "1s",
+   "command": ["sh", "-c", "mkdir -p /www && echo mv-ok >/www/index.html && (while true; do echo hi | nc -l -p 22; done &) && exec httpd -f -p 80 -h /www"]}]}
+JSON
+check "apply a macvlan pod with a policy" tankctl apply -f "$TK_T/mv.json"
+check "macvlan pod running" tankctl wait pod "$MPOD" --for running --timeout 30s
+wait_for 5 sh -c "ip netns exec $LAN curl -sf --max-time 1 http://$MIP/"
+check "macvlan pod: port 80 answers the LAN" sh -c "ip netns exec $LAN curl -sf --max-time 3 http://$MIP/ | grep -qx mv-ok"
+check "macvlan pod: port 22 dropped" sh -c "! ip netns exec $LAN busybox nc -w 2 $MIP 22 </dev/null | grep -q hi"
+muid=$(tankctl get pod "$MPOD" -o json | jq -r .uid)
+tk_stop_tankd KILL
+for pin in "$TK_BPF/pods/$muid/eth0_in" "$TK_BPF/pods/$muid/eth0_eg"; do
+	bpftool link detach pinned "$pin" && rm -f "$pin"
+done
+check "macvlan pod: links detached, port 22 answers" sh -c "ip netns exec $LAN busybox nc -w 2 $MIP 22 </dev/null | grep -q hi"
+tk_start_tankd
+wait_for 10 pod_is "$MPOD" running
+check "macvlan pod: after the restart port 22 is dropped again" sh -c "! ip netns exec $LAN busybox nc -w 2 $MIP 22 </dev/null | grep -q hi"
+check "macvlan pod: port 80 still answers" sh -c "ip netns exec $LAN curl -sf --max-time 3 http://$MIP/ | grep -qx mv-ok"
+check "macvlan pod: a DatapathRepaired event" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $MPOD | grep -E 'DatapathRepaired .*missing on eth0'"
+check "delete the macvlan pod" tankctl delete pod "$MPOD" --wait
 
 # deleted pods keep their final totals
 check "delete" tankctl delete pod "$POD" --wait
