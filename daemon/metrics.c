@@ -313,6 +313,8 @@ static void handle(struct tankd *t, struct mclient *c)
 
 static void client_event(struct tankd *t, struct mclient *c, uint32_t events)
 {
+	bool parsed = false;
+
 	if (!c->out && (events & EPOLLIN)) {
 		ssize_t n = read(c->fd, c->req + c->rlen, METRICS_REQ_MAX - c->rlen);
 
@@ -338,6 +340,19 @@ static void client_event(struct tankd *t, struct mclient *c, uint32_t events)
 			client_close(t, c);
 			return;
 		}
+		parsed = true; /* the first send is tried at once, below */
+	}
+	if (c->out && !parsed && (events & EPOLLIN) && !(events & EPOLLOUT)) {
+		/* more bytes while an answer larger than the socket buffer waits for room: read and
+		 * dropped (the watch is level-triggered); a client that closed its side meanwhile
+		 * is let go rather than polled for until it reads */
+		char scratch[512];
+		ssize_t n = read(c->fd, scratch, sizeof(scratch));
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			client_close(t, c);
+			return;
+		}
 	}
 	if (c->out && c->off < c->olen) {
 		ssize_t n = send(c->fd, c->out + c->off, c->olen - c->off, MSG_NOSIGNAL);
@@ -350,8 +365,17 @@ static void client_event(struct tankd *t, struct mclient *c, uint32_t events)
 		}
 		c->off += (size_t)n;
 	}
-	if ((c->out && c->off >= c->olen) || (events & (EPOLLHUP | EPOLLERR)))
+	if (c->out && c->off >= c->olen) {
+		/* what the client sent beyond the request is read first: closing a socket with
+		 * unread input resets the connection, which can cost the client our answer */
+		char scratch[4096];
+
+		for (int i = 0; i < 16 && read(c->fd, scratch, sizeof(scratch)) > 0; i++)
+			;
 		client_close(t, c);
+	} else if (events & (EPOLLHUP | EPOLLERR)) {
+		client_close(t, c);
+	}
 }
 
 static void accept_one(struct tankd *t)

@@ -114,6 +114,9 @@ check "metrics: the running pod counted by phase" grep -qx 'tank_pods{phase="run
 check "metrics: drops by reason" grep -qE "^tank_pod_drops_total\{pod=\"$POD\",nic=\"eth0\",direction=\"ingress\",reason=\"policy\"\} [1-9]" "$TK_T/metrics.txt"
 check "metrics: the pod's bytes match tankctl traffic" wait_for 5 bytes_match
 check "metrics: anything but /metrics is a 404" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9464/ | grep -qx 404"
+check "metrics: a request written by hand (then half-closed) gets its answer" sh -c "printf 'GET /metrics HTTP/1.0\r\n\r\n' | nsenter --net=/run/netns/$TK_HOSTNS busybox nc 127.0.0.1 9464 | grep -q '^tank_pods{phase=\"running\"} 1'"
+check "metrics: an oversized request is refused" sh -c "head -c 6000 /dev/zero | tr '\\0' a | nsenter --net=/run/netns/$TK_HOSTNS busybox nc 127.0.0.1 9464 | grep -q '^HTTP/1.0 431'"
+check "metrics: other methods are refused" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:9464/metrics | grep -qx 405"
 check "metrics: a silent client does not block tankd" sh -c "(nsenter --net=/run/netns/$TK_HOSTNS busybox nc 127.0.0.1 9464 & sleep 3; kill \$!) >/dev/null 2>&1 & '$TK_BUILD/tankctl' --socket '$TK_SOCK' get pods >/dev/null && nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 2 http://127.0.0.1:9464/metrics >/dev/null"
 slot=$(tankctl get pod "$POD" -o json | jq .slot)
 check "drop_events_rate/burst reach the pod's datapath config" sh -c "bpftool -j map dump pinned $TK_BPF/tank_cfg_v1 | jq -e --argjson s $slot '[.[].formatted | select(.key == \$s) | .value | select(.ev_rate == 50 and .ev_burst == 100)] | length == 1'"
