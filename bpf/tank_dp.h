@@ -625,7 +625,7 @@ static __always_inline void flow_touch(struct tk_state *s, struct tank_flow *f, 
 {
 	if (s->explain)
 		return;
-	/* Plain adds, not atomic ones (-10 ns a packet, bench_bpf_rules): the two directions
+	/* Plain adds, not atomic ones (~7 ns less a packet, bench_bpf_rules): the two directions
 	 * update different fields, and one direction of a flow runs on one CPU at a time (one
 	 * queue per flow hash), so a lost update needs the same flow and direction on two CPUs at
 	 * once. These are top-talker figures; the totals (tank_stats_v2) are per-CPU and exact. */
