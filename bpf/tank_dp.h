@@ -625,9 +625,13 @@ static __always_inline void flow_touch(struct tk_state *s, struct tank_flow *f, 
 {
 	if (s->explain)
 		return;
+	/* Plain adds, not atomic ones (~7 ns less a packet, bench_bpf_rules): the two directions
+	 * update different fields, and one direction of a flow runs on one CPU at a time (one
+	 * queue per flow hash), so a lost update needs the same flow and direction on two CPUs at
+	 * once. These are top-talker figures; the totals (tank_stats_v2) are per-CPU and exact. */
 	f->last = now;
-	__sync_fetch_and_add(&f->count[s->dir & 1].packets, 1);
-	__sync_fetch_and_add(&f->count[s->dir & 1].bytes, s->p.len);
+	f->count[s->dir & 1].packets++;
+	f->count[s->dir & 1].bytes += s->p.len;
 	if (s->p.tcp_flags & (TCP_FIN | TCP_RST))
 		f->flags |= TANK_FLOW_CLOSING;
 }

@@ -497,6 +497,7 @@ static json_t *op_info(struct tankd *t)
 	})));
 	json_object_set_new(reply, "data_dir", json_string(t->cfg.data_dir));
 	json_object_set_new(reply, "run_dir", json_string(t->cfg.run_dir));
+	json_object_set_new(reply, "datapath", dp_info(t));
 	return reply;
 }
 

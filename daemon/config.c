@@ -27,6 +27,7 @@ void config_defaults(struct tankd_config *c)
 	c->log_max_size = 10 << 20;
 	c->log_max_files = 5;
 	c->pull_parallel = 3;
+	c->tombstone_ttl_ms = 3600 * 1000;
 }
 
 void config_free(struct tankd_config *c)
@@ -53,6 +54,7 @@ void config_free(struct tankd_config *c)
 	}
 	free(c->registries);
 	free(c->auth_file);
+	free(c->metrics_listen);
 }
 
 /* registry.<host>.{insecure,ca_file,mirrors}: the host may contain dots and a port, so the
@@ -194,8 +196,51 @@ static int set_ms(uint64_t *slot, const char *key, const char *v, struct diag *d
 	return 0;
 }
 
+static int set_u32(uint32_t *slot, const char *key, const char *v, uint32_t max, struct diag *d)
+{
+	char *end;
+	unsigned long n = strtoul(v, &end, 10);
+
+	if (*end || !*v || n > max)
+		return diag_fail(d, -EINVAL, "%s: \"%s\" (a number 0..%u, 0: the default)", key, v,
+				 max);
+	*slot = (uint32_t)n;
+	return 0;
+}
+
+/* The BPF datapath's keys (metrics, tombstones, drop events); 1 when key is not one of them. */
+static int set_datapath(struct tankd_config *c, const char *key, const char *v, struct diag *d)
+{
+	if (!strcmp(key, "metrics_listen")) {
+		if (strlen(v) > 64)
+			return diag_fail(d, -EINVAL, "metrics_listen: longer than 64 characters");
+		free(c->metrics_listen);
+		c->metrics_listen = *v && strcmp(v, "off") ? strdup(v) : NULL;
+		return 0;
+	}
+	if (!strcmp(key, "metrics_allow_remote")) {
+		if (strcmp(v, "true") && strcmp(v, "false"))
+			return diag_fail(d, -EINVAL, "%s: \"%s\" (use true or false)", key, v);
+		c->metrics_allow_remote = !strcmp(v, "true");
+		return 0;
+	}
+	if (!strcmp(key, "tombstone_ttl"))
+		return set_ms(&c->tombstone_ttl_ms, key, v, d);
+	if (!strcmp(key, "drop_events_rate"))
+		return set_u32(&c->drop_events_rate, key, v, 1000000, d);
+	if (!strcmp(key, "drop_events_burst"))
+		return set_u32(&c->drop_events_burst, key, v, 1000000, d);
+	if (!strcmp(key, "drop_events_sample"))
+		return set_u32(&c->drop_events_sample, key, v, 1000000, d);
+	return 1;
+}
+
 int config_set(struct tankd_config *c, const char *key, const char *v, struct diag *d)
 {
+	int r = set_datapath(c, key, v, d);
+
+	if (r <= 0)
+		return r;
 	if (!strcmp(key, "data_dir"))
 		return set_path(&c->data_dir, key, v, d);
 	if (!strcmp(key, "run_dir"))
@@ -316,7 +361,9 @@ int config_set(struct tankd_config *c, const char *key, const char *v, struct di
 			 "backoff_max, backoff_reset, log_level, log_max_size, log_max_files, uplink, "
 			 "host_shim, dns, dns_domain, dns_listen, "
 			 "dns_upstream, pool.<name>.{subnet,gateway,range,dns,domain,reserve}, auth_file, "
-			 "pull_parallel, registry.<host>.{insecure,ca_file,mirrors})",
+			 "pull_parallel, registry.<host>.{insecure,ca_file,mirrors}, metrics_listen, "
+			 "metrics_allow_remote, tombstone_ttl, drop_events_rate, drop_events_burst, "
+			 "drop_events_sample)",
 			 key);
 }
 

@@ -1,19 +1,11 @@
 /* datapath.c - tankd's side of the BPF datapath: policies from specs, drop events, traffic,
  * flows, verdict explanations and the totals of deleted pods. */
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <string.h>
 
 #include "daemon/tankd.h"
-
-#define DELETED_MAX 256
-
-/* Pods deleted lately (their final totals are tombstones in the datapath). */
-static struct {
-	char name[SPEC_NAME_MAX + 1];
-	char uid[TANK_POD_UID_MAX];
-} deleted[DELETED_MAX];
-static size_t n_deleted, next_deleted;
 
 static const char *const reason_text[TANK_REASON_MAX] = {
 	[TANK_REASON_RULE] = "rule",
@@ -136,6 +128,11 @@ int dp_policy_apply(struct tankd *t, struct pod *p, const struct pod_spec *spec,
 
 	if (!t->bpf || !p->slot)
 		return 0;
+	/* drop-event sampling and rate of the slot (config drop_events_*; 0: the defaults) */
+	r = np_bpf_events_limit_set(t->bpf, p->slot, t->cfg.drop_events_sample,
+				    t->cfg.drop_events_rate, t->cfg.drop_events_burst, d);
+	if (r < 0)
+		return r;
 	if (!spec->has_policy)
 		return np_bpf_policy_set(t->bpf, p->slot, NULL, d);
 	r = policy_from_spec(&spec->policy, &np, &buf);
@@ -393,30 +390,216 @@ json_t *dp_flows(struct tankd *t, struct pod *p, size_t max)
 
 /* ---- deleted pods ------------------------------------------------------------------------ */
 
-void dp_pod_deleted(const char *name, const char *uid)
+static int on_tomb(const char *uid, const struct tank_tomb *tomb, void *data)
 {
-	snprintf(deleted[next_deleted].name, sizeof(deleted[0].name), "%s", name);
-	snprintf(deleted[next_deleted].uid, sizeof(deleted[0].uid), "%s", uid ? uid : "");
-	next_deleted = (next_deleted + 1) % DELETED_MAX;
-	if (n_deleted < DELETED_MAX)
-		n_deleted++;
+	json_t *a = data;
+	char ts[40];
+
+	if (json_array_size(a) >= TANK_TOMBS_MAX)
+		return 0;
+	format_time_rfc3339(tomb->deleted_ms, ts, sizeof(ts));
+	json_array_append_new(a, json_pack("{s:s%,s:s,s:s,s:I,s:o,s:o}", "name", tomb->name,
+					   strnlen(tomb->name, sizeof(tomb->name)), "uid", uid,
+					   "deleted_at", ts, "deleted_ms",
+					   (json_int_t)tomb->deleted_ms, "ingress",
+					   totals_json(&tomb->dir[0]), "egress",
+					   totals_json(&tomb->dir[1])));
+	return 0;
 }
 
+static int tomb_cmp(const void *a, const void *b)
+{
+	long long x = json_int(*(json_t *const *)a, "deleted_ms", 0);
+	long long y = json_int(*(json_t *const *)b, "deleted_ms", 0);
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* From the pinned tombstone map, so a restart loses none; the newest deletion first. */
 json_t *dp_deleted_traffic(struct tankd *t)
 {
-	json_t *a = json_array();
+	json_t *all = json_array(), *out = json_array(), **v;
+	size_t n;
 
-	for (size_t i = 0; t->bpf && i < n_deleted; i++) {
-		struct tank_tomb tomb;
-		char ts[40];
+	if (!t->bpf || !all || !out)
+		goto done;
+	np_bpf_tombstones(t->bpf, on_tomb, all);
+	n = json_array_size(all);
+	v = calloc(n + 1, sizeof(*v));
+	for (size_t i = 0; v && i < n; i++)
+		v[i] = json_array_get(all, i);
+	if (v)
+		qsort(v, n, sizeof(*v), tomb_cmp);
+	for (size_t i = 0; v && i < n; i++)
+		json_array_append(out, v[i]);
+	free(v);
+done:
+	json_decref(all);
+	return out;
+}
 
-		if (np_bpf_tombstone_get(t->bpf, deleted[i].uid, false, &tomb) < 0)
-			continue;
-		format_time_rfc3339(tomb.deleted_ms, ts, sizeof(ts));
-		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:o,s:o}", "name", deleted[i].name,
-						   "uid", deleted[i].uid, "deleted_at", ts,
-						   "ingress", totals_json(&tomb.dir[0]), "egress",
-						   totals_json(&tomb.dir[1])));
+/* ---- configuration and global state ----------------------------------------------------- */
+
+void dp_config_apply(struct tankd *t)
+{
+	if (t->bpf)
+		np_bpf_tombstone_ttl_set(t->bpf, t->cfg.tombstone_ttl_ms);
+}
+
+/* For `tankctl info`: the datapath's global counters and settings. */
+json_t *dp_info(struct tankd *t)
+{
+	struct np_bpf_global g = { 0 };
+
+	if (!t->bpf || np_bpf_global_stats(t->bpf, &g, NULL) < 0)
+		return json_null();
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:I}", "flows_live",
+			 (json_int_t)g.flows_live, "flow_evictions", (json_int_t)g.flows_evicted,
+			 "flows_expired", (json_int_t)g.flows_expired, "events_sent",
+			 (json_int_t)g.ev_sent, "events_lost", (json_int_t)g.ev_lost,
+			 "events_suppressed", (json_int_t)g.ev_suppressed, "metrics",
+			 t->cfg.metrics_listen ? t->cfg.metrics_listen : "off", "tombstone_ttl_s",
+			 (json_int_t)(t->cfg.tombstone_ttl_ms / 1000));
+}
+
+/* ---- after a restart: attachments put back, stale state swept, foreign programs reported -- */
+
+/* A host-network pod's v2 cgroup (where its cgroup_skb links are), as net_pod_setup_host
+ * makes it; NULL when this host has no v2 hierarchy. */
+static char *pod_cgroup_v2(struct tankd *t, const char *pod)
+{
+	if (t->cgroups == CGROUP_V1)
+		return NULL;
+	return strdup_printf(t->cgroups == CGROUP_V2 ? "%s/%s/%s" : "%s/unified/%s/%s",
+			     t->cfg.cgroup_root, t->cfg.cgroup_name, pod);
+}
+
+static void foreign_report(struct tankd *t, struct pod *p, const char *where,
+			   const struct np_bpf_prog_ref *f, int n)
+{
+	for (int i = 0; i < n; i++)
+		event_emit(t, p->name, true, "ForeignProgram",
+			   "%s: %s has BPF program id %u (%s) that is not tank's; left in place",
+			   where, f[i].hook, f[i].prog_id, f[i].name[0] ? f[i].name : "no name");
+}
+
+/* What the pod's spec says, from the store (adoption runs before the first pass gives the
+ * pod its record); NULL when it has none (deleted while tankd was down: torn down soon). */
+static struct pod_spec *stored_spec(struct tankd *t, const char *name)
+{
+	_cleanup_json_ json_t *rec = NULL;
+	struct pod_spec *spec = NULL;
+
+	if (t->store->ops->get(t->store, name, &rec, NULL) < 0 ||
+	    spec_parse(json_object_get(rec, "spec"), &spec, NULL, NULL) < 0)
+		return NULL;
+	return spec;
+}
+
+void dp_pod_adopt(struct tankd *t, struct pod *p)
+{
+	_cleanup_free_ char *netns = NULL, *cg = NULL;
+	_cleanup_close_ int nsfd = -1;
+	struct np_bpf_prog_ref f[8];
+	struct pod_spec *spec;
+	char missing[256] = "";
+	size_t len = 0;
+	struct diag d = { 0 };
+	bool host;
+	int r;
+
+	if (!t->bpf || !p->slot || p->phase != PHASE_RUNNING || !(spec = stored_spec(t, p->name)))
+		return;
+	host = spec->net == NET_HOST;
+	/* the drop_events_* settings of this tankd's config */
+	np_bpf_events_limit_set(t->bpf, p->slot, t->cfg.drop_events_sample, t->cfg.drop_events_rate,
+				t->cfg.drop_events_burst, NULL);
+	netns = strdup_printf("%s/tank-%s", t->cfg.netns_dir, p->name);
+	nsfd = netns && p->n_nics ? np_netns_open(netns) : -1;
+	cg = host ? pod_cgroup_v2(t, p->name) : NULL;
+	/* what is missing, and programs not ours on the pod's hooks */
+	for (size_t i = 0; i < p->n_nics; i++) {
+		struct pod_nic *n = &p->nics[i];
+		bool in_pod = n->parent[0] != '\0'; /* macvlan: hooked inside the pod netns */
+		int ifindex = in_pod ? n->pod_ifindex : (int)if_nametoindex(n->host_ifname);
+
+		if (ifindex <= 0 || (in_pod && nsfd < 0))
+			continue; /* the device is gone: the drift monitor and the next pass see to it */
+		n->host_ifindex = in_pod ? 0 : ifindex;
+		r = np_bpf_nic_check(t->bpf, p->uid, n->name, in_pod ? nsfd : -1, ifindex, NULL);
+		if (r == 0 && len < sizeof(missing))
+			len += (size_t)snprintf(missing + len, sizeof(missing) - len, "%s%s",
+						len ? ", " : "", n->name);
+		r = np_bpf_foreign_nic(t->bpf, in_pod ? nsfd : -1, ifindex, f, ARRAY_SIZE(f), NULL);
+		if (r > 0) {
+			_cleanup_free_ char *where = strdup_printf(
+				"nic %s (%s%s)", n->name, in_pod ? "in the pod netns: " : "host side ",
+				in_pod ? n->name : n->host_ifname);
+
+			foreign_report(t, p, where ? where : n->name, f, r);
+		}
 	}
-	return a;
+	if (cg) {
+		if (np_bpf_cgroup_check(t->bpf, p->uid, cg, NULL) == 0)
+			snprintf(missing, sizeof(missing), "cgroup %s", cg);
+		r = np_bpf_foreign_cgroup(t->bpf, cg, f, ARRAY_SIZE(f), NULL);
+		if (r > 0)
+			foreign_report(t, p, cg, f, r);
+	}
+	if (!missing[0])
+		goto out;
+	/* the policy first, then the links (each attach keeps what is still in place) */
+	r = np_bpf_pod_register(t->bpf, p->slot, p->name, p->uid, &d);
+	if (r >= 0)
+		r = dp_policy_apply(t, p, spec, &d);
+	for (size_t i = 0; r >= 0 && i < p->n_nics; i++) {
+		struct pod_nic *n = &p->nics[i];
+
+		if (n->parent[0] && nsfd >= 0 && n->pod_ifindex > 0)
+			r = np_bpf_macvlan_attach(t->bpf, p->uid, n->name, p->slot, nsfd,
+						  n->pod_ifindex, &d);
+		else if (!n->parent[0] && n->host_ifindex > 0)
+			r = np_bpf_veth_attach(t->bpf, p->uid, n->name, p->slot, n->host_ifindex,
+					       &d);
+	}
+	if (r >= 0 && cg)
+		r = np_bpf_cgroup_attach(t->bpf, p->uid, p->slot, cg, &d);
+	if (r < 0)
+		event_emit(t, p->name, true, "DatapathRepairFailed",
+			   "BPF programs missing on %s; putting them back failed: %s", missing,
+			   diag_text(&d, r));
+	else
+		event_emit(t, p->name, true, "DatapathRepaired",
+			   "BPF programs were missing on %s (enforcement was off); re-attached with "
+			   "the pod's policy",
+			   missing);
+out:
+	pod_spec_free(spec);
+}
+
+void dp_sweep(struct tankd *t)
+{
+	struct np_bpf_sweep_stats st;
+	const char **uids;
+	struct diag d = { 0 };
+	size_t n = 0;
+
+	if (!t->bpf)
+		return;
+	for (struct pod *p = t->pods; p; p = p->next)
+		n++;
+	uids = calloc(n + 1, sizeof(*uids));
+	if (!uids)
+		return;
+	n = 0;
+	for (struct pod *p = t->pods; p; p = p->next)
+		if (p->uid && p->uid[0])
+			uids[n++] = p->uid;
+	if (np_bpf_sweep(t->bpf, uids, n, &st, &d) < 0)
+		log_warn("BPF: sweeping stale state: %s", diag_text(&d, d.err));
+	if (st.slots || st.pin_dirs || st.ifs || st.cgs)
+		log_info("BPF: swept state of pods tankd no longer knows: %u slots (totals kept as "
+			 "tombstones), %u pin directories, %u interface and %u cgroup entries",
+			 st.slots, st.pin_dirs, st.ifs, st.cgs);
+	free(uids);
 }

@@ -840,7 +840,7 @@ void runtime_update(struct tankd *t, struct pod *p, json_t *rec)
 	for (size_t i = 0; r >= 0 && i < spec->n_containers; i++)
 		r = cgroup_set_limits(&t->cfg, t->cgroups, p->name, spec->containers[i].name,
 				      &spec->containers[i].limits, &d);
-	if (r >= 0 && p->n_nics)
+	if (r >= 0 && (p->n_nics || spec->net == NET_HOST))
 		r = dp_policy_apply(t, p, spec, &d);
 	if (r < 0) {
 		/* the old limits may be half replaced: a full replacement makes it whole */
@@ -1078,7 +1078,6 @@ void runtime_stop_done(struct tankd *t, struct pod *p, bool timed_out)
 		fs_rm_rf(dir);
 	if (p->delete_after_stop) {
 		net_pod_release(t, p->uid);
-		dp_pod_deleted(p->name, p->uid);
 		if (data)
 			fs_rm_rf(data);
 		if (logs)
@@ -1282,6 +1281,7 @@ static void adopt_one(struct tankd *t, const char *name)
 		if (nsfd >= 0 && net_pod_watch(t, p, nsfd) < 0)
 			log_pod(LOG_LVL_WARN, name, "cannot watch its netns for drift");
 	}
+	dp_pod_adopt(t, p);
 	event_emit(t, name, false, "Adopted", "shim pid %d, %s", (int)p->shim_pid,
 		pod_phase_name(p->phase));
 }

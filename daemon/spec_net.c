@@ -947,6 +947,20 @@ static const struct spec_field network_fields[] = {
 	{ "policy", p_policy, NULL },
 };
 
+static void p_net_mode(struct spec_ctx *c, const json_t *v, void *t)
+{
+	static const char *const names[] = { "host" };
+
+	(void)t; /* the mode was seen before the walk; this reports a bad one at its path */
+	spec_get_enum(c, v, names, ARRAY_SIZE(names), "network mode");
+}
+
+/* {"mode": "host", "policy": {...}}: the host's netns, filtered by cgroup_skb programs. */
+static const struct spec_field host_fields[] = {
+	{ "mode", p_net_mode, NULL },
+	{ "policy", p_policy, NULL },
+};
+
 void spec_parse_network(struct spec_ctx *c, const json_t *v, void *t)
 {
 	struct pod_spec *s = t;
@@ -960,13 +974,18 @@ void spec_parse_network(struct spec_ctx *c, const json_t *v, void *t)
 			s->net = NET_HOST;
 		else
 			spec_err(c,
-				 "%s: unknown network (use \"none\", \"host\" or an object "
-				 "{nics, dns, policy})",
+				 "%s: unknown network (use \"none\", \"host\", an object "
+				 "{nics, dns, policy} or {mode: \"host\", policy})",
 				 spec_quote(c, m));
+	} else if (json_is_object(v) && json_object_get(v, "mode")) {
+		s->net = NET_HOST;
+		SPEC_WALK(c, v, host_fields, s);
 	} else if (json_is_object(v)) {
 		s->net = NET_NICS;
 		SPEC_WALK(c, v, network_fields, s);
 	} else {
-		spec_err_type(c, v, "\"none\", \"host\" or an object {nics, dns, policy}");
+		spec_err_type(c, v,
+			      "\"none\", \"host\", an object {nics, dns, policy} or {mode: \"host\", "
+			      "policy}");
 	}
 }

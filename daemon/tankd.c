@@ -14,6 +14,7 @@
 #endif
 
 #include "daemon/api.h"
+#include "daemon/metrics.h"
 #include "daemon/tankd.h"
 
 /*
@@ -198,6 +199,9 @@ static void dispatch(struct tankd *t, struct epoll_event *ev)
 		break;
 	case W_SHIM_DESTROY:
 		runtime_stop_done(t, p, false);
+		break;
+	case W_METRICS:
+		metrics_event(t, w->ptr, ev->events);
 		break;
 	}
 }
@@ -416,6 +420,14 @@ static int setup(struct tankd *t)
 	}
 	if (np_bpf_events_fd(t->bpf) >= 0 && loop_add(t, np_bpf_events_fd(t->bpf), W_BPFEV, NULL) < 0)
 		log_warn("BPF drop events will not be reported (cannot watch the ring buffer)");
+	dp_config_apply(t);
+	r = metrics_open(t, &d);
+	if (r < 0) {
+		log_error("%s", diag_text(&d, r));
+		return r;
+	}
+	if (r > 0)
+		log_info("metrics: http://%s/metrics", t->cfg.metrics_listen);
 	log_info("tankd %s: data %s, run %s, socket %s, cgroups %s, BPF %s at %s", TANK_VERSION,
 		 t->cfg.data_dir, t->cfg.run_dir, t->cfg.socket_path, cgroup_mode_name(t->cgroups),
 		 np_bpf_attach_mode(t->bpf), t->cfg.bpf_dir);
@@ -464,6 +476,7 @@ int main(int argc, char **argv)
 	if (setup(&t) < 0)
 		return 1;
 	runtime_adopt_all(&t);
+	dp_sweep(&t);
 	seed_apply(&t);
 	tankd_nudge(&t);
 	while (!t.quit) {

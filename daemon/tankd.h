@@ -52,6 +52,11 @@ struct tankd_config {
 	size_t n_registries;
 	char *auth_file;          /* NULL: /etc/tank/auth.json, then ~/.docker/config.json */
 	unsigned int pull_parallel; /* blobs at once per pull */
+	/* BPF datapath (datapath.c) and the metrics endpoint (metrics.c) */
+	char *metrics_listen;       /* "127.0.0.1:9464"; NULL: no endpoint */
+	bool metrics_allow_remote;  /* a non-loopback metrics_listen is refused without it */
+	uint64_t tombstone_ttl_ms;  /* a deleted pod's totals are kept this long */
+	uint32_t drop_events_rate, drop_events_burst, drop_events_sample; /* 0: defaults */
 };
 
 const struct np_ipam_pool *config_pool(const struct tankd_config *c, const char *name);
@@ -183,7 +188,7 @@ struct tankd {
 /* ---- event loop registrations -------------------------------------------------------------- */
 
 enum watch_kind { W_LISTEN, W_SIGNAL, W_TIMER, W_CLIENT, W_SHIM_WATCH, W_SHIM_DESTROY,
-		  W_PULL, W_EXEC, W_DNS, W_NETMON, W_BPFEV, W_IMGPULL };
+		  W_PULL, W_EXEC, W_DNS, W_NETMON, W_BPFEV, W_IMGPULL, W_METRICS };
 
 struct watch {
 	enum watch_kind kind;
@@ -259,8 +264,16 @@ json_t *dp_verdict_test(struct tankd *t, struct pod *p, enum tank_dir dir, const
 void dp_events(struct tankd *t); /* drain the drop ring buffer into events */
 json_t *dp_traffic(struct tankd *t, struct pod *p);
 json_t *dp_flows(struct tankd *t, struct pod *p, size_t max);
-void dp_pod_deleted(const char *name, const char *uid);
+/* Final totals of deleted pods (tombstones, newest first). */
 json_t *dp_deleted_traffic(struct tankd *t);
+/* tombstone_ttl (at start; drop_events_* apply with each pod's policy). */
+void dp_config_apply(struct tankd *t);
+/* The datapath's global counters for `tankctl info`. */
+json_t *dp_info(struct tankd *t);
+/* An adopted pod: put back missing BPF attachments (policy first), report programs not ours. */
+void dp_pod_adopt(struct tankd *t, struct pod *p);
+/* After adoption: pins and map entries of pods tankd no longer knows go (totals kept). */
+void dp_sweep(struct tankd *t);
 
 /* ---- images (images.c) ---------------------------------------------------------------------- */
 

@@ -16,7 +16,7 @@
 
 #define NP_BPF_LINK_TYPE_CGROUP 3u
 
-static __u32 prog_id(int prog_fd)
+__u32 npb_prog_id(int prog_fd)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
@@ -91,7 +91,7 @@ static bool tcx_pin_current(const char *path, int ifindex, enum bpf_attach_type 
 	if (npb_tcx_link_info(fd, &info, &at)) {
 		/* a link whose device went away reports ifindex 0 */
 		keep = at == (__u32)ifindex && tcx_link_is_here(info.id, ifindex, type);
-		if (keep && info.prog_id != prog_id(prog_fd))
+		if (keep && info.prog_id != npb_prog_id(prog_fd))
 			keep = bpf_link_update(fd, prog_fd, NULL) == 0;
 	}
 	if (!keep) {
@@ -118,6 +118,17 @@ static int tcx_attach(const char *path, int prog_fd, enum bpf_attach_type type, 
 	if (r < 0)
 		return diag_fail_at(d, r, path, "pinning the tcx link: %s", strerror(-r));
 	return 0;
+}
+
+/* Read-only twin of tcx_pin_current: the pin is a live link at this hook running prog_fd. */
+static bool tcx_pin_ok(const char *path, int ifindex, enum bpf_attach_type type, int prog_fd)
+{
+	struct bpf_link_info info;
+	_cleanup_close_ int fd = bpf_obj_get(path);
+	__u32 at;
+
+	return fd >= 0 && npb_tcx_link_info(fd, &info, &at) && at == (__u32)ifindex &&
+	       tcx_link_is_here(info.id, ifindex, type) && info.prog_id == npb_prog_id(prog_fd);
 }
 
 /* clsact filters on ifindex of the calling thread's netns (libbpf talks netlink there). */
@@ -323,6 +334,57 @@ int np_bpf_macvlan_attach(struct np_bpf *b, const char *uid, const char *nic, ui
 	return r;
 }
 
+struct nic_check {
+	struct np_bpf *b;
+	const char *uid, *nic;
+	int ifindex;
+};
+
+/* 1: our programs are on both hooks of a->ifindex (calling thread's netns), 0: not. */
+static int nic_check(void *arg)
+{
+	struct nic_check *a = arg;
+	struct np_bpf *b = a->b;
+	int in_fd = bpf_program__fd(b->skel->progs.tank_host_in);
+	int eg_fd = bpf_program__fd(b->skel->progs.tank_host_eg);
+	char in[PATH_MAX], eg[PATH_MAX], name[IF_NAMESIZE];
+
+	if (!if_indextoname((unsigned int)a->ifindex, name))
+		return -ENODEV;
+	if (!b->tcx) {
+		for (int i = 0; i < 2; i++) {
+			DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a->ifindex,
+					    .attach_point = i ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+			DECLARE_LIBBPF_OPTS(bpf_tc_opts, q, .handle = NP_TC_HANDLE,
+					    .priority = NP_TC_PRIO);
+
+			if (bpf_tc_query(&hook, &q) < 0 || q.prog_id != npb_prog_id(i ? eg_fd : in_fd))
+				return 0;
+		}
+		return 1;
+	}
+	if (npb_pin_path(in, sizeof(in), "%s/pods/%s/%s_in", b->pin_dir, a->uid, a->nic) < 0 ||
+	    npb_pin_path(eg, sizeof(eg), "%s/pods/%s/%s_eg", b->pin_dir, a->uid, a->nic) < 0)
+		return -ENAMETOOLONG;
+	return tcx_pin_ok(in, a->ifindex, NP_BPF_TCX_INGRESS, in_fd) &&
+	       tcx_pin_ok(eg, a->ifindex, NP_BPF_TCX_EGRESS, eg_fd);
+}
+
+int np_bpf_nic_check(struct np_bpf *b, const char *uid, const char *nic, int netns_fd,
+		     int ifindex, struct diag *d)
+{
+	struct nic_check a = { .b = b, .uid = uid, .nic = nic, .ifindex = ifindex };
+	int r;
+
+	if (!npb_pin_component_ok(uid, TANK_POD_UID_MAX) ||
+	    !npb_pin_component_ok(nic, TANK_NIC_NAME_MAX) || ifindex <= 0)
+		return diag_fail(d, -EINVAL, "BPF check: invalid uid, nic or ifindex");
+	r = netns_fd < 0 ? nic_check(&a) : npb_netns_run(netns_fd, nic_check, &a);
+	if (r < 0)
+		diag_fail(d, r, "pod %s nic %s (ifindex %d): %s", uid, nic, ifindex, strerror(-r));
+	return r;
+}
+
 /* ---- cgroups --------------------------------------------------------------------------------- */
 
 #ifndef CGROUP2_SUPER_MAGIC
@@ -449,7 +511,7 @@ static bool cg_pin_current(const char *path, uint64_t cgid, enum bpf_attach_type
 	    info.type == NP_BPF_LINK_TYPE_CGROUP) {
 		/* a link whose cgroup was removed reports cgroup id 0 */
 		keep = info.cgroup.cgroup_id == cgid && info.cgroup.attach_type == (__u32)type;
-		if (keep && info.prog_id != prog_id(prog_fd))
+		if (keep && info.prog_id != npb_prog_id(prog_fd))
 			keep = bpf_link_update(fd, prog_fd, NULL) == 0;
 	}
 	if (!keep) {
@@ -457,6 +519,18 @@ static bool cg_pin_current(const char *path, uint64_t cgid, enum bpf_attach_type
 		unlink(path);
 	}
 	return keep;
+}
+
+/* Read-only twin of cg_pin_current. */
+static bool cg_pin_ok(const char *path, uint64_t cgid, enum bpf_attach_type type, int prog_fd)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	_cleanup_close_ int fd = bpf_obj_get(path);
+
+	return fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+	       info.type == NP_BPF_LINK_TYPE_CGROUP && info.cgroup.cgroup_id == cgid &&
+	       info.cgroup.attach_type == (__u32)type && info.prog_id == npb_prog_id(prog_fd);
 }
 
 static int cg_link(const char *path, int prog_fd, int cg_fd, uint64_t cgid,
@@ -534,11 +608,37 @@ int np_bpf_cgroup_attach(struct np_bpf *b, const char *uid, uint32_t slot,
 	return r;
 }
 
+int np_bpf_cgroup_check(struct np_bpf *b, const char *uid, const char *cgroup_v2_dir,
+			struct diag *d)
+{
+	char in[PATH_MAX], eg[PATH_MAX];
+	_cleanup_close_ int fd = -1;
+	uint64_t id;
+	int r;
+
+	if (!npb_pin_component_ok(uid, TANK_POD_UID_MAX) || !cgroup_v2_dir)
+		return diag_fail(d, -EINVAL, "BPF cgroup check: invalid uid or cgroup");
+	if (npb_pin_path(in, sizeof(in), "%s/pods/%s/" NPB_PIN_CG_IN, b->pin_dir, uid) < 0 ||
+	    npb_pin_path(eg, sizeof(eg), "%s/pods/%s/" NPB_PIN_CG_EG, b->pin_dir, uid) < 0)
+		return diag_fail(d, -ENAMETOOLONG, "BPF cgroup check: pin path too long");
+	fd = open(cgroup_v2_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		return diag_fail_at(d, r, cgroup_v2_dir, "opening the cgroup: %s", strerror(-r));
+	}
+	r = cgroup_id(fd, &id);
+	if (r < 0)
+		return diag_fail_at(d, r, cgroup_v2_dir, "reading the cgroup id: %s",
+				    strerror(-r));
+	return cg_pin_ok(in, id, BPF_CGROUP_INET_INGRESS, bpf_program__fd(b->cg->progs.tank_cg_in)) &&
+	       cg_pin_ok(eg, id, BPF_CGROUP_INET_EGRESS, bpf_program__fd(b->cg->progs.tank_cg_eg));
+}
+
 /* ---- unregister ------------------------------------------------------------------------------- */
 
 /* Unpin everything under pods/<uid> (each link detached first), rmdir it. A link whose device
  * or cgroup is already gone (a pod netns that died first) is just unpinned. */
-static int pod_dir_remove(struct np_bpf *b, const char *uid, struct diag *d)
+int npb_pod_dir_remove(struct np_bpf *b, const char *uid, struct diag *d)
 {
 	char dir[PATH_MAX], pin[PATH_MAX];
 	struct dirent *de;
@@ -660,7 +760,7 @@ int np_bpf_pod_unregister(struct np_bpf *b, const char *uid, uint32_t slot,
 	}
 
 	/* tcx links wherever they are (tankd's netns, pod netns) and cgroup links: detached */
-	r = pod_dir_remove(b, uid, d);
+	r = npb_pod_dir_remove(b, uid, d);
 	if (r < 0 && !first)
 		first = r;
 	/* clsact filters (whatever the current mode) and entries of host-side interfaces still
@@ -757,7 +857,7 @@ static void relink_one(struct np_bpf *b, int fd, const char *nic _unused_, bool 
 	} else {
 		return;
 	}
-	if (info.prog_id != prog_id(prog_fd) && bpf_link_update(fd, prog_fd, NULL) < 0)
+	if (info.prog_id != npb_prog_id(prog_fd) && bpf_link_update(fd, prog_fd, NULL) < 0)
 		log_debug("BPF: moving link %u to the new program failed", info.id);
 }
 
@@ -778,7 +878,7 @@ void npb_relink_all(struct np_bpf *b)
 
 		key = next;
 		if (key.netns == b->netns && bpf_tc_query(&hook, &q) == 0 &&
-		    q.prog_id != prog_id(bpf_program__fd(b->skel->progs.tank_host_in)))
+		    q.prog_id != npb_prog_id(bpf_program__fd(b->skel->progs.tank_host_in)))
 			clsact_attach(b, (int)key.ifindex, NULL);
 		g = bpf_map__get_next_key(ifs, &key, &next, sizeof(next));
 	}

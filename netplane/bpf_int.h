@@ -87,6 +87,10 @@ bool npb_tcx_link_info(int fd, struct bpf_link_info *info, __u32 *ret_ifindex);
 /* Every attachment runs the programs just loaded (tcx and cgroup links updated in place, our
  * clsact filters in tankd's netns replaced). Nothing is detached. */
 void npb_relink_all(struct np_bpf *b);
+/* The id of a loaded program (0 when unknown). */
+__u32 npb_prog_id(int prog_fd);
+/* Detach and unpin everything under pods/<uid>/, then remove the directory (missing: 0). */
+int npb_pod_dir_remove(struct np_bpf *b, const char *uid, struct diag *d);
 /* tank_cg_levels of the cgroup programs, from tank_cgs_v1. */
 void npb_cg_levels_update(struct np_bpf *b);
 

@@ -557,3 +557,29 @@ int np_bpf_tombstone_get(struct np_bpf *b, const char *uid, bool remove, struct 
 	*ret = t;
 	return 0;
 }
+
+struct tomb_list {
+	int (*cb)(const char *uid, const struct tank_tomb *t, void *data);
+	void *data;
+};
+
+static int tomb_one(const void *key, const void *value, void *data)
+{
+	const struct tank_tomb_key *k = key;
+	struct tomb_list *l = data;
+	char uid[TANK_POD_UID_MAX];
+
+	memcpy(uid, k->uid, sizeof(uid));
+	uid[sizeof(uid) - 1] = '\0';
+	return l->cb(uid, value, l->data);
+}
+
+int np_bpf_tombstones(struct np_bpf *b,
+		      int (*cb)(const char *uid, const struct tank_tomb *t, void *data), void *data)
+{
+	struct tomb_list l = { .cb = cb, .data = data };
+
+	npb_libbpf_reset();
+	tombs_expire(b);
+	return npb_map_walk(b, b->skel->maps.tank_tomb_v1, tomb_one, &l);
+}

@@ -425,6 +425,39 @@ int np_bpf_cgroup_attach(struct np_bpf *b, const char *uid, uint32_t slot,
  * is already gone) are not errors. */
 int np_bpf_pod_unregister(struct np_bpf *b, const char *uid, uint32_t slot,
 			  const int *host_ifindexes, size_t n, struct diag *d);
+/* After a restart, before re-attaching: 1 when our programs are on both hooks of ifindex (in
+ * netns_fd, < 0: the caller's) as pods/<uid>/<nic>_{in,eg} pin them (tcx) or as our filter
+ * (clsact), 0 when anything is missing (to be put back with the *_attach calls, which are
+ * idempotent), -ENODEV when there is no such interface. Nothing is changed. */
+int np_bpf_nic_check(struct np_bpf *b, const char *uid, const char *nic, int netns_fd,
+		     int ifindex, struct diag *d);
+/* The same for a host-network pod's cgroup links. */
+int np_bpf_cgroup_check(struct np_bpf *b, const char *uid, const char *cgroup_v2_dir,
+			struct diag *d);
+
+/* A program on a pod's hook that is not one of this datapath's. */
+struct np_bpf_prog_ref {
+	char hook[16];    /* "tcx ingress", "tc egress", "cgroup ingress", ... */
+	uint32_t prog_id;
+	char name[16];    /* the program's name (BPF_OBJ_NAME_LEN) */
+};
+/* Programs not ours on a device's tcx hooks and clsact filters (in netns_fd; < 0: the
+ * caller's), or on a v2 cgroup. Never detached: for reporting. Returns how many were written to
+ * out (at most max). */
+int np_bpf_foreign_nic(struct np_bpf *b, int netns_fd, int ifindex, struct np_bpf_prog_ref *out,
+		       size_t max, struct diag *d);
+int np_bpf_foreign_cgroup(struct np_bpf *b, const char *cgroup_v2_dir,
+			  struct np_bpf_prog_ref *out, size_t max, struct diag *d);
+
+struct np_bpf_sweep_stats {
+	unsigned int slots;    /* slots of unknown uids unregistered (totals kept as tombstones) */
+	unsigned int pin_dirs; /* pods/<uid> directories of unknown uids removed */
+	unsigned int ifs, cgs; /* tank_ifs/tank_cgs entries of slots no known pod owns */
+};
+/* Remove what belongs to no pod in uids (every pod the caller knows): slots (unregistered, so
+ * their totals become tombstones), pin directories, interface and cgroup entries. */
+int np_bpf_sweep(struct np_bpf *b, const char *const *uids, size_t n_uids,
+		 struct np_bpf_sweep_stats *ret, struct diag *d);
 /* v1 totals of a slot (every packet seen, by direction), summed over CPUs, NICs, protocols. */
 int np_bpf_pod_stats(struct np_bpf *b, uint32_t slot, struct tank_pod_stats *ret,
 		     struct diag *d);
@@ -567,6 +600,10 @@ int np_bpf_events_poll(struct np_bpf *b, int (*cb)(const struct tank_event *, vo
  * whenever tombstones are written or read. get: -ENOENT when there is none; remove: read once. */
 void np_bpf_tombstone_ttl_set(struct np_bpf *b, uint64_t ttl_ms);
 int np_bpf_tombstone_get(struct np_bpf *b, const char *uid, bool remove, struct tank_tomb *ret);
+/* Every unexpired tombstone (kept in the pinned map, so also those of pods deleted before a
+ * restart), in no particular order; cb's negative return stops the walk and is returned. */
+int np_bpf_tombstones(struct np_bpf *b,
+		      int (*cb)(const char *uid, const struct tank_tomb *t, void *data), void *data);
 
 /* ---- netlink layer (inside netplane/; declared here for the unit tests) ----------------------
  *

@@ -447,6 +447,69 @@ static void test_unregister_spares_reused_ifindex(void **state _unused_)
 	close(fd);
 }
 
+/* After a restart: a check that says what is missing, the sweep of unknown pods (totals kept
+ * as a tombstone), and programs not ours listed but left alone. */
+static void test_check_sweep_foreign(void **state _unused_)
+{
+	char in[256], dir[256], path[256];
+	struct np_bpf_prog_ref f[4];
+	struct np_bpf_sweep_stats st;
+	struct tank_if_key key = { .ifindex = 79 };
+	struct tank_if_info ifi = { .slot = SLOT + 2 };
+	struct tank_pod_info info;
+	struct tank_tomb tomb;
+	const char *known[] = { "uid-b" };
+	struct diag d = {};
+	char *out;
+	int fd;
+
+	REQUIRE_READY();
+	snprintf(dir, sizeof(dir), "%s/pods/uid-a", t.pin_dir);
+	snprintf(in, sizeof(in), "%s/lo_in", dir);
+	assert_int_equal(np_bpf_pod_register(t.bpf, SLOT, "web", "uid-a", NULL), 0);
+	assert_int_equal(np_bpf_nic_check(t.bpf, "uid-a", "lo", -1, LO, NULL), 0);
+	if (np_bpf_veth_attach(t.bpf, "uid-a", "lo", SLOT, LO, &d) < 0)
+		fail_msg("attach: %s", diag_text(&d, d.err));
+	assert_int_equal(np_bpf_nic_check(t.bpf, "uid-a", "lo", -1, LO, NULL), 1);
+	assert_int_equal(np_bpf_nic_check(t.bpf, "uid-a", "lo", -1, 999, NULL), -ENODEV);
+	/* only ours on lo */
+	assert_int_equal(np_bpf_foreign_nic(t.bpf, -1, LO, f, ARRAY_SIZE(f), NULL), 0);
+	/* a link detached behind our back: missing, and put back by the attach */
+	fd = bpf_obj_get(in);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_link_detach(fd), 0);
+	close(fd);
+	assert_int_equal(np_bpf_nic_check(t.bpf, "uid-a", "lo", -1, LO, NULL), 0);
+	assert_int_equal(np_bpf_veth_attach(t.bpf, "uid-a", "lo", SLOT, LO, NULL), 0);
+	assert_int_equal(np_bpf_nic_check(t.bpf, "uid-a", "lo", -1, LO, NULL), 1);
+	/* in clsact mode our filter is ours, and its absence is seen */
+	assert_int_equal(np_bpf_set_attach_mode(t.bpf, "clsact"), 0);
+	assert_int_equal(np_bpf_nic_check(t.bpf, "uid-a", "lo", -1, LO, NULL), 0);
+	assert_int_equal(np_bpf_veth_attach(t.bpf, "uid-a", "lo", SLOT, LO, NULL), 0);
+	assert_int_equal(np_bpf_nic_check(t.bpf, "uid-a", "lo", -1, LO, NULL), 1);
+	assert_int_equal(np_bpf_foreign_nic(t.bpf, -1, LO, f, ARRAY_SIZE(f), NULL), 0);
+	np_bpf_set_attach_mode(t.bpf, "tcx");
+
+	/* an interface entry of a slot nobody owns, then the sweep: uid-a is unknown */
+	snprintf(path, sizeof(path), "%s/" TANK_MAP_IFS, t.pin_dir);
+	fd = bpf_obj_get(path);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_map_update_elem(fd, &key, &ifi, 0), 0);
+	assert_int_equal(np_bpf_sweep(t.bpf, known, 1, &st, NULL), 0);
+	assert_int_equal(st.slots, 1);
+	assert_true(st.ifs >= 1);
+	assert_int_not_equal(bpf_map_lookup_elem(fd, &key, &ifi), 0);
+	close(fd);
+	assert_false(fs_exists(dir));
+	assert_int_equal(np_bpf_pod_info(t.bpf, SLOT, &info), -ENOENT);
+	assert_int_equal(np_bpf_tombstone_get(t.bpf, "uid-a", true, &tomb), 0);
+	assert_string_equal(tomb.name, "web");
+	/* our clsact filter on lo went with the swept slot */
+	assert_int_equal(sh(&out, "tc filter show dev lo ingress"), 0);
+	assert_null(strstr(out, "tank_host_in"));
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -457,6 +520,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_tcx_attach_lo, test_teardown),
 		cmocka_unit_test_teardown(test_clsact_attach_lo, test_teardown),
 		cmocka_unit_test_teardown(test_unregister_spares_reused_ifindex, test_teardown),
+		cmocka_unit_test_teardown(test_check_sweep_foreign, test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

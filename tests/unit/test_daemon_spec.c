@@ -474,7 +474,24 @@ static void test_network_modes(void **state)
 	assert_int_equal(s->net, NET_NICS);
 	assert_int_equal(s->n_nics, 0);
 	pod_spec_free(s);
-	expect_one(POD_NET("\"bridge\""), "network", "use \"none\", \"host\" or an object");
+	/* the object form of host: a policy for the cgroup programs */
+	s = parse_ok(POD_NET("{\"mode\":\"host\",\"policy\":{\"ingress\":[{\"ports\":[\"80/tcp\"]}]}}"));
+	assert_int_equal(s->net, NET_HOST);
+	assert_true(s->has_policy);
+	assert_true(s->policy.has_ingress);
+	assert_false(s->policy.has_egress);
+	assert_int_equal(s->policy.n_ingress, 1);
+	assert_int_equal(s->n_nics, 0);
+	pod_spec_free(s);
+	s = parse_ok(POD_NET("{\"mode\":\"host\"}"));
+	assert_int_equal(s->net, NET_HOST);
+	assert_false(s->has_policy);
+	pod_spec_free(s);
+	expect_one(POD_NET("{\"mode\":\"bridge\"}"), "network.mode", "unknown network mode");
+	expect_one(POD_NET("{\"mode\":\"host\",\"nics\":[]}"), "network.nics", "unknown key");
+	expect_one(POD_NET("{\"mode\":\"host\",\"policy\":{\"ingress\":[{\"ports\":[\"80\"]}]}}"),
+		   "network.policy.ingress[0].ports[0]", "missing protocol");
+	expect_one(POD_NET("\"bridge\""), "network", "use \"none\", \"host\", an object");
 	expect_one(POD_NET("[]"), "network", "got an array");
 }
 
