@@ -16,11 +16,44 @@ static char *store_dir(struct tankd *t)
 
 /* ---- the worker --------------------------------------------------------------------------- */
 
+#define THROTTLE_SLOTS 16
+
 struct worker_ctx {
 	int fd;
 	const char *ref;
-	uint64_t last_ms;
+	struct {
+		char digest[OCI_DIGEST_STR_MAX];
+		uint64_t last_ms;
+	} slot[THROTTLE_SLOTS]; /* per layer: downloads run in parallel */
+	uint64_t download_ms, unpack_ms; /* from the last event */
+	uint64_t bytes;			 /* blob bytes of the layers that are ready */
+	unsigned n_layers;
 };
+
+/* Too soon since the last update of this layer's download? (at most ~10 a second each) */
+static bool throttled(struct worker_ctx *c, const char *digest, uint64_t now)
+{
+	size_t i, free_i = THROTTLE_SLOTS, oldest = 0;
+
+	for (i = 0; i < THROTTLE_SLOTS; i++) {
+		if (!strcmp(c->slot[i].digest, digest))
+			break;
+		if (!c->slot[i].digest[0] && free_i == THROTTLE_SLOTS)
+			free_i = i;
+		if (c->slot[i].last_ms < c->slot[oldest].last_ms)
+			oldest = i;
+	}
+	if (i == THROTTLE_SLOTS) {
+		i = free_i < THROTTLE_SLOTS ? free_i : oldest;
+		snprintf(c->slot[i].digest, sizeof(c->slot[i].digest), "%s", digest);
+		c->slot[i].last_ms = now;
+		return false;
+	}
+	if (now - c->slot[i].last_ms < 100)
+		return true;
+	c->slot[i].last_ms = now;
+	return false;
+}
 
 static void emit_line(int fd, char kind, json_t *j)
 {
@@ -40,10 +73,17 @@ static void on_progress(const struct oci_progress *ev, void *data)
 	uint64_t now = now_mono_ms();
 	_cleanup_json_ json_t *j = NULL;
 
-	/* at most ~10 updates a second while bytes arrive; every other event */
-	if (ev->phase == OCI_PROGRESS_DOWNLOADING && ev->done < ev->total && now - c->last_ms < 100)
+	c->download_ms = ev->download_ms;
+	c->unpack_ms = ev->unpack_ms;
+	if (ev->phase == OCI_PROGRESS_DONE && ev->digest) {
+		c->bytes += ev->total;
+		c->n_layers++;
+	}
+	/* at most ~10 updates a second per layer while bytes arrive (the first and the last
+	 * always go out); every other event */
+	if (ev->phase == OCI_PROGRESS_DOWNLOADING && ev->digest && ev->done && ev->done < ev->total &&
+	    throttled(c, ev->digest, now))
 		return;
-	c->last_ms = now;
 	j = json_pack("{s:s,s:s,s:s?,s:I,s:I,s:I,s:I,s:s?}", "ref", c->ref, "phase",
 		      phase[ev->phase], "digest", ev->digest, "done", (json_int_t)ev->done, "total",
 		      (json_int_t)ev->total, "download_ms", (json_int_t)ev->download_ms,
@@ -119,9 +159,12 @@ int images_worker_spawn(struct tankd *t, char *const *refs, const enum pull_poli
 					_exit(1);
 				_exit(1);
 			}
-			res = json_pack("{s:s,s:s?,s:I}", "ref", refs[i], "manifest_digest",
-					img->manifest_digest, "layers",
-					(json_int_t)strv_length(img->layer_dirs));
+			res = json_pack("{s:s,s:s?,s:I,s:I,s:I,s:I}", "ref", refs[i],
+					"manifest_digest", img->manifest_digest, "layers",
+					(json_int_t)strv_length(img->layer_dirs), "size",
+					(json_int_t)c.bytes, "download_ms",
+					(json_int_t)c.download_ms, "unpack_ms",
+					(json_int_t)c.unpack_ms);
 			emit_line(pfd[1], 'D', res);
 			oci_image_free(img);
 		}

@@ -12,6 +12,7 @@
 
 #include "daemon/api.h"
 #include "lib/lib.h"
+#include "tools/tankctl.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -814,42 +815,13 @@ static void human_bytes(uint64_t b, char *out, size_t len)
 		snprintf(out, len, "%llu B", (unsigned long long)b);
 }
 
-static void show_progress(json_t *pr, bool tty, uint64_t t0)
-{
-	const char *phase = json_str(pr, "phase", ""), *dg = json_str(pr, "digest", NULL);
-	long long done = json_int(pr, "done", 0), total = json_int(pr, "total", 0);
-	double secs = (double)(now_mono_ms() - t0) / 1000.0;
-	char a[32], b[32];
-
-	if (!dg)
-		return;
-	human_bytes((uint64_t)done, a, sizeof(a));
-	human_bytes((uint64_t)total, b, sizeof(b));
-	if (tty && !strcmp(phase, "downloading") && total > 0) {
-		int w = 30, fill = (int)(w * done / total);
-		double rate = secs > 0 ? done / secs : 0;
-		double eta = rate > 0 ? (total - done) / rate : 0;
-
-		printf("\r%.19s [%.*s%*s] %9s / %-9s %6.1f MiB/s ETA %3.0fs", dg + 7, fill,
-		       "##############################", w - fill, "", a, b, rate / 1048576.0, eta);
-	} else if (tty) {
-		printf("\r%.19s %-12s %9s%-40s", dg + 7, phase, a, "");
-		if (!strcmp(phase, "done"))
-			putchar('\n');
-	} else if (strcmp(phase, "downloading") || done == total) {
-		printf("%.19s %s %s\n", dg + 7, phase, a);
-	}
-	fflush(stdout);
-}
-
 static int cmd_pull(int argc, char **argv)
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_json_ json_t *req = NULL;
-	bool tty = isatty(1) && strcmp(output, "json");
-	uint64_t t0 = now_mono_ms();
-	json_t *img;
-	int r;
+	struct pull_view *view = NULL;
+	bool json_out = !strcmp(output, "json");
+	int r, ret = EXIT_FAIL;
 
 	if (argc != 2)
 		return usage_error("pull: %s", "usage: tankctl pull IMAGE");
@@ -858,6 +830,9 @@ static int cmd_pull(int argc, char **argv)
 		fprintf(stderr, "tankctl: cannot reach tankd at %s: %s\n", socket_path, strerror(-fd));
 		return EXIT_FAIL;
 	}
+	view = pull_view_new(isatty(1) && !json_out);
+	if (!view)
+		return EXIT_FAIL;
 	req = json_pack("{s:i,s:s,s:s}", "version", TANK_API_VERSION, "op", "pull", "image", argv[1]);
 	r = ipc_send_json(fd, req, NULL, 0);
 	while (r >= 0) {
@@ -867,32 +842,30 @@ static int cmd_pull(int argc, char **argv)
 		if (r < 0)
 			break;
 		if (!json_bool(msg, "ok", false)) {
-			if (tty)
-				putchar('\n');
-			r = print_error(msg);
+			ret = print_error(msg);
 			json_decref(msg);
-			return r;
+			pull_view_free(view);
+			return ret;
 		}
 		if (json_object_get(msg, "progress")) {
-			if (!strcmp(output, "json")) {
+			if (json_out) {
 				json_dumpf(json_object_get(msg, "progress"), stdout, JSON_COMPACT);
 				putchar('\n');
 			} else {
-				show_progress(json_object_get(msg, "progress"), tty, t0);
+				pull_view_event(view, json_object_get(msg, "progress"));
 			}
 			json_decref(msg);
 			continue;
 		}
-		img = json_object_get(msg, "image");
-		if (!strcmp(output, "json"))
-			print_json(img);
+		if (json_out)
+			print_json(json_object_get(msg, "image"));
 		else
-			printf("%s%s: %s (%lld layers) in %.1f s\n", tty ? "\n" : "",
-			       json_str(img, "ref", "?"), json_str(img, "manifest_digest", "?"),
-			       json_int(img, "layers", 0), (double)(now_mono_ms() - t0) / 1000.0);
+			pull_view_finish(view, json_object_get(msg, "image"));
 		json_decref(msg);
+		pull_view_free(view);
 		return EXIT_OK;
 	}
+	pull_view_free(view);
 	fprintf(stderr, "tankctl: talking to tankd: %s\n", strerror(-r));
 	return EXIT_FAIL;
 }

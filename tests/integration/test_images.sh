@@ -28,8 +28,29 @@ POD="${TK_P}-img"
 
 tankctl pull "$REF" >"$TK_T/pull.out" 2>&1
 check "tankctl pull" test $? -eq 0
-check "pull reports each layer (plain lines off a tty)" grep -Eq '^[0-9a-f]{12}.* done' "$TK_T/pull.out"
-check "pull names the manifest digest" grep -q "$REF: sha256:" "$TK_T/pull.out"
+check "pull off a tty: a plain line per layer download" grep -Eq '^[0-9a-f]{12} downloaded [0-9.]+ [KMG]?i?B in [0-9.]+ s' "$TK_T/pull.out"
+check "pull off a tty: a plain line per layer unpacked" grep -Eq '^[0-9a-f]{12} unpacked ' "$TK_T/pull.out"
+no_ctl() { ! LC_ALL=C grep -q '[[:cntrl:]]' <(tr -d '\n\t' <"$1"); }
+check "pull off a tty: no control characters" no_ctl "$TK_T/pull.out"
+summary_ok() {
+	tail -n 1 "$1" | tr -d '\r' | grep -Eq "^pulled $REF \(sha256:[0-9a-f]{12}\) [0-9]+ layers?, [0-9.]+ [KMG]?i?B: download [0-9.]+ s, unpack [0-9.]+ s\$"
+}
+check "pull: the last line has the digest, size, download and unpack times" summary_ok "$TK_T/pull.out"
+# on a terminal: one bar line per layer, redrawn in place, then "unpacked" on each
+tankctl rmi "$REF" >/dev/null && tankctl image prune >/dev/null
+if command -v script >/dev/null; then
+	script -qec "'$TK_BUILD/tankctl' --socket '$TK_SOCK' pull '$REF'" /dev/null >"$TK_T/pull.tty" 2>&1
+	check "pull on a tty" test $? -eq 0
+	check "pull on a tty: a bar line per layer with bytes done/total" \
+		grep -aEq '[0-9a-f]{12} \[[# ]+\] +[0-9.]+ [KMG]?i?B / [0-9.]+' "$TK_T/pull.tty"
+	redrawn() { LC_ALL=C grep -aq "$(printf '\033')\[[0-9]*A" "$1"; }
+	check "pull on a tty: the lines are redrawn in place (cursor up)" redrawn "$TK_T/pull.tty"
+	check "pull on a tty: each layer ends unpacked" \
+		test "$(grep -aEo '[0-9a-f]{12} unpacked' "$TK_T/pull.tty" | sort -u | wc -l)" -eq "$(grep -aEo '[0-9a-f]{12} downloading' "$TK_T/pull.out" | sort -u | wc -l)"
+	check "pull on a tty: the summary line" summary_ok "$TK_T/pull.tty"
+else
+	say "skip - no script(1): the tty output is not tested"
+fi
 check "images lists it" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' images | grep -q '127.0.0.1:$PORT/busybox:1.0'"
 check "images -o json" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' images -o json | jq -e 'length >= 1 and .[0].size > 0'"
 
