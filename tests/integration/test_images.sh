@@ -68,6 +68,64 @@ check "rmi" tankctl rmi "$REF"
 check "prune frees the blobs" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' image prune | grep -Eq 'removed [1-9][0-9]* blobs'"
 check "images is empty of it" sh -c "! '$TK_BUILD/tankctl' --socket '$TK_SOCK' images | grep -q 'busybox:1.0'"
 
+# a registry front (python3): "warn" adds a Warning header to manifests, "slow" trickles blobs
+cat >"$TK_T/proxy.py" <<'PY'
+import http.client, http.server, socketserver, sys, time
+mode, port, upstream = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a):
+        pass
+    def do_GET(self):
+        c = http.client.HTTPConnection(upstream, timeout=60)
+        c.request("GET", self.path, headers={k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")})
+        r = c.getresponse()
+        body = r.read()
+        self.send_response(r.status)
+        for k, v in r.getheaders():
+            if k.lower() not in ("transfer-encoding", "connection", "content-length", "keep-alive"):
+                self.send_header(k, v)
+        if mode == "warn" and "/manifests/" in self.path:
+            self.send_header("Warning", '299 - "this image is deprecated"')
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        step = 32768 if mode == "slow" and "/blobs/" in self.path and len(body) > 100000 else len(body) or 1
+        for i in range(0, len(body), step):
+            self.wfile.write(body[i:i + step])
+            self.wfile.flush()
+            if step < len(body):
+                time.sleep(0.1)
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+S(("127.0.0.1", port), H).serve_forever()
+PY
+PROXIES=()
+cleanup() { for p in "${PROXIES[@]}"; do kill "$p" 2>/dev/null; done; [ -n "$REG" ] && kill "$REG" 2>/dev/null; tk_cleanup; }
+start_proxy() { # MODE PORT
+	H python3 "$TK_T/proxy.py" "$1" "$2" "127.0.0.1:$PORT" >"$TK_T/proxy-$1.log" 2>&1 &
+	PROXIES+=($!)
+	wait_for 10 H curl -fsS "http://127.0.0.1:$2/v2/"
+}
+check "a proxy that adds a Warning header" start_proxy warn 5056
+WREF="127.0.0.1:5056/busybox:1.0"
+tankctl pull "$WREF" >"$TK_T/wpull.out" 2>"$TK_T/wpull.err"
+check "pull through it" test $? -eq 0
+check "pull: the registry's Warning reaches the user (stderr)" \
+	grep -q "^warning: $WREF: this image is deprecated\$" "$TK_T/wpull.err"
+tankctl pull "127.0.0.1:$PORT/busybox:nope" >/dev/null 2>"$TK_T/nope.err"
+check "pull: the registry's error body reaches the user" grep -q 'MANIFEST_UNKNOWN' "$TK_T/nope.err"
+tankctl rmi "$WREF" >/dev/null
+cat >"$TK_T/w.json" <<JSON
+{"name": "${POD}w", "network": "none",
+ "containers": [{"name": "c", "image": "$WREF", "command": ["sleep", "1000"], "stop_grace": "1s"}]}
+JSON
+check "a pod whose image the registry calls deprecated" tankctl apply -f "$TK_T/w.json"
+check "it runs" tankctl wait pod "${POD}w" --for running --timeout 30s
+check "the pod's events have a PullWarning with the registry's text" \
+	sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events '${POD}w' | grep PullWarning | grep -q 'this image is deprecated'"
+check "delete it" tankctl delete pod "${POD}w" --wait
+
 # offline: pull policy never only looks in the store
 kill "$REG"; wait "$REG" 2>/dev/null; REG=
 sed 's/"stop_grace": "1s"/"stop_grace": "1s", "pull": "never"/' "$TK_T/p.json" >"$TK_T/p2.json"
