@@ -65,7 +65,7 @@ static void usage(FILE *f)
 		"  pull IMAGE                      pull an image (progress per layer)\n"
 		"  images [-o json]                images in tankd's store\n"
 		"  rmi IMAGE                       forget an image (refused while a pod uses it)\n"
-		"  image prune | image import DIR  free unused blobs; import an OCI layout\n"
+		"  image prune | image import PATH free unused blobs; import an OCI layout (dir or tar)\n"
 		"  top [POD] [-o json]             CPU %%, memory, pids per pod\n"
 		"  info [-o json]                  tankd's features and paths\n"
 		"  version [-o json]               tankctl's and tankd's versions\n"
@@ -815,16 +815,14 @@ static void human_bytes(uint64_t b, char *out, size_t len)
 		snprintf(out, len, "%llu B", (unsigned long long)b);
 }
 
-static int cmd_pull(int argc, char **argv)
+/* Send a pull (or import) request and show its progress stream and result. */
+static int pull_stream(json_t *req)
 {
 	_cleanup_close_ int fd = -1;
-	_cleanup_json_ json_t *req = NULL;
 	struct pull_view *view = NULL;
 	bool json_out = !strcmp(output, "json");
-	int r, ret = EXIT_FAIL;
+	int r, ret;
 
-	if (argc != 2)
-		return usage_error("pull: %s", "usage: tankctl pull IMAGE");
 	fd = ipc_connect(socket_path);
 	if (fd < 0) {
 		fprintf(stderr, "tankctl: cannot reach tankd at %s: %s\n", socket_path, strerror(-fd));
@@ -833,7 +831,6 @@ static int cmd_pull(int argc, char **argv)
 	view = pull_view_new(isatty(1) && !json_out);
 	if (!view)
 		return EXIT_FAIL;
-	req = json_pack("{s:i,s:s,s:s}", "version", TANK_API_VERSION, "op", "pull", "image", argv[1]);
 	r = ipc_send_json(fd, req, NULL, 0);
 	while (r >= 0) {
 		json_t *msg = NULL;
@@ -868,6 +865,16 @@ static int cmd_pull(int argc, char **argv)
 	pull_view_free(view);
 	fprintf(stderr, "tankctl: talking to tankd: %s\n", strerror(-r));
 	return EXIT_FAIL;
+}
+
+static int cmd_pull(int argc, char **argv)
+{
+	_cleanup_json_ json_t *req = NULL;
+
+	if (argc != 2)
+		return usage_error("pull: %s", "usage: tankctl pull IMAGE");
+	req = json_pack("{s:i,s:s,s:s}", "version", TANK_API_VERSION, "op", "pull", "image", argv[1]);
+	return req ? pull_stream(req) : EXIT_FAIL;
 }
 
 static int cmd_images(int argc, char **argv)
@@ -926,32 +933,28 @@ static int cmd_image(int argc, char **argv)
 		       sz, json_int(reply, "layers", 0));
 		return EXIT_OK;
 	}
-	if (argc == 3 && !strcmp(argv[1], "import")) {
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "import")) {
+		/* PATH, or PATH:TAG for the one manifest of that ref.name */
 		char path[PATH_MAX], abs[PATH_MAX];
-		_cleanup_free_ char *ref = NULL;
-		const char *colon = strrchr(argv[2], ':');
+		const char *colon = strrchr(argv[2], ':'), *tag = NULL;
+		_cleanup_json_ json_t *req = NULL;
 		struct stat st;
 
-		snprintf(path, sizeof(path), "%.*s", colon ? (int)(colon - argv[2]) : (int)strlen(argv[2]),
-			 argv[2]);
-		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			fprintf(stderr, "error: %s: not an OCI image layout directory (a tar must be "
-					"extracted first: mkdir d && tar -xf FILE -C d)\n",
-				path);
-			return EXIT_FAIL;
+		snprintf(path, sizeof(path), "%s", argv[2]);
+		if (stat(path, &st) < 0 && colon) {
+			snprintf(path, sizeof(path), "%.*s", (int)(colon - argv[2]), argv[2]);
+			tag = colon + 1;
 		}
 		if (!realpath(path, abs)) {
-			fprintf(stderr, "error: %s: %s\n", argv[2], strerror(errno));
+			fprintf(stderr, "error: %s: %s\n", path, strerror(errno));
 			return EXIT_FAIL;
 		}
-		ref = strdup_printf("oci:%s%s", abs, colon ? colon : "");
-		{
-			char *av[] = { "pull", ref, NULL };
-
-			return cmd_pull(2, av);
-		}
+		req = json_pack("{s:i,s:s,s:s,s:s?,s:s?}", "version", TANK_API_VERSION, "op", "pull",
+				"import", abs, "tag", tag, "name", argc == 4 ? argv[3] : NULL);
+		return req ? pull_stream(req) : EXIT_FAIL;
 	}
-	return usage_error("image: %s", "usage: tankctl image prune | tankctl image import DIR[:TAG]");
+	return usage_error("image: %s", "usage: tankctl image prune | tankctl image import "
+					"DIR|TAR[:TAG] [NAME[:TAG]]");
 }
 
 static int cmd_top(int argc, char **argv)
@@ -1375,9 +1378,11 @@ static const struct cmd cmds[] = {
 	{ "images", cmd_images, "images [-o json]", "The images in tankd's store." },
 	{ "rmi", cmd_rmi, "rmi IMAGE",
 	  "Forget an image reference (refused while a pod uses it); prune frees the space." },
-	{ "image", cmd_image, "image prune | image import DIR[:TAG]",
+	{ "image", cmd_image, "image prune | image import DIR|TAR[:TAG] [NAME[:TAG]]",
 	  "prune: remove blobs and layers nothing references and no pod uses.\n"
-	  "import: add an OCI image layout directory to the store." },
+	  "import: add the images of an OCI layout (a directory or an oci-archive tar) to the\n"
+	  "store, named by their org.opencontainers.image.ref.name annotation as podman load\n"
+	  "does (\"busybox:1.0\" becomes localhost/busybox:1.0), or by NAME; :TAG picks one." },
 	{ "top", cmd_top, "top [POD] [-o json]",
 	  "CPU use (over half a second), memory (current and peak) and pids per pod, from its\n"
 	  "cgroups." },

@@ -223,6 +223,21 @@ void pull_view_finish(struct pull_view *v, json_t *img)
 
 	if (v->tty && v->drawn)
 		redraw(v); /* the final state of every row */
+	if (json_is_array(json_object_get(img, "imported"))) {
+		json_t *i;
+		size_t k;
+
+		json_array_foreach(json_object_get(img, "imported"), k, i) {
+			layers = json_int(i, "layers", 0);
+			fmt_bytes((uint64_t)json_int(i, "size", 0), sz, sizeof(sz));
+			printf("imported %s (%.19s) %lld layer%s, %s\n", json_str(i, "ref", "?"),
+			       json_str(i, "manifest_digest", "sha256:?"), layers,
+			       layers == 1 ? "" : "s", sz);
+		}
+		printf("unpack %.2f s\n", (double)json_int(img, "unpack_ms", 0) / 1000.0);
+		fflush(stdout);
+		return;
+	}
 	fmt_bytes((uint64_t)json_int(img, "size", 0), sz, sizeof(sz));
 	printf("pulled %s (%.19s) %lld layer%s, %s: download %.2f s, unpack %.2f s\n",
 	       json_str(img, "ref", "?"), dg, layers, layers == 1 ? "" : "s", sz,

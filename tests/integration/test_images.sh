@@ -133,6 +133,41 @@ check "apply with pull never" tankctl apply -f "$TK_T/p2.json"
 check "never + not in the store: a clear status" wait_for 15 sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' get pod $POD -o json | jq -e '.status.last_exit.reason == \"ImagePullError\"'"
 check "delete" tankctl delete pod "$POD" --wait
 
-# import of an OCI layout directory
+# import of an OCI layout directory: named as podman does ("1.0" is localhost/1.0:latest)
 check "image import DIR:TAG" tankctl image import "$TK_T/img:1.0"
+check "images lists the imported directory as localhost/1.0:latest" \
+	sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' images | grep -q '^localhost/1.0:latest '"
+# import of an oci-archive tar written by skopeo, named by its ref.name annotation
+skopeo copy -q "oci:$TK_T/img:1.0" "oci-archive:$TK_T/bb.tar:tank/bb:2.0" || not_ok "skopeo oci-archive"
+tankctl image import "$TK_T/bb.tar" >"$TK_T/import.out" 2>&1
+check "image import TAR" test $? -eq 0
+check "import names the image as podman load does (localhost/<name>)" \
+	grep -Eq '^imported localhost/tank/bb:2.0 \(sha256:[0-9a-f]{12}\) [0-9]+ layers?' "$TK_T/import.out"
+check "images lists it" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' images | grep -q '^localhost/tank/bb:2.0 '"
+cat >"$TK_T/imp.json" <<JSON
+{"name": "${POD}i", "network": "none",
+ "containers": [{"name": "c", "image": "localhost/tank/bb:2.0", "pull": "never",
+   "command": ["sleep", "1000"], "stop_grace": "1s"}]}
+JSON
+check "a pod from the imported image with pull never" tankctl apply -f "$TK_T/imp.json"
+check "it runs" tankctl wait pod "${POD}i" --for running --timeout 30s
+tankctl rmi localhost/tank/bb:2.0 >/dev/null 2>&1
+check "prune while the pod uses it" tankctl image prune
+check "the image is still listed and usable" \
+	sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' images | grep -q '^localhost/tank/bb:2.0 ' && '$TK_BUILD/tankctl' --socket '$TK_SOCK' exec '${POD}i' -- true"
+check "delete it" tankctl delete pod "${POD}i" --wait
+# an unnamed archive needs a name; a tar of other things is refused and writes nothing
+skopeo copy -q "oci:$TK_T/img:1.0" "oci-archive:$TK_T/anon.tar" || not_ok "skopeo oci-archive (unnamed)"
+check "an unnamed archive named on the command line" tankctl image import "$TK_T/anon.tar" anon:3
+check "... listed as localhost/anon:3" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' images | grep -q '^localhost/anon:3 '"
+python3 - "$TK_T/evil.tar" "$TK_T/escaped" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w") as t:
+    for name in ("../../../../.." + sys.argv[2], "blobs/sha256/../../../escaped"):
+        data = b"x"
+        i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
+PY
+tankctl image import "$TK_T/evil.tar" >"$TK_T/evil.out" 2>&1
+check "a tar that is not a layout is refused" sh -c "grep -q 'no index.json' '$TK_T/evil.out'"
+check "... and writes nothing outside" sh -c "! test -e '$TK_T/escaped' && ! find '$TK_T/data' -name escaped | grep -q ."
 tk_finish
