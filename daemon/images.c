@@ -153,7 +153,10 @@ static void worker_opts(struct tankd *t, struct oci_pull_opts *o)
 static void worker_error(int fd, size_t i, const struct diag *d, int r)
 {
 	char msg[1400];
-	int n = snprintf(msg, sizeof(msg), "E %zu %s\n", i, diag_text(d, r));
+	/* the limit on unpacked bytes is tankd's to set: name the knob */
+	int n = snprintf(msg, sizeof(msg), "E %zu %s%s\n", i, diag_text(d, r),
+			 r == -EFBIG ? " (raise image_max_unpacked in tankd's config to allow it)"
+				     : "");
 
 	if (write(fd, msg, (size_t)(n < (int)sizeof(msg) ? n : (int)sizeof(msg) - 1)) < 0)
 		_exit(1);

@@ -170,4 +170,21 @@ PY
 tankctl image import "$TK_T/evil.tar" >"$TK_T/evil.out" 2>&1
 check "a tar that is not a layout is refused" sh -c "grep -q 'no index.json' '$TK_T/evil.out'"
 check "... and writes nothing outside" sh -c "! test -e '$TK_T/escaped' && ! find '$TK_T/data' -name escaped | grep -q ."
+# image_max_unpacked: a tankd whose limit is smaller than the image refuses to unpack it
+tk_stop_tankd
+rm -rf "$TK_T/data/images"
+echo "image_max_unpacked = 64Ki" >>"$TK_T/tankd.conf"
+tk_start_tankd || not_ok "tankd restarts with image_max_unpacked"
+cat >"$TK_T/big.json" <<JSON
+{"name": "${POD}b", "network": "none",
+ "containers": [{"name": "c", "image": "oci:$TK_T/img:1.0", "command": ["true"]}]}
+JSON
+check "a pod whose image is larger than image_max_unpacked" tankctl apply -f "$TK_T/big.json"
+limit_status() {
+	tankctl get pod "${POD}b" -o json | jq -e '.status.last_exit.reason == "ImagePullError" and
+		(.status.last_exit.message | test("more than 65536 bytes.*image_max_unpacked"))'
+}
+check "the pod's status says the image is over the limit and names the key" wait_for 20 limit_status
+check "... and so do its events" \
+	sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events '${POD}b' | grep -q 'image_max_unpacked'"
 tk_finish
