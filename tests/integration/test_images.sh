@@ -126,6 +126,46 @@ check "the pod's events have a PullWarning with the registry's text" \
 	sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events '${POD}w' | grep PullWarning | grep -q 'this image is deprecated'"
 check "delete it" tankctl delete pod "${POD}w" --wait
 
+# the pod's "pulling" phase with a progress message, through a proxy that trickles blobs
+tankctl rmi "$WREF" >/dev/null 2>&1
+tankctl image prune >/dev/null
+check "a proxy that delays blobs" start_proxy slow 5057
+cat >"$TK_T/s.json" <<JSON
+{"name": "${POD}s", "network": "none",
+ "containers": [{"name": "c", "image": "127.0.0.1:5057/busybox:1.0", "command": ["sleep", "1000"], "stop_grace": "1s"}]}
+JSON
+check "a pod whose image arrives slowly" tankctl apply -f "$TK_T/s.json"
+pulling_shown() {
+	tankctl get pod "${POD}s" -o json | jq -e '.status.phase == "pulling" and
+		(.status.message | test("^pulling 127.0.0.1:5057/busybox:1.0: layer sha256:[0-9a-f]{12} [0-9]+/[0-9]+ bytes$"))'
+}
+check "get pod shows the pulling phase with the layer's bytes" wait_for 15 pulling_shown
+check "... then it runs" tankctl wait pod "${POD}s" --for running --timeout 60s
+check "delete it" tankctl delete pod "${POD}s" --wait
+
+# pull "always" re-resolves the tag: a new image pushed under the same tag is used
+tankctl pull "$REF" >/dev/null 2>&1
+V1=$(tankctl images -o json | jq -r --arg r "$REF" '.[] | select(.ref == $r) | .manifest_digest')
+cp -a "$TK_T/img" "$TK_T/img2" && umoci unpack --image "$TK_T/img2:1.0" "$TK_T/v2" >/dev/null &&
+	echo 2 >"$TK_T/v2/rootfs/etc/version" && umoci repack --image "$TK_T/img2:1.0" "$TK_T/v2" >/dev/null &&
+	H skopeo copy -q --dest-tls-verify=false "oci:$TK_T/img2:1.0" "docker://$REF" || not_ok "push v2 under the same tag"
+for pol in if_not_present always; do
+	cat >"$TK_T/$pol.json" <<JSON
+{"name": "${POD}-${pol%%_*}", "network": "none",
+ "containers": [{"name": "c", "image": "$REF", "pull": "$pol", "command": ["sleep", "1000"], "stop_grace": "1s"}]}
+JSON
+	tankctl apply -f "$TK_T/$pol.json" >/dev/null
+	tankctl wait pod "${POD}-${pol%%_*}" --for running --timeout 30s >/dev/null
+done
+check "pull if_not_present keeps the image in the store (no /etc/version)" \
+	sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec '${POD}-if' -- true && ! '$TK_BUILD/tankctl' --socket '$TK_SOCK' exec '${POD}-if' -- cat /etc/version"
+check "pull always runs the image now under the tag" \
+	sh -c "[ \"\$('$TK_BUILD/tankctl' --socket '$TK_SOCK' exec '${POD}-always' -- cat /etc/version)\" = 2 ]"
+check "... whose digest differs and is recorded for the tag" \
+	sh -c "d=\$('$TK_BUILD/tankctl' --socket '$TK_SOCK' images -o json | jq -r '.[] | select(.ref == \"$REF\") | .manifest_digest'); [ -n '$V1' ] && [ \"\$d\" != '$V1' ] && jq -e --arg d \"\$d\" '.digests[0] == \$d' '$TK_T/run/pods/${POD}-always/tankd.json'"
+for pol in if_not_present always; do tankctl delete pod "${POD}-${pol%%_*}" --wait >/dev/null; done
+tankctl rmi "$REF" >/dev/null && tankctl image prune >/dev/null
+
 # offline: pull policy never only looks in the store
 kill "$REG"; wait "$REG" 2>/dev/null; REG=
 sed 's/"stop_grace": "1s"/"stop_grace": "1s", "pull": "never"/' "$TK_T/p.json" >"$TK_T/p2.json"
