@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test_images.sh - images through tankd as a user sees them: a pod from a registry on loopback
-# (inside the test's own netns), tankctl pull with progress, images, rmi refused while a pod
-# uses the image, prune, pull policy never (offline), image import of an OCI layout.
+# (inside the test's own netns), tankctl pull with progress (plain and on a tty), registry
+# Warning headers and error bodies, the pulling phase, pull always re-resolving a tag, images,
+# rmi refused while a pod uses the image, prune, pull policy never (offline), image import of an
+# OCI layout directory and of an oci-archive tar, the image_max_unpacked limit.
 set -u
 . "$(dirname "$0")/lib.sh"
 REG=
