@@ -102,7 +102,11 @@ static void row_format(const struct layer_row *r, uint64_t now, char *out, size_
 		break;
 	}
 	case ROW_VERIFYING:
-		snprintf(out, len, "%s verifying  %9s  %7.1f MiB/s", r->id, b, rate / 1048576.0);
+		if (rate > 0)
+			snprintf(out, len, "%s verifying  %9s  %7.1f MiB/s", r->id, b,
+				 rate / 1048576.0);
+		else
+			snprintf(out, len, "%s verifying  %9s", r->id, b);
 		break;
 	case ROW_UNPACKING:
 		snprintf(out, len, "%s unpacking  %9s", r->id, b);
@@ -203,9 +207,12 @@ void pull_view_event(struct pull_view *v, json_t *pr)
 		printf("%s downloading %s\n", r->id, a);
 		break;
 	case ROW_VERIFYING:
-		printf("%s downloaded %s in %.2f s (%.1f MiB/s)\n", r->id, a,
-		       r->t_first && r->t_end ? (double)(r->t_end - r->t_first) / 1000.0 : 0.0,
-		       row_rate(r, now) / 1048576.0);
+		/* a layer that arrived in one piece has no rate of its own */
+		if (row_rate(r, now) > 0)
+			printf("%s downloaded %s in %.2f s (%.1f MiB/s)\n", r->id, a,
+			       (double)(r->t_end - r->t_first) / 1000.0, row_rate(r, now) / 1048576.0);
+		else
+			printf("%s downloaded %s\n", r->id, a);
 		break;
 	default:
 		row_format(r, now, line, sizeof(line));

@@ -30,7 +30,7 @@ POD="${TK_P}-img"
 
 tankctl pull "$REF" >"$TK_T/pull.out" 2>&1
 check "tankctl pull" test $? -eq 0
-check "pull off a tty: a plain line per layer download" grep -Eq '^[0-9a-f]{12} downloaded [0-9.]+ [KMG]?i?B in [0-9.]+ s' "$TK_T/pull.out"
+check "pull off a tty: a plain line per layer download" grep -Eq '^[0-9a-f]{12} downloaded [0-9.]+ [KMG]?i?B( in [0-9.]+ s \([0-9.]+ MiB/s\))?$' "$TK_T/pull.out"
 check "pull off a tty: a plain line per layer unpacked" grep -Eq '^[0-9a-f]{12} unpacked ' "$TK_T/pull.out"
 no_ctl() { ! LC_ALL=C grep -q '[[:cntrl:]]' <(tr -d '\n\t' <"$1"); }
 check "pull off a tty: no control characters" no_ctl "$TK_T/pull.out"
