@@ -374,6 +374,9 @@ int oci_image_import(const char *store_dir, const char *path, const char *only_t
 	}
 	if (!picked)
 		return diag_fail(d, -ENOENT, "%s: no manifest named \"%s\"", path, only_tag);
+	if (extra && picked > 1)
+		return diag_fail(d, -EINVAL, "%s: a name is only for an archive of one image (pick "
+				 "one with PATH:TAG)", path);
 	res = calloc(picked + 1, sizeof(*res));
 	if (!res)
 		return -ENOMEM;
@@ -413,10 +416,6 @@ int oci_image_import(const char *store_dir, const char *path, const char *only_t
 	if (r < 0) {
 		oci_import_results_free(res, n);
 		return r;
-	}
-	if (extra && picked > 1) {
-		oci_import_results_free(res, n);
-		return diag_fail(d, -EINVAL, "%s: a name is only for an archive of one image", path);
 	}
 	oci_progress_emit(&sink, OCI_PROGRESS_DONE, NULL, 0, 0, NULL);
 	*ret = res;
