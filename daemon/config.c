@@ -27,6 +27,7 @@ void config_defaults(struct tankd_config *c)
 	c->log_max_size = 10 << 20;
 	c->log_max_files = 5;
 	c->pull_parallel = 3;
+	c->image_max_unpacked = OCI_IMAGE_UNPACKED_MAX;
 	c->tombstone_ttl_ms = 3600 * 1000;
 }
 
@@ -281,6 +282,12 @@ int config_set(struct tankd_config *c, const char *key, const char *v, struct di
 		c->pull_parallel = (unsigned int)n;
 		return 0;
 	}
+	if (!strcmp(key, "image_max_unpacked")) {
+		if (parse_size(v, &c->image_max_unpacked) < 0 || c->image_max_unpacked < 4096)
+			return diag_fail(d, -EINVAL,
+					 "image_max_unpacked: \"%s\" (a size such as 16Gi, >= 4Ki)", v);
+		return 0;
+	}
 	if (!strcmp(key, "uplink") || !strcmp(key, "host_shim")) {
 		if (strlen(v) > 15 || strchr(v, '/') || (!*v && !strcmp(key, "host_shim")))
 			return diag_fail(d, -EINVAL, "%s: \"%s\" is not an interface name", key, v);
@@ -361,7 +368,7 @@ int config_set(struct tankd_config *c, const char *key, const char *v, struct di
 			 "backoff_max, backoff_reset, log_level, log_max_size, log_max_files, uplink, "
 			 "host_shim, dns, dns_domain, dns_listen, "
 			 "dns_upstream, pool.<name>.{subnet,gateway,range,dns,domain,reserve}, auth_file, "
-			 "pull_parallel, registry.<host>.{insecure,ca_file,mirrors}, metrics_listen, "
+			 "pull_parallel, image_max_unpacked, registry.<host>.{insecure,ca_file,mirrors}, metrics_listen, "
 			 "metrics_allow_remote, tombstone_ttl, drop_events_rate, drop_events_burst, "
 			 "drop_events_sample)",
 			 key);

@@ -16,11 +16,44 @@ static char *store_dir(struct tankd *t)
 
 /* ---- the worker --------------------------------------------------------------------------- */
 
+#define THROTTLE_SLOTS 16
+
 struct worker_ctx {
 	int fd;
 	const char *ref;
-	uint64_t last_ms;
+	struct {
+		char digest[OCI_DIGEST_STR_MAX];
+		uint64_t last_ms;
+	} slot[THROTTLE_SLOTS]; /* per layer: downloads run in parallel */
+	uint64_t download_ms, unpack_ms; /* from the last event */
+	uint64_t bytes;			 /* blob bytes of the layers that are ready */
+	unsigned n_layers;
 };
+
+/* Too soon since the last update of this layer's download? (at most ~10 a second each) */
+static bool throttled(struct worker_ctx *c, const char *digest, uint64_t now)
+{
+	size_t i, free_i = THROTTLE_SLOTS, oldest = 0;
+
+	for (i = 0; i < THROTTLE_SLOTS; i++) {
+		if (!strcmp(c->slot[i].digest, digest))
+			break;
+		if (!c->slot[i].digest[0] && free_i == THROTTLE_SLOTS)
+			free_i = i;
+		if (c->slot[i].last_ms < c->slot[oldest].last_ms)
+			oldest = i;
+	}
+	if (i == THROTTLE_SLOTS) {
+		i = free_i < THROTTLE_SLOTS ? free_i : oldest;
+		snprintf(c->slot[i].digest, sizeof(c->slot[i].digest), "%s", digest);
+		c->slot[i].last_ms = now;
+		return false;
+	}
+	if (now - c->slot[i].last_ms < 100)
+		return true;
+	c->slot[i].last_ms = now;
+	return false;
+}
 
 static void emit_line(int fd, char kind, json_t *j)
 {
@@ -40,10 +73,17 @@ static void on_progress(const struct oci_progress *ev, void *data)
 	uint64_t now = now_mono_ms();
 	_cleanup_json_ json_t *j = NULL;
 
-	/* at most ~10 updates a second while bytes arrive; every other event */
-	if (ev->phase == OCI_PROGRESS_DOWNLOADING && ev->done < ev->total && now - c->last_ms < 100)
+	c->download_ms = ev->download_ms;
+	c->unpack_ms = ev->unpack_ms;
+	if (ev->phase == OCI_PROGRESS_DONE && ev->digest) {
+		c->bytes += ev->total;
+		c->n_layers++;
+	}
+	/* at most ~10 updates a second per layer while bytes arrive (the first and the last
+	 * always go out); every other event */
+	if (ev->phase == OCI_PROGRESS_DOWNLOADING && ev->digest && ev->done && ev->done < ev->total &&
+	    throttled(c, ev->digest, now))
 		return;
-	c->last_ms = now;
 	j = json_pack("{s:s,s:s,s:s?,s:I,s:I,s:I,s:I,s:s?}", "ref", c->ref, "phase",
 		      phase[ev->phase], "digest", ev->digest, "done", (json_int_t)ev->done, "total",
 		      (json_int_t)ev->total, "download_ms", (json_int_t)ev->download_ms,
@@ -72,13 +112,9 @@ static struct oci_registry_config *registries(struct tankd *t)
 	return r;
 }
 
-/*
- * Fork a worker that prepares each image (hostile input is parsed there, never in tankd) and
- * reports on a pipe, one line each: "P <progress json>", then "D <result json>" per image, or
- * "E <message>" and exit 1.
- */
-int images_worker_spawn(struct tankd *t, char *const *refs, const enum pull_policy *policies,
-			pid_t *ret_pid, int *ret_fd)
+/* Fork a worker running child(); its pipe's read end (non-blocking) goes to *ret_fd. */
+static int worker_fork(struct tankd *t, void (*child)(struct tankd *t, int fd, void *arg),
+		       void *arg, pid_t *ret_pid, int *ret_fd)
 {
 	int pfd[2];
 	pid_t pid;
@@ -94,37 +130,8 @@ int images_worker_spawn(struct tankd *t, char *const *refs, const enum pull_poli
 		return e;
 	}
 	if (pid == 0) {
-		_cleanup_free_ char *store = store_dir(t);
-		struct oci_pull_opts o = { .registries = registries(t),
-					   .auth_file = t->cfg.auth_file,
-					   .progress = on_progress,
-					   .max_parallel = t->cfg.pull_parallel };
-
 		signal(SIGPIPE, SIG_DFL);
-		for (size_t i = 0; refs[i]; i++) {
-			struct worker_ctx c = { .fd = pfd[1], .ref = refs[i] };
-			struct oci_image *img = NULL;
-			struct diag d = { 0 };
-			_cleanup_json_ json_t *res = NULL;
-			int r;
-
-			o.policy = oci_policy(policies ? policies[i] : PULL_IF_NOT_PRESENT);
-			o.progress_data = &c;
-			r = oci_image_prepare_opts(store, refs[i], &o, &img, &d);
-			if (r < 0) {
-				char msg[1400];
-				int n = snprintf(msg, sizeof(msg), "E %zu %s\n", i, diag_text(&d, r));
-
-				if (write(pfd[1], msg, (size_t)(n < (int)sizeof(msg) ? n : (int)sizeof(msg) - 1)) < 0)
-					_exit(1);
-				_exit(1);
-			}
-			res = json_pack("{s:s,s:s?,s:I}", "ref", refs[i], "manifest_digest",
-					img->manifest_digest, "layers",
-					(json_int_t)strv_length(img->layer_dirs));
-			emit_line(pfd[1], 'D', res);
-			oci_image_free(img);
-		}
+		child(t, pfd[1], arg);
 		_exit(0);
 	}
 	close(pfd[1]);
@@ -132,6 +139,110 @@ int images_worker_spawn(struct tankd *t, char *const *refs, const enum pull_poli
 	*ret_pid = pid;
 	*ret_fd = pfd[0];
 	return 0;
+}
+
+static void worker_opts(struct tankd *t, struct oci_pull_opts *o)
+{
+	*o = (struct oci_pull_opts){ .registries = registries(t),
+				     .auth_file = t->cfg.auth_file,
+				     .progress = on_progress,
+				     .max_parallel = t->cfg.pull_parallel,
+				     .max_unpacked = t->cfg.image_max_unpacked };
+}
+
+static void worker_error(int fd, size_t i, const struct diag *d, int r)
+{
+	char msg[1400];
+	/* the limit on unpacked bytes is tankd's to set: name the knob */
+	int n = snprintf(msg, sizeof(msg), "E %zu %s%s\n", i, diag_text(d, r),
+			 r == -EFBIG ? " (raise image_max_unpacked in tankd's config to allow it)"
+				     : "");
+
+	if (write(fd, msg, (size_t)(n < (int)sizeof(msg) ? n : (int)sizeof(msg) - 1)) < 0)
+		_exit(1);
+	_exit(1);
+}
+
+struct prepare_args {
+	char *const *refs;
+	const enum pull_policy *policies;
+};
+
+static void prepare_child(struct tankd *t, int fd, void *arg)
+{
+	struct prepare_args *a = arg;
+	_cleanup_free_ char *store = store_dir(t);
+	struct oci_pull_opts o;
+
+	worker_opts(t, &o);
+	for (size_t i = 0; a->refs[i]; i++) {
+		struct worker_ctx c = { .fd = fd, .ref = a->refs[i] };
+		struct oci_image *img = NULL;
+		struct diag d = { 0 };
+		_cleanup_json_ json_t *res = NULL;
+		int r;
+
+		o.policy = oci_policy(a->policies ? a->policies[i] : PULL_IF_NOT_PRESENT);
+		o.progress_data = &c;
+		r = oci_image_prepare_opts(store, a->refs[i], &o, &img, &d);
+		if (r < 0)
+			worker_error(fd, i, &d, r);
+		res = json_pack("{s:s,s:s?,s:I,s:I,s:I,s:I}", "ref", a->refs[i], "manifest_digest",
+				img->manifest_digest, "layers",
+				(json_int_t)strv_length(img->layer_dirs), "size", (json_int_t)c.bytes,
+				"download_ms", (json_int_t)c.download_ms, "unpack_ms",
+				(json_int_t)c.unpack_ms);
+		emit_line(fd, 'D', res);
+		oci_image_free(img);
+	}
+}
+
+/*
+ * Fork a worker that prepares each image (hostile input is parsed there, never in tankd) and
+ * reports on a pipe, one line each: "P <progress json>", then "D <result json>" per image, or
+ * "E <index> <message>" and exit 1.
+ */
+int images_worker_spawn(struct tankd *t, char *const *refs, const enum pull_policy *policies,
+			pid_t *ret_pid, int *ret_fd)
+{
+	struct prepare_args a = { refs, policies };
+
+	return worker_fork(t, prepare_child, &a, ret_pid, ret_fd);
+}
+
+struct import_args {
+	const char *path, *tag, *name;
+};
+
+/* tankctl image import: one "D" line {"ref", "imported": [{ref, manifest_digest, layers, size}]} */
+static void import_child(struct tankd *t, int fd, void *arg)
+{
+	struct import_args *a = arg;
+	_cleanup_free_ char *store = store_dir(t);
+	_cleanup_json_ json_t *res = NULL;
+	struct worker_ctx c = { .fd = fd, .ref = a->path };
+	struct oci_import_result *v = NULL;
+	struct oci_pull_opts o;
+	struct diag d = { 0 };
+	json_t *list;
+	size_t n = 0;
+	int r;
+
+	worker_opts(t, &o);
+	o.progress_data = &c;
+	r = oci_image_import(store, a->path, a->tag, a->name, &o, &v, &n, &d);
+	if (r < 0)
+		worker_error(fd, 0, &d, r);
+	list = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, json_pack("{s:s,s:s,s:I,s:I}", "ref", v[i].ref,
+						      "manifest_digest", v[i].manifest_digest,
+						      "layers", (json_int_t)v[i].layers, "size",
+						      (json_int_t)v[i].size));
+	res = json_pack("{s:s,s:o,s:I}", "ref", a->path, "imported", list, "unpack_ms",
+			(json_int_t)c.unpack_ms);
+	emit_line(fd, 'D', res);
+	oci_import_results_free(v, n);
 }
 
 /*
@@ -229,7 +340,9 @@ void images_job_free(struct tankd *t, struct pull_job *j)
 
 struct pull_job *images_pull_start(struct tankd *t, void *client, json_t *req, json_t **ret_err)
 {
-	const char *ref = json_str(req, "image", NULL), *pol = json_str(req, "pull", "always");
+	const char *imp = json_str(req, "import", NULL);
+	const char *ref = imp ? imp : json_str(req, "image", NULL);
+	const char *pol = json_str(req, "pull", "always");
 	char *refs[2] = { (char *)ref, NULL };
 	enum pull_policy policy = !strcmp(pol, "never") ? PULL_NEVER
 				  : !strcmp(pol, "if_not_present") ? PULL_IF_NOT_PRESENT
@@ -247,7 +360,19 @@ struct pull_job *images_pull_start(struct tankd *t, void *client, json_t *req, j
 		return NULL;
 	j->t = t;
 	j->client = client;
-	r = images_worker_spawn(t, refs, &policy, &j->pid, &j->fd);
+	if (imp) {
+		struct import_args a = { imp, json_str(req, "tag", NULL), json_str(req, "name", NULL) };
+
+		if (imp[0] != '/') {
+			free(j);
+			*ret_err = api_error("invalid", "import: the path must be absolute", NULL,
+					     NULL);
+			return NULL;
+		}
+		r = worker_fork(t, import_child, &a, &j->pid, &j->fd);
+	} else {
+		r = images_worker_spawn(t, refs, &policy, &j->pid, &j->fd);
+	}
 	if (r < 0 || loop_add(t, j->fd, W_IMGPULL, j) < 0) {
 		*ret_err = api_error("internal", "cannot start a pull worker", NULL, NULL);
 		if (r >= 0)
@@ -255,7 +380,7 @@ struct pull_job *images_pull_start(struct tankd *t, void *client, json_t *req, j
 		free(j);
 		return NULL;
 	}
-	log_info("pulling %s (worker pid %d)", ref, (int)j->pid);
+	log_info("%s %s (worker pid %d)", imp ? "importing" : "pulling", ref, (int)j->pid);
 	return j;
 }
 

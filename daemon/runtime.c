@@ -690,9 +690,15 @@ void runtime_pull_done(struct tankd *t, struct pod *p)
 		p->n_ctrs ? (int)p->ctrs[0].pid : 0);
 }
 
+struct pull_ctx {
+	struct tankd *t;
+	struct pod *p;
+};
+
 static void pull_line(char kind, const char *rest, void *data)
 {
-	struct pod *p = data;
+	struct pull_ctx *ctx = data;
+	struct pod *p = ctx->p;
 	json_t *x = NULL;
 
 	if (kind == 'E') {
@@ -712,14 +718,18 @@ static void pull_line(char kind, const char *rest, void *data)
 	else if (!strcmp(json_str(x, "phase", ""), "unpacking"))
 		set_message(p, "unpacking %s: layer %.19s", json_str(x, "ref", "?"),
 			    json_str(x, "digest", "?"));
+	else if (!strcmp(json_str(x, "phase", ""), "warning")) /* the registry's Warning header */
+		event_emit(ctx->t, p->name, true, "PullWarning", "%s: %s", json_str(x, "ref", "?"),
+			   json_str(x, "message", ""));
 	json_decref(x);
 }
 
 void runtime_pull_event(struct tankd *t, struct pod *p)
 {
 	struct diag d = { 0 };
+	struct pull_ctx ctx = { t, p };
 	int r = images_worker_read(p->pull_fd, p->pull_buf, &p->pull_len, sizeof(p->pull_buf),
-				   pull_line, p);
+				   pull_line, &ctx);
 
 	if (r == 0)
 		return;

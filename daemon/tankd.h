@@ -52,6 +52,7 @@ struct tankd_config {
 	size_t n_registries;
 	char *auth_file;          /* NULL: /etc/tank/auth.json, then ~/.docker/config.json */
 	unsigned int pull_parallel; /* blobs at once per pull */
+	uint64_t image_max_unpacked; /* file bytes the layers of one image may write */
 	/* BPF datapath (datapath.c) and the metrics endpoint (metrics.c) */
 	char *metrics_listen;       /* "127.0.0.1:9464"; NULL: no endpoint */
 	bool metrics_allow_remote;  /* a non-loopback metrics_listen is refused without it */

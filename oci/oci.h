@@ -160,6 +160,38 @@ struct oci_pull_opts {
 int oci_image_prepare_opts(const char *store_dir, const char *ref, const struct oci_pull_opts *o,
 			   struct oci_image **ret, struct diag *d);
 
+/* ---- importing a layout ------------------------------------------------------------------ */
+
+#define OCI_IMPORT_ENTRIES_MAX 100000u	    /* tar entries */
+#define OCI_IMPORT_BYTES_MAX (64ULL << 30) /* blob bytes copied from one layout or tar */
+
+struct oci_import_result {
+	char *ref;	       /* canonical reference recorded */
+	char *manifest_digest; /* the image manifest chosen for this machine */
+	size_t layers;
+	uint64_t size; /* config and layer blobs */
+};
+/*
+ * Import an OCI image layout: a directory, or a tar of one (plain, gzip or zstd: what
+ * `skopeo copy ... oci-archive:FILE` and `podman save --format oci-archive` write). Every
+ * manifest index.json lists (only_tag, may be NULL: only the one whose
+ * org.opencontainers.image.ref.name is that) is resolved for this machine as in pulls, its
+ * blobs are copied into the content store (verified; from a tar straight out of the archive,
+ * which is never extracted: only "index.json" and "blobs/sha256/<hex>" entries are read), its
+ * layers unpacked, and a reference record written, so it is listed, usable with pull policy
+ * never and kept by pruning. The reference is the manifest's io.containerd.image.name or
+ * org.opencontainers.image.ref.name annotation named as `podman load` does: a name without a
+ * registry part gets "localhost/", one without a tag ":latest" ("busybox:1.0" is
+ * localhost/busybox:1.0). name (may be NULL) names an unnamed image, or adds a reference, when
+ * exactly one image is imported. *ret: *ret_n results (free with oci_import_results_free).
+ */
+int oci_image_import(const char *store_dir, const char *path, const char *only_tag,
+		     const char *name, const struct oci_pull_opts *o,
+		     struct oci_import_result **ret, size_t *ret_n, struct diag *d);
+void oci_import_results_free(struct oci_import_result *v, size_t n);
+/* The canonical reference an imported image gets for a name (see above); NULL on error. */
+char *oci_import_name(const char *name, struct diag *d);
+
 /* ---- the local image store ----------------------------------------------------------------- */
 
 struct oci_store_image {

@@ -423,7 +423,9 @@ static size_t on_body(char *buf, size_t size, size_t nitems, void *data)
 	oci_digest_update(&x->h, buf, len);
 	x->off += len;
 	now = now_mono_ms();
-	if (now - x->last_progress >= PROGRESS_EVERY_MS || x->off == (uint64_t)x->size) {
+	/* the first bytes too: a per-layer rate is measured from there */
+	if (!x->last_progress || now - x->last_progress >= PROGRESS_EVERY_MS ||
+	    x->off == (uint64_t)x->size) {
 		x->last_progress = now;
 		oci_reg_emit(x->reg, OCI_PROGRESS_DOWNLOADING, x->digest, x->off, (uint64_t)x->size,
 			     NULL);

@@ -12,6 +12,7 @@
 
 #include "daemon/api.h"
 #include "lib/lib.h"
+#include "tools/tankctl.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -64,7 +65,7 @@ static void usage(FILE *f)
 		"  pull IMAGE                      pull an image (progress per layer)\n"
 		"  images [-o json]                images in tankd's store\n"
 		"  rmi IMAGE                       forget an image (refused while a pod uses it)\n"
-		"  image prune | image import DIR  free unused blobs; import an OCI layout\n"
+		"  image prune | image import PATH free unused blobs; import an OCI layout (dir or tar)\n"
 		"  top [POD] [-o json]             CPU %%, memory, pids per pod\n"
 		"  info [-o json]                  tankd's features and paths\n"
 		"  version [-o json]               tankctl's and tankd's versions\n"
@@ -814,51 +815,22 @@ static void human_bytes(uint64_t b, char *out, size_t len)
 		snprintf(out, len, "%llu B", (unsigned long long)b);
 }
 
-static void show_progress(json_t *pr, bool tty, uint64_t t0)
-{
-	const char *phase = json_str(pr, "phase", ""), *dg = json_str(pr, "digest", NULL);
-	long long done = json_int(pr, "done", 0), total = json_int(pr, "total", 0);
-	double secs = (double)(now_mono_ms() - t0) / 1000.0;
-	char a[32], b[32];
-
-	if (!dg)
-		return;
-	human_bytes((uint64_t)done, a, sizeof(a));
-	human_bytes((uint64_t)total, b, sizeof(b));
-	if (tty && !strcmp(phase, "downloading") && total > 0) {
-		int w = 30, fill = (int)(w * done / total);
-		double rate = secs > 0 ? done / secs : 0;
-		double eta = rate > 0 ? (total - done) / rate : 0;
-
-		printf("\r%.19s [%.*s%*s] %9s / %-9s %6.1f MiB/s ETA %3.0fs", dg + 7, fill,
-		       "##############################", w - fill, "", a, b, rate / 1048576.0, eta);
-	} else if (tty) {
-		printf("\r%.19s %-12s %9s%-40s", dg + 7, phase, a, "");
-		if (!strcmp(phase, "done"))
-			putchar('\n');
-	} else if (strcmp(phase, "downloading") || done == total) {
-		printf("%.19s %s %s\n", dg + 7, phase, a);
-	}
-	fflush(stdout);
-}
-
-static int cmd_pull(int argc, char **argv)
+/* Send a pull (or import) request and show its progress stream and result. */
+static int pull_stream(json_t *req)
 {
 	_cleanup_close_ int fd = -1;
-	_cleanup_json_ json_t *req = NULL;
-	bool tty = isatty(1) && strcmp(output, "json");
-	uint64_t t0 = now_mono_ms();
-	json_t *img;
-	int r;
+	struct pull_view *view = NULL;
+	bool json_out = !strcmp(output, "json");
+	int r, ret;
 
-	if (argc != 2)
-		return usage_error("pull: %s", "usage: tankctl pull IMAGE");
 	fd = ipc_connect(socket_path);
 	if (fd < 0) {
 		fprintf(stderr, "tankctl: cannot reach tankd at %s: %s\n", socket_path, strerror(-fd));
 		return EXIT_FAIL;
 	}
-	req = json_pack("{s:i,s:s,s:s}", "version", TANK_API_VERSION, "op", "pull", "image", argv[1]);
+	view = pull_view_new(isatty(1) && !json_out);
+	if (!view)
+		return EXIT_FAIL;
 	r = ipc_send_json(fd, req, NULL, 0);
 	while (r >= 0) {
 		json_t *msg = NULL;
@@ -867,34 +839,42 @@ static int cmd_pull(int argc, char **argv)
 		if (r < 0)
 			break;
 		if (!json_bool(msg, "ok", false)) {
-			if (tty)
-				putchar('\n');
-			r = print_error(msg);
+			ret = print_error(msg);
 			json_decref(msg);
-			return r;
+			pull_view_free(view);
+			return ret;
 		}
 		if (json_object_get(msg, "progress")) {
-			if (!strcmp(output, "json")) {
+			if (json_out) {
 				json_dumpf(json_object_get(msg, "progress"), stdout, JSON_COMPACT);
 				putchar('\n');
 			} else {
-				show_progress(json_object_get(msg, "progress"), tty, t0);
+				pull_view_event(view, json_object_get(msg, "progress"));
 			}
 			json_decref(msg);
 			continue;
 		}
-		img = json_object_get(msg, "image");
-		if (!strcmp(output, "json"))
-			print_json(img);
+		if (json_out)
+			print_json(json_object_get(msg, "image"));
 		else
-			printf("%s%s: %s (%lld layers) in %.1f s\n", tty ? "\n" : "",
-			       json_str(img, "ref", "?"), json_str(img, "manifest_digest", "?"),
-			       json_int(img, "layers", 0), (double)(now_mono_ms() - t0) / 1000.0);
+			pull_view_finish(view, json_object_get(msg, "image"));
 		json_decref(msg);
+		pull_view_free(view);
 		return EXIT_OK;
 	}
+	pull_view_free(view);
 	fprintf(stderr, "tankctl: talking to tankd: %s\n", strerror(-r));
 	return EXIT_FAIL;
+}
+
+static int cmd_pull(int argc, char **argv)
+{
+	_cleanup_json_ json_t *req = NULL;
+
+	if (argc != 2)
+		return usage_error("pull: %s", "usage: tankctl pull IMAGE");
+	req = json_pack("{s:i,s:s,s:s}", "version", TANK_API_VERSION, "op", "pull", "image", argv[1]);
+	return req ? pull_stream(req) : EXIT_FAIL;
 }
 
 static int cmd_images(int argc, char **argv)
@@ -953,32 +933,28 @@ static int cmd_image(int argc, char **argv)
 		       sz, json_int(reply, "layers", 0));
 		return EXIT_OK;
 	}
-	if (argc == 3 && !strcmp(argv[1], "import")) {
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "import")) {
+		/* PATH, or PATH:TAG for the one manifest of that ref.name */
 		char path[PATH_MAX], abs[PATH_MAX];
-		_cleanup_free_ char *ref = NULL;
-		const char *colon = strrchr(argv[2], ':');
+		const char *colon = strrchr(argv[2], ':'), *tag = NULL;
+		_cleanup_json_ json_t *req = NULL;
 		struct stat st;
 
-		snprintf(path, sizeof(path), "%.*s", colon ? (int)(colon - argv[2]) : (int)strlen(argv[2]),
-			 argv[2]);
-		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			fprintf(stderr, "error: %s: not an OCI image layout directory (a tar must be "
-					"extracted first: mkdir d && tar -xf FILE -C d)\n",
-				path);
-			return EXIT_FAIL;
+		snprintf(path, sizeof(path), "%s", argv[2]);
+		if (stat(path, &st) < 0 && colon) {
+			snprintf(path, sizeof(path), "%.*s", (int)(colon - argv[2]), argv[2]);
+			tag = colon + 1;
 		}
 		if (!realpath(path, abs)) {
-			fprintf(stderr, "error: %s: %s\n", argv[2], strerror(errno));
+			fprintf(stderr, "error: %s: %s\n", path, strerror(errno));
 			return EXIT_FAIL;
 		}
-		ref = strdup_printf("oci:%s%s", abs, colon ? colon : "");
-		{
-			char *av[] = { "pull", ref, NULL };
-
-			return cmd_pull(2, av);
-		}
+		req = json_pack("{s:i,s:s,s:s,s:s?,s:s?}", "version", TANK_API_VERSION, "op", "pull",
+				"import", abs, "tag", tag, "name", argc == 4 ? argv[3] : NULL);
+		return req ? pull_stream(req) : EXIT_FAIL;
 	}
-	return usage_error("image: %s", "usage: tankctl image prune | tankctl image import DIR[:TAG]");
+	return usage_error("image: %s", "usage: tankctl image prune | tankctl image import "
+					"DIR|TAR[:TAG] [NAME[:TAG]]");
 }
 
 static int cmd_top(int argc, char **argv)
@@ -1402,9 +1378,11 @@ static const struct cmd cmds[] = {
 	{ "images", cmd_images, "images [-o json]", "The images in tankd's store." },
 	{ "rmi", cmd_rmi, "rmi IMAGE",
 	  "Forget an image reference (refused while a pod uses it); prune frees the space." },
-	{ "image", cmd_image, "image prune | image import DIR[:TAG]",
+	{ "image", cmd_image, "image prune | image import DIR|TAR[:TAG] [NAME[:TAG]]",
 	  "prune: remove blobs and layers nothing references and no pod uses.\n"
-	  "import: add an OCI image layout directory to the store." },
+	  "import: add the images of an OCI layout (a directory or an oci-archive tar) to the\n"
+	  "store, named by their org.opencontainers.image.ref.name annotation as podman load\n"
+	  "does (\"busybox:1.0\" becomes localhost/busybox:1.0), or by NAME; :TAG picks one." },
 	{ "top", cmd_top, "top [POD] [-o json]",
 	  "CPU use (over half a second), memory (current and peak) and pids per pod, from its\n"
 	  "cgroups." },

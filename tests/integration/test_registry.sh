@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_registry.sh - the oci/ registry client against real registries on loopback: OCI, Docker
 # schema2 and multi-arch images pushed by skopeo; Basic and Bearer auth; mirrors; digest
-# refs; pull policies; a corrupting, a flaky and a redirecting proxy; concurrent pulls; prune.
+# refs; pull policies; a corrupting, a flaky, a redirecting, a short-body and a token-expiring
+# proxy; concurrent pulls; prune.
 # Root files (uid/gid, modes) are compared with `umoci unpack` of the same image. Needs root.
 set -u
 
@@ -88,11 +89,12 @@ start_proxy() {
 
 cat >"$W/proxy.py" <<'PY'
 # A registry front for tests: pass-through to UPSTREAM with faults injected by MODE.
-import http.client, http.server, socket, socketserver, sys, threading, time
+import http.client, http.server, json, socket, socketserver, sys, threading, time
 
 mode, port, upstream, extra, logpath = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 lock = threading.Lock()
-count = {"manifest": 0, "bigblob": 0}
+count = {"manifest": 0, "bigblob": 0, "token": 0}
+valid = set()  # mode expiring: the tokens this proxy accepts
 logf = open(logpath, "a", buffering=1)
 BIG = 10000
 
@@ -142,6 +144,29 @@ class H(http.server.BaseHTTPRequestHandler):
         if mode == "token":
             self.reply(200, [("Content-Type", "application/json")], open(extra, "rb").read())
             return
+        if mode == "expiring":
+            # its own token server: tokN, valid until the proxy says otherwise
+            if p.startswith("/token"):
+                with lock:
+                    count["token"] += 1
+                    tok = "tok%d" % count["token"]
+                    if extra != "never":
+                        valid.add(tok)
+                self.reply(200, [("Content-Type", "application/json")],
+                           json.dumps({"token": tok, "expires_in": 3600}).encode())
+                return
+            auth = self.headers.get("Authorization", "")
+            tok = auth[7:] if auth.startswith("Bearer ") else ""
+            if tok not in valid:
+                chal = 'Bearer realm="http://127.0.0.1:%d/token",service="tanktest",scope="repository:test/bb:pull"' % port
+                if tok:
+                    chal += ',error="invalid_token"'
+                logf.write("401 %s token=%s\n" % (p, tok or "-"))
+                self.reply(401, [("WWW-Authenticate", chal), ("Content-Type", "application/json")],
+                           b'{"errors":[{"code":"UNAUTHORIZED","message":"token expired"}]}')
+                return
+            if manifest and tok == "tok1":
+                valid.discard("tok1")  # it expires once the manifest is served: mid-pull
         if mode == "redirect":
             if not self.headers.get("Authorization"):
                 self.reply(401, [("WWW-Authenticate", 'Basic realm="test"'), ("Content-Type", "application/json")],
@@ -179,6 +204,10 @@ class H(http.server.BaseHTTPRequestHandler):
                     return
                 if n_blob == 2:
                     cut = len(body) // 2
+        if mode == "short" and blob and status == 200 and len(body) > BIG:
+            # a Content-Length shorter than the blob, and a clean end: the client must see
+            # that the blob is incomplete
+            body = body[:len(body) // 2]
         if mode == "schema1" and manifest:
             headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
             headers.append(("Content-Type", "application/vnd.docker.distribution.manifest.v1+prettyjws"))
@@ -470,6 +499,33 @@ rm -rf "$W/fstore"
 out=$("$PULL" --store "$W/fstore" pull "127.0.0.1:$PROXY_PORT/test/bb:1.0" 2>"$W/err") || cat "$W/err"
 check "flaky registry without Range support: a 200 to a range request restarts the blob" \
 	sh -c "[ '$(jq -r .manifest <<<"$out")' = '$AMD_DIGEST' ] && grep -q 'range=bytes=[1-9]' '$W/proxy-flaky.log'"
+
+# a token that expires mid-pull: one retry with a fresh token, never a loop
+start_proxy expiring "$REG"
+rm -rf "$W/estore"
+out=$("$PULL" --store "$W/estore" pull "127.0.0.1:$PROXY_PORT/test/bb:1.0" 2>"$W/err") || cat "$W/err"
+check "token expired mid-pull: the pull succeeds" test "$(jq -r .manifest <<<"$out")" = "$AMD_DIGEST"
+check "token expired mid-pull: a 401 with the old token, then one new token" \
+	sh -c "grep -q '^401 .*/blobs/.* token=tok1' '$W/proxy-expiring.log' && [ \$(grep -c 'GET /token' '$W/proxy-expiring.log') -eq 2 ]"
+: >"$W/proxy-expiring.log"
+start_proxy expiring "$REG" never
+"$PULL" --store "$W/estore2" pull "127.0.0.1:$PROXY_PORT/test/bb:1.0" >/dev/null 2>"$W/err"
+rc=$?
+check "tokens that never work: EACCES with the registry's message" \
+	sh -c "[ $rc -eq 13 ] && grep -q 'token expired' '$W/err'"
+check "tokens that never work: a single retry (two token requests), no loop" \
+	test "$(grep -c 'GET /token' "$W/proxy-expiring.log")" -eq 2
+
+# a blob cut short by its Content-Length (a clean end, not a dropped connection): a size error
+start_proxy short "$REG"
+rm -rf "$W/shstore"
+"$PULL" --store "$W/shstore" pull "127.0.0.1:$PROXY_PORT/test/bb:1.0" >/dev/null 2>"$W/err"
+rc=$?
+check "short Content-Length: the pull fails with a size mismatch naming both sizes (EBADMSG)" \
+	sh -c "[ $rc -eq 74 ] && grep -Eq 'size mismatch: the registry sent [0-9]+ bytes, the manifest says [0-9]+' '$W/err'"
+check "short Content-Length: nothing of the blob is kept, no ref written" \
+	sh -c "[ ! -e '$W/shstore/blobs/sha256/${bad#sha256:}' ] && ! ls '$W/shstore/tmp' | grep -q '${bad#sha256:}' && test -z \"\$(ls -A '$W/shstore/refs')\""
+check "short Content-Length: whatever is in blobs/ matches its digest" blobs_verify "$W/shstore"
 
 # TLS with a self-signed certificate: verified, trusted with ca_file only
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$W/tls.key" -out "$W/tls.crt" -days 2 \
