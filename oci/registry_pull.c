@@ -95,6 +95,7 @@ static int layers_missing(int store_fd, const struct oci_manifest *m, const char
 	_cleanup_(oci_image_config_clear) struct oci_image_config c = {};
 	_cleanup_strv_ char **diff_ids = NULL;
 	struct oci_descriptor *v = NULL;
+	char chain[OCI_DIGEST_STR_MAX];
 	size_t n = 0;
 	int r;
 
@@ -105,14 +106,14 @@ static int layers_missing(int store_fd, const struct oci_manifest *m, const char
 		return -ENOMEM;
 	for (size_t i = 0; i < m->n_layers; i++) {
 		char path[128];
-		const char *hex;
 
-		r = oci_digest_check(diff_ids[i], "diff_id", &hex, d);
+		/* unpacked layers are keyed by chain id (each sits over the layers below it) */
+		r = oci_chain_id(i ? chain : NULL, diff_ids[i], chain);
 		if (r < 0) {
 			free(v);
-			return r;
+			return diag_fail(d, r, "layer %zu: bad diff_id %s", i, diff_ids[i]);
 		}
-		snprintf(path, sizeof(path), "layers/sha256/%s", hex);
+		snprintf(path, sizeof(path), "layers/sha256/%s", chain + strlen("sha256:"));
 		if (is_dir_at(store_fd, path) ||
 		    oci_store_has_blob(store_fd, m->layers[i].digest, m->layers[i].size))
 			continue;
