@@ -42,6 +42,8 @@ while True:
     time.sleep(0.2)
 print("%d of %d pods running %.1f s after the first apply" % (running, n, time.monotonic() - t0))
 PY
+# steady state of sleeping pods: a shim trims what its setup left mapped after 1 s idle
+sleep 2
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 echo "tankd RSS with $N pods: $(( $(rss_kib "$TK_TANKD_PID") / 1024 )) MiB ($(rss_kib "$TK_TANKD_PID") KiB; target < 20 MiB)"
 # per shim: VmRSS (what ps shows), its anonymous and file-backed parts, and Pss (shared pages

@@ -359,6 +359,9 @@ R=$(client req "$SOCK" '{"op":"start","container":"ghost"}')
 check "start of an unknown container is an error" sh -c "echo '$R' | grep -q 'no container'"
 
 check "no fd leaked by the shim ($FDS0 fds at the start)" wait_for 5 test "$(nfds)" -eq "$FDS0"
+# idle for 1 s, the shim gives back what its setup left mapped (DESIGN: < 1 MiB per pod)
+check "an idle shim's VmRSS drops below 1 MiB" \
+	wait_for 5 sh -c "[ \$(awk '/^VmRSS/ {print \$2}' /proc/$SPID/status) -lt 1024 ]"
 
 # ---- destroy ------------------------------------------------------------------------------------
 R=$(client req "$SOCK" '{"op":"start","container":"long"}')
