@@ -149,7 +149,7 @@ static void state_save(struct tankd *t, struct pod *p)
 		json_object_set_new(st, "containers", cs);
 	}
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || json_write_atomic(dfd, TANKD_STATE_FILE, st, 0600) < 0)
+	if (dfd < 0 || json_write_runtime(dfd, TANKD_STATE_FILE, st, 0600) < 0)
 		log_pod(LOG_LVL_WARN, p->name, "cannot save runtime state in %s", dir);
 }
 
@@ -279,11 +279,11 @@ static int write_etc_files(struct tankd *t, struct pod *p, const char *dir, stru
 	resolv = net_resolv_conf(t, p);
 	if (!hosts || !hostname || !resolv)
 		return -ENOMEM;
-	r = fs_write_atomic(dfd, "hosts", hosts, strlen(hosts), 0644);
+	r = fs_write_runtime(dfd, "hosts", hosts, strlen(hosts), 0644);
 	if (r >= 0)
-		r = fs_write_atomic(dfd, "hostname", hostname, strlen(hostname), 0644);
+		r = fs_write_runtime(dfd, "hostname", hostname, strlen(hostname), 0644);
 	if (r >= 0)
-		r = fs_write_atomic(dfd, "resolv.conf", resolv, strlen(resolv), 0644);
+		r = fs_write_runtime(dfd, "resolv.conf", resolv, strlen(resolv), 0644);
 	return r < 0 ? diag_fail(d, r, "write /etc files in %s: %s", dir, strerror(-r)) : 0;
 }
 
@@ -460,7 +460,7 @@ static int shim_spawn(struct tankd *t, struct pod *p, const char *dir, struct di
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (!cfg || dfd < 0)
 		return diag_fail(d, -EIO, "prepare %s/%s", dir, SHIM_CONFIG_FILE);
-	r = json_write_atomic(dfd, SHIM_CONFIG_FILE, cfg, 0600);
+	r = json_write_runtime(dfd, SHIM_CONFIG_FILE, cfg, 0600);
 	if (r < 0)
 		return diag_fail(d, r, "write %s/%s: %s", dir, SHIM_CONFIG_FILE, strerror(-r));
 	if (pipe2(rp, O_CLOEXEC) < 0)

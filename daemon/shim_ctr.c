@@ -149,31 +149,42 @@ static _Noreturn void child_fail(int err_fd, const struct diag *d, int r)
 	_exit(127);
 }
 
-/* Write pid into the cgroup.procs of each cgroup but skip (the one it was cloned into). */
-static int join_cgroups_but(char *const *cgroups, const char *skip, pid_t pid, struct diag *d)
+/*
+ * Move the calling process (single-threaded: a fresh child of the shim) into each cgroup but
+ * skip (the one it was cloned into). A v1 hierarchy is joined through its "tasks" file with
+ * "0": a thread that moves itself skips the global threadgroup lock, whose write side waits
+ * for an RCU grace period (8-20 ms per join on this kind of host, the largest cost of a start
+ * when the shim wrote the child's pid into cgroup.procs). v2 has no "tasks": cgroup.procs.
+ * No allocation: this runs in the children of the shim.
+ */
+static int join_cgroups_self(char *const *cgroups, const char *skip, struct diag *d)
 {
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%d", (int)pid);
 	for (size_t i = 0; cgroups && cgroups[i]; i++) {
-		_cleanup_free_ char *path = NULL;
-		int r;
+		char path[PATH_MAX];
+		int fd, e;
+		ssize_t n;
 
 		if (cgroups[i] == skip)
 			continue;
-		path = strdup_printf("%s/cgroup.procs", cgroups[i]);
-		if (!path)
-			return diag_fail(d, -ENOMEM, "out of memory");
-		r = fs_write_str(path, buf);
-		if (r < 0)
-			return diag_fail(d, r, "join cgroup %s: %s", cgroups[i], strerror(-r));
+		if (snprintf(path, sizeof(path), "%s/tasks", cgroups[i]) >= (int)sizeof(path))
+			return diag_fail(d, -ENAMETOOLONG, "join cgroup %s: path too long",
+					 cgroups[i]);
+		fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0 && errno == ENOENT) {
+			snprintf(path, sizeof(path), "%s/cgroup.procs", cgroups[i]);
+			fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+		}
+		if (fd < 0)
+			return diag_fail(d, -errno, "join cgroup %s: %s", cgroups[i],
+					 strerror(errno));
+		n = write(fd, "0", 1);
+		e = errno;
+		close(fd);
+		if (n != 1)
+			return diag_fail(d, n < 0 ? -e : -EIO, "join cgroup %s: %s", cgroups[i],
+					 strerror(n < 0 ? e : EIO));
 	}
 	return 0;
-}
-
-static int join_cgroups(char *const *cgroups, pid_t pid, struct diag *d)
-{
-	return join_cgroups_but(cgroups, NULL, pid, d);
 }
 
 /*
@@ -240,8 +251,8 @@ static struct rootfs_process ctr_process(const struct shim *s, const struct ctr 
 	};
 }
 
-static _Noreturn void ctr_child(const struct shim *s, const struct ctr *c, int sync_fd, int err_fd,
-				int out_w, int err_w)
+static _Noreturn void ctr_child(const struct shim *s, const struct ctr *c, const char *cg_skip,
+				int sync_fd, int err_fd, int out_w, int err_w)
 {
 	struct rootfs_spec spec = {
 		.lower_dirs = c->lower,
@@ -270,7 +281,11 @@ static _Noreturn void ctr_child(const struct shim *s, const struct ctr *c, int s
 	/* armed before the sync read: a shim that dies earlier leaves us EOF there */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		_exit(127);
-	/* parked until the shim has put us into our cgroups; EOF means it gave up on us */
+	/* into our cgroups (limits) before anything else, by ourselves: see join_cgroups_self */
+	r = join_cgroups_self(c->cgroups, cg_skip, &d);
+	if (r < 0)
+		child_fail(err_fd, &d, r);
+	/* parked until the shim is done with the clone; EOF means it gave up on us */
 	do
 		n = read(sync_fd, &b, 1);
 	while (n < 0 && errno == EINTR);
@@ -327,8 +342,8 @@ static _Noreturn void ctr_child(const struct shim *s, const struct ctr *c, int s
  * with CLONE_PARENT: the container is still the shim's child (SIGCHLD, waitpid, pidfd_open).
  */
 static long clone_into_pod_pidns(const struct shim *s, const struct ctr *c, int sync_r,
-				 int err_w, int out_w, int errp_w, int cgfd, bool *ret_into,
-				 struct diag *d)
+				 int err_w, int out_w, int errp_w, int cgfd, const char *cgdir,
+				 bool *ret_into, struct diag *d)
 {
 	_cleanup_close_ int rep_r = -1, rep_w = -1;
 	struct {
@@ -354,7 +369,7 @@ static long clone_into_pod_pidns(const struct shim *s, const struct ctr *c, int 
 			_exit(1);
 		rep.pid = clone3_into(&ca, cgfd, &rep.into);
 		if (rep.pid == 0)
-			ctr_child(s, c, sync_r, err_w, out_w, errp_w);
+			ctr_child(s, c, rep.into ? cgdir : NULL, sync_r, err_w, out_w, errp_w);
 		if (rep.pid < 0 || write(rep_w, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
 			_exit(1);
 		_exit(0);
@@ -400,7 +415,8 @@ int ctr_spawn(const struct shim *s, struct ctr *c, int *ret_errfd, struct diag *
 
 	cgfd = v2_cgroup_open(c->cgroups, &cgdir);
 	if (s->share_pid) {
-		pid = clone_into_pod_pidns(s, c, sync_r, err_w, outw[0], outw[1], cgfd, &into, d);
+		pid = clone_into_pod_pidns(s, c, sync_r, err_w, outw[0], outw[1], cgfd, cgdir,
+					   &into, d);
 		if (pid > 0) {
 			pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
 			if (pidfd < 0) {
@@ -417,7 +433,7 @@ int ctr_spawn(const struct shim *s, struct ctr *c, int *ret_errfd, struct diag *
 		if (pid < 0)
 			pid = diag_fail(d, -errno, "clone3: %s", strerror(errno));
 		else if (pid == 0)
-			ctr_child(s, c, sync_r, err_w, outw[0], outw[1]);
+			ctr_child(s, c, into ? cgdir : NULL, sync_r, err_w, outw[0], outw[1]);
 	}
 	for (int i = 0; i < 2; i++)
 		if (outw[i] >= 0)
@@ -430,8 +446,9 @@ int ctr_spawn(const struct shim *s, struct ctr *c, int *ret_errfd, struct diag *
 	if (into)
 		log_pod(LOG_LVL_DEBUG, s->pod, "container %s: cloned into cgroup %s", c->name,
 			cgdir);
-	r = join_cgroups_but(c->cgroups, into ? cgdir : NULL, (pid_t)pid, d);
-	if (r >= 0 && write(sync_w, "1", 1) != 1)
+	/* it joins its other cgroups itself, before it reads this */
+	r = 0;
+	if (write(sync_w, "1", 1) != 1)
 		r = diag_fail(d, -errno, "release container process: %s", strerror(errno));
 	if (r < 0) {
 		/* abandoned before it ran any code of the image: kill and reap it here */
@@ -509,7 +526,7 @@ static _Noreturn void pause_child(const struct shim *s, int memfd, int err_fd)
 		_exit(127);
 	/* its own cgroups (limits that bind whoever would take it over), then a cgroup
 	 * namespace rooted there */
-	r = join_cgroups(s->pause_cgroups, getpid(), &d);
+	r = join_cgroups_self(s->pause_cgroups, NULL, &d);
 	if (r < 0)
 		child_fail(err_fd, &d, r);
 	if (unshare(CLONE_NEWCGROUP) < 0)
@@ -627,7 +644,7 @@ static _Noreturn void exec_intermediate(const struct shim *s, const struct ctr *
 	close_fds_except(keep, ARRAY_SIZE(keep));
 	/* not ptrace-able or inspectable from inside the container until execve */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	r = join_cgroups(c->cgroups, getpid(), &d);
+	r = join_cgroups_self(c->cgroups, NULL, &d);
 	if (r < 0)
 		child_fail(err_fd, &d, r);
 	/* all namespaces at once through the pidfd: atomic, and no /proc/<pid> race */

@@ -185,6 +185,7 @@ struct shim {
 	unsigned int log_max_files;
 	size_t line_max;
 	char *rbuf;            /* one read buffer (line_max) for every output stream */
+	uint64_t trim_at;      /* monotonic ms of the next idle trim (shim_loop.c), 0 if none */
 	struct rootfs_seccomp filters[SHIM_FILTERS_MAX];
 	size_t n_filters;
 	bool share_pid;

@@ -1,8 +1,11 @@
 /* shim_loop.c - tank-shim's event loop: connections, signals, timers (epoll + signalfd). */
 #include <fcntl.h>
+#include <link.h>
+#include <malloc.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 
@@ -265,6 +268,45 @@ static void on_start_pipe(struct shim *s, struct ctr *c)
 		shim_start_finish(s, c);
 }
 
+/* ---- idle trim ---------------------------------------------------------------------------- */
+
+/* a shim idle this long gives back what its setup and its last requests left mapped */
+#define SHIM_TRIM_IDLE_MS 1000
+
+/*
+ * The read-only segments of the shim's own (static) binary: never written, so dropping their
+ * page table entries loses nothing, and a later access maps the page again from the page
+ * cache (a minor fault). The kernel maps text around every fault (fault-around) and setup
+ * runs most of it once, so a pod that sleeps kept ~1 MiB mapped it never touches again.
+ * Only whole pages inside a segment; the first object is the program itself.
+ */
+static int trim_segments(struct dl_phdr_info *info, size_t size, void *data)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+
+	(void)size;
+	(void)data;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t a = info->dlpi_addr + ph->p_vaddr, e = a + ph->p_memsz;
+
+		if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W))
+			continue;
+		a = (a + pg - 1) & ~(pg - 1);
+		e &= ~(pg - 1);
+		if (e > a)
+			madvise((void *)a, e - a, MADV_DONTNEED);
+	}
+	return 1;
+}
+
+/* Give back memory after a burst of work: free heap pages, and the mapped read-only pages. */
+static void shim_trim(void)
+{
+	malloc_trim(0);
+	dl_iterate_phdr(trim_segments, NULL);
+}
+
 /* SIGKILL after a stop grace, dropped slow clients; returns the epoll timeout in ms. */
 static int timers_run(struct shim *s)
 {
@@ -312,6 +354,12 @@ static int timers_run(struct shim *s)
 			next = k->deadline;
 		}
 	}
+	if (s->trim_at && s->trim_at <= now) {
+		shim_trim();
+		s->trim_at = 0;
+	} else if (s->trim_at && s->trim_at < next) {
+		next = s->trim_at;
+	}
 	if (next == UINT64_MAX)
 		return -1;
 	return next - now > 60000 ? 60000 : (int)(next - now);
@@ -343,6 +391,7 @@ int shim_loop(struct shim *s)
 {
 	struct epoll_event evs[32];
 
+	s->trim_at = now_mono_ms() + SHIM_TRIM_IDLE_MS;
 	while (!s->done) {
 		int timeout = timers_run(s);
 		int n;
@@ -353,6 +402,8 @@ int shim_loop(struct shim *s)
 			log_pod(LOG_LVL_ERROR, s->pod, "epoll_wait: %s", strerror(errno));
 			return 1;
 		}
+		if (n > 0)
+			s->trim_at = now_mono_ms() + SHIM_TRIM_IDLE_MS;
 		for (int i = 0; i < n && !s->done; i++) {
 			struct src *src = evs[i].data.ptr;
 

@@ -83,7 +83,7 @@ static json_t *status_json(struct shim *s)
 int shim_state_write(struct shim *s)
 {
 	_cleanup_json_ json_t *j = status_json(s);
-	int r = json_write_atomic(s->dirfd, SHIM_STATE_FILE, j, 0644);
+	int r = json_write_runtime(s->dirfd, SHIM_STATE_FILE, j, 0644);
 
 	if (r < 0)
 		log_pod(LOG_LVL_WARN, s->pod, "write %s: %s", SHIM_STATE_FILE, strerror(-r));

@@ -9,7 +9,8 @@
 
 #include "lib.h"
 
-int fs_write_atomic(int dirfd, const char *name, const void *buf, size_t len, mode_t mode)
+static int write_replace(int dirfd, const char *name, const void *buf, size_t len, mode_t mode,
+			 bool durable)
 {
 	char tmp[PATH_MAX];
 	_cleanup_close_ int fd = -1;
@@ -42,12 +43,14 @@ int fs_write_atomic(int dirfd, const char *name, const void *buf, size_t len, mo
 		}
 		off += (size_t)n;
 	}
-	if (fsync(fd) < 0 || renameat(dirfd, tmp, dirfd, name) < 0) {
+	if ((durable && fsync(fd) < 0) || renameat(dirfd, tmp, dirfd, name) < 0) {
 		int e = -errno;
 
 		unlinkat(dirfd, tmp, 0);
 		return e;
 	}
+	if (!durable)
+		return 0;
 	/* fsync the directory that holds the entry so the rename itself is durable */
 	if (slash) {
 		char dir[PATH_MAX];
@@ -60,6 +63,16 @@ int fs_write_atomic(int dirfd, const char *name, const void *buf, size_t len, mo
 	if (dfd >= 0)
 		fsync(dfd);
 	return 0;
+}
+
+int fs_write_atomic(int dirfd, const char *name, const void *buf, size_t len, mode_t mode)
+{
+	return write_replace(dirfd, name, buf, len, mode, true);
+}
+
+int fs_write_runtime(int dirfd, const char *name, const void *buf, size_t len, mode_t mode)
+{
+	return write_replace(dirfd, name, buf, len, mode, false);
 }
 
 int fs_read_all(int dirfd, const char *path, size_t max, char **ret_buf, size_t *ret_len)

@@ -32,14 +32,25 @@ int json_read_file(int dirfd, const char *path, size_t max, json_t **ret, struct
 	return r;
 }
 
-int json_write_atomic(int dirfd, const char *name, json_t *j, mode_t mode)
+static int json_write(int dirfd, const char *name, json_t *j, mode_t mode, bool durable)
 {
 	_cleanup_free_ char *s = json_dumps(j, JSON_COMPACT);
 	_cleanup_free_ char *line = NULL;
 
 	if (!s || !(line = strdup_printf("%s\n", s)))
 		return -ENOMEM;
-	return fs_write_atomic(dirfd, name, line, strlen(line), mode);
+	return durable ? fs_write_atomic(dirfd, name, line, strlen(line), mode)
+		       : fs_write_runtime(dirfd, name, line, strlen(line), mode);
+}
+
+int json_write_atomic(int dirfd, const char *name, json_t *j, mode_t mode)
+{
+	return json_write(dirfd, name, j, mode, true);
+}
+
+int json_write_runtime(int dirfd, const char *name, json_t *j, mode_t mode)
+{
+	return json_write(dirfd, name, j, mode, false);
 }
 
 const char *json_str(const json_t *o, const char *key, const char *def)

@@ -116,6 +116,9 @@ int strv_env_find(char *const *env, const char *key, size_t keylen);
 
 /* Write buf to dirfd/name atomically: temp file, fsync, rename, fsync dir. */
 int fs_write_atomic(int dirfd, const char *name, const void *buf, size_t len, mode_t mode);
+/* The same without the fsyncs, for runtime files (run_dir, a tmpfs such as /run) that never
+ * outlive a boot: readers still see the old or the new content, never a mix. */
+int fs_write_runtime(int dirfd, const char *name, const void *buf, size_t len, mode_t mode);
 /* Read a whole file (at most max bytes, else -EFBIG). *ret_buf is NUL-terminated. */
 int fs_read_all(int dirfd, const char *path, size_t max, char **ret_buf, size_t *ret_len);
 /* mkdir -p; existing directories are fine. */
@@ -139,6 +142,8 @@ int json_parse_buf(const char *buf, size_t len, json_t **ret, struct diag *d);
 int json_read_file(int dirfd, const char *path, size_t max, json_t **ret, struct diag *d);
 /* Serialize and write atomically (compact, trailing newline). */
 int json_write_atomic(int dirfd, const char *name, json_t *j, mode_t mode);
+/* ... and without the fsyncs (fs_write_runtime). */
+int json_write_runtime(int dirfd, const char *name, json_t *j, mode_t mode);
 /* Getters that return a default when the key is absent or of another type. */
 const char *json_str(const json_t *o, const char *key, const char *def);
 long long json_int(const json_t *o, const char *key, long long def);

@@ -285,9 +285,38 @@ int rootfs_seccomp_compile(const uint64_t *caps, size_t n, struct rootfs_seccomp
 	return programs_get(NULL, caps, n, ret, d);
 }
 
+static int cache_key(uint64_t caps, char *buf, size_t len);
+static int cache_dir_open(const char *dir);
+static int cache_load(int dirfd, const char *name, struct rootfs_seccomp *ret);
+
+/* Every program straight from the cache, in this process (the usual case: no fork, and none of
+ * libseccomp runs but its version and arch getters); -ENOENT when one is missing. */
+static int programs_cached(const char *cache_dir, const uint64_t *caps, size_t n,
+			   struct rootfs_seccomp *ret)
+{
+	_cleanup_close_ int dirfd = cache_dir_open(cache_dir);
+
+	if (dirfd < 0)
+		return dirfd;
+	memset(ret, 0, n * sizeof(*ret));
+	for (size_t i = 0; i < n; i++) {
+		char name[200];
+
+		if (cache_key(caps[i], name, sizeof(name)) < 0 ||
+		    cache_load(dirfd, name, &ret[i]) < 0) {
+			for (size_t k = 0; k < i; k++)
+				rootfs_seccomp_clear(&ret[k]);
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
 int rootfs_seccomp_get(const char *cache_dir, const uint64_t *caps, size_t n,
 		       struct rootfs_seccomp *ret, struct diag *d)
 {
+	if (cache_dir && programs_cached(cache_dir, caps, n, ret) == 0)
+		return 0;
 	return programs_get(cache_dir, caps, n, ret, d);
 }
 

@@ -42,17 +42,22 @@ while True:
     time.sleep(0.2)
 print("%d of %d pods running %.1f s after the first apply" % (running, n, time.monotonic() - t0))
 PY
+# steady state of sleeping pods: a shim trims what its setup left mapped after 1 s idle
+sleep 2
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 echo "tankd RSS with $N pods: $(( $(rss_kib "$TK_TANKD_PID") / 1024 )) MiB ($(rss_kib "$TK_TANKD_PID") KiB; target < 20 MiB)"
-tot=0 cnt=0 priv=0
+# per shim: VmRSS (what ps shows), its anonymous and file-backed parts, and Pss (shared pages
+# divided among the processes that map them: what each pod really costs the host)
+cnt=0 rss=0 anon=0 file=0 pss=0
 for f in "$TK_T"/run/pods/*/tankd.json; do
 	pid=$(jq -r .shim_pid "$f")
 	r=$(rss_kib "$pid") || continue
 	[ -n "$r" ] || continue
-	p=$(awk '/^Private_(Clean|Dirty)/ {s += $2} END {print s}' "/proc/$pid/smaps_rollup" 2>/dev/null)
-	tot=$((tot + r)); priv=$((priv + ${p:-0})); cnt=$((cnt + 1))
+	set -- $(awk '/^RssAnon/ {a = $2} /^RssFile/ {f = $2} END {print a + 0, f + 0}' "/proc/$pid/status")
+	p=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null)
+	rss=$((rss + r)) anon=$((anon + $1)) file=$((file + $2)) pss=$((pss + ${p:-0})) cnt=$((cnt + 1))
 done
-[ "$cnt" -gt 0 ] && echo "tank-shim per pod: RSS $((tot / cnt)) KiB, private $((priv / cnt)) KiB (target < 1 MiB; $cnt shims)"
+[ "$cnt" -gt 0 ] && echo "tank-shim per pod: VmRSS $((rss / cnt)) KiB (RssAnon $((anon / cnt)) KiB, RssFile $((file / cnt)) KiB), Pss $((pss / cnt)) KiB (target < 1 MiB; mean of $cnt shims)"
 echo "deleting $N pods..."
 for i in $(seq 0 $((N - 1))); do tankctl delete pod "${TK_P}-b$i" >/dev/null; done
 wait_for 120 sh -c "[ \"\$('$TK_BUILD/tankctl' --socket '$TK_SOCK' get pods -o json | jq length)\" -eq 0 ] && ! ls '$TK_T/run/pods/' | grep -q ." || echo "pods still stopping after 120 s"

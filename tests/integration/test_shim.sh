@@ -188,6 +188,9 @@ shim_config() {
   $(container long '["sleep","1000"]'),
   $(container trap '["sh","-c","trap \"exit 0\" TERM; echo trapping; sleep 1000 & wait"]'),
   $(container missing '["no-such-cmd-'$$'","x"]'),
+  {"name":"badcg","rootfs":{"lower":["$L"],"target":"$T/c/badcg/rootfs"},
+   "process":{"args":["true"],"env":["PATH=/bin"],"cwd":"/","uid":0,"gid":0},
+   "cgroups":["$T/no-such-cgroup"]},
   {"name":"ro","rootfs":{"lower":["$L"],"target":"$T/c/ro/rootfs"},
    "process":{"args":["sh","-c","id -u; id -g; pwd; touch /x 2>/dev/null || echo rofs"],
               "env":["PATH=/bin"],"cwd":"/tmp","uid":1000,"gid":1001},"cgroups":[]}
@@ -275,6 +278,10 @@ check "exec output came through the passed stdout: /proc/1 is the sleep" \
 	sh -c "tr '\\0' ' ' <'$T/ex.out' | grep -q '^sleep 1000'"
 R=$(ex 'grep " /sys " /proc/mounts; touch /sys/x 2>/dev/null && echo writable; true')
 check "/sys is a read-only sysfs" sh -c "grep -q '^sysfs /sys sysfs ro,' '$T/ex.out' && ! grep -q writable '$T/ex.out'"
+R=$(ex 'cat /proc/self/cgroup')
+# the exec joined the container's cgroups itself: at the root of the container's cgroup ns
+check "exec is in the container's v1 pids and v2 cgroups" \
+	sh -c "grep -q '^[0-9]*:pids:/\$' '$T/ex.out' && grep -q '^0::/\$' '$T/ex.out'"
 R=$(ex 'cat /etc/layer')
 check "layers are stacked in order (the last lower is on top)" grep -qx top "$T/ex.out"
 R=$(ex 'cat /etc/hosts; hostname; cat /etc/resolv.conf; ls /dev; ls -l /dev/ptmx; echo $$')
@@ -345,10 +352,16 @@ R=$(client req "$SOCK" '{"op":"status"}')
 check "status shows the failed start as exited 127 with its error" test "$(jget "$R" \
 	'[(c["state"], c.get("exit_code"), "no-such-cmd" in c.get("error", "")) for c in d["containers"] if c["name"] == "missing"][0]')" \
 	= "('exited', 127, True)"
+R=$(client req "$SOCK" '{"op":"start","container":"badcg"}')
+check "a cgroup the container cannot join fails its start, naming it ($R)" \
+	sh -c "echo '$R' | grep -q '\"ok\": false' && echo '$R' | grep -q 'join cgroup $T/no-such-cgroup'"
 R=$(client req "$SOCK" '{"op":"start","container":"ghost"}')
 check "start of an unknown container is an error" sh -c "echo '$R' | grep -q 'no container'"
 
 check "no fd leaked by the shim ($FDS0 fds at the start)" wait_for 5 test "$(nfds)" -eq "$FDS0"
+# idle for 1 s, the shim gives back what its setup left mapped (DESIGN: < 1 MiB per pod)
+check "an idle shim's VmRSS drops below 1 MiB" \
+	wait_for 5 sh -c "[ \$(awk '/^VmRSS/ {print \$2}' /proc/$SPID/status) -lt 1024 ]"
 
 # ---- destroy ------------------------------------------------------------------------------------
 R=$(client req "$SOCK" '{"op":"start","container":"long"}')

@@ -94,6 +94,33 @@ static void test_write_read(void **state)
 	assert_int_equal(fs_write_atomic(dfd, "nodir/f", "x", 1, 0644), -ENOENT);
 }
 
+static void test_write_runtime(void **state)
+{
+	const char *dir = *state;
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_json_ json_t *j = json_pack("{s:i}", "a", 1);
+	char *buf = NULL;
+	size_t len = 0;
+	struct stat st;
+
+	/* run_dir files: the same replace (mode, content, no temp file left), without fsync */
+	assert_true(dfd >= 0 && j);
+	assert_int_equal(fs_write_runtime(dfd, "r", "first", 5, 0644), 0);
+	assert_int_equal(fs_write_runtime(dfd, "r", "2nd", 3, 0600), 0);
+	assert_int_equal(count_entries(dir), 1);
+	assert_int_equal(fstatat(dfd, "r", &st, 0), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(fs_read_all(dfd, "r", 100, &buf, &len), 0);
+	assert_string_equal(buf, "2nd");
+	free(buf);
+	assert_int_equal(json_write_runtime(dfd, "j.json", j, 0600), 0);
+	assert_int_equal(fs_read_all(dfd, "j.json", 100, &buf, &len), 0);
+	assert_string_equal(buf, "{\"a\":1}\n");
+	free(buf);
+	assert_int_equal(count_entries(dir), 2);
+	assert_int_equal(fs_write_runtime(dfd, "nodir/f", "x", 1, 0644), -ENOENT);
+}
+
 static void test_read_limits(void **state)
 {
 	const char *dir = *state;
@@ -317,6 +344,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_write_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_runtime, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_no_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mkdir_p, setup, teardown),
