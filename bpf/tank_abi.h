@@ -385,7 +385,7 @@ _Static_assert(sizeof(struct tank_flow_key) == 48, "tank_flow_key layout");
 /* tank_flows_v1: BPF_MAP_TYPE_LRU_HASH value. */
 struct tank_flow {
 	__u64 created;  /* jiffies */
-	__u64 last;     /* jiffies of the last packet */
+	__u64 last;     /* jiffies of the last packet (stored at most once a second) */
 	struct tank_counter count[TANK_DIR_MAX]; /* by pod direction */
 	__u32 rule;     /* the rule that allowed the opening direction (or TANK_RULE_*) */
 	__u32 gen;      /* policy generation of the cached verdict */
