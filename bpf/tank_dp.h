@@ -94,6 +94,22 @@ struct {
 	__array(values, struct tank_pol_inner);
 } tank_pol_v1 SEC(".maps");
 
+/* the host prefixes of large policies: two per slot, see tank_abi.h */
+struct tank_polx_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct tank_polx_key);
+	__type(value, struct tank_pol_val);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, TANK_MAX_PODS * 2);
+	__type(key, __u32);
+	__array(values, struct tank_polx_inner);
+} tank_polx_v1 SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, TANK_MAX_PODS);
@@ -151,6 +167,7 @@ struct {
 struct tank_btf_types {
 	struct tank_pol_key pol_key;
 	struct tank_pol_val pol_val;
+	struct tank_polx_key polx_key;
 	struct tank_event event;
 };
 
@@ -534,6 +551,21 @@ static __always_inline bool policy_allows(struct tk_state *s, bool portless)
 	k.prefixlen = TANK_POL_HDR_BITS + (s->p.family == TANK_FAM_IPV4 ? 32 : 128);
 	__builtin_memcpy(k.addr, s->fk.peer_addr, 16);
 	v = bpf_map_lookup_elem(trie, &k);
+	if (v && TANK_POL_EXACT(v->n_ranges)) {
+		/* a large policy: its host prefixes are in an exact-match hash, longer than any */
+		__u32 xi = s->slot * 2 + TANK_POL_EXACT(v->n_ranges) - 1;
+		struct tank_polx_key xk = { .dir = s->dir, .family = s->p.family };
+		struct tank_pol_val *xv;
+		void *exact;
+
+		exact = bpf_map_lookup_elem(&tank_polx_v1, &xi);
+		if (exact) {
+			__builtin_memcpy(xk.addr, s->fk.peer_addr, 16);
+			xv = bpf_map_lookup_elem(exact, &xk);
+			if (xv)
+				v = xv;
+		}
+	}
 	s->rule = TANK_RULE_NONE;
 	if (!v || v->set == TANK_SET_NONE)
 		return false;
@@ -547,7 +579,7 @@ static __always_inline bool policy_allows(struct tk_state *s, bool portless)
 		for (int i = 0; i < TANK_POL_INLINE; i++) {
 			const struct tank_pol_range *r = &v->ranges[i];
 
-			if (i >= v->n_ranges)
+			if (i >= TANK_POL_RANGES(v->n_ranges))
 				break;
 			if (r->proto != s->p.proto)
 				continue;
