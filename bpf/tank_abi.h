@@ -67,6 +67,18 @@
  * map update: that is the atomic swap (a packet sees the old or the new trie, never a mix, never
  * an empty one). No entry for a slot = no policy at all (everything allowed).
  *
+ * Host prefixes (/32, /128) of a large policy (TANK_POLX_MIN of them or more) are not in the trie,
+ * whose lookup time grows with its depth (with 10,000 /32s: ~80 ns more than with 10), but in an
+ * exact-match hash (tank_pol_val values as in the trie, key struct tank_polx_key) held in
+ * tank_polx_v1 at index slot * 2 + p, p alternating with the policy generation, so the hash of
+ * the next policy never overwrites the one the installed trie names. The trie names it in every
+ * PEER entry of a direction and family that has host prefixes (tank_pol_val.n_ranges bits 16-31:
+ * p + 1; the trie then also has a 0/0 (::/0) entry, set TANK_SET_NONE where no rule covers it, so
+ * some entry always matches). A lookup that finds such an entry looks the peer up in that hash:
+ * a hit is the longest match (nothing is longer than a host prefix), else the trie's entry
+ * stands. The hash is written before the trie that names it is swapped in, so a packet sees one
+ * policy whole: the swap stays one map update.
+ *
  * Per-slot configuration (tank_cfg_v1, written by user space only): audit flag (switchable at
  * runtime), policy generation (bumped after each swap: verdicts cached in flows of older
  * generations are recomputed on their next packet), owner epoch (bumped when the slot gets a new
@@ -162,6 +174,7 @@
 #define TANK_MAP_IFS "tank_ifs_v3"
 #define TANK_MAP_CGS "tank_cgs_v1"
 #define TANK_MAP_POL "tank_pol_v1"
+#define TANK_MAP_POLX "tank_polx_v1"
 #define TANK_MAP_CFG "tank_cfg_v1"
 #define TANK_MAP_FLOWS "tank_flows_v1"
 #define TANK_MAP_FRAGS "tank_frags_v1"
@@ -349,6 +362,22 @@ _Static_assert(sizeof(struct tank_pol_key) == 32, "tank_pol_key layout");
 #define TANK_SET_INLINE 0xfffffffeu /* PEER value: the ranges are in `ranges` */
 #define TANK_POL_INLINE 4
 
+/* Host prefixes of a policy from which they go to an exact-match hash in tank_polx_v1. */
+#define TANK_POLX_MIN 64
+/* tank_pol_val.n_ranges: ranges used (TANK_SET_INLINE), and which tank_polx_v1 hash of the slot
+ * holds the host prefixes of the entry's direction and family (0: none; n: slot * 2 + n - 1). */
+#define TANK_POL_RANGES(n) ((n) & 0xffffu)
+#define TANK_POL_EXACT(n) ((n) >> 16)
+#define TANK_POL_EXACT_SHIFT 16
+
+/* Key of a tank_polx_v1 hash: a host address of the pod's policy. */
+struct tank_polx_key {
+	enum tank_dir dir;
+	enum tank_family family;
+	__u8 addr[16]; /* IPv4 in the first 4 bytes, rest zero */
+};
+_Static_assert(sizeof(struct tank_polx_key) == 24, "tank_polx_key layout");
+
 /* A protocol and destination port range (host order; 0-65535 for every port or no ports). */
 struct tank_pol_range {
 	__u32 rule;
@@ -361,7 +390,7 @@ struct tank_pol_range {
 struct tank_pol_val {
 	__u32 rule;     /* PEER, TANK_SET_ALL and PORT: the allowing rule; else the set's lowest */
 	__u32 set;      /* PEER: port set to look up (or TANK_SET_ALL/NONE/INLINE); PORT: its set */
-	__u32 n_ranges; /* TANK_SET_INLINE: ranges used */
+	__u32 n_ranges; /* TANK_SET_INLINE: ranges used; PEER: exact hash (TANK_POL_RANGES/EXACT) */
 	struct tank_pol_range ranges[TANK_POL_INLINE];
 };
 _Static_assert(sizeof(struct tank_pol_val) == 60, "tank_pol_val layout");
@@ -385,7 +414,7 @@ _Static_assert(sizeof(struct tank_flow_key) == 48, "tank_flow_key layout");
 /* tank_flows_v1: BPF_MAP_TYPE_LRU_HASH value. */
 struct tank_flow {
 	__u64 created;  /* jiffies */
-	__u64 last;     /* jiffies of the last packet */
+	__u64 last;     /* jiffies of the last packet (stored at most once a second) */
 	struct tank_counter count[TANK_DIR_MAX]; /* by pod direction */
 	__u32 rule;     /* the rule that allowed the opening direction (or TANK_RULE_*) */
 	__u32 gen;      /* policy generation of the cached verdict */

@@ -94,6 +94,22 @@ struct {
 	__array(values, struct tank_pol_inner);
 } tank_pol_v1 SEC(".maps");
 
+/* the host prefixes of large policies: two per slot, see tank_abi.h */
+struct tank_polx_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct tank_polx_key);
+	__type(value, struct tank_pol_val);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, TANK_MAX_PODS * 2);
+	__type(key, __u32);
+	__array(values, struct tank_polx_inner);
+} tank_polx_v1 SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, TANK_MAX_PODS);
@@ -151,6 +167,7 @@ struct {
 struct tank_btf_types {
 	struct tank_pol_key pol_key;
 	struct tank_pol_val pol_val;
+	struct tank_polx_key polx_key;
 	struct tank_event event;
 };
 
@@ -406,6 +423,48 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, struct tk_pkt *p, v
 	return parse_l4(p, data + ((__u32)off & 0xff), end);
 }
 
+#if TANK_L2_LEN
+/*
+ * How many bytes from skb->data on the parse reads, as far as the linear part tells: for TCP,
+ * UDP and SCTP the IP header and the transport header up to the TCP flags or the ports; for
+ * anything else TANK_PULL_LEN (IPv6 extension headers are walked, ICMP errors quote a packet).
+ * A packet is pulled only when these bytes are not all linear: a GSO packet from a socket has
+ * only its headers there, so pulling a fixed length cost every one of them a copy into the head
+ * (often a reallocation of it), about 3/4 of its whole time in the program under iperf3.
+ */
+static __always_inline __u32 tank_pull_len(void *data, void *end)
+{
+	struct ethhdr *eth = data;
+	__u32 l4;
+	__u8 proto;
+
+	if ((void *)(eth + 1) > end)
+		return TANK_PULL_LEN;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		if ((void *)(ip + 1) > end)
+			return TANK_PULL_LEN;
+		proto = ip->protocol;
+		l4 = ETH_HLEN + ip->ihl * 4;
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > end)
+			return TANK_PULL_LEN;
+		proto = ip6->nexthdr;
+		l4 = ETH_HLEN + sizeof(*ip6);
+	} else {
+		return ETH_HLEN; /* not IP (or a VLAN tag): nothing past the Ethernet header */
+	}
+	if (proto == IPPROTO_TCP)
+		return l4 + 14;
+	if (proto == IPPROTO_UDP || proto == IPPROTO_SCTP)
+		return l4 + 4;
+	return TANK_PULL_LEN;
+}
+#endif
+
 /*
  * Inlined: a call costs more than the parse itself on kernels with return thunks. What keeps the
  * verifier's states few is that tank_decide, which the parse feeds, is global (verified alone).
@@ -420,11 +479,13 @@ static __always_inline int tank_parse(struct __sk_buff *skb, struct tk_pkt *p)
 	end = (void *)(long)skb->data_end;
 #if TANK_L2_LEN
 	struct ethhdr *eth;
-	__u32 want = p->len < TANK_PULL_LEN ? p->len : TANK_PULL_LEN;
+	__u32 want = tank_pull_len(data, end);
 	__u16 proto;
 
+	if (want > p->len)
+		want = p->len;
 	if (data + want > end) {
-		/* headers in paged data (rare on veth): make them linear (pointers change) */
+		/* headers in paged data: make them linear (pointers change) */
 		bpf_skb_pull_data(skb, want);
 		data = (void *)(long)skb->data;
 		end = (void *)(long)skb->data_end;
@@ -490,6 +551,21 @@ static __always_inline bool policy_allows(struct tk_state *s, bool portless)
 	k.prefixlen = TANK_POL_HDR_BITS + (s->p.family == TANK_FAM_IPV4 ? 32 : 128);
 	__builtin_memcpy(k.addr, s->fk.peer_addr, 16);
 	v = bpf_map_lookup_elem(trie, &k);
+	if (v && TANK_POL_EXACT(v->n_ranges)) {
+		/* a large policy: its host prefixes are in an exact-match hash, longer than any */
+		__u32 xi = s->slot * 2 + TANK_POL_EXACT(v->n_ranges) - 1;
+		struct tank_polx_key xk = { .dir = s->dir, .family = s->p.family };
+		struct tank_pol_val *xv;
+		void *exact;
+
+		exact = bpf_map_lookup_elem(&tank_polx_v1, &xi);
+		if (exact) {
+			__builtin_memcpy(xk.addr, s->fk.peer_addr, 16);
+			xv = bpf_map_lookup_elem(exact, &xk);
+			if (xv)
+				v = xv;
+		}
+	}
 	s->rule = TANK_RULE_NONE;
 	if (!v || v->set == TANK_SET_NONE)
 		return false;
@@ -503,7 +579,7 @@ static __always_inline bool policy_allows(struct tk_state *s, bool portless)
 		for (int i = 0; i < TANK_POL_INLINE; i++) {
 			const struct tank_pol_range *r = &v->ranges[i];
 
-			if (i >= v->n_ranges)
+			if (i >= TANK_POL_RANGES(v->n_ranges))
 				break;
 			if (r->proto != s->p.proto)
 				continue;
@@ -629,7 +705,11 @@ static __always_inline void flow_touch(struct tk_state *s, struct tank_flow *f, 
 	 * update different fields, and one direction of a flow runs on one CPU at a time (one
 	 * queue per flow hash), so a lost update needs the same flow and direction on two CPUs at
 	 * once. These are top-talker figures; the totals (tank_stats_v2) are per-CPU and exact. */
-	f->last = now;
+	/* The timeouts need the time of the last packet only to about a second: storing it once a
+	 * second leaves the line to the counters of this direction (the other direction of the flow
+	 * often runs on another CPU), and a flow may time out up to a second early. */
+	if (now - f->last >= hz())
+		f->last = now;
 	f->count[s->dir & 1].packets++;
 	f->count[s->dir & 1].bytes += s->p.len;
 	if (s->p.tcp_flags & (TCP_FIN | TCP_RST))

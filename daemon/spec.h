@@ -15,7 +15,7 @@
 #define SPEC_ROUTES_MAX 16       /* extra routes of one NIC (NP_ROUTES_MAX) */
 #define SPEC_POOLS_MAX 4         /* IPAM pools of one NIC */
 #define SPEC_VOLUMES_MAX 64
-#define SPEC_RULES_MAX 1024
+#define SPEC_RULES_MAX 16384      /* rules of one policy direction (a 10,000-rule policy: ~2 MiB of trie) */
 #define SPEC_ERRORS_MAX 64
 #define SPEC_STRING_MAX 4096     /* bytes of any string value (paths, image, env values...) */
 #define SPEC_ARGV_MAX 1024       /* entries of command, args */

@@ -363,9 +363,9 @@ static int slot_reset(struct np_bpf *b, uint32_t slot, struct diag *d)
 	r = npb_cfg_put(b, slot, &cfg, d);
 	if (r < 0)
 		return r;
-	r = bpf_map__delete_elem(b->skel->maps.tank_pol_v1, &slot, sizeof(slot), 0);
-	if (r < 0 && r != -ENOENT)
-		return npb_fail(d, r, "removing the pod policy");
+	r = npb_policy_drop(b, slot, d);
+	if (r < 0)
+		return r;
 	r = bpf_map__update_elem(b->skel->maps.tank_evrl_v1, &slot, sizeof(slot), &rl, sizeof(rl),
 				 0);
 	if (r < 0)

@@ -746,9 +746,9 @@ int np_bpf_pod_unregister(struct np_bpf *b, const char *uid, uint32_t slot,
 		r = npb_tomb_put(b, slot, &cur, d);
 		if (r < 0 && !first)
 			first = r;
-		r = bpf_map__delete_elem(b->skel->maps.tank_pol_v1, &slot, sizeof(slot), 0);
-		if (r < 0 && r != -ENOENT && !first)
-			first = npb_fail(d, r, "removing the pod policy");
+		r = npb_policy_drop(b, slot, d);
+		if (r < 0 && !first)
+			first = r;
 		r = npb_cfg_get(b, slot, &cfg, d);
 		if (r >= 0) {
 			cfg.epoch++;

@@ -62,6 +62,8 @@ int npb_map_walk(struct np_bpf *b, struct bpf_map *m, npb_walk_cb cb, void *data
 /* tank_cfg_v1 entry of a slot: read, and write back whole. */
 int npb_cfg_get(struct np_bpf *b, uint32_t slot, struct tank_pod_cfg *ret, struct diag *d);
 int npb_cfg_put(struct np_bpf *b, uint32_t slot, const struct tank_pod_cfg *c, struct diag *d);
+/* Remove the slot's policy: the trie, then the exact-match hashes of its host prefixes. */
+int npb_policy_drop(struct np_bpf *b, uint32_t slot, struct diag *d);
 
 /* Sum a slot's tank_stats_v2 entries: into pod totals, and per NIC when s is given. */
 int npb_slot_totals(struct np_bpf *b, uint32_t slot, struct tank_totals pod[TANK_DIR_MAX],

@@ -29,16 +29,16 @@ int npb_cfg_put(struct np_bpf *b, uint32_t slot, const struct tank_pod_cfg *c, s
 	return r < 0 ? npb_fail(d, r, "writing the pod configuration") : 0;
 }
 
-/* A new, BTF-typed trie for one pod's policy (named tank_pol_<slot>), filled with c. */
-static int trie_build(struct np_bpf *b, uint32_t slot, const struct np_policy_compiled *c,
-		      struct diag *d)
+/* A new map of one pod's policy, BTF-typed (key and value types by name), filled with n entries. */
+static int policy_map_build(struct np_bpf *b, enum bpf_map_type type, const char *name,
+			    const char *key_type, size_t key_size, const void *keys,
+			    const struct tank_pol_val *vals, size_t n, struct diag *d)
 {
 	struct btf *btf = bpf_object__btf(b->skel->obj);
-	int key_id = btf ? btf__find_by_name_kind(btf, "tank_pol_key", BTF_KIND_STRUCT) : -1;
+	int key_id = btf ? btf__find_by_name_kind(btf, key_type, BTF_KIND_STRUCT) : -1;
 	int val_id = btf ? btf__find_by_name_kind(btf, "tank_pol_val", BTF_KIND_STRUCT) : -1;
 	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
-	char name[16];
 	int fd, r;
 
 	if (key_id > 0 && val_id > 0) {
@@ -46,27 +46,135 @@ static int trie_build(struct np_bpf *b, uint32_t slot, const struct np_policy_co
 		o.btf_key_type_id = (__u32)key_id;
 		o.btf_value_type_id = (__u32)val_id;
 	}
-	snprintf(name, sizeof(name), "tank_pol_%u", slot);
-	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, name, sizeof(struct tank_pol_key),
-			    sizeof(struct tank_pol_val), c->n ? (__u32)c->n : 1, &o);
+	fd = bpf_map_create(type, name, (__u32)key_size, sizeof(struct tank_pol_val),
+			    n ? (__u32)n : 1, &o);
 	if (fd < 0)
-		return npb_fail(d, fd, "creating the policy trie");
-	if (c->n) {
-		__u32 count = (__u32)c->n;
+		return npb_fail(d, fd, "creating the policy map");
+	if (n) {
+		__u32 count = (__u32)n;
 
-		r = bpf_map_update_batch(fd, c->keys, c->vals, &count, &bo);
+		r = bpf_map_update_batch(fd, keys, vals, &count, &bo);
 		if (r < 0 && count == 0) {
 			/* kernels without batch updates for tries: one by one */
 			r = 0;
-			for (size_t i = 0; i < c->n && r == 0; i++)
-				r = bpf_map_update_elem(fd, &c->keys[i], &c->vals[i], BPF_ANY);
+			for (size_t i = 0; i < n && r == 0; i++)
+				r = bpf_map_update_elem(fd, (const char *)keys + i * key_size,
+							&vals[i], BPF_ANY);
 		}
 		if (r < 0) {
 			close(fd);
-			return npb_fail(d, r, "filling the policy trie");
+			return npb_fail(d, r, "filling the policy map");
 		}
 	}
 	return fd;
+}
+
+static bool is_host_peer(const struct tank_pol_key *k)
+{
+	return k->kind == TANK_POL_PEER &&
+	       k->prefixlen == TANK_POL_HDR_BITS + (k->family == TANK_FAM_IPV4 ? 32u : 128u);
+}
+
+/* bit of a direction and family in a mask */
+static unsigned int dirfam_bit(enum tank_dir dir, enum tank_family f)
+{
+	return 1u << (dir * TANK_FAM_MAX + f);
+}
+
+/*
+ * The trie of one pod's policy (named tank_pol_<slot>), filled with c. With TANK_POLX_MIN host
+ * prefixes or more, those go to an exact-match hash instead (tank_polx_<slot>), installed at
+ * tank_polx_v1[slot * 2 + parity] here, before the caller swaps in the trie that names it
+ * (tank_abi.h). Returns the trie's fd.
+ */
+static int trie_build(struct np_bpf *b, uint32_t slot, unsigned int parity,
+		      const struct np_policy_compiled *c, struct diag *d)
+{
+	_cleanup_free_ struct tank_pol_key *tk = NULL;
+	_cleanup_free_ struct tank_pol_val *tv = NULL, *xv = NULL;
+	_cleanup_free_ struct tank_polx_key *xk = NULL;
+	size_t hosts = 0, nt = 0, nx = 0;
+	unsigned int mask = 0, covered = 0;
+	uint32_t xi = slot * 2 + parity;
+	char name[16];
+	int fd, r;
+
+	for (size_t i = 0; i < c->n; i++)
+		hosts += is_host_peer(&c->keys[i]);
+	snprintf(name, sizeof(name), "tank_pol_%u", slot);
+	if (hosts < TANK_POLX_MIN)
+		return policy_map_build(b, BPF_MAP_TYPE_LPM_TRIE, name, "tank_pol_key",
+					sizeof(struct tank_pol_key), c->keys, c->vals, c->n, d);
+
+	/* room for the trie's entries plus a 0/0 per direction and family */
+	tk = calloc(c->n - hosts + TANK_DIR_MAX * 2, sizeof(*tk));
+	tv = calloc(c->n - hosts + TANK_DIR_MAX * 2, sizeof(*tv));
+	xk = calloc(hosts, sizeof(*xk));
+	xv = calloc(hosts, sizeof(*xv));
+	if (!tk || !tv || !xk || !xv)
+		return diag_fail(d, -ENOMEM, "policy: out of memory");
+	for (size_t i = 0; i < c->n; i++) {
+		const struct tank_pol_key *k = &c->keys[i];
+
+		if (is_host_peer(k)) {
+			xk[nx] = (struct tank_polx_key){ .dir = k->dir, .family = k->family };
+			memcpy(xk[nx].addr, k->addr, sizeof(xk[nx].addr));
+			xv[nx++] = c->vals[i];
+			mask |= dirfam_bit(k->dir, k->family);
+			continue;
+		}
+		tk[nt] = *k;
+		tv[nt++] = c->vals[i];
+	}
+	/* every PEER entry of a direction and family with host prefixes names the hash, and one
+	 * always matches: a 0/0 where the policy has none (no rule covers it: TANK_SET_NONE) */
+	for (size_t i = 0; i < nt; i++) {
+		if (tk[i].kind != TANK_POL_PEER || !(mask & dirfam_bit(tk[i].dir, tk[i].family)))
+			continue;
+		tv[i].n_ranges |= (parity + 1) << TANK_POL_EXACT_SHIFT;
+		if (tk[i].prefixlen == TANK_POL_HDR_BITS)
+			covered |= dirfam_bit(tk[i].dir, tk[i].family);
+	}
+	for (int dir = 0; dir < TANK_DIR_MAX; dir++) {
+		for (int f = TANK_FAM_IPV4; f <= TANK_FAM_IPV6; f++) {
+			if (!(mask & dirfam_bit(dir, f)) || (covered & dirfam_bit(dir, f)))
+				continue;
+			tk[nt] = (struct tank_pol_key){ .prefixlen = TANK_POL_HDR_BITS,
+							.kind = TANK_POL_PEER, .dir = dir,
+							.family = f };
+			tv[nt++] = (struct tank_pol_val){
+				.rule = TANK_RULE_NONE, .set = TANK_SET_NONE,
+				.n_ranges = (parity + 1) << TANK_POL_EXACT_SHIFT };
+		}
+	}
+
+	snprintf(name, sizeof(name), "tank_polx_%u", slot);
+	fd = policy_map_build(b, BPF_MAP_TYPE_HASH, name, "tank_polx_key", sizeof(*xk), xk, xv,
+			      nx, d);
+	if (fd < 0)
+		return fd;
+	r = bpf_map__update_elem(b->skel->maps.tank_polx_v1, &xi, sizeof(xi), &fd, sizeof(fd),
+				 BPF_ANY);
+	close(fd);
+	if (r < 0)
+		return npb_fail(d, r, "installing the policy's host prefixes");
+	snprintf(name, sizeof(name), "tank_pol_%u", slot);
+	return policy_map_build(b, BPF_MAP_TYPE_LPM_TRIE, name, "tank_pol_key", sizeof(*tk), tk,
+				tv, nt, d);
+}
+
+int npb_policy_drop(struct np_bpf *b, uint32_t slot, struct diag *d)
+{
+	int r = bpf_map__delete_elem(b->skel->maps.tank_pol_v1, &slot, sizeof(slot), 0);
+
+	if (r < 0 && r != -ENOENT)
+		return npb_fail(d, r, "removing the pod policy");
+	for (uint32_t xi = slot * 2; xi < slot * 2 + 2; xi++) {
+		r = bpf_map__delete_elem(b->skel->maps.tank_polx_v1, &xi, sizeof(xi), 0);
+		if (r < 0 && r != -ENOENT)
+			return npb_fail(d, r, "removing the pod policy's host prefixes");
+	}
+	return 0;
 }
 
 int np_bpf_policy_set(struct np_bpf *b, uint32_t slot, const struct np_policy *p,
@@ -85,9 +193,9 @@ int np_bpf_policy_set(struct np_bpf *b, uint32_t slot, const struct np_policy *p
 	if (r < 0)
 		return r;
 	if (!p) {
-		r = bpf_map__delete_elem(b->skel->maps.tank_pol_v1, &slot, sizeof(slot), 0);
-		if (r < 0 && r != -ENOENT)
-			return npb_fail(d, r, "removing the pod policy");
+		r = npb_policy_drop(b, slot, d);
+		if (r < 0)
+			return r;
 		cfg.gen++;
 		cfg.audit = 0;
 		return npb_cfg_put(b, slot, &cfg, d);
@@ -95,7 +203,10 @@ int np_bpf_policy_set(struct np_bpf *b, uint32_t slot, const struct np_policy *p
 	r = np_policy_compile(p, &c, d);
 	if (r < 0)
 		return r;
-	fd = trie_build(b, slot, c, d);
+	/* the host prefixes' hash at the parity the installed trie does not name: that one is at
+	 * cfg.gen & 1 (the generation is bumped after each swap, and whatever else bumps it has
+	 * removed the policy first) */
+	fd = trie_build(b, slot, (cfg.gen + 1) & 1, c, d);
 	np_policy_compiled_free(c);
 	if (fd < 0)
 		return fd;

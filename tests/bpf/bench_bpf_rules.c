@@ -14,7 +14,8 @@
  * /sys/fs/bpf/tanktest-<pid>-bench and removed at the end; nothing is attached anywhere.
  *
  * Policy with N ingress rules, rule i: from 198.18.0.0 + i (/32), port 1000 + i % 1000 /tcp
- * (N distinct peer prefixes and N port sets: the trie grows with N), one slot per N. The packets
+ * (N distinct peer prefixes and N port sets; from TANK_POLX_MIN host prefixes on they are in the
+ * policy's exact-match hash, not in its trie), one slot per N. The packets
  * come from the peer of rule N/2. Cases, each the in-kernel time per run reported by
  * BPF_PROG_RUN (median over rounds that interleave the sizes):
  *   established  the same allowed TCP packet again and again: flow hit, cached verdict, counters

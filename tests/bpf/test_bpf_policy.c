@@ -1056,6 +1056,198 @@ static void test_explain_matches_compiler(void **state _unused_)
 	np_policy_compiled_free(c);
 }
 
+/* ---- large policies: host prefixes in an exact-match hash --------------------------------- */
+
+/* A policy with n host peers (/32 and /128, TANK_POLX_MIN or more: they go to tank_polx_v1),
+ * inside and beside CIDRs, some excepted; rules with inline ports, with more than
+ * TANK_POL_INLINE ranges (PORT entries) and without ports. `salt` varies the ports. */
+struct big_policy {
+	struct np_addr *peers, *excepts;
+	struct np_port_range *ports;
+	struct np_rule *rules;
+	struct np_policy p;
+};
+
+static void big_policy_make(struct big_policy *b, size_t n, int dir, unsigned int salt)
+{
+	size_t nr = n + 3;
+
+	b->peers = calloc(nr, sizeof(*b->peers));
+	b->excepts = calloc(2, sizeof(*b->excepts));
+	b->ports = calloc(nr * 6, sizeof(*b->ports));
+	b->rules = calloc(nr, sizeof(*b->rules));
+	assert_non_null(b->peers);
+	assert_non_null(b->excepts);
+	assert_non_null(b->ports);
+	assert_non_null(b->rules);
+	/* rule 1: 198.18.32.0/20 on 1-1023/tcp, except a /32 and a /26 inside it */
+	b->peers[0] = (struct np_addr)A("198.18.32.0/20");
+	b->excepts[0] = (struct np_addr)A("198.18.33.7/32");
+	b->excepts[1] = (struct np_addr)A("198.18.34.64/26");
+	b->ports[0] = (struct np_port_range){ IPPROTO_TCP, 1, 1023 };
+	b->rules[0] = (struct np_rule){ &b->peers[0], 1, b->excepts, 2, &b->ports[0], 1 };
+	/* rule 2: 2001:db8:40::/44, every port */
+	b->peers[1] = (struct np_addr)A("2001:db8:40::/44");
+	b->rules[1] = (struct np_rule){ &b->peers[1], 1, NULL, 0, NULL, 0 };
+	/* rule 3: 198.18.36.0/24, six ranges (PORT entries) */
+	b->peers[2] = (struct np_addr)A("198.18.36.0/24");
+	for (int k = 0; k < 6; k++)
+		b->ports[1 + k] = (struct np_port_range){ k % 2 ? IPPROTO_UDP : IPPROTO_TCP,
+							  (uint16_t)(2000 + 100 * k + salt),
+							  (uint16_t)(2050 + 100 * k + salt) };
+	b->rules[2] = (struct np_rule){ &b->peers[2], 1, NULL, 0, &b->ports[1], 6 };
+	/* hosts: IPv4 in 198.18.32.0-198.18.39.255 (some inside the CIDRs above, some excepted),
+	 * IPv6 in 2001:db8:40::/43 (half inside rule 2's /44) */
+	for (size_t i = 0; i < n; i++) {
+		struct np_addr *a = &b->peers[3 + i];
+		struct np_port_range *pr = &b->ports[7 + i * 6];
+		size_t np = i % 7 == 0 ? 5 : i % 5 == 0 ? 0 : 1 + i % 3;
+
+		if (i % 3 == 2) {
+			a->family = AF_INET6;
+			a->prefix = 128;
+			inet_pton(AF_INET6, "2001:db8:40::", &a->v6);
+			a->v6.s6_addr[5] = (uint8_t)((i & 1) << 4);
+			a->v6.s6_addr[14] = (uint8_t)(i >> 8);
+			a->v6.s6_addr[15] = (uint8_t)i;
+		} else {
+			a->family = AF_INET;
+			a->prefix = 32;
+			a->v4.s_addr = htonl(0xc6122000u + (uint32_t)((i * 37 + salt) % 2048));
+		}
+		for (size_t k = 0; k < np; k++)
+			pr[k] = (struct np_port_range){ k % 2 ? IPPROTO_UDP : IPPROTO_TCP,
+							(uint16_t)(1 + (i * 13 + k * 101 + salt) % 3000),
+							(uint16_t)(1 + (i * 13 + k * 101 + salt) % 3000 +
+								   k * 40) };
+		b->rules[3 + i] = (struct np_rule){ a, 1, NULL, 0, np ? pr : NULL, np };
+	}
+	memset(&b->p, 0, sizeof(b->p));
+	b->p.dir[dir] = (struct np_policy_dir){ true, b->rules, nr };
+}
+
+static void big_policy_free(struct big_policy *b)
+{
+	free(b->peers);
+	free(b->excepts);
+	free(b->ports);
+	free(b->rules);
+}
+
+/* The program's verdicts (explain mode) against the compiler's reference for random packets
+ * and for every host peer of the policy. */
+static void verdicts_match(const struct big_policy *b, int dir, uint64_t seed, int n)
+{
+	struct np_policy_compiled *c = NULL;
+	size_t nr = b->p.dir[dir].n_rules;
+
+	assert_int_equal(np_policy_compile(&b->p, &c, NULL), 0);
+	for (int i = 0; i < n + (int)nr; i++) {
+		struct np_addr a = {};
+		struct np_verdict v;
+		uint32_t rule = 0;
+		uint8_t proto;
+		uint16_t port;
+		int want;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		proto = (seed >> 60) & 1 ? IPPROTO_TCP : IPPROTO_UDP;
+		port = (uint16_t)((seed >> 20) % 3200);
+		if (i >= n) {
+			a = b->rules[i - n].peers[0]; /* every peer itself: hosts hit the hash */
+			if (a.family == AF_INET)
+				a.prefix = 32;
+			else
+				a.prefix = 128;
+		} else if ((seed >> 59) & 1) {
+			a.family = AF_INET;
+			a.prefix = 32;
+			a.v4.s_addr = htonl(0xc6122000u | (uint32_t)((seed >> 24) & 0x7ff));
+		} else {
+			a.family = AF_INET6;
+			a.prefix = 128;
+			inet_pton(AF_INET6, "2001:db8:40::", &a.v6);
+			a.v6.s6_addr[5] = (uint8_t)((seed >> 32) & 0x10);
+			a.v6.s6_addr[14] = (uint8_t)((seed >> 40) & 1);
+			a.v6.s6_addr[15] = (uint8_t)(seed >> 48);
+		}
+		want = np_policy_eval(c, dir, &a, proto, port, &rule);
+		assert_int_equal(np_bpf_verdict_test(t.bpf, SLOT, dir, &a, port, proto, &v, NULL),
+				 0);
+		if ((v.verdict == TANK_VERDICT_PASS) != want || (want && v.rule != rule)) {
+			char buf[64];
+
+			np_addr_format(&a, false, buf, sizeof(buf));
+			fail_msg("%s %u/%u: program %d rule %u, compiler %d rule %u", buf, port,
+				 proto, v.verdict, v.rule, want, rule);
+		}
+	}
+	np_policy_compiled_free(c);
+}
+
+static bool polx_present(uint32_t xi)
+{
+	uint32_t id;
+
+	return bpf_map__lookup_elem(t.skel->maps.tank_polx_v1, &xi, sizeof(xi), &id, sizeof(id),
+				    0) == 0;
+}
+
+static void test_large_policy_exact_hash(void **state _unused_)
+{
+	struct big_policy b1, b2, small;
+	struct np_verdict v;
+	struct np_addr host;
+	char buf[64];
+
+	REQUIRE_READY();
+	big_policy_make(&b1, 300, ING, 0);
+	big_policy_make(&b2, 400, EG, 7);
+	big_policy_make(&small, 20, ING, 3);
+
+	policy(&b1.p);
+	assert_true(polx_present(SLOT * 2) || polx_present(SLOT * 2 + 1));
+	verdicts_match(&b1, ING, 1, 1500);
+	/* a real packet from a host peer with a port of its rule passes under that rule */
+	for (size_t i = 3; i < 3 + 300; i++) {
+		if (b1.rules[i].peers[0].family != AF_INET || b1.rules[i].n_ports != 1 ||
+		    b1.rules[i].ports[0].proto != IPPROTO_TCP)
+			continue;
+		host = b1.rules[i].peers[0];
+		np_addr_format(&host, false, buf, sizeof(buf));
+		assert_int_equal(np_bpf_verdict_test(t.bpf, SLOT, ING, &host,
+						     b1.rules[i].ports[0].lo, IPPROTO_TCP, &v,
+						     NULL),
+				 0);
+		if (v.verdict == TANK_VERDICT_PASS) {
+			struct pk p = tcp4(ING, buf, b1.rules[i].ports[0].lo, 40000, TCP_SYN);
+
+			EXPECT(ING, &p, PASS, TANK_VERDICT_PASS, TANK_REASON_RULE);
+			p.dport = 65000; /* no rule has that port */
+			p.sport = 40001;
+			EXPECT(ING, &p, DROP, TANK_VERDICT_DROP, TANK_REASON_POLICY);
+			break;
+		}
+	}
+
+	/* swapped for another large policy (the other hash), then a small one, then back */
+	policy(&b2.p);
+	assert_true(polx_present(SLOT * 2) && polx_present(SLOT * 2 + 1));
+	verdicts_match(&b2, EG, 2, 1500);
+	policy(&small.p);
+	verdicts_match(&small, ING, 3, 500);
+	policy(&b1.p);
+	verdicts_match(&b1, ING, 4, 500);
+
+	/* no policy: the trie and both hashes go */
+	policy(NULL);
+	assert_false(polx_present(SLOT * 2));
+	assert_false(polx_present(SLOT * 2 + 1));
+	big_policy_free(&b1);
+	big_policy_free(&b2);
+	big_policy_free(&small);
+}
+
 /* ---- atomic swap ---------------------------------------------------------------------------- */
 
 static atomic_bool swap_stop;
@@ -1328,6 +1520,7 @@ int main(void)
 		cmocka_unit_test_setup(test_events_lost, test_setup),
 		cmocka_unit_test_setup(test_explain, test_setup),
 		cmocka_unit_test_setup(test_explain_matches_compiler, test_setup),
+		cmocka_unit_test_setup(test_large_policy_exact_hash, test_setup),
 		cmocka_unit_test_setup(test_atomic_swap, test_setup),
 		cmocka_unit_test_setup(test_per_nic_counters, test_setup),
 		cmocka_unit_test_setup(test_unregister_tombstone_reuse, test_setup),

@@ -993,6 +993,40 @@ static void test_volumes_mounts(void **state)
 
 /* ---- limits on input ----------------------------------------------------------------------- */
 
+/* A policy direction takes 10,000 rules (one CIDR and one port each); more
+ * than SPEC_RULES_MAX are refused with the path. */
+static void test_policy_many_rules(void **state)
+{
+	json_t *doc, *rules, *errors;
+	struct pod_spec *s;
+	struct diag d = { 0 };
+	(void)state;
+
+	for (int n = 10000; n <= SPEC_RULES_MAX + 1; n += SPEC_RULES_MAX + 1 - 10000) {
+		doc = load_text(POD_NET("{\"policy\":{\"ingress\":[]}}"));
+		rules = json_object_get(json_object_get(json_object_get(doc, "network"), "policy"),
+					"ingress");
+		for (int i = 0; i < n; i++) {
+			char cidr[32], port[16];
+
+			snprintf(cidr, sizeof(cidr), "198.18.%d.%d/32", 128 + i / 256 % 128, i % 256);
+			snprintf(port, sizeof(port), "%d/tcp", 1 + i % 65535);
+			json_array_append_new(rules, json_pack("{s:[s], s:[s]}", "from", cidr,
+							       "ports", port));
+		}
+		if (n == 10000) {
+			s = parse_ok_json(doc);
+			assert_int_equal(s->policy.n_ingress, 10000);
+			assert_string_equal(s->policy.ingress[9999].peers[0].text, "198.18.167.15/32");
+			pod_spec_free(s);
+		} else {
+			errors = parse_bad_json(doc, &d);
+			expect_error(errors, "network.policy.ingress", "too many entries");
+			json_decref(errors);
+		}
+	}
+}
+
 static void test_limits(void **state)
 {
 	char *big = malloc(SPEC_STRING_MAX + 200);
@@ -1204,6 +1238,7 @@ int main(void)
 		cmocka_unit_test(test_containers),
 		cmocka_unit_test(test_volumes_mounts),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_policy_many_rules),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_security_fields),
 	};
