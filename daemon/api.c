@@ -303,10 +303,29 @@ static json_t *pod_view(struct tankd *t, json_t *rec)
 	return p ? pod_to_json(t, p) : pending_json(rec);
 }
 
+/* A pod whose store record is damaged: what runs (if anything) with phase "damaged" and why. */
+static json_t *damaged_view(struct tankd *t, const char *name, const char *error)
+{
+	struct pod *p = pod_find(t, name);
+	json_t *o;
+
+	if (p) {
+		o = pod_to_json(t, p);
+		json_object_set_new(json_object_get(o, "status"), "phase", json_string("damaged"));
+	} else {
+		o = json_pack("{s:s,s:{s:s,s:i,s:i,s:[],s:n,s:n},s:[],s:[]}", "name", name, "status",
+			      "phase", "damaged", "restarts", 0, "pid", 0, "ips", "last_exit",
+			      "started_at", "containers", "nics");
+	}
+	if (o)
+		json_object_set_new(o, "error", json_string(error));
+	return o;
+}
+
 static json_t *op_get(struct tankd *t, json_t *req)
 {
 	const char *name = json_str(req, "name", NULL);
-	_cleanup_json_ json_t *records = NULL;
+	_cleanup_json_ json_t *records = NULL, *damaged = NULL;
 	struct diag d = { 0 };
 	json_t *reply, *pods, *rec;
 	size_t i;
@@ -324,18 +343,26 @@ static json_t *op_get(struct tankd *t, json_t *req)
 		}
 		if (r == -ENOENT)
 			return api_error("not_found", "no such pod", NULL, NULL);
+		if (r == -EBADMSG) {
+			reply = ok_reply();
+			json_object_set_new(reply, "pod", damaged_view(t, name, diag_text(&d, r)));
+			return reply;
+		}
 		if (r < 0)
 			return api_error("internal", diag_text(&d, r), NULL, NULL);
 		reply = ok_reply();
 		json_object_set_new(reply, "pod", pod_view(t, records));
 		return reply;
 	}
-	r = t->store->ops->list(t->store, &records, NULL, &d);
+	r = t->store->ops->list(t->store, &records, &damaged, &d);
 	if (r < 0)
 		return api_error("internal", diag_text(&d, r), NULL, NULL);
 	pods = json_array();
 	json_array_foreach(records, i, rec)
 		json_array_append_new(pods, pod_view(t, rec));
+	json_array_foreach(damaged, i, rec)
+		json_array_append_new(pods, damaged_view(t, json_str(rec, "name", "?"),
+							 json_str(rec, "error", "damaged")));
 	reply = ok_reply();
 	json_object_set_new(reply, "pods", pods);
 	return reply;

@@ -121,7 +121,7 @@ static bool record_has_shape(const json_t *rec, const char *name)
 	       json_is_object(json_object_get(rec, "spec"));
 }
 
-#define DAMAGED_FIX "delete the file or re-apply the pod"
+#define DAMAGED_FIX "to fix, re-apply the pod's spec or delete the pod"
 
 /* Check the sum and the shape of a record read from the file for `name`. */
 static int record_verify(json_t *rec, const char *name, const char *file, struct diag *d)
@@ -189,6 +189,28 @@ static int record_read(struct file_store *fs, const char *name, json_t **ret, st
 	json_object_del(rec, "sum");
 	*ret = TAKE_PTR(rec);
 	return 0;
+}
+
+/*
+ * What a damaged record still tells: uid, created_at and revision, when the file holds a
+ * record of this pod (trailing bytes ignored, checksum not required). A re-apply keeps them, so
+ * the pod's identity survives the repair. NULL when nothing usable is left.
+ */
+static json_t *record_salvage(struct file_store *fs, const char *name)
+{
+	char fname[SPEC_NAME_MAX + 8];
+	_cleanup_free_ char *buf = NULL;
+	json_t *rec;
+	size_t len;
+
+	snprintf(fname, sizeof(fname), "%s.json", name);
+	if (fs_read_all(fs->podsfd, fname, STORE_RECORD_MAX, &buf, &len) < 0)
+		return NULL;
+	rec = json_loadb(buf, len, JSON_DISABLE_EOF_CHECK, NULL);
+	if (rec && record_has_shape(rec, name))
+		return rec;
+	json_decref(rec);
+	return NULL;
 }
 
 static int record_write(struct file_store *fs, const char *name, const json_t *rec, struct diag *d)
@@ -350,6 +372,7 @@ static int fs_put(struct store *s, const char *name, json_t *spec, int64_t expec
 	_cleanup_free_ char *new_canon = NULL, *old_canon = NULL;
 	const char *spec_name, *result;
 	struct diag od = { 0 };
+	bool damaged = false;
 	char uid[33];
 	uint64_t cur = 0, now = now_wall_ms();
 	int r = check_name(name, d);
@@ -366,7 +389,9 @@ static int fs_put(struct store *s, const char *name, json_t *spec, int64_t expec
 
 	r = record_read(fs, name, &old, &od);
 	if (r == -EBADMSG) {
-		old = NULL; /* re-applying a pod replaces a damaged record */
+		/* re-applying a pod replaces a damaged record, keeping what can be salvaged */
+		old = record_salvage(fs, name);
+		damaged = true;
 	} else if (r < 0 && r != -ENOENT) {
 		return diag_fail(d, r, "%s", diag_text(&od, r));
 	}
@@ -394,7 +419,7 @@ static int fs_put(struct store *s, const char *name, json_t *spec, int64_t expec
 		old_canon = json_dumps(json_object_get(old, "spec"), JSON_SORT_KEYS | JSON_COMPACT);
 		if (!old_canon)
 			return diag_fail(d, -ENOMEM, "out of memory storing pod \"%s\"", name);
-		if (strcmp(old_canon, new_canon) == 0) {
+		if (!damaged && strcmp(old_canon, new_canon) == 0) {
 			if (ret_result)
 				*ret_result = "unchanged";
 			if (ret_record)

@@ -36,7 +36,9 @@ struct store_ops {
 	 * *ret_result: "created", "configured" or "unchanged" (spec equal: nothing written).
 	 * *ret_record (may be NULL): new reference to the stored record.
 	 * Any precondition failure (also 0 when the pod exists) is -ESTALE with the reason in d.
-	 * A damaged record is replaced as if absent ("created", new uid): re-applying repairs it.
+	 * A damaged record is always rewritten: re-applying repairs it. When the damaged file
+	 * still holds this pod's uid, created_at and revision they are kept ("configured",
+	 * revision + 1); otherwise it is replaced as if absent ("created", new uid).
 	 * A "name" in spec must equal name (else -EINVAL).
 	 */
 	int (*put)(struct store *s, const char *name, json_t *spec, int64_t expected_revision,

@@ -157,6 +157,7 @@ struct tankd {
 	int epfd, sigfd, timerfd, listenfd;
 	bool nudged, quit;
 	struct pod *pods;
+	json_t *damaged; /* name -> error: store records that cannot be read; their pods are held */
 	uint8_t slots_used[TANK_MAX_PODS]; /* 1 = taken */
 	struct np_lease_set leases; /* IPAM, persisted in <data_dir>/ipam-leases.json */
 	int dns_fds[8];             /* embedded DNS listeners */

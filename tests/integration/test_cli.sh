@@ -72,6 +72,20 @@ check "a stalled client does not block others" grep -q 'normal client ok True' "
 check "bad requests get error replies" test "$(grep -c 'error reply True' "$TK_T/garbage.out")" -eq 3
 check "tankd still alive after garbage" kill -0 "$TK_TANKD_PID"
 
+# -- a damaged store record holds its pod: never deleted or touched, shown as damaged, one event
+pid3=$(tankctl get pod "$POD" -o json | jq .status.pid)
+printf 'x' >>"$TK_T/data/store/pods/$POD.json"
+sleep 2.5 # resync_interval is 500 ms: several passes
+check "damaged record: the pod keeps running (same pid)" sh -c "kill -0 $pid3 && test \"\$('$TK_BUILD/tankctl' --socket '$TK_SOCK' get pod $POD -o json | jq .status.pid)\" = $pid3"
+check "damaged record: get pods shows STATUS damaged" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' get pods | grep -E '^$POD +damaged '"
+check "damaged record: -o json has an error naming the file" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' get pods -o json | jq -e '.[] | select(.name == \"$POD\") | .status.phase == \"damaged\" and (.error | contains(\"$POD.json\"))'"
+check "damaged record: one StoreDamaged event that says how to fix it" sh -c "test \$('$TK_BUILD/tankctl' --socket '$TK_SOCK' events $POD -o json | jq -s '[.[] | select(.reason == \"StoreDamaged\")] | length') -eq 1 && '$TK_BUILD/tankctl' --socket '$TK_SOCK' events $POD | grep StoreDamaged | grep -q 're-apply'"
+check "damaged record: the warning is logged once, not every pass" test "$(grep -c 'StoreDamaged' "$TK_T/tankd.log")" -eq 1
+check "damaged record: re-apply repairs it" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' apply -f '$TK_T/cli.json' | grep -q 'pod/$POD configured'"
+sleep 1
+check "repaired: running again, same process" sh -c "test \"\$('$TK_BUILD/tankctl' --socket '$TK_SOCK' get pod $POD -o json | jq -r '.status.phase + \" \" + (.status.pid | tostring)')\" = 'running $pid3'"
+check "repaired: get pods shows it running" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' get pods | grep -E '^$POD +running '"
+
 check "delete --wait" tankctl delete pod "$POD" --wait
 check "wait --for deleted on a gone pod" tankctl wait pod "$POD" --for deleted --timeout 2s
 sleep 0.3

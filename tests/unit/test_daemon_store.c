@@ -268,7 +268,7 @@ static void test_damaged(void **state)
 	assert_null(rec);
 	assert_non_null(strstr(d.msg, file));
 	assert_non_null(strstr(d.msg, "checksum mismatch"));
-	assert_non_null(strstr(d.msg, "delete the file or re-apply the pod"));
+	assert_non_null(strstr(d.msg, "re-apply the pod's spec or delete the pod"));
 	assert_string_equal(d.path, file);
 
 	assert_int_equal(st->ops->list(st, &list, &damaged, &d), 0);
@@ -292,7 +292,7 @@ static void test_damaged(void **state)
 	assert_int_equal(fs_write_atomic(AT_FDCWD, file, "{\"na", 4, 0600), 0);
 	diag_clear(&d);
 	assert_int_equal(st->ops->get(st, "beta", &rec, &d), -EBADMSG);
-	assert_non_null(strstr(d.msg, "delete the file or re-apply the pod"));
+	assert_non_null(strstr(d.msg, "re-apply the pod's spec or delete the pod"));
 
 	/* a record whose sum matches but that names another pod */
 	assert_int_equal(st->ops->get(st, "alpha", &rec, NULL), 0);
@@ -333,6 +333,39 @@ static void test_damaged(void **state)
 	json_decref(damaged);
 	json_decref(a);
 	json_decref(b);
+}
+
+/* One byte appended to a record: damaged; re-applying the same spec rewrites it and keeps the
+ * pod's identity (uid, created_at), at the next revision. */
+static void test_repair_keeps_identity(void **state)
+{
+	struct fixture *f = *state;
+	json_t *s = spec_with_image("web", "x"), *rec = NULL, *rec2 = NULL;
+	char file[PATH_MAX];
+	int fd;
+
+	put(f->st, "web", s, -1, NULL, NULL);
+	put(f->st, "web", s, -1, NULL, NULL);
+	assert_string_equal(put(f->st, "web", s, -1, &rec, NULL), "unchanged");
+	snprintf(file, sizeof(file), "%s/pods/web.json", f->dir);
+	fd = open(file, O_WRONLY | O_APPEND | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "x", 1), 1);
+	close(fd);
+	assert_int_equal(f->st->ops->get(f->st, "web", &rec2, NULL), -EBADMSG);
+	/* the same spec: not "unchanged", the file is rewritten */
+	assert_string_equal(put(f->st, "web", s, -1, &rec2, NULL), "configured");
+	assert_string_equal(json_string_value(json_object_get(rec2, "uid")),
+			    json_string_value(json_object_get(rec, "uid")));
+	assert_int_equal(json_integer_value(json_object_get(rec2, "created_at")),
+			 json_integer_value(json_object_get(rec, "created_at")));
+	assert_int_equal(json_integer_value(json_object_get(rec2, "revision")),
+			 json_integer_value(json_object_get(rec, "revision")) + 1);
+	json_decref(rec2);
+	assert_int_equal(f->st->ops->get(f->st, "web", &rec2, NULL), 0);
+	json_decref(rec2);
+	json_decref(rec);
+	json_decref(s);
 }
 
 static void test_reopen(void **state)
@@ -442,6 +475,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repair_keeps_identity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_format, setup, teardown),
 	};
