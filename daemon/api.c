@@ -42,18 +42,29 @@ static json_t *ok_reply(void)
 	return json_pack("{s:i,s:b}", "version", TANK_API_VERSION, "ok", 1);
 }
 
-static bool peer_allowed(int fd)
+/* Root, or a member of socket_group: as primary group or as a supplementary one. */
+static bool peer_allowed(struct tankd *t, int fd)
 {
+	gid_t groups[256];
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
-	struct group *g;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
 		return false;
 	if (cr.uid == 0)
 		return true;
-	g = getgrnam("tank");
-	return g && cr.gid == g->gr_gid;
+	if (t->api_gid == (gid_t)-1)
+		return false;
+	if (cr.gid == t->api_gid)
+		return true;
+	/* more than 256 supplementary groups: ERANGE, and the peer is refused */
+	len = sizeof(groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return false;
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == t->api_gid)
+			return true;
+	return false;
 }
 
 static void client_free(struct tankd *t, struct client *c)
@@ -168,10 +179,16 @@ void api_accept(struct tankd *t)
 
 		if (fd < 0)
 			return;
-		if (!peer_allowed(fd)) {
+		if (!peer_allowed(t, fd)) {
+			_cleanup_free_ char *msg =
+				t->api_gid == (gid_t)-1
+					? strdup_printf("permission denied: tankd's API is for "
+							"root only (socket_group is not set)")
+					: strdup_printf("permission denied: tankd's API is for "
+							"root and members of group %s",
+							t->cfg.socket_group);
 			_cleanup_json_ json_t *e =
-				api_error("permission", "tankd's API is for root and group tank only",
-					  NULL, NULL);
+				api_error("permission", msg ? msg : "permission denied", NULL, NULL);
 
 			ipc_send_json(fd, e, NULL, 0);
 			close(fd);

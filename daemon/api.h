@@ -4,7 +4,8 @@
 
 /*
  * Transport: lib/ipc frames (4-byte big-endian length + JSON, at most IPC_FRAME_MAX bytes) on
- * a unix stream socket; the peer must be root or in group "tank" (SO_PEERCRED). One request,
+ * a unix stream socket; the peer must be root or in socket_group ("tank"; primary or
+ * supplementary group: SO_PEERCRED, SO_PEERGROUPS). One request,
  * one reply, in order; a connection may carry many.
  *
  * Request:  {"version": 1, "op": "<op>", ...}

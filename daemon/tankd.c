@@ -1,6 +1,7 @@
 /* tankd.c - the daemon: flags and config, the event loop (epoll + signalfd), startup, shutdown. */
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -235,8 +236,9 @@ static void usage(FILE *f)
 		"  --version           print version and kernel features\n"
 		"  --help              this text\n\n"
 		"Every option can also be set in the config file as `key = value`\n"
-		"(data_dir, run_dir, socket, bpf_dir, netns_dir, cgroup_root, cgroup_name, shim,\n"
-		"resync_interval, backoff_base, backoff_max, backoff_reset, log_level).\n");
+		"(data_dir, run_dir, socket, socket_group, bpf_dir, netns_dir, cgroup_root,\n"
+		"cgroup_name, shim, resync_interval, backoff_base, backoff_max, backoff_reset,\n"
+		"log_level). socket_group (default tank): its members may use the API.\n");
 }
 
 static char *default_shim_path(void)
@@ -343,6 +345,26 @@ static void on_store_change(void *data, const char *name, const json_t *record)
 	tankd_nudge(data);
 }
 
+/* The API socket belongs to socket_group (when that group exists), so its members reach it. */
+static void socket_group_apply(struct tankd *t)
+{
+	struct group *g = *t->cfg.socket_group ? getgrnam(t->cfg.socket_group) : NULL;
+
+	t->api_gid = (gid_t)-1;
+	if (!g) {
+		if (*t->cfg.socket_group && strcmp(t->cfg.socket_group, "tank"))
+			log_warn("socket_group %s: no such group; the API is for root only",
+				 t->cfg.socket_group);
+		return;
+	}
+	if (chown(t->cfg.socket_path, 0, g->gr_gid) < 0) {
+		log_warn("chown %s to group %s: %s; the API is for root only", t->cfg.socket_path,
+			 t->cfg.socket_group, strerror(errno));
+		return;
+	}
+	t->api_gid = g->gr_gid;
+}
+
 static int setup(struct tankd *t)
 {
 	_cleanup_free_ char *storedir = strdup_printf("%s/store", t->cfg.data_dir);
@@ -404,6 +426,7 @@ static int setup(struct tankd *t)
 		log_error("listen on %s: %s", t->cfg.socket_path, strerror(-t->listenfd));
 		return t->listenfd;
 	}
+	socket_group_apply(t);
 	if ((r = loop_add(t, t->sigfd, W_SIGNAL, NULL)) < 0 ||
 	    (r = loop_add(t, t->listenfd, W_LISTEN, NULL)) < 0)
 		return r;

@@ -1,6 +1,7 @@
 /* tankctl.c - Tank's CLI: a thin table of commands over tankd's API socket. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -85,22 +86,44 @@ static int usage_error(const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
-/* Send one request, wait for its reply. Errors are printed here. */
-static int call(json_t *req, const int *fds, size_t nfds, json_t **ret)
+/* Connect to tankd's socket; the error (who may use it, when refused) is printed here. */
+static int api_connect(void)
 {
-	_cleanup_close_ int fd = ipc_connect(socket_path);
-	json_t *reply = NULL;
-	int r;
+	int fd = ipc_connect(socket_path);
+	struct stat st;
 
-	if (fd < 0) {
+	if (fd == -EACCES && stat(socket_path, &st) == 0) {
+		struct group *g = st.st_gid ? getgrgid(st.st_gid) : NULL;
+
+		if (g)
+			fprintf(stderr, "tankctl: permission denied: tankd's API at %s is for root "
+					"and members of group %s\n",
+				socket_path, g->gr_name);
+		else
+			fprintf(stderr, "tankctl: permission denied: tankd's API at %s is for root "
+					"only (tankd's socket_group is not set up)\n",
+				socket_path);
+	} else if (fd < 0) {
 		fprintf(stderr, "tankctl: cannot reach tankd at %s: %s (is tankd running? "
 				"--socket or TANK_SOCKET select another)\n",
 			socket_path, strerror(-fd));
-		return -1;
 	}
+	return fd;
+}
+
+/* Send one request, wait for its reply. Errors are printed here. */
+static int call(json_t *req, const int *fds, size_t nfds, json_t **ret)
+{
+	_cleanup_close_ int fd = api_connect();
+	json_t *reply = NULL;
+	int r;
+
+	if (fd < 0)
+		return -1;
 	json_object_set_new(req, "version", json_integer(TANK_API_VERSION));
 	r = ipc_send_json(fd, req, fds, nfds);
-	if (r >= 0)
+	/* a refused peer gets its error reply and a hang-up: read the reply even then */
+	if (r >= 0 || r == -EPIPE || r == -ECONNRESET)
 		r = ipc_recv_json(fd, &reply, NULL, 0, NULL);
 	if (r < 0) {
 		fprintf(stderr, "tankctl: talking to tankd: %s\n", strerror(-r));
@@ -395,16 +418,14 @@ static void on_winch(int sig)
  */
 static int session(json_t *req, const int *fds, size_t nfds, bool tty, json_t **ret)
 {
-	_cleanup_close_ int fd = ipc_connect(socket_path);
+	_cleanup_close_ int fd = api_connect();
 	struct termios saved, raw;
 	bool restore = false;
 	struct sigaction sa = { .sa_handler = on_winch };
 	int r;
 
-	if (fd < 0) {
-		fprintf(stderr, "tankctl: cannot reach tankd at %s: %s\n", socket_path, strerror(-fd));
+	if (fd < 0)
 		return -1;
-	}
 	if (tty) {
 		struct winsize ws;
 
@@ -853,11 +874,9 @@ static int cmd_pull(int argc, char **argv)
 
 	if (argc != 2)
 		return usage_error("pull: %s", "usage: tankctl pull IMAGE");
-	fd = ipc_connect(socket_path);
-	if (fd < 0) {
-		fprintf(stderr, "tankctl: cannot reach tankd at %s: %s\n", socket_path, strerror(-fd));
+	fd = api_connect();
+	if (fd < 0)
 		return EXIT_FAIL;
-	}
 	req = json_pack("{s:i,s:s,s:s}", "version", TANK_API_VERSION, "op", "pull", "image", argv[1]);
 	r = ipc_send_json(fd, req, NULL, 0);
 	while (r >= 0) {
@@ -1262,11 +1281,9 @@ static int cmd_events(int argc, char **argv)
 		else
 			return usage_error("events: unexpected argument \"%s\"", argv[i]);
 	}
-	fd = ipc_connect(socket_path);
-	if (fd < 0) {
-		fprintf(stderr, "tankctl: cannot reach tankd at %s: %s\n", socket_path, strerror(-fd));
+	fd = api_connect();
+	if (fd < 0)
 		return EXIT_FAIL;
-	}
 	req = json_pack("{s:i,s:s,s:b}", "version", TANK_API_VERSION, "op", "events", "watch",
 			watch);
 	if (pod)

@@ -4,7 +4,19 @@
 # keeps working.
 set -u
 . "$(dirname "$0")/lib.sh"
-trap tk_cleanup EXIT
+# a throwaway group and user of this run: the group may use the API (socket_group), the user
+# is in it only as a supplementary group (so SO_PEERGROUPS is what lets it in)
+TK_GRP="tk${TK_ID}g"
+TK_USR="tk${TK_ID}u"
+cli_cleanup() {
+	[ "$BASHPID" = "$TK_ID" ] || return 0
+	tk_cleanup
+	userdel "$TK_USR" 2>/dev/null
+	groupdel "$TK_GRP" 2>/dev/null
+}
+trap cli_cleanup EXIT
+groupadd "$TK_GRP" && useradd -M -N -g nogroup -G "$TK_GRP" -s /usr/sbin/nologin "$TK_USR" || exit 1
+TK_CONF_EXTRA="socket_group = $TK_GRP"
 tk_start
 
 POD="${TK_P}-cli"
@@ -16,6 +28,23 @@ cat >"$TK_T/cli.json" <<JSON
 {"name": "$POD", "restart": "always", "network": "none",
  "containers": [{"name": "main", "image": {"rootfs": "$R"}, "command": ["sleep", "1000"]}]}
 JSON
+
+# -- who may use the API: root, members of socket_group; others get a clear refusal
+chmod 0711 "$TK_T" # the socket lives below it
+cp "$TK_BUILD/tankctl" "$TK_T/tankctl" && chmod 0755 "$TK_T/tankctl"
+as_user() { setpriv --reuid "$1" --regid "$(id -g "$1")" --init-groups "$TK_T/tankctl" --socket "$TK_SOCK" "${@:2}"; }
+check "the socket belongs to socket_group" test "$(stat -c '%G %a' "$TK_SOCK")" = "$TK_GRP 660"
+check "a member of socket_group (supplementary) uses the API" as_user "$TK_USR" get pods
+as_user nobody get pods >"$TK_T/nobody.out" 2>&1
+check "others are refused with exit 1" test $? -eq 1
+check "... and a clear message" grep -q "permission denied: tankd's API at .* is for root and members of group $TK_GRP" "$TK_T/nobody.out"
+# past the file mode (a socket opened up by hand), tankd's own peer check still refuses
+chmod 0666 "$TK_SOCK"
+as_user nobody get pods >"$TK_T/nobody2.out" 2>&1
+check "tankd refuses a peer outside the group, exit 1" test $? -eq 1
+check "... saying who may" grep -q "permission denied: tankd's API is for root and members of group $TK_GRP" "$TK_T/nobody2.out"
+check "the member still gets in" as_user "$TK_USR" info
+chmod 0660 "$TK_SOCK"
 
 check "--help lists the commands" sh -c "'$TK_BUILD/tankctl' --help | grep -q 'describe pod NAME'"
 check "per-command --help" sh -c "'$TK_BUILD/tankctl' wait --help | grep -q -- '--for running|terminated|deleted'"
