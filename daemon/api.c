@@ -258,6 +258,16 @@ static json_t *invalid_reply(json_t *errs)
 			 errs);
 }
 
+/* json_dump_callback sink that counts bytes and stops past the spec limit. */
+static int count_until_limit(const char *buf, size_t size, void *data)
+{
+	size_t *n = data;
+
+	(void)buf;
+	*n += size;
+	return *n > SPEC_DOC_MAX ? -1 : 0;
+}
+
 static json_t *op_apply(struct tankd *t, json_t *req)
 {
 	json_t *spec = json_object_get(req, "spec");
@@ -265,11 +275,20 @@ static json_t *op_apply(struct tankd *t, json_t *req)
 	struct pod_spec *ps = NULL;
 	const char *result = NULL;
 	struct diag d = { 0 };
+	size_t spec_len = 0;
 	json_t *reply;
 	int r;
 
 	if (!json_is_object(spec))
 		return api_error("invalid", "apply: \"spec\" must be a JSON object (the pod spec)",
+				 NULL, NULL);
+	/* the same limit as for a spec file (tankctl, seed): counted on its compact form */
+	if (json_dump_callback(spec, count_until_limit, &spec_len, JSON_COMPACT) < 0)
+		return api_error("invalid",
+				 spec_len > SPEC_DOC_MAX
+					 ? "apply: the spec is larger than the limit of 1 MiB "
+					   "(compact JSON); split it or shorten it"
+					 : "apply: the spec cannot be encoded",
 				 NULL, NULL);
 	r = spec_parse(spec, &ps, &errs, &d);
 	if (r < 0)

@@ -94,12 +94,26 @@ print("normal client ok", json.loads(rep)["ok"])
 for req in (b"[1,2]", b'{"version":1,"op":"frobnicate"}', b'{"version":99,"op":"info"}'):
     s = conn(); s.sendall(struct.pack(">I", len(req)) + req)
     n = struct.unpack(">I", s.recv(4))[0]; rep = json.loads(s.recv(n)); print("error reply", rep["ok"] is False)
+# 6. specs over the 1 MiB limit, straight to the socket: refused as invalid, nothing stored
+for size in (1500000, 2500000):
+    spec = {"name": "big%d" % size, "network": "none",
+            "containers": [{"name": "c", "image": "busybox", "env": {"A": "x" * size}}]}
+    body = json.dumps({"version": 1, "op": "apply", "spec": spec}).encode()
+    s = conn(); s.sendall(struct.pack(">I", len(body)) + body)
+    n = struct.unpack(">I", s.recv(4))[0]; rep = b""
+    while len(rep) < n: rep += s.recv(n - len(rep))
+    rep = json.loads(rep)
+    print("big spec", size, rep["ok"] is False and rep["error"]["code"] == "invalid"
+          and "1 MiB" in rep["error"]["message"])
 PY
 check "garbage answered with an error" grep -q 'garbage reply True' "$TK_T/garbage.out"
 check "oversized frame refused" grep -q 'oversize reply True' "$TK_T/garbage.out"
 check "a stalled client does not block others" grep -q 'normal client ok True' "$TK_T/garbage.out"
 check "bad requests get error replies" test "$(grep -c 'error reply True' "$TK_T/garbage.out")" -eq 3
 check "tankd still alive after garbage" kill -0 "$TK_TANKD_PID"
+check "a 1.5 MB spec is refused as invalid (limit 1 MiB)" grep -q 'big spec 1500000 True' "$TK_T/garbage.out"
+check "a 2.5 MB spec is refused as invalid (limit 1 MiB)" grep -q 'big spec 2500000 True' "$TK_T/garbage.out"
+check "oversized specs were not stored" sh -c "! ls '$TK_T/data/store/pods/' | grep -q big"
 
 # -- a damaged store record holds its pod: never deleted or touched, shown as damaged, one event
 pid3=$(tankctl get pod "$POD" -o json | jq .status.pid)
