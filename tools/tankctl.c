@@ -44,7 +44,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: tankctl [--socket PATH] COMMAND [ARGS]\n\n"
 		"Commands:\n"
-		"  apply -f FILE|DIR|-             create or update pods from JSON specs\n"
+		"  apply -f FILE|DIR|- [-f ...]    create or update pods from JSON specs\n"
 		"  get pods [-o json|wide]         list pods\n"
 		"  get pod NAME [-o json]          show one pod\n"
 		"  delete pod NAME [--wait]        delete a pod (and wait until it is gone)\n"
@@ -183,28 +183,21 @@ static void print_json(json_t *j)
 
 /* ---- apply --------------------------------------------------------------------------------- */
 
-/* Apply one spec file ("-" = stdin); errors name the file. */
-static int apply_file(const char *file)
+#define APPLY_INPUT_MAX (64u << 20) /* bytes of one file or stdin: many specs, each <= 1 MiB */
+
+/* Apply one spec; errors name where it came from. */
+static int apply_spec(json_t *spec, const char *where)
 {
-	_cleanup_json_ json_t *spec = NULL, *reply = NULL;
-	_cleanup_free_ char *buf = NULL;
-	struct diag d = { 0 };
-	size_t len;
+	_cleanup_json_ json_t *reply = NULL;
 	int r;
 
-	r = fs_read_all(AT_FDCWD, !strcmp(file, "-") ? "/dev/stdin" : file, 1 << 20, &buf, &len);
-	if (r < 0) {
-		fprintf(stderr, "error: %s: %s\n", file,
-			r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
-		return EXIT_FAIL;
-	}
-	if (json_parse_buf(buf, len, &spec, &d) < 0) {
-		fprintf(stderr, "error: %s: %s\n", file, d.msg);
+	if (!json_is_object(spec)) {
+		fprintf(stderr, "error: %s: a spec is a JSON object (or an array of them)\n", where);
 		return EXIT_FAIL;
 	}
 	r = request(json_pack("{s:s,s:O}", "op", "apply", "spec", spec), &reply);
 	if (r) {
-		fprintf(stderr, "  (in %s)\n", file);
+		fprintf(stderr, "  (in %s)\n", where);
 		return r;
 	}
 	if (!strcmp(output, "json"))
@@ -212,6 +205,72 @@ static int apply_file(const char *file)
 	else
 		printf("pod/%s %s\n", json_str(reply, "pod", "?"), json_str(reply, "result", "?"));
 	return EXIT_OK;
+}
+
+/*
+ * One file ("-" = stdin): a spec, a JSON array of specs, or several JSON documents one after
+ * the other. Each pod is applied on its own (one line each); any failure makes the result 1.
+ */
+static int apply_file(const char *file)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len, off = 0, ndoc = 0;
+	int r, ret = EXIT_OK;
+
+	r = fs_read_all(AT_FDCWD, !strcmp(file, "-") ? "/dev/stdin" : file, APPLY_INPUT_MAX, &buf,
+			&len);
+	if (r < 0) {
+		fprintf(stderr, "error: %s: %s\n", file,
+			r == -EFBIG ? "larger than 64 MiB" : strerror(-r));
+		return EXIT_FAIL;
+	}
+	for (;;) {
+		_cleanup_json_ json_t *doc = NULL;
+		json_error_t err;
+		size_t lines = 0;
+
+		off += strspn(buf + off, " \t\r\n");
+		if (off >= len)
+			break;
+		/* a stream of documents: jansson stops after one and says where (position) */
+		doc = json_loadb(buf + off, len - off, JSON_DISABLE_EOF_CHECK, &err);
+		if (!doc) {
+			for (size_t i = 0; i < off; i++)
+				lines += buf[i] == '\n';
+			fprintf(stderr, "error: %s: line %zu, column %d: %s\n", file,
+				(size_t)err.line + lines, err.column, err.text);
+			return EXIT_FAIL;
+		}
+		off += (size_t)err.position;
+		ndoc++;
+		if (json_is_array(doc)) {
+			json_t *spec;
+			size_t i;
+
+			json_array_foreach(doc, i, spec) {
+				_cleanup_free_ char *where = strdup_printf("%s, document %zu, item %zu",
+									  file, ndoc, i);
+
+				if (apply_spec(spec, where ? where : file) != EXIT_OK)
+					ret = EXIT_FAIL;
+			}
+			continue;
+		}
+		if (ndoc == 1 && off + strspn(buf + off, " \t\r\n") >= len) {
+			if (apply_spec(doc, file) != EXIT_OK)
+				ret = EXIT_FAIL;
+		} else {
+			_cleanup_free_ char *where = strdup_printf("%s, document %zu", file, ndoc);
+
+			if (apply_spec(doc, where ? where : file) != EXIT_OK)
+				ret = EXIT_FAIL;
+		}
+	}
+	if (ndoc == 0) {
+		fprintf(stderr, "error: %s: no JSON document\n", file);
+		return EXIT_FAIL;
+	}
+	return ret;
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -257,22 +316,34 @@ static int apply_dir(const char *dir)
 	return ret;
 }
 
+/* apply -f A [-f B ...]: each a file, a directory or - (stdin), in the order given. */
 static int cmd_apply(int argc, char **argv)
 {
-	const char *file = NULL;
+	_cleanup_strv_ char **srcs = NULL;
+	int ret = EXIT_OK;
 	struct stat st;
 
 	for (int i = 1; i < argc; i++) {
-		if ((!strcmp(argv[i], "-f") || !strcmp(argv[i], "--filename")) && i + 1 < argc)
-			file = argv[++i];
-		else
+		if ((!strcmp(argv[i], "-f") || !strcmp(argv[i], "--filename")) && i + 1 < argc) {
+			if (strv_push(&srcs, argv[++i]) < 0)
+				return EXIT_FAIL;
+		} else {
 			return usage_error("apply: unexpected argument \"%s\" (use -f FILE)", argv[i]);
+		}
 	}
-	if (!file)
+	if (!srcs)
 		return usage_error("apply: %s", "-f FILE|DIR|- is required (- for stdin)");
-	if (strcmp(file, "-") && stat(file, &st) == 0 && S_ISDIR(st.st_mode))
-		return apply_dir(file);
-	return apply_file(file);
+	for (size_t i = 0; srcs[i]; i++) {
+		int r;
+
+		if (strcmp(srcs[i], "-") && stat(srcs[i], &st) == 0 && S_ISDIR(st.st_mode))
+			r = apply_dir(srcs[i]);
+		else
+			r = apply_file(srcs[i]);
+		if (r != EXIT_OK)
+			ret = EXIT_FAIL;
+	}
+	return ret;
 }
 
 /* ---- get ----------------------------------------------------------------------------------- */
@@ -1368,10 +1439,12 @@ static int cmd_completion(int argc, char **argv)
 }
 
 static const struct cmd cmds[] = {
-	{ "apply", cmd_apply, "apply -f FILE|DIR|-",
+	{ "apply", cmd_apply, "apply -f FILE|DIR|- [-f ...]",
 	  "Create or update pods from JSON specs (DESIGN.md §4): a file, every *.json of a\n"
-	  "directory, or stdin. Prints created, configured or unchanged per pod. Every problem in\n"
-	  "a spec is reported with its JSON path." },
+	  "directory, or stdin; -f may be repeated. A file may hold one spec, a JSON array of\n"
+	  "specs, or several specs one after the other. Prints created, configured or unchanged\n"
+	  "per pod and exits 1 if any failed. Every problem in a spec is reported with its JSON\n"
+	  "path." },
 	{ "get", cmd_get, "get pods [-o json|wide] | get pod NAME [-o json]",
 	  "List pods (NAME STATUS RESTARTS AGE IP), or show one. -o json prints the API objects." },
 	{ "describe", cmd_describe, "describe pod NAME [-o json]",
