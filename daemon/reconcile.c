@@ -191,7 +191,11 @@ void reconcile_pass(struct tankd *t)
 		}
 		des[i].name = json_str(rec, "name", "");
 		des[i].revision = (uint64_t)json_int(rec, "revision", 0);
-		des[i].static_hash = spec_static_hash(json_object_get(rec, "spec"));
+		/* the store hands out the same record while its file is unchanged: a pod started
+		 * from (or updated to) this very record already has its hash */
+		des[i].static_hash = p && p->record == rec && p->static_hash
+					     ? p->static_hash
+					     : spec_static_hash(json_object_get(rec, "spec"));
 		des[i].restart = record_restart(rec);
 	}
 	no = 0;

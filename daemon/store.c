@@ -24,6 +24,22 @@
 #define REVISION_FILE "revision"
 #define SUM_PREFIX "sha256:"
 
+/*
+ * What list read last time, per file: the parsed record (or why it is damaged) and the file's
+ * identity. A file whose inode, size, mtime and ctime are unchanged is not read again, so a
+ * reconciler pass over unchanged records costs a readdir and one fstatat per pod. Every write
+ * (ours: rename of a new inode; anyone's: size, mtime, ctime) changes the identity.
+ */
+struct cache_entry {
+	char *name;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	json_t *rec;  /* the verified record (no "sum"), or NULL when damaged */
+	char *error;  /* why it is damaged */
+};
+
 struct file_store {
 	struct store base;
 	char *dir;
@@ -32,6 +48,8 @@ struct file_store {
 	uint64_t revision;
 	store_watch_fn watch_fn;
 	void *watch_data;
+	struct cache_entry *cache; /* sorted by name */
+	size_t n_cache;
 };
 
 static struct file_store *to_fs(struct store *s)
@@ -295,11 +313,101 @@ static void printable(char *s)
 			*s = '?';
 }
 
+static void cache_entry_clear(struct cache_entry *e)
+{
+	free(e->name);
+	json_decref(e->rec);
+	free(e->error);
+	memset(e, 0, sizeof(*e));
+}
+
+static void cache_clear(struct file_store *fs)
+{
+	for (size_t i = 0; i < fs->n_cache; i++)
+		cache_entry_clear(&fs->cache[i]);
+	free(fs->cache);
+	fs->cache = NULL;
+	fs->n_cache = 0;
+}
+
+static bool same_file(const struct cache_entry *e, const struct stat *st)
+{
+	return e->dev == st->st_dev && e->ino == st->st_ino && e->size == st->st_size &&
+	       e->mtime.tv_sec == st->st_mtim.tv_sec && e->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+	       e->ctime.tv_sec == st->st_ctim.tv_sec && e->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+/* The cached entry of name (the cache is sorted by name), or NULL. */
+static struct cache_entry *cache_find(struct file_store *fs, const char *name)
+{
+	size_t lo = 0, hi = fs->n_cache;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(fs->cache[mid].name, name);
+
+		if (c == 0)
+			return &fs->cache[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/*
+ * Fill e for the file of name: from the old cache when the file is the same, else by reading
+ * it. -ENOENT: the file went away meanwhile. Other errors are I/O errors, with d set.
+ */
+static int cache_load(struct file_store *fs, const char *name, struct cache_entry *e,
+		      struct diag *d)
+{
+	char fname[SPEC_NAME_MAX + 8];
+	struct cache_entry *old;
+	struct diag rd = { 0 };
+	struct stat st;
+	int r;
+
+	snprintf(fname, sizeof(fname), "%s.json", name);
+	if (fstatat(fs->podsfd, fname, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? -ENOENT
+				       : diag_fail(d, -errno, "%s/pods/%s: %s", fs->dir, fname,
+						   strerror(errno));
+	*e = (struct cache_entry){ .dev = st.st_dev, .ino = st.st_ino, .size = st.st_size,
+				   .mtime = st.st_mtim, .ctime = st.st_ctim };
+	old = cache_find(fs, name);
+	if (old && same_file(old, &st)) {
+		/* moved; the old entry keeps its name, the old cache stays searchable */
+		e->rec = TAKE_PTR(old->rec);
+		e->error = TAKE_PTR(old->error);
+		e->name = strdup(name);
+		if (!e->name)
+			cache_entry_clear(e);
+		return e->name ? 0 : -ENOMEM;
+	}
+	r = record_read(fs, name, &e->rec, &rd);
+	if (r == -EBADMSG) {
+		e->error = strdup(rd.msg);
+		r = e->error ? 0 : -ENOMEM;
+	} else if (r < 0 && r != -ENOENT) {
+		r = diag_fail(d, r, "%s", diag_text(&rd, r));
+	}
+	diag_clear(&rd);
+	if (r == 0 && !(e->name = strdup(name)))
+		r = -ENOMEM;
+	if (r < 0)
+		cache_entry_clear(e);
+	return r;
+}
+
 static int fs_list(struct store *s, json_t **ret, json_t **ret_damaged, struct diag *d)
 {
 	struct file_store *fs = to_fs(s);
 	_cleanup_strv_ char **names = NULL;
 	_cleanup_json_ json_t *list = json_array(), *damaged = json_array();
+	struct cache_entry *cache = NULL;
+	size_t n = 0, k = 0;
 	DIR *dir;
 	struct dirent *de;
 	int dfd, r = 0;
@@ -314,13 +422,14 @@ static int fs_list(struct store *s, json_t **ret, json_t **ret_damaged, struct d
 		return diag_fail(d, r, "listing %s/pods: %s", fs->dir, strerror(-r));
 	}
 	while ((errno = 0, de = readdir(dir))) {
-		size_t n = strlen(de->d_name);
+		size_t len = strlen(de->d_name);
 
-		if (de->d_name[0] == '.' || n <= 5 || strcmp(de->d_name + n - 5, ".json") != 0)
+		if (de->d_name[0] == '.' || len <= 5 || strcmp(de->d_name + len - 5, ".json") != 0)
 			continue;
-		de->d_name[n - 5] = '\0';
+		de->d_name[len - 5] = '\0';
 		if ((r = strv_push(&names, de->d_name)) < 0)
 			break;
+		n++;
 	}
 	if (r == 0 && errno)
 		r = -errno;
@@ -328,11 +437,12 @@ static int fs_list(struct store *s, json_t **ret, json_t **ret_damaged, struct d
 	if (r < 0)
 		return diag_fail(d, r, "listing %s/pods: %s", fs->dir, strerror(-r));
 	if (names)
-		qsort(names, strv_length(names), sizeof(char *), name_cmp);
+		qsort(names, n, sizeof(char *), name_cmp);
+	if (n && !(cache = calloc(n, sizeof(*cache))))
+		return -ENOMEM;
 
 	for (size_t i = 0; names && names[i]; i++) {
-		struct diag rd = { 0 };
-		json_t *rec = NULL;
+		struct cache_entry *e = &cache[k];
 
 		if (!spec_name_is_valid(names[i])) {
 			_cleanup_free_ char *msg = NULL;
@@ -346,18 +456,24 @@ static int fs_list(struct store *s, json_t **ret, json_t **ret_damaged, struct d
 									 names[i], "error", msg));
 			continue;
 		}
-		r = record_read(fs, names[i], &rec, &rd);
+		r = cache_load(fs, names[i], e, d);
 		if (r == -ENOENT)
 			continue; /* deleted meanwhile */
-		if (r == -EBADMSG) {
-			json_array_append_new(damaged, json_pack("{s:s, s:s}", "name", names[i],
-								 "error", rd.msg));
-			continue;
-		}
 		if (r < 0)
-			return diag_fail(d, r, "%s", diag_text(&rd, r));
-		json_array_append_new(list, rec);
+			break;
+		k++;
+		if (e->rec)
+			json_array_append(list, e->rec);
+		else
+			json_array_append_new(damaged, json_pack("{s:s, s:s}", "name", names[i],
+								 "error", e->error));
 	}
+	/* the new cache replaces the old one (entries reused were moved out of it) */
+	cache_clear(fs);
+	fs->cache = cache;
+	fs->n_cache = k;
+	if (r < 0 && r != -ENOENT)
+		return r;
 	*ret = TAKE_PTR(list);
 	if (ret_damaged)
 		*ret_damaged = TAKE_PTR(damaged);
@@ -515,6 +631,7 @@ static void fs_close(struct store *s)
 		close(fs->podsfd);
 	if (fs->dirfd >= 0)
 		close(fs->dirfd);
+	cache_clear(fs);
 	free(fs->dir);
 	free(fs);
 }

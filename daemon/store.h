@@ -28,7 +28,8 @@ struct store_ops {
 	 * -EBADMSG when damaged (d names the file and the fix); -EINVAL for a bad name. */
 	int (*get)(struct store *s, const char *name, json_t **ret, struct diag *d);
 	/* JSON array of records (damaged ones are skipped and listed in *ret_damaged, a JSON
-	 * array of {"name","error"}; ret_damaged may be NULL). */
+	 * array of {"name","error"}; ret_damaged may be NULL). The records are shared with the
+	 * store's cache (unchanged files are not read again): treat them as read-only. */
 	int (*list)(struct store *s, json_t **ret, json_t **ret_damaged, struct diag *d);
 	/*
 	 * Create or replace the spec of a pod. expected_revision: -1 = any, 0 = must not exist,

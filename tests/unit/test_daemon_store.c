@@ -368,6 +368,68 @@ static void test_repair_keeps_identity(void **state)
 	json_decref(s);
 }
 
+/* list reuses what it parsed for files that did not change, and sees every change. */
+static void test_list_cache(void **state)
+{
+	struct fixture *f = *state;
+	json_t *a = spec_with_image("a", "x"), *b = spec_with_image("b", "x");
+	json_t *l1 = NULL, *l2 = NULL, *dmg = NULL;
+	char file[PATH_MAX];
+	int fd;
+
+	put(f->st, "a", a, -1, NULL, NULL);
+	put(f->st, "b", b, -1, NULL, NULL);
+	for (const char *const *n = (const char *const[]){ "c", "d", "e", "f", "g", NULL }; *n; n++) {
+		json_t *x = spec_with_image(*n, "x");
+
+		put(f->st, *n, x, -1, NULL, NULL);
+		json_decref(x);
+	}
+	assert_int_equal(f->st->ops->list(f->st, &l1, NULL, NULL), 0);
+	assert_int_equal(f->st->ops->list(f->st, &l2, &dmg, NULL), 0);
+	assert_int_equal(json_array_size(l2), 7);
+	assert_int_equal(json_array_size(dmg), 0);
+	/* unchanged files: the very same parsed records */
+	assert_ptr_equal(json_array_get(l1, 0), json_array_get(l2, 0));
+	assert_ptr_equal(json_array_get(l1, 1), json_array_get(l2, 1));
+	json_decref(l2);
+	json_decref(dmg);
+
+	/* a put replaces the file: read again */
+	json_object_set_new(json_array_get(json_object_get(b, "containers"), 0), "image",
+			    json_string("y"));
+	put(f->st, "b", b, -1, NULL, NULL);
+	assert_int_equal(f->st->ops->list(f->st, &l2, NULL, NULL), 0);
+	assert_ptr_equal(json_array_get(l1, 0), json_array_get(l2, 0));
+	assert_ptr_not_equal(json_array_get(l1, 1), json_array_get(l2, 1));
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(l2, 1), "revision")), 2);
+	json_decref(l2);
+
+	/* changed behind tankd's back (one byte appended): damaged, also when cached before */
+	snprintf(file, sizeof(file), "%s/pods/a.json", f->dir);
+	fd = open(file, O_WRONLY | O_APPEND | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, " ", 1), 1);
+	assert_int_equal(write(fd, "x", 1), 1);
+	close(fd);
+	assert_int_equal(f->st->ops->list(f->st, &l2, &dmg, NULL), 0);
+	assert_int_equal(json_array_size(l2), 6);
+	assert_int_equal(json_array_size(dmg), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(dmg, 0), "name")), "a");
+	json_decref(l2);
+	json_decref(dmg);
+	/* removed behind tankd's back: gone from the list */
+	assert_int_equal(unlink(file), 0);
+	assert_int_equal(f->st->ops->list(f->st, &l2, &dmg, NULL), 0);
+	assert_int_equal(json_array_size(l2), 6);
+	assert_int_equal(json_array_size(dmg), 0);
+	json_decref(l2);
+	json_decref(dmg);
+	json_decref(l1);
+	json_decref(a);
+	json_decref(b);
+}
+
 static void test_reopen(void **state)
 {
 	struct fixture *f = *state;
@@ -476,6 +538,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repair_keeps_identity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_format, setup, teardown),
 	};
