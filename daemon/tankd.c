@@ -23,8 +23,31 @@
  * recognised and dropped.
  */
 #define LOOP_FDS_MAX 65536
-static struct watch *watches[LOOP_FDS_MAX];
-static uint32_t watch_gen[LOOP_FDS_MAX];
+static struct watch **watches; /* by fd; grown to the highest fd seen (doubling) */
+static uint32_t *watch_gen;
+static size_t n_watches;
+
+static int watches_grow(int fd)
+{
+	size_t n = n_watches ? n_watches : 64;
+	struct watch **w;
+	uint32_t *g;
+
+	while (n <= (size_t)fd)
+		n *= 2;
+	w = realloc(watches, n * sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	watches = w;
+	g = realloc(watch_gen, n * sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	watch_gen = g;
+	memset(watches + n_watches, 0, (n - n_watches) * sizeof(*w));
+	memset(watch_gen + n_watches, 0, (n - n_watches) * sizeof(*g));
+	n_watches = n;
+	return 0;
+}
 
 int loop_add(struct tankd *t, int fd, enum watch_kind kind, void *ptr)
 {
@@ -33,6 +56,8 @@ int loop_add(struct tankd *t, int fd, enum watch_kind kind, void *ptr)
 
 	if (fd < 0 || fd >= LOOP_FDS_MAX)
 		return -EMFILE;
+	if ((size_t)fd >= n_watches && watches_grow(fd) < 0)
+		return -ENOMEM;
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
@@ -52,7 +77,7 @@ int loop_mod(struct tankd *t, int fd, bool want_write)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | (want_write ? EPOLLOUT : 0) };
 
-	if (fd < 0 || fd >= LOOP_FDS_MAX || !watches[fd])
+	if (fd < 0 || (size_t)fd >= n_watches || !watches[fd])
 		return -EBADF;
 	ev.data.u64 = (uint64_t)watch_gen[fd] << 32 | (uint32_t)fd;
 	return epoll_ctl(t->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
@@ -60,7 +85,7 @@ int loop_mod(struct tankd *t, int fd, bool want_write)
 
 void loop_del(struct tankd *t, int fd)
 {
-	if (fd < 0 || fd >= LOOP_FDS_MAX)
+	if (fd < 0 || (size_t)fd >= n_watches)
 		return;
 	epoll_ctl(t->epfd, EPOLL_CTL_DEL, fd, NULL);
 	free(watches[fd]);
@@ -157,7 +182,7 @@ static void dispatch(struct tankd *t, struct epoll_event *ev)
 {
 	int fd = (int)(uint32_t)ev->data.u64;
 	uint32_t gen = (uint32_t)(ev->data.u64 >> 32);
-	struct watch *w = fd >= 0 && fd < LOOP_FDS_MAX ? watches[fd] : NULL;
+	struct watch *w = fd >= 0 && (size_t)fd < n_watches ? watches[fd] : NULL;
 	struct pod *p;
 
 	if (!w || watch_gen[fd] != gen)
@@ -201,6 +226,20 @@ static void dispatch(struct tankd *t, struct epoll_event *ev)
 		runtime_stop_done(t, p, false);
 		break;
 	}
+}
+
+/*
+ * An image worker's result leads to a pod start, which blocks the loop (shim spawn and setup,
+ * up to the shim's ready signal). At most one such event is handled per loop iteration, after
+ * everything else in the batch, so API requests (an apply is answered as soon as its record is
+ * stored) wait for one start at most, not for a whole batch of them. The others stay ready
+ * (level-triggered) and come back with the next epoll_wait.
+ */
+static bool event_is_slow(const struct epoll_event *ev)
+{
+	int fd = (int)(uint32_t)ev->data.u64;
+
+	return fd >= 0 && (size_t)fd < n_watches && watches[fd] && watches[fd]->kind == W_PULL;
 }
 
 /* The soonest moment a pass is needed: periodic resync, a backoff or a stop deadline. */
@@ -495,8 +534,16 @@ int main(int argc, char **argv)
 			log_error("epoll_wait: %s", strerror(errno));
 			break;
 		}
-		for (int i = 0; i < n; i++)
-			dispatch(&t, &evs[i]);
+		int slow = -1;
+
+		for (int i = 0; i < n; i++) {
+			if (!event_is_slow(&evs[i]))
+				dispatch(&t, &evs[i]);
+			else if (slow < 0)
+				slow = i;
+		}
+		if (slow >= 0)
+			dispatch(&t, &evs[slow]);
 		if (t.nudged || now_mono_ms() >= last_pass + t.cfg.resync_ms || next_timeout_ms(&t, last_pass) == 0) {
 			t.nudged = false;
 			last_pass = now_mono_ms();
