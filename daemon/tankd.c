@@ -490,9 +490,10 @@ static void print_version(struct tankd *t)
 	printf("tankd %s\n", TANK_VERSION);
 	if (cgroup_detect(t->cfg.cgroup_root, &m) == 0)
 		printf("cgroups: %s\n", cgroup_mode_name(m));
-	/* probe in a scratch pin dir: --version must not create or touch the real pins */
+	/* probe in a scratch pin dir: --version must not create or touch the real pins (bpffs
+	 * refuses names that start with a dot) */
 	if (geteuid() == 0) {
-		_cleanup_free_ char *probe = strdup_printf("/sys/fs/bpf/.tank-probe-%d", (int)getpid());
+		_cleanup_free_ char *probe = strdup_printf("/sys/fs/bpf/tank-probe-%d", (int)getpid());
 
 		if (probe && np_bpf_open(probe, &b, NULL) == 0) {
 			printf("bpf attach: %s\n", np_bpf_attach_mode(b));
