@@ -677,10 +677,14 @@ static json_t *op_images(struct tankd *t, struct client *c, const char *op, json
 static json_t *handle(struct tankd *t, struct client *c, json_t *req, int *fds, size_t nfds)
 {
 	const char *op = json_str(req, "op", "");
-	json_int_t v = json_int(req, "version", TANK_API_VERSION);
+	json_int_t v = json_int(req, "version", 0);
 
 	if (!json_is_object(req))
 		return api_error("invalid", "a request is a JSON object", NULL, NULL);
+	if (!json_is_integer(json_object_get(req, "version")))
+		return api_error("invalid",
+				 "a request needs \"version\": 1 (the API version it speaks)",
+				 NULL, NULL);
 	if (v != TANK_API_VERSION)
 		return api_error("version", "unsupported API version (this tankd speaks 1)", NULL,
 				 NULL);
