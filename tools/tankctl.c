@@ -1244,6 +1244,28 @@ static int cmd_describe(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* wait reached its state: a line, or with -o json the pod as the API shows it (null when
+ * deleted). */
+static int wait_done(const char *name, const char *state, json_t *pod)
+{
+	if (!strcmp(output, "json")) {
+		_cleanup_json_ json_t *j = json_pack("{s:s,s:s,s:O?}", "pod", name, "state", state,
+						     "object", pod);
+
+		print_json(j);
+	} else {
+		printf("pod/%s %s\n", name, state);
+	}
+	return EXIT_OK;
+}
+
+/* An error of tankctl's own in the API's shape, for print_error. */
+static json_t *api_error_json(const char *code, const char *message)
+{
+	return json_pack("{s:i,s:b,s:{s:s,s:s}}", "version", TANK_API_VERSION, "ok", 0, "error",
+			 "code", code, "message", message);
+}
+
 static int cmd_wait(int argc, char **argv)
 {
 	const char *name = NULL, *state = NULL;
@@ -1280,23 +1302,22 @@ static int cmd_wait(int argc, char **argv)
 		phase = json_str(st, "phase", "");
 		if (!json_bool(reply, "ok", false)) {
 			if (!strcmp(state, "deleted") &&
-			    !strcmp(json_str(json_object_get(reply, "error"), "code", ""), "not_found")) {
-				printf("pod/%s deleted\n", name);
-				return EXIT_OK;
-			}
+			    !strcmp(json_str(json_object_get(reply, "error"), "code", ""), "not_found"))
+				return wait_done(name, state, NULL);
 			if (strcmp(state, "deleted"))
 				return print_error(reply);
 		} else if (!strcmp(phase, state)) {
-			printf("pod/%s %s\n", name, state);
-			return EXIT_OK;
+			return wait_done(name, state, json_object_get(reply, "pod"));
 		}
 		if (now_mono_ms() >= deadline) {
-			fprintf(stderr, "error: timed out after %llu ms waiting for pod/%s to be %s "
-					"(it is %s%s%s)\n",
+			_cleanup_free_ char *msg = strdup_printf(
+				"timed out after %llu ms waiting for pod/%s to be %s (it is %s%s%s)",
 				(unsigned long long)timeout_ms, name, state, *phase ? phase : "absent",
-				json_str(st, "message", NULL) ? ": " : "",
-				json_str(st, "message", ""));
-			return EXIT_FAIL;
+				json_str(st, "message", NULL) ? ": " : "", json_str(st, "message", ""));
+			_cleanup_json_ json_t *e =
+				api_error_json("timeout", msg ? msg : "timed out");
+
+			return print_error(e);
 		}
 		usleep(100000);
 	}
