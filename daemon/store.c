@@ -553,10 +553,11 @@ static int fs_put(struct store *s, const char *name, json_t *spec, int64_t expec
 			return diag_fail(d, r, "getrandom: %s", strerror(-r));
 		result = "created";
 	}
-	rec = json_pack("{s:s, s:s, s:I, s:I, s:I, s:o}", "name", name, "uid", uid, "revision",
-			(json_int_t)(cur + 1), "created_at",
+	rec = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "name", name, "uid", uid,
+			"revision", (json_int_t)(cur + 1), "created_at",
 			(json_int_t)(old ? (uint64_t)json_int(old, "created_at", 0) : now),
-			"updated_at", (json_int_t)now, "spec", json_deep_copy(spec));
+			"updated_at", (json_int_t)now, "store_revision",
+			(json_int_t)(fs->revision + 1), "spec", json_deep_copy(spec));
 	if (!rec)
 		return diag_fail(d, -ENOMEM, "out of memory storing pod \"%s\"", name);
 	r = revision_bump(fs, d);
@@ -671,11 +672,19 @@ static void remove_stale_temps(int dirfd)
 	closedir(dir);
 }
 
+/*
+ * The store-wide revision: <dir>/revision. When that file is missing or damaged it is recounted
+ * from the records, never going backwards: the largest of the sum of their revisions (each
+ * change of a pod raised it by one), the store revision each record was written at
+ * ("store_revision", the high-water mark kept with every record) and whatever number a damaged
+ * file still starts with. A gap is harmless; a revision number used twice is not.
+ */
 static int revision_load(struct file_store *fs, struct diag *d)
 {
 	_cleanup_free_ char *buf = NULL;
 	_cleanup_json_ json_t *all = NULL;
-	unsigned long long v = 0;
+	unsigned long long v = 0, sum = 0, hwm = 0, salvaged = 0;
+	bool damaged;
 	size_t len, i;
 	json_t *rec;
 	char *end;
@@ -692,22 +701,40 @@ static int revision_load(struct file_store *fs, struct diag *d)
 				return 0;
 			}
 		}
+		if (strspn(buf, "0123456789") > 0 && strspn(buf, "0123456789") <= 19)
+			salvaged = strtoull(buf, NULL, 10);
 		r = -EBADMSG;
 	}
-	if (r != -ENOENT)
-		return diag_fail_at(d, r == -EFBIG ? -EBADMSG : r, REVISION_FILE,
-				    "%s/%s: damaged (%s); delete it and the revision is recounted "
-				    "from the pod records",
-				    fs->dir, REVISION_FILE,
-				    r == -EBADMSG || r == -EFBIG ? "not a number" : strerror(-r));
-	/* absent: a new store, or one whose revision file was removed; count from the records
-	 * (every change of a pod raised its revision by one, so the sum is a lower bound) */
+	damaged = r == -EBADMSG || r == -EFBIG;
+	if (r != -ENOENT && !damaged)
+		return diag_fail_at(d, r, REVISION_FILE, "%s/%s: %s", fs->dir, REVISION_FILE,
+				    strerror(-r));
 	r = fs_list(&fs->base, &all, NULL, d);
 	if (r < 0)
 		return r;
-	json_array_foreach(all, i, rec)
-		v += (unsigned long long)json_int(rec, "revision", 0);
+	json_array_foreach(all, i, rec) {
+		unsigned long long w = (unsigned long long)json_int(rec, "store_revision", 0);
+
+		sum += (unsigned long long)json_int(rec, "revision", 0);
+		if (w > hwm)
+			hwm = w;
+	}
+	v = sum > hwm ? sum : hwm;
+	if (salvaged > v)
+		v = salvaged;
 	fs->revision = v;
+	if (damaged) {
+		char text[32];
+
+		log_warn("store: %s/%s was damaged; recounted the revision as %llu from the "
+			 "records",
+			 fs->dir, REVISION_FILE, v);
+		snprintf(text, sizeof(text), "%llu\n", v);
+		r = fs_write_atomic(fs->dirfd, REVISION_FILE, text, strlen(text), 0600);
+		if (r < 0)
+			return diag_fail_at(d, r, REVISION_FILE, "writing %s/%s: %s", fs->dir,
+					    REVISION_FILE, strerror(-r));
+	}
 	return 0;
 }
 

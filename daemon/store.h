@@ -57,8 +57,9 @@ struct store {
 };
 
 /* Open (creating dirs as needed) the embedded file store rooted at dir. Not thread-safe: one
- * event loop owns it. A missing <dir>/revision is recounted from the records; a damaged one is
- * -EBADMSG (delete it to recount). */
+ * event loop owns it. A missing or damaged <dir>/revision is recounted from the records (the
+ * sum of their revisions or the store revision each was written at, whichever is larger), so
+ * it never goes backwards; a damaged one is rewritten and logged. */
 int store_file_open(const char *dir, struct store **ret, struct diag *d);
 
 #endif
