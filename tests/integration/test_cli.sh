@@ -50,6 +50,8 @@ check "--help lists the commands" sh -c "'$TK_BUILD/tankctl' --help | grep -q 'd
 check "per-command --help" sh -c "'$TK_BUILD/tankctl' wait --help | grep -q -- '--for running|terminated|deleted'"
 check "completion bash is a completion script" sh -c "'$TK_BUILD/tankctl' completion bash | grep -q 'complete -F _tankctl tankctl'"
 check "version names both sides" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' version | grep -q '^tankd   0'"
+check "tankd --version reports the BPF attach mode" sh -c "'$TK_BUILD/tankd' --config '$TK_T/tankd.conf' --version | grep -Eq '^bpf attach: (tcx|tc)'"
+check "... and leaves no probe pins behind" sh -c "! ls /sys/fs/bpf | grep -q tank-probe-"
 check "info reports kernel features" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' info -o json | jq -e '.bpf_attach and .cgroups'"
 
 # events -w in the background sees the pod's life
@@ -58,6 +60,8 @@ EVPID=$!
 sleep 0.2
 check "apply a rootfs pod" tankctl apply -f "$TK_T/cli.json"
 check "wait --for running" tankctl wait pod "$POD" --for running --timeout 20s
+check "wait -o json prints JSON" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' wait pod $POD --for running -o json | jq -e '.state == \"running\" and .object.status.phase == \"running\"'"
+check "wait -o json: a timeout is a JSON error" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' wait pod $POD --for terminated --timeout 200ms -o json | jq -e '.ok == false and .error.code == \"timeout\"'"
 tankctl describe pod "$POD" >"$TK_T/describe.txt"
 check "describe shows status, containers and events" sh -c "grep -q '^Status: *running' '$TK_T/describe.txt' && grep -q 'main.*running' '$TK_T/describe.txt' && grep -q 'Started' '$TK_T/describe.txt'"
 check "describe -o json" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' describe pod $POD -o json | jq -e '.pod.status.phase == \"running\" and (.events | length) > 0'"
@@ -94,7 +98,11 @@ print("normal client ok", json.loads(rep)["ok"])
 for req in (b"[1,2]", b'{"version":1,"op":"frobnicate"}', b'{"version":99,"op":"info"}'):
     s = conn(); s.sendall(struct.pack(">I", len(req)) + req)
     n = struct.unpack(">I", s.recv(4))[0]; rep = json.loads(s.recv(n)); print("error reply", rep["ok"] is False)
-# 6. specs over the 1 MiB limit, straight to the socket: refused as invalid, nothing stored
+# 6. no version: refused, saying what is missing
+s = conn(); req = b'{"op":"info"}'; s.sendall(struct.pack(">I", len(req)) + req)
+n = struct.unpack(">I", s.recv(4))[0]; rep = json.loads(s.recv(n))
+print("noversion reply", rep["ok"] is False and '"version"' in rep["error"]["message"])
+# 7. specs over the 1 MiB limit, straight to the socket: refused as invalid, nothing stored
 for size in (1500000, 2500000):
     spec = {"name": "big%d" % size, "network": "none",
             "containers": [{"name": "c", "image": "busybox", "env": {"A": "x" * size}}]}
@@ -111,6 +119,7 @@ check "oversized frame refused" grep -q 'oversize reply True' "$TK_T/garbage.out
 check "a stalled client does not block others" grep -q 'normal client ok True' "$TK_T/garbage.out"
 check "bad requests get error replies" test "$(grep -c 'error reply True' "$TK_T/garbage.out")" -eq 3
 check "tankd still alive after garbage" kill -0 "$TK_TANKD_PID"
+check "a request without version is refused" grep -q 'noversion reply True' "$TK_T/garbage.out"
 check "a 1.5 MB spec is refused as invalid (limit 1 MiB)" grep -q 'big spec 1500000 True' "$TK_T/garbage.out"
 check "a 2.5 MB spec is refused as invalid (limit 1 MiB)" grep -q 'big spec 2500000 True' "$TK_T/garbage.out"
 check "oversized specs were not stored" sh -c "! ls '$TK_T/data/store/pods/' | grep -q big"
