@@ -1162,6 +1162,86 @@ static void print_event_row(json_t *e, bool with_pod)
 	       json_str(e, "message", ""));
 }
 
+/* A JSON array of strings as one line: "a b c" (at most len bytes). */
+static void join_strings(json_t *a, char *out, size_t len)
+{
+	size_t off = 0, i;
+	json_t *x;
+
+	out[0] = '\0';
+	json_array_foreach(a, i, x)
+		if (off < len)
+			off += (size_t)snprintf(out + off, len - off, "%s%s", i ? " " : "",
+						json_is_string(x) ? json_string_value(x) : "?");
+}
+
+/* The spec summary of describe: network, volumes, policy, and per container what it runs. */
+static void describe_spec(json_t *spec)
+{
+	json_t *net = json_object_get(spec, "network"), *pol = json_object_get(net, "policy");
+	json_t *c, *x;
+	char buf[512];
+	size_t i, k;
+
+	if (!spec)
+		return;
+	if (json_is_object(net))
+		printf("Network:     %zu NIC%s\n", json_array_size(json_object_get(net, "nics")),
+		       json_array_size(json_object_get(net, "nics")) == 1 ? "" : "s");
+	else
+		printf("Network:     %s\n", json_is_string(net) ? json_string_value(net) : "none");
+	if (json_is_object(pol)) {
+		const char *dirs[] = { "ingress", "egress" };
+
+		printf("Policy:      %s", json_str(pol, "mode", "enforce"));
+		for (k = 0; k < ARRAY_SIZE(dirs); k++) {
+			x = json_object_get(pol, dirs[k]);
+			if (x)
+				printf("; %s %zu rule%s", dirs[k], json_array_size(x),
+				       json_array_size(x) == 1 ? "" : "s");
+			else
+				printf("; %s allow all", dirs[k]);
+		}
+		putchar('\n');
+	}
+	if (json_array_size(json_object_get(spec, "volumes")))
+		printf("Volumes:\n");
+	json_array_foreach(json_object_get(spec, "volumes"), i, x) {
+		if (json_str(x, "host_path", NULL))
+			printf("  %-10s host %s\n", json_str(x, "name", ""),
+			       json_str(x, "host_path", ""));
+		else if (json_str(x, "tmpfs", NULL))
+			printf("  %-10s tmpfs %s\n", json_str(x, "name", ""), json_str(x, "tmpfs", ""));
+		else
+			printf("  %-10s pod-local\n", json_str(x, "name", ""));
+	}
+	json_array_foreach(json_object_get(spec, "containers"), i, c) {
+		json_t *lim = json_object_get(c, "limits"), *img = json_object_get(c, "image");
+
+		printf("Container %s:\n", json_str(c, "name", ""));
+		printf("  Image:     %s\n", json_is_string(img) ? json_string_value(img)
+						 : json_str(img, "rootfs", "-"));
+		if (json_object_get(c, "command") || json_object_get(c, "args")) {
+			char args[256];
+
+			join_strings(json_object_get(c, "command"), buf, sizeof(buf));
+			join_strings(json_object_get(c, "args"), args, sizeof(args));
+			printf("  Command:   %s%s%s\n", *buf ? buf : "(image entrypoint)",
+			       *args ? " " : "", args);
+		}
+		if (json_is_object(lim))
+			printf("  Limits:    memory %s, cpu %s, pids %lld\n",
+			       json_is_string(json_object_get(lim, "memory"))
+				       ? json_str(lim, "memory", "") : "-",
+			       json_is_string(json_object_get(lim, "cpu")) ? json_str(lim, "cpu", "")
+									  : "-",
+			       json_int(lim, "pids", 0));
+		json_array_foreach(json_object_get(c, "mounts"), k, x)
+			printf("  Mount:     %s -> %s%s\n", json_str(x, "volume", ""),
+			       json_str(x, "path", ""), json_bool(x, "read_only", false) ? " (ro)" : "");
+	}
+}
+
 static int cmd_describe(int argc, char **argv)
 {
 	_cleanup_json_ json_t *pod = NULL, *ev = NULL, *tr = NULL;
@@ -1197,17 +1277,23 @@ static int cmd_describe(int argc, char **argv)
 	printf("Revision:    %lld\n", json_int(p, "revision", 0));
 	printf("Created:     %s\n", json_str(p, "created_at", "-"));
 	printf("Restart:     %s\n", json_str(spec, "restart", "always"));
+	describe_spec(spec);
 	printf("Status:      %s\n", json_str(st, "phase", "?"));
+	if (json_str(p, "error", NULL))
+		printf("Error:       %s\n", json_str(p, "error", ""));
 	printf("Restarts:    %lld\n", json_int(st, "restarts", 0));
 	printf("Started:     %s\n", json_str(st, "started_at", "-"));
 	x = json_object_get(st, "last_exit");
 	if (json_is_object(x)) {
 		if (json_object_get(x, "signal"))
-			printf("Last exit:   signal %lld\n", json_int(x, "signal", 0));
+			printf("Last exit:   signal %lld", json_int(x, "signal", 0));
 		else if (json_object_get(x, "code"))
-			printf("Last exit:   code %lld\n", json_int(x, "code", 0));
+			printf("Last exit:   code %lld", json_int(x, "code", 0));
 		else
-			printf("Last exit:   %s\n", json_str(x, "reason", "?"));
+			printf("Last exit:   %s", json_str(x, "reason", "?"));
+		if (json_str(x, "message", NULL))
+			printf(": %s", json_str(x, "message", ""));
+		putchar('\n');
 	}
 	if (json_str(st, "message", NULL))
 		printf("Message:     %s\n", json_str(st, "message", ""));

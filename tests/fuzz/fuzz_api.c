@@ -1,4 +1,4 @@
-/* fuzz_api.c - libFuzzer target: API request decoding and dispatch (daemon/api.c) on a stub tankd. */
+/* fuzz_api.c - libFuzzer target: API request decoding and dispatch (daemon/api.c), stub tankd. */
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/epoll.h>
