@@ -268,6 +268,61 @@ static int count_until_limit(const char *buf, size_t size, void *data)
 	return *n > SPEC_DOC_MAX ? -1 : 0;
 }
 
+/*
+ * The spec with its unit-bearing values in one form (cpu in millicores, sizes in bytes,
+ * durations in ms) and its defaults filled in, so that "0.5" and "500m" compare equal. ps is
+ * the parse of spec (same order of containers and volumes).
+ */
+static json_t *spec_normalised(const json_t *spec, const struct pod_spec *ps)
+{
+	json_t *n = json_deep_copy(spec), *c, *v;
+	size_t i;
+
+	if (!n)
+		return NULL;
+	json_object_set_new(n, "restart", json_string(restart_policy_name(ps->restart)));
+	if (!json_object_get(n, "network"))
+		json_object_set_new(n, "network", json_string("none"));
+	json_array_foreach(json_object_get(n, "containers"), i, c) {
+		const struct spec_container *sc = i < ps->n_containers ? &ps->containers[i] : NULL;
+		json_t *lim = json_object_get(c, "limits");
+
+		if (!sc)
+			break;
+		if (json_object_get(lim, "cpu"))
+			json_object_set_new(lim, "cpu", json_integer((json_int_t)sc->limits.cpu_milli));
+		if (json_object_get(lim, "memory"))
+			json_object_set_new(lim, "memory", json_integer((json_int_t)sc->limits.memory));
+		json_object_set_new(c, "stop_grace", json_integer((json_int_t)sc->stop_grace_ms));
+	}
+	json_array_foreach(json_object_get(n, "volumes"), i, v)
+		if (i < ps->n_volumes && json_object_get(v, "tmpfs"))
+			json_object_set_new(v, "tmpfs",
+					    json_integer((json_int_t)ps->volumes[i].tmpfs_size));
+	return n;
+}
+
+/* The stored spec of pod name means the same as spec (parsed as ps): nothing to write. */
+static bool spec_is_stored(struct tankd *t, const json_t *spec, const struct pod_spec *ps,
+			   json_t **ret_record)
+{
+	_cleanup_json_ json_t *rec = NULL, *a = NULL, *b = NULL;
+	struct pod_spec *old = NULL;
+	bool same;
+
+	if (t->store->ops->get(t->store, ps->name, &rec, NULL) < 0)
+		return false; /* absent, or damaged: a put (re)writes it */
+	if (spec_parse(json_object_get(rec, "spec"), &old, NULL, NULL) < 0)
+		return false;
+	a = spec_normalised(json_object_get(rec, "spec"), old);
+	b = spec_normalised(spec, ps);
+	pod_spec_free(old);
+	same = a && b && json_equal(a, b);
+	if (same)
+		*ret_record = TAKE_PTR(rec);
+	return same;
+}
+
 static json_t *op_apply(struct tankd *t, json_t *req)
 {
 	json_t *spec = json_object_get(req, "spec");
@@ -304,7 +359,12 @@ static json_t *op_apply(struct tankd *t, json_t *req)
 				    json_string("unsupported"));
 		return reply;
 	}
-	r = t->store->ops->put(t->store, ps->name, spec, -1, &result, &rec, &d);
+	if (spec_is_stored(t, spec, ps, &rec)) {
+		result = "unchanged"; /* the same spec in other words (e.g. cpu "0.5" vs "500m") */
+		r = 0;
+	} else {
+		r = t->store->ops->put(t->store, ps->name, spec, -1, &result, &rec, &d);
+	}
 	if (r < 0) {
 		pod_spec_free(ps);
 		return api_error("internal", diag_text(&d, r), NULL, NULL);

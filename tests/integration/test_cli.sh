@@ -64,6 +64,7 @@ check "wait -o json prints JSON" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' 
 check "wait -o json: a timeout is a JSON error" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' wait pod $POD --for terminated --timeout 200ms -o json | jq -e '.ok == false and .error.code == \"timeout\"'"
 tankctl describe pod "$POD" >"$TK_T/describe.txt"
 check "describe shows status, containers and events" sh -c "grep -q '^Status: *running' '$TK_T/describe.txt' && grep -q 'main.*running' '$TK_T/describe.txt' && grep -q 'Started' '$TK_T/describe.txt'"
+check "describe summarises the spec" sh -c "grep -q '^Network: *none' '$TK_T/describe.txt' && grep -q '^Container main:' '$TK_T/describe.txt' && grep -q '^  Image: *$R' '$TK_T/describe.txt' && grep -q '^  Command: *sleep 1000' '$TK_T/describe.txt'"
 check "describe -o json" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' describe pod $POD -o json | jq -e '.pod.status.phase == \"running\" and (.events | length) > 0'"
 check "wait times out with a reason" sh -c "! '$TK_BUILD/tankctl' --socket '$TK_SOCK' wait pod $POD --for terminated --timeout 300ms 2>&1 | grep -q 'timed out'; '$TK_BUILD/tankctl' --socket '$TK_SOCK' wait pod $POD --for terminated --timeout 300ms 2>&1 | grep -q 'it is running'"
 pid1=$(tankctl get pod "$POD" -o json | jq .status.pid)
@@ -176,7 +177,12 @@ check "... the others are applied, the bad one is named" sh -c "grep -qx 'pod/${
 printf '%s\n{"name": ' "$(mspec m1)" | tankctl apply -f - >"$TK_T/multi5.out" 2>&1
 check "apply: a truncated document exits 1" test $? -eq 1
 check "... and is reported with its line" grep -q 'error: -: line [0-9]*, column' "$TK_T/multi5.out"
-for m in m1 m2 m3 m4 m5 m6; do tankctl delete pod "${TK_P}-$m" >/dev/null; done
+# the same spec in other units is unchanged; another value is configured
+lspec() { mspec m7 | jq -c --arg cpu "$1" --arg mem "$2" '.containers[0].limits = {cpu: $cpu, memory: $mem}'; }
+check "apply with cpu 0.5, memory 64Mi" sh -c "echo '$(lspec 0.5 64Mi)' | '$TK_BUILD/tankctl' --socket '$TK_SOCK' apply -f - | grep -qx 'pod/${TK_P}-m7 created'"
+check "cpu 500m, memory 65536Ki is unchanged" sh -c "echo '$(lspec 500m 65536Ki)' | '$TK_BUILD/tankctl' --socket '$TK_SOCK' apply -f - | grep -qx 'pod/${TK_P}-m7 unchanged'"
+check "cpu 1 is configured" sh -c "echo '$(lspec 1 64Mi)' | '$TK_BUILD/tankctl' --socket '$TK_SOCK' apply -f - | grep -qx 'pod/${TK_P}-m7 configured'"
+for m in m1 m2 m3 m4 m5 m6 m7; do tankctl delete pod "${TK_P}-$m" >/dev/null; done
 check "multi-apply pods deleted" wait_for 30 sh -c "! '$TK_BUILD/tankctl' --socket '$TK_SOCK' get pods | grep -q '${TK_P}-m'"
 
 # -- boot seed: created when absent, never brought back over a runtime delete
