@@ -257,9 +257,9 @@ int ipc_reader_next(struct ipc_reader *r, int fd, json_t **ret, int *ret_fds, si
 
 		if (r1 != 0)
 			return r1;
-		/* room for the frame being read (its header says how big), else for 4 KiB more:
-		 * a connection of small frames keeps a small buffer */
-		want = r->len + 4096;
+		/* room for the frame being read (its header says how big), else for 1 KiB more:
+		 * a connection of small frames (a shim's event stream) keeps a small buffer */
+		want = r->len + 1024;
 		if (r->len >= 4) {
 			size_t flen = (size_t)(unsigned char)r->buf[0] << 24 |
 				      (size_t)(unsigned char)r->buf[1] << 16 |
@@ -268,10 +268,10 @@ int ipc_reader_next(struct ipc_reader *r, int fd, json_t **ret, int *ret_fds, si
 			if (flen + 4 > want)
 				want = flen + 4;
 		}
-		if (want > IPC_FRAME_MAX + 4 + 4096)
-			want = IPC_FRAME_MAX + 4 + 4096;
+		if (want > IPC_FRAME_MAX + 4 + 1024)
+			want = IPC_FRAME_MAX + 4 + 1024;
 		if (r->cap < want) {
-			size_t ncap = r->cap ? r->cap : 4096;
+			size_t ncap = r->cap ? r->cap : 1024;
 			char *nb;
 
 			while (ncap < want)
