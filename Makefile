@@ -148,6 +148,11 @@ $(B)/fuzz/fuzz_dns: tests/fuzz/fuzz_dns.c netplane/dns.c $(LIB_SRC)
 	$(fuzz_link)
 $(B)/fuzz/fuzz_oci_%: tests/fuzz/fuzz_oci_%.c $(OCI_SRC) $(LIB_SRC)
 	$(fuzz_link)
+# api.c is #included by its target (which stubs the rest of tankd), so it is not linked again
+$(B)/fuzz/fuzz_api: tests/fuzz/fuzz_api.c $(wildcard daemon/spec*.c) $(LIB_SRC) daemon/api.c \
+		    daemon/api.h daemon/tankd.h
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ $(filter-out daemon/api.c,$(filter %.c,$^)) $(LDLIBS)
 
 fuzz: $(FUZZ_BIN)
 	@tests/fuzz/run.sh

@@ -42,18 +42,29 @@ static json_t *ok_reply(void)
 	return json_pack("{s:i,s:b}", "version", TANK_API_VERSION, "ok", 1);
 }
 
-static bool peer_allowed(int fd)
+/* Root, or a member of socket_group: as primary group or as a supplementary one. */
+static bool peer_allowed(struct tankd *t, int fd)
 {
+	gid_t groups[256];
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
-	struct group *g;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
 		return false;
 	if (cr.uid == 0)
 		return true;
-	g = getgrnam("tank");
-	return g && cr.gid == g->gr_gid;
+	if (t->api_gid == (gid_t)-1)
+		return false;
+	if (cr.gid == t->api_gid)
+		return true;
+	/* more than 256 supplementary groups: ERANGE, and the peer is refused */
+	len = sizeof(groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return false;
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == t->api_gid)
+			return true;
+	return false;
 }
 
 static void client_free(struct tankd *t, struct client *c)
@@ -168,10 +179,16 @@ void api_accept(struct tankd *t)
 
 		if (fd < 0)
 			return;
-		if (!peer_allowed(fd)) {
+		if (!peer_allowed(t, fd)) {
+			_cleanup_free_ char *msg =
+				t->api_gid == (gid_t)-1
+					? strdup_printf("permission denied: tankd's API is for "
+							"root only (socket_group is not set)")
+					: strdup_printf("permission denied: tankd's API is for "
+							"root and members of group %s",
+							t->cfg.socket_group);
 			_cleanup_json_ json_t *e =
-				api_error("permission", "tankd's API is for root and group tank only",
-					  NULL, NULL);
+				api_error("permission", msg ? msg : "permission denied", NULL, NULL);
 
 			ipc_send_json(fd, e, NULL, 0);
 			close(fd);
@@ -241,6 +258,71 @@ static json_t *invalid_reply(json_t *errs)
 			 errs);
 }
 
+/* json_dump_callback sink that counts bytes and stops past the spec limit. */
+static int count_until_limit(const char *buf, size_t size, void *data)
+{
+	size_t *n = data;
+
+	(void)buf;
+	*n += size;
+	return *n > SPEC_DOC_MAX ? -1 : 0;
+}
+
+/*
+ * The spec with its unit-bearing values in one form (cpu in millicores, sizes in bytes,
+ * durations in ms) and its defaults filled in, so that "0.5" and "500m" compare equal. ps is
+ * the parse of spec (same order of containers and volumes).
+ */
+static json_t *spec_normalised(const json_t *spec, const struct pod_spec *ps)
+{
+	json_t *n = json_deep_copy(spec), *c, *v;
+	size_t i;
+
+	if (!n)
+		return NULL;
+	json_object_set_new(n, "restart", json_string(restart_policy_name(ps->restart)));
+	if (!json_object_get(n, "network"))
+		json_object_set_new(n, "network", json_string("none"));
+	json_array_foreach(json_object_get(n, "containers"), i, c) {
+		const struct spec_container *sc = i < ps->n_containers ? &ps->containers[i] : NULL;
+		json_t *lim = json_object_get(c, "limits");
+
+		if (!sc)
+			break;
+		if (json_object_get(lim, "cpu"))
+			json_object_set_new(lim, "cpu", json_integer((json_int_t)sc->limits.cpu_milli));
+		if (json_object_get(lim, "memory"))
+			json_object_set_new(lim, "memory", json_integer((json_int_t)sc->limits.memory));
+		json_object_set_new(c, "stop_grace", json_integer((json_int_t)sc->stop_grace_ms));
+	}
+	json_array_foreach(json_object_get(n, "volumes"), i, v)
+		if (i < ps->n_volumes && json_object_get(v, "tmpfs"))
+			json_object_set_new(v, "tmpfs",
+					    json_integer((json_int_t)ps->volumes[i].tmpfs_size));
+	return n;
+}
+
+/* The stored spec of pod name means the same as spec (parsed as ps): nothing to write. */
+static bool spec_is_stored(struct tankd *t, const json_t *spec, const struct pod_spec *ps,
+			   json_t **ret_record)
+{
+	_cleanup_json_ json_t *rec = NULL, *a = NULL, *b = NULL;
+	struct pod_spec *old = NULL;
+	bool same;
+
+	if (t->store->ops->get(t->store, ps->name, &rec, NULL) < 0)
+		return false; /* absent, or damaged: a put (re)writes it */
+	if (spec_parse(json_object_get(rec, "spec"), &old, NULL, NULL) < 0)
+		return false;
+	a = spec_normalised(json_object_get(rec, "spec"), old);
+	b = spec_normalised(spec, ps);
+	pod_spec_free(old);
+	same = a && b && json_equal(a, b);
+	if (same)
+		*ret_record = TAKE_PTR(rec);
+	return same;
+}
+
 static json_t *op_apply(struct tankd *t, json_t *req)
 {
 	json_t *spec = json_object_get(req, "spec");
@@ -248,11 +330,20 @@ static json_t *op_apply(struct tankd *t, json_t *req)
 	struct pod_spec *ps = NULL;
 	const char *result = NULL;
 	struct diag d = { 0 };
+	size_t spec_len = 0;
 	json_t *reply;
 	int r;
 
 	if (!json_is_object(spec))
 		return api_error("invalid", "apply: \"spec\" must be a JSON object (the pod spec)",
+				 NULL, NULL);
+	/* the same limit as for a spec file (tankctl, seed): counted on its compact form */
+	if (json_dump_callback(spec, count_until_limit, &spec_len, JSON_COMPACT) < 0)
+		return api_error("invalid",
+				 spec_len > SPEC_DOC_MAX
+					 ? "apply: the spec is larger than the limit of 1 MiB "
+					   "(compact JSON); split it or shorten it"
+					 : "apply: the spec cannot be encoded",
 				 NULL, NULL);
 	r = spec_parse(spec, &ps, &errs, &d);
 	if (r < 0)
@@ -268,7 +359,12 @@ static json_t *op_apply(struct tankd *t, json_t *req)
 				    json_string("unsupported"));
 		return reply;
 	}
-	r = t->store->ops->put(t->store, ps->name, spec, -1, &result, &rec, &d);
+	if (spec_is_stored(t, spec, ps, &rec)) {
+		result = "unchanged"; /* the same spec in other words (e.g. cpu "0.5" vs "500m") */
+		r = 0;
+	} else {
+		r = t->store->ops->put(t->store, ps->name, spec, -1, &result, &rec, &d);
+	}
 	if (r < 0) {
 		pod_spec_free(ps);
 		return api_error("internal", diag_text(&d, r), NULL, NULL);
@@ -303,10 +399,29 @@ static json_t *pod_view(struct tankd *t, json_t *rec)
 	return p ? pod_to_json(t, p) : pending_json(rec);
 }
 
+/* A pod whose store record is damaged: what runs (if anything) with phase "damaged" and why. */
+static json_t *damaged_view(struct tankd *t, const char *name, const char *error)
+{
+	struct pod *p = pod_find(t, name);
+	json_t *o;
+
+	if (p) {
+		o = pod_to_json(t, p);
+		json_object_set_new(json_object_get(o, "status"), "phase", json_string("damaged"));
+	} else {
+		o = json_pack("{s:s,s:{s:s,s:i,s:i,s:[],s:n,s:n},s:[],s:[]}", "name", name, "status",
+			      "phase", "damaged", "restarts", 0, "pid", 0, "ips", "last_exit",
+			      "started_at", "containers", "nics");
+	}
+	if (o)
+		json_object_set_new(o, "error", json_string(error));
+	return o;
+}
+
 static json_t *op_get(struct tankd *t, json_t *req)
 {
 	const char *name = json_str(req, "name", NULL);
-	_cleanup_json_ json_t *records = NULL;
+	_cleanup_json_ json_t *records = NULL, *damaged = NULL;
 	struct diag d = { 0 };
 	json_t *reply, *pods, *rec;
 	size_t i;
@@ -324,18 +439,26 @@ static json_t *op_get(struct tankd *t, json_t *req)
 		}
 		if (r == -ENOENT)
 			return api_error("not_found", "no such pod", NULL, NULL);
+		if (r == -EBADMSG) {
+			reply = ok_reply();
+			json_object_set_new(reply, "pod", damaged_view(t, name, diag_text(&d, r)));
+			return reply;
+		}
 		if (r < 0)
 			return api_error("internal", diag_text(&d, r), NULL, NULL);
 		reply = ok_reply();
 		json_object_set_new(reply, "pod", pod_view(t, records));
 		return reply;
 	}
-	r = t->store->ops->list(t->store, &records, NULL, &d);
+	r = t->store->ops->list(t->store, &records, &damaged, &d);
 	if (r < 0)
 		return api_error("internal", diag_text(&d, r), NULL, NULL);
 	pods = json_array();
 	json_array_foreach(records, i, rec)
 		json_array_append_new(pods, pod_view(t, rec));
+	json_array_foreach(damaged, i, rec)
+		json_array_append_new(pods, damaged_view(t, json_str(rec, "name", "?"),
+							 json_str(rec, "error", "damaged")));
 	reply = ok_reply();
 	json_object_set_new(reply, "pods", pods);
 	return reply;
@@ -615,10 +738,14 @@ static json_t *op_images(struct tankd *t, struct client *c, const char *op, json
 static json_t *handle(struct tankd *t, struct client *c, json_t *req, int *fds, size_t nfds)
 {
 	const char *op = json_str(req, "op", "");
-	json_int_t v = json_int(req, "version", TANK_API_VERSION);
+	json_int_t v = json_int(req, "version", 0);
 
 	if (!json_is_object(req))
 		return api_error("invalid", "a request is a JSON object", NULL, NULL);
+	if (!json_is_integer(json_object_get(req, "version")))
+		return api_error("invalid",
+				 "a request needs \"version\": 1 (the API version it speaks)",
+				 NULL, NULL);
 	if (v != TANK_API_VERSION)
 		return api_error("version", "unsupported API version (this tankd speaks 1)", NULL,
 				 NULL);

@@ -14,6 +14,7 @@ void config_defaults(struct tankd_config *c)
 	c->netns_dir = strdup("/run/netns");
 	c->cgroup_root = strdup("/sys/fs/cgroup");
 	c->cgroup_name = strdup("tank");
+	c->socket_group = strdup("tank");
 	c->seed_dir = strdup("/etc/tank/pods.d");
 	c->resync_ms = 2000;
 	c->plan.backoff_base_ms = 10000;
@@ -40,6 +41,7 @@ void config_free(struct tankd_config *c)
 	free(c->netns_dir);
 	free(c->cgroup_root);
 	free(c->cgroup_name);
+	free(c->socket_group);
 	free(c->shim_path);
 	free(c->seed_dir);
 	free(c->uplink);
@@ -248,6 +250,12 @@ int config_set(struct tankd_config *c, const char *key, const char *v, struct di
 		return set_path(&c->run_dir, key, v, d);
 	if (!strcmp(key, "socket"))
 		return set_path(&c->socket_path, key, v, d);
+	if (!strcmp(key, "socket_group")) {
+		/* "" = root only; a group that does not exist leaves the socket root's */
+		if (strlen(v) > 32 || strchr(v, ':') || strchr(v, '/'))
+			return diag_fail(d, -EINVAL, "socket_group: \"%s\" is not a group name", v);
+		return set_str(&c->socket_group, v);
+	}
 	if (!strcmp(key, "bpf_dir"))
 		return set_path(&c->bpf_dir, key, v, d);
 	if (!strcmp(key, "netns_dir"))
@@ -363,8 +371,8 @@ int config_set(struct tankd_config *c, const char *key, const char *v, struct di
 		return 0;
 	}
 	return diag_fail(d, -EINVAL,
-			 "unknown key \"%s\" (valid: data_dir, run_dir, socket, bpf_dir, netns_dir, "
-			 "cgroup_root, cgroup_name, shim, seed_dir, resync_interval, backoff_base, "
+			 "unknown key \"%s\" (valid: data_dir, run_dir, socket, socket_group, bpf_dir, "
+			 "netns_dir, cgroup_root, cgroup_name, shim, seed_dir, resync_interval, backoff_base, "
 			 "backoff_max, backoff_reset, log_level, log_max_size, log_max_files, uplink, "
 			 "host_shim, dns, dns_domain, dns_listen, "
 			 "dns_upstream, pool.<name>.{subnet,gateway,range,dns,domain,reserve}, auth_file, "

@@ -1,4 +1,6 @@
 /* plan.c - the reconciler's diff: desired vs observed -> actions, with no side effects. */
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon/plan.h"
@@ -79,17 +81,43 @@ static bool wants_restart(enum restart_policy p, bool failed)
 	return p == RESTART_ALWAYS || (p == RESTART_ON_FAILURE && failed);
 }
 
-static const struct plan_observed *find_observed(const struct plan_observed *o, size_t n,
+/*
+ * Lookups by name go through arrays of pointers sorted by name (name is each struct's first
+ * member), so a plan is O(n log n); when memory for them is short, a linear scan does it.
+ */
+_Static_assert(offsetof(struct plan_desired, name) == 0, "name first");
+_Static_assert(offsetof(struct plan_observed, name) == 0, "name first");
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(**(const char *const *const *)a, **(const char *const *const *)b);
+}
+
+static const void *sorted_find(const void *const *sorted, size_t n, const char *name)
+{
+	const char *const key = name, *const *kp = &key;
+	const void *const *hit = bsearch(&kp, sorted, n, sizeof(*sorted), by_name);
+
+	return hit ? *hit : NULL;
+}
+
+static const struct plan_observed *find_observed(const struct plan_observed *const *sorted,
+						  const struct plan_observed *o, size_t n,
 						  const char *name)
 {
+	if (sorted)
+		return sorted_find((const void *const *)sorted, n, name);
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(o[i].name, name) == 0)
 			return &o[i];
 	return NULL;
 }
 
-static bool is_desired(const struct plan_desired *d, size_t n, const char *name)
+static bool is_desired(const struct plan_desired *const *sorted, const struct plan_desired *d,
+		       size_t n, const char *name)
 {
+	if (sorted)
+		return sorted_find((const void *const *)sorted, n, name) != NULL;
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(d[i].name, name) == 0)
 			return true;
@@ -124,19 +152,37 @@ static size_t plan_ctr(const struct plan_desired *d, const struct plan_ctr *c, s
 	return 1;
 }
 
+/* Pointers to the n elements (of size sz) of arr, sorted by name; NULL when out of memory. */
+static void *sort_by_name(const void *arr, size_t n, size_t sz)
+{
+	const char **v = malloc((n ? n : 1) * sizeof(*v));
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		v[i] = (const char *)arr + i * sz;
+	qsort(v, n, sizeof(*v), by_name);
+	return v;
+}
+
 size_t plan_compute(const struct plan_desired *desired, size_t n_desired,
 		    const struct plan_observed *observed, size_t n_observed, uint64_t now_ms,
 		    const struct plan_config *cfg, struct plan_action *out)
 {
+	const struct plan_desired **dsorted = sort_by_name(desired, n_desired, sizeof(*desired));
+	const struct plan_observed **osorted = sort_by_name(observed, n_observed,
+							    sizeof(*observed));
 	size_t k = 0;
 
 	for (size_t i = 0; i < n_observed; i++) {
-		if (observed[i].phase != PHASE_STOPPING && !is_desired(desired, n_desired, observed[i].name))
+		if (observed[i].phase != PHASE_STOPPING &&
+		    !is_desired(dsorted, desired, n_desired, observed[i].name))
 			out[k++] = (struct plan_action){ .op = PLAN_DELETE, .name = observed[i].name };
 	}
 	for (size_t i = 0; i < n_desired; i++) {
 		const struct plan_desired *d = &desired[i];
-		const struct plan_observed *o = find_observed(observed, n_observed, d->name);
+		const struct plan_observed *o = find_observed(osorted, observed, n_observed,
+							      d->name);
 		struct plan_action a = { .name = d->name };
 
 		if (!o) {
@@ -176,5 +222,7 @@ size_t plan_compute(const struct plan_desired *desired, size_t n_desired,
 		for (size_t c = 0; c < o->n_ctrs; c++)
 			k += plan_ctr(d, &o->ctrs[c], c, now_ms, cfg, &out[k]);
 	}
+	free(dsorted);
+	free(osorted);
 	return k;
 }

@@ -113,6 +113,45 @@ static struct pod *pod_new(struct tankd *t, const char *name)
 	return p;
 }
 
+/*
+ * Damaged store records are held: the pod (running or not) is neither desired nor observed for
+ * the plan, so nothing starts, stops or deletes it until its spec is re-applied (which rewrites
+ * the record) or it is deleted. Each damage is reported once, as a Warning event.
+ */
+static void hold_damaged(struct tankd *t, json_t *damaged)
+{
+	const char *name;
+	json_t *rec, *v;
+	size_t i;
+	void *tmp;
+
+	if (!t->damaged && !(t->damaged = json_object()))
+		return;
+	json_object_foreach_safe(t->damaged, tmp, name, v) {
+		bool still = false;
+
+		json_array_foreach(damaged, i, rec)
+			if (!strcmp(json_str(rec, "name", ""), name))
+				still = true;
+		if (!still) {
+			log_info("store: the record of pod %s is readable again", name);
+			json_object_del(t->damaged, name);
+		}
+	}
+	json_array_foreach(damaged, i, rec) {
+		const char *pod = json_str(rec, "name", "?"), *err = json_str(rec, "error", "?");
+		const char *seen = json_string_value(json_object_get(t->damaged, pod));
+
+		if (seen && !strcmp(seen, err))
+			continue;
+		json_object_set_new(t->damaged, pod, json_string(err));
+		event_emit(t, pod, true, "StoreDamaged",
+			   "%s (tankctl apply -f SPEC, or tankctl delete pod %s); until then the "
+			   "pod is held as it is: nothing starts, stops or deletes it",
+			   err, pod);
+	}
+}
+
 void reconcile_pass(struct tankd *t)
 {
 	_cleanup_json_ json_t *records = NULL, *damaged = NULL;
@@ -129,9 +168,7 @@ void reconcile_pass(struct tankd *t)
 		log_error("store: %s; keeping pods as they are", diag_text(&d, d.err));
 		return;
 	}
-	json_array_foreach(damaged, i, rec)
-		log_warn("store: record %s is damaged and ignored: %s", json_str(rec, "name", "?"),
-			 json_str(rec, "error", "?"));
+	hold_damaged(t, damaged);
 	nd = json_array_size(records);
 	for (struct pod *p = t->pods; p; p = p->next) {
 		no++;
@@ -157,12 +194,19 @@ void reconcile_pass(struct tankd *t)
 		}
 		des[i].name = json_str(rec, "name", "");
 		des[i].revision = (uint64_t)json_int(rec, "revision", 0);
-		des[i].static_hash = spec_static_hash(json_object_get(rec, "spec"));
+		/* the store hands out the same record while its file is unchanged: a pod started
+		 * from (or updated to) this very record already has its hash */
+		des[i].static_hash = p && p->record == rec && p->static_hash
+					     ? p->static_hash
+					     : spec_static_hash(json_object_get(rec, "spec"));
 		des[i].restart = record_restart(rec);
 	}
 	no = 0;
 	nc = 0;
 	for (struct pod *p = t->pods; p; p = p->next) {
+		/* held: neither desired nor observed, so the plan leaves it exactly as it is */
+		if (json_object_get(t->damaged, p->name))
+			continue;
 		for (size_t k = 0; k < p->n_ctrs; k++)
 			ctrs[nc + k] = p->ctrs[k].st;
 		obs[no++] = (struct plan_observed){

@@ -24,6 +24,22 @@
 #define REVISION_FILE "revision"
 #define SUM_PREFIX "sha256:"
 
+/*
+ * What list read last time, per file: the parsed record (or why it is damaged) and the file's
+ * identity. A file whose inode, size, mtime and ctime are unchanged is not read again, so a
+ * reconciler pass over unchanged records costs a readdir and one fstatat per pod. Every write
+ * (ours: rename of a new inode; anyone's: size, mtime, ctime) changes the identity.
+ */
+struct cache_entry {
+	char *name;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	json_t *rec;  /* the verified record (no "sum"), or NULL when damaged */
+	char *error;  /* why it is damaged */
+};
+
 struct file_store {
 	struct store base;
 	char *dir;
@@ -32,6 +48,8 @@ struct file_store {
 	uint64_t revision;
 	store_watch_fn watch_fn;
 	void *watch_data;
+	struct cache_entry *cache; /* sorted by name */
+	size_t n_cache;
 };
 
 static struct file_store *to_fs(struct store *s)
@@ -121,7 +139,7 @@ static bool record_has_shape(const json_t *rec, const char *name)
 	       json_is_object(json_object_get(rec, "spec"));
 }
 
-#define DAMAGED_FIX "delete the file or re-apply the pod"
+#define DAMAGED_FIX "to fix, re-apply the pod's spec or delete the pod"
 
 /* Check the sum and the shape of a record read from the file for `name`. */
 static int record_verify(json_t *rec, const char *name, const char *file, struct diag *d)
@@ -189,6 +207,28 @@ static int record_read(struct file_store *fs, const char *name, json_t **ret, st
 	json_object_del(rec, "sum");
 	*ret = TAKE_PTR(rec);
 	return 0;
+}
+
+/*
+ * What a damaged record still tells: uid, created_at and revision, when the file holds a
+ * record of this pod (trailing bytes ignored, checksum not required). A re-apply keeps them, so
+ * the pod's identity survives the repair. NULL when nothing usable is left.
+ */
+static json_t *record_salvage(struct file_store *fs, const char *name)
+{
+	char fname[SPEC_NAME_MAX + 8];
+	_cleanup_free_ char *buf = NULL;
+	json_t *rec;
+	size_t len;
+
+	snprintf(fname, sizeof(fname), "%s.json", name);
+	if (fs_read_all(fs->podsfd, fname, STORE_RECORD_MAX, &buf, &len) < 0)
+		return NULL;
+	rec = json_loadb(buf, len, JSON_DISABLE_EOF_CHECK, NULL);
+	if (rec && record_has_shape(rec, name))
+		return rec;
+	json_decref(rec);
+	return NULL;
 }
 
 static int record_write(struct file_store *fs, const char *name, const json_t *rec, struct diag *d)
@@ -273,11 +313,101 @@ static void printable(char *s)
 			*s = '?';
 }
 
+static void cache_entry_clear(struct cache_entry *e)
+{
+	free(e->name);
+	json_decref(e->rec);
+	free(e->error);
+	memset(e, 0, sizeof(*e));
+}
+
+static void cache_clear(struct file_store *fs)
+{
+	for (size_t i = 0; i < fs->n_cache; i++)
+		cache_entry_clear(&fs->cache[i]);
+	free(fs->cache);
+	fs->cache = NULL;
+	fs->n_cache = 0;
+}
+
+static bool same_file(const struct cache_entry *e, const struct stat *st)
+{
+	return e->dev == st->st_dev && e->ino == st->st_ino && e->size == st->st_size &&
+	       e->mtime.tv_sec == st->st_mtim.tv_sec && e->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+	       e->ctime.tv_sec == st->st_ctim.tv_sec && e->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+/* The cached entry of name (the cache is sorted by name), or NULL. */
+static struct cache_entry *cache_find(struct file_store *fs, const char *name)
+{
+	size_t lo = 0, hi = fs->n_cache;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(fs->cache[mid].name, name);
+
+		if (c == 0)
+			return &fs->cache[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/*
+ * Fill e for the file of name: from the old cache when the file is the same, else by reading
+ * it. -ENOENT: the file went away meanwhile. Other errors are I/O errors, with d set.
+ */
+static int cache_load(struct file_store *fs, const char *name, struct cache_entry *e,
+		      struct diag *d)
+{
+	char fname[SPEC_NAME_MAX + 8];
+	struct cache_entry *old;
+	struct diag rd = { 0 };
+	struct stat st;
+	int r;
+
+	snprintf(fname, sizeof(fname), "%s.json", name);
+	if (fstatat(fs->podsfd, fname, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? -ENOENT
+				       : diag_fail(d, -errno, "%s/pods/%s: %s", fs->dir, fname,
+						   strerror(errno));
+	*e = (struct cache_entry){ .dev = st.st_dev, .ino = st.st_ino, .size = st.st_size,
+				   .mtime = st.st_mtim, .ctime = st.st_ctim };
+	old = cache_find(fs, name);
+	if (old && same_file(old, &st)) {
+		/* moved; the old entry keeps its name, the old cache stays searchable */
+		e->rec = TAKE_PTR(old->rec);
+		e->error = TAKE_PTR(old->error);
+		e->name = strdup(name);
+		if (!e->name)
+			cache_entry_clear(e);
+		return e->name ? 0 : -ENOMEM;
+	}
+	r = record_read(fs, name, &e->rec, &rd);
+	if (r == -EBADMSG) {
+		e->error = strdup(rd.msg);
+		r = e->error ? 0 : -ENOMEM;
+	} else if (r < 0 && r != -ENOENT) {
+		r = diag_fail(d, r, "%s", diag_text(&rd, r));
+	}
+	diag_clear(&rd);
+	if (r == 0 && !(e->name = strdup(name)))
+		r = -ENOMEM;
+	if (r < 0)
+		cache_entry_clear(e);
+	return r;
+}
+
 static int fs_list(struct store *s, json_t **ret, json_t **ret_damaged, struct diag *d)
 {
 	struct file_store *fs = to_fs(s);
 	_cleanup_strv_ char **names = NULL;
 	_cleanup_json_ json_t *list = json_array(), *damaged = json_array();
+	struct cache_entry *cache = NULL;
+	size_t n = 0, k = 0;
 	DIR *dir;
 	struct dirent *de;
 	int dfd, r = 0;
@@ -292,13 +422,14 @@ static int fs_list(struct store *s, json_t **ret, json_t **ret_damaged, struct d
 		return diag_fail(d, r, "listing %s/pods: %s", fs->dir, strerror(-r));
 	}
 	while ((errno = 0, de = readdir(dir))) {
-		size_t n = strlen(de->d_name);
+		size_t len = strlen(de->d_name);
 
-		if (de->d_name[0] == '.' || n <= 5 || strcmp(de->d_name + n - 5, ".json") != 0)
+		if (de->d_name[0] == '.' || len <= 5 || strcmp(de->d_name + len - 5, ".json") != 0)
 			continue;
-		de->d_name[n - 5] = '\0';
+		de->d_name[len - 5] = '\0';
 		if ((r = strv_push(&names, de->d_name)) < 0)
 			break;
+		n++;
 	}
 	if (r == 0 && errno)
 		r = -errno;
@@ -306,11 +437,12 @@ static int fs_list(struct store *s, json_t **ret, json_t **ret_damaged, struct d
 	if (r < 0)
 		return diag_fail(d, r, "listing %s/pods: %s", fs->dir, strerror(-r));
 	if (names)
-		qsort(names, strv_length(names), sizeof(char *), name_cmp);
+		qsort(names, n, sizeof(char *), name_cmp);
+	if (n && !(cache = calloc(n, sizeof(*cache))))
+		return -ENOMEM;
 
 	for (size_t i = 0; names && names[i]; i++) {
-		struct diag rd = { 0 };
-		json_t *rec = NULL;
+		struct cache_entry *e = &cache[k];
 
 		if (!spec_name_is_valid(names[i])) {
 			_cleanup_free_ char *msg = NULL;
@@ -324,18 +456,24 @@ static int fs_list(struct store *s, json_t **ret, json_t **ret_damaged, struct d
 									 names[i], "error", msg));
 			continue;
 		}
-		r = record_read(fs, names[i], &rec, &rd);
+		r = cache_load(fs, names[i], e, d);
 		if (r == -ENOENT)
 			continue; /* deleted meanwhile */
-		if (r == -EBADMSG) {
-			json_array_append_new(damaged, json_pack("{s:s, s:s}", "name", names[i],
-								 "error", rd.msg));
-			continue;
-		}
 		if (r < 0)
-			return diag_fail(d, r, "%s", diag_text(&rd, r));
-		json_array_append_new(list, rec);
+			break;
+		k++;
+		if (e->rec)
+			json_array_append(list, e->rec);
+		else
+			json_array_append_new(damaged, json_pack("{s:s, s:s}", "name", names[i],
+								 "error", e->error));
 	}
+	/* the new cache replaces the old one (entries reused were moved out of it) */
+	cache_clear(fs);
+	fs->cache = cache;
+	fs->n_cache = k;
+	if (r < 0 && r != -ENOENT)
+		return r;
 	*ret = TAKE_PTR(list);
 	if (ret_damaged)
 		*ret_damaged = TAKE_PTR(damaged);
@@ -350,6 +488,7 @@ static int fs_put(struct store *s, const char *name, json_t *spec, int64_t expec
 	_cleanup_free_ char *new_canon = NULL, *old_canon = NULL;
 	const char *spec_name, *result;
 	struct diag od = { 0 };
+	bool damaged = false;
 	char uid[33];
 	uint64_t cur = 0, now = now_wall_ms();
 	int r = check_name(name, d);
@@ -366,7 +505,9 @@ static int fs_put(struct store *s, const char *name, json_t *spec, int64_t expec
 
 	r = record_read(fs, name, &old, &od);
 	if (r == -EBADMSG) {
-		old = NULL; /* re-applying a pod replaces a damaged record */
+		/* re-applying a pod replaces a damaged record, keeping what can be salvaged */
+		old = record_salvage(fs, name);
+		damaged = true;
 	} else if (r < 0 && r != -ENOENT) {
 		return diag_fail(d, r, "%s", diag_text(&od, r));
 	}
@@ -394,7 +535,7 @@ static int fs_put(struct store *s, const char *name, json_t *spec, int64_t expec
 		old_canon = json_dumps(json_object_get(old, "spec"), JSON_SORT_KEYS | JSON_COMPACT);
 		if (!old_canon)
 			return diag_fail(d, -ENOMEM, "out of memory storing pod \"%s\"", name);
-		if (strcmp(old_canon, new_canon) == 0) {
+		if (!damaged && strcmp(old_canon, new_canon) == 0) {
 			if (ret_result)
 				*ret_result = "unchanged";
 			if (ret_record)
@@ -412,10 +553,11 @@ static int fs_put(struct store *s, const char *name, json_t *spec, int64_t expec
 			return diag_fail(d, r, "getrandom: %s", strerror(-r));
 		result = "created";
 	}
-	rec = json_pack("{s:s, s:s, s:I, s:I, s:I, s:o}", "name", name, "uid", uid, "revision",
-			(json_int_t)(cur + 1), "created_at",
+	rec = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "name", name, "uid", uid,
+			"revision", (json_int_t)(cur + 1), "created_at",
 			(json_int_t)(old ? (uint64_t)json_int(old, "created_at", 0) : now),
-			"updated_at", (json_int_t)now, "spec", json_deep_copy(spec));
+			"updated_at", (json_int_t)now, "store_revision",
+			(json_int_t)(fs->revision + 1), "spec", json_deep_copy(spec));
 	if (!rec)
 		return diag_fail(d, -ENOMEM, "out of memory storing pod \"%s\"", name);
 	r = revision_bump(fs, d);
@@ -490,6 +632,7 @@ static void fs_close(struct store *s)
 		close(fs->podsfd);
 	if (fs->dirfd >= 0)
 		close(fs->dirfd);
+	cache_clear(fs);
 	free(fs->dir);
 	free(fs);
 }
@@ -529,11 +672,19 @@ static void remove_stale_temps(int dirfd)
 	closedir(dir);
 }
 
+/*
+ * The store-wide revision: <dir>/revision. When that file is missing or damaged it is recounted
+ * from the records, never going backwards: the largest of the sum of their revisions (each
+ * change of a pod raised it by one), the store revision each record was written at
+ * ("store_revision", the high-water mark kept with every record) and whatever number a damaged
+ * file still starts with. A gap is harmless; a revision number used twice is not.
+ */
 static int revision_load(struct file_store *fs, struct diag *d)
 {
 	_cleanup_free_ char *buf = NULL;
 	_cleanup_json_ json_t *all = NULL;
-	unsigned long long v = 0;
+	unsigned long long v = 0, sum = 0, hwm = 0, salvaged = 0;
+	bool damaged;
 	size_t len, i;
 	json_t *rec;
 	char *end;
@@ -550,22 +701,40 @@ static int revision_load(struct file_store *fs, struct diag *d)
 				return 0;
 			}
 		}
+		if (strspn(buf, "0123456789") > 0 && strspn(buf, "0123456789") <= 19)
+			salvaged = strtoull(buf, NULL, 10);
 		r = -EBADMSG;
 	}
-	if (r != -ENOENT)
-		return diag_fail_at(d, r == -EFBIG ? -EBADMSG : r, REVISION_FILE,
-				    "%s/%s: damaged (%s); delete it and the revision is recounted "
-				    "from the pod records",
-				    fs->dir, REVISION_FILE,
-				    r == -EBADMSG || r == -EFBIG ? "not a number" : strerror(-r));
-	/* absent: a new store, or one whose revision file was removed; count from the records
-	 * (every change of a pod raised its revision by one, so the sum is a lower bound) */
+	damaged = r == -EBADMSG || r == -EFBIG;
+	if (r != -ENOENT && !damaged)
+		return diag_fail_at(d, r, REVISION_FILE, "%s/%s: %s", fs->dir, REVISION_FILE,
+				    strerror(-r));
 	r = fs_list(&fs->base, &all, NULL, d);
 	if (r < 0)
 		return r;
-	json_array_foreach(all, i, rec)
-		v += (unsigned long long)json_int(rec, "revision", 0);
+	json_array_foreach(all, i, rec) {
+		unsigned long long w = (unsigned long long)json_int(rec, "store_revision", 0);
+
+		sum += (unsigned long long)json_int(rec, "revision", 0);
+		if (w > hwm)
+			hwm = w;
+	}
+	v = sum > hwm ? sum : hwm;
+	if (salvaged > v)
+		v = salvaged;
 	fs->revision = v;
+	if (damaged) {
+		char text[32];
+
+		log_warn("store: %s/%s was damaged; recounted the revision as %llu from the "
+			 "records",
+			 fs->dir, REVISION_FILE, v);
+		snprintf(text, sizeof(text), "%llu\n", v);
+		r = fs_write_atomic(fs->dirfd, REVISION_FILE, text, strlen(text), 0600);
+		if (r < 0)
+			return diag_fail_at(d, r, REVISION_FILE, "writing %s/%s: %s", fs->dir,
+					    REVISION_FILE, strerror(-r));
+	}
 	return 0;
 }
 

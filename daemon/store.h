@@ -28,7 +28,8 @@ struct store_ops {
 	 * -EBADMSG when damaged (d names the file and the fix); -EINVAL for a bad name. */
 	int (*get)(struct store *s, const char *name, json_t **ret, struct diag *d);
 	/* JSON array of records (damaged ones are skipped and listed in *ret_damaged, a JSON
-	 * array of {"name","error"}; ret_damaged may be NULL). */
+	 * array of {"name","error"}; ret_damaged may be NULL). The records are shared with the
+	 * store's cache (unchanged files are not read again): treat them as read-only. */
 	int (*list)(struct store *s, json_t **ret, json_t **ret_damaged, struct diag *d);
 	/*
 	 * Create or replace the spec of a pod. expected_revision: -1 = any, 0 = must not exist,
@@ -36,7 +37,9 @@ struct store_ops {
 	 * *ret_result: "created", "configured" or "unchanged" (spec equal: nothing written).
 	 * *ret_record (may be NULL): new reference to the stored record.
 	 * Any precondition failure (also 0 when the pod exists) is -ESTALE with the reason in d.
-	 * A damaged record is replaced as if absent ("created", new uid): re-applying repairs it.
+	 * A damaged record is always rewritten: re-applying repairs it. When the damaged file
+	 * still holds this pod's uid, created_at and revision they are kept ("configured",
+	 * revision + 1); otherwise it is replaced as if absent ("created", new uid).
 	 * A "name" in spec must equal name (else -EINVAL).
 	 */
 	int (*put)(struct store *s, const char *name, json_t *spec, int64_t expected_revision,
@@ -54,8 +57,9 @@ struct store {
 };
 
 /* Open (creating dirs as needed) the embedded file store rooted at dir. Not thread-safe: one
- * event loop owns it. A missing <dir>/revision is recounted from the records; a damaged one is
- * -EBADMSG (delete it to recount). */
+ * event loop owns it. A missing or damaged <dir>/revision is recounted from the records (the
+ * sum of their revisions or the store revision each was written at, whichever is larger), so
+ * it never goes backwards; a damaged one is rewritten and logged. */
 int store_file_open(const char *dir, struct store **ret, struct diag *d);
 
 #endif

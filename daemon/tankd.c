@@ -1,6 +1,7 @@
 /* tankd.c - the daemon: flags and config, the event loop (epoll + signalfd), startup, shutdown. */
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -23,8 +24,31 @@
  * recognised and dropped.
  */
 #define LOOP_FDS_MAX 65536
-static struct watch *watches[LOOP_FDS_MAX];
-static uint32_t watch_gen[LOOP_FDS_MAX];
+static struct watch **watches; /* by fd; grown to the highest fd seen (doubling) */
+static uint32_t *watch_gen;
+static size_t n_watches;
+
+static int watches_grow(int fd)
+{
+	size_t n = n_watches ? n_watches : 64;
+	struct watch **w;
+	uint32_t *g;
+
+	while (n <= (size_t)fd)
+		n *= 2;
+	w = realloc(watches, n * sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	watches = w;
+	g = realloc(watch_gen, n * sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	watch_gen = g;
+	memset(watches + n_watches, 0, (n - n_watches) * sizeof(*w));
+	memset(watch_gen + n_watches, 0, (n - n_watches) * sizeof(*g));
+	n_watches = n;
+	return 0;
+}
 
 int loop_add(struct tankd *t, int fd, enum watch_kind kind, void *ptr)
 {
@@ -33,6 +57,8 @@ int loop_add(struct tankd *t, int fd, enum watch_kind kind, void *ptr)
 
 	if (fd < 0 || fd >= LOOP_FDS_MAX)
 		return -EMFILE;
+	if ((size_t)fd >= n_watches && watches_grow(fd) < 0)
+		return -ENOMEM;
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
@@ -52,7 +78,7 @@ int loop_mod(struct tankd *t, int fd, bool want_write)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | (want_write ? EPOLLOUT : 0) };
 
-	if (fd < 0 || fd >= LOOP_FDS_MAX || !watches[fd])
+	if (fd < 0 || (size_t)fd >= n_watches || !watches[fd])
 		return -EBADF;
 	ev.data.u64 = (uint64_t)watch_gen[fd] << 32 | (uint32_t)fd;
 	return epoll_ctl(t->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
@@ -60,7 +86,7 @@ int loop_mod(struct tankd *t, int fd, bool want_write)
 
 void loop_del(struct tankd *t, int fd)
 {
-	if (fd < 0 || fd >= LOOP_FDS_MAX)
+	if (fd < 0 || (size_t)fd >= n_watches)
 		return;
 	epoll_ctl(t->epfd, EPOLL_CTL_DEL, fd, NULL);
 	free(watches[fd]);
@@ -157,7 +183,7 @@ static void dispatch(struct tankd *t, struct epoll_event *ev)
 {
 	int fd = (int)(uint32_t)ev->data.u64;
 	uint32_t gen = (uint32_t)(ev->data.u64 >> 32);
-	struct watch *w = fd >= 0 && fd < LOOP_FDS_MAX ? watches[fd] : NULL;
+	struct watch *w = fd >= 0 && (size_t)fd < n_watches ? watches[fd] : NULL;
 	struct pod *p;
 
 	if (!w || watch_gen[fd] != gen)
@@ -206,6 +232,20 @@ static void dispatch(struct tankd *t, struct epoll_event *ev)
 	}
 }
 
+/*
+ * An image worker's result leads to a pod start, which blocks the loop (shim spawn and setup,
+ * up to the shim's ready signal). At most one such event is handled per loop iteration, after
+ * everything else in the batch, so API requests (an apply is answered as soon as its record is
+ * stored) wait for one start at most, not for a whole batch of them. The others stay ready
+ * (level-triggered) and come back with the next epoll_wait.
+ */
+static bool event_is_slow(const struct epoll_event *ev)
+{
+	int fd = (int)(uint32_t)ev->data.u64;
+
+	return fd >= 0 && (size_t)fd < n_watches && watches[fd] && watches[fd]->kind == W_PULL;
+}
+
 /* The soonest moment a pass is needed: periodic resync, a backoff or a stop deadline. */
 static int next_timeout_ms(struct tankd *t, uint64_t last_pass)
 {
@@ -241,8 +281,9 @@ static void usage(FILE *f)
 		"  --version           print version and kernel features\n"
 		"  --help              this text\n\n"
 		"Every option can also be set in the config file as `key = value`\n"
-		"(data_dir, run_dir, socket, bpf_dir, netns_dir, cgroup_root, cgroup_name, shim,\n"
-		"resync_interval, backoff_base, backoff_max, backoff_reset, log_level).\n");
+		"(data_dir, run_dir, socket, socket_group, bpf_dir, netns_dir, cgroup_root,\n"
+		"cgroup_name, shim, resync_interval, backoff_base, backoff_max, backoff_reset,\n"
+		"log_level). socket_group (default tank): its members may use the API.\n");
 }
 
 static char *default_shim_path(void)
@@ -349,6 +390,26 @@ static void on_store_change(void *data, const char *name, const json_t *record)
 	tankd_nudge(data);
 }
 
+/* The API socket belongs to socket_group (when that group exists), so its members reach it. */
+static void socket_group_apply(struct tankd *t)
+{
+	struct group *g = *t->cfg.socket_group ? getgrnam(t->cfg.socket_group) : NULL;
+
+	t->api_gid = (gid_t)-1;
+	if (!g) {
+		if (*t->cfg.socket_group && strcmp(t->cfg.socket_group, "tank"))
+			log_warn("socket_group %s: no such group; the API is for root only",
+				 t->cfg.socket_group);
+		return;
+	}
+	if (chown(t->cfg.socket_path, 0, g->gr_gid) < 0) {
+		log_warn("chown %s to group %s: %s; the API is for root only", t->cfg.socket_path,
+			 t->cfg.socket_group, strerror(errno));
+		return;
+	}
+	t->api_gid = g->gr_gid;
+}
+
 static int setup(struct tankd *t)
 {
 	_cleanup_free_ char *storedir = strdup_printf("%s/store", t->cfg.data_dir);
@@ -410,6 +471,7 @@ static int setup(struct tankd *t)
 		log_error("listen on %s: %s", t->cfg.socket_path, strerror(-t->listenfd));
 		return t->listenfd;
 	}
+	socket_group_apply(t);
 	if ((r = loop_add(t, t->sigfd, W_SIGNAL, NULL)) < 0 ||
 	    (r = loop_add(t, t->listenfd, W_LISTEN, NULL)) < 0)
 		return r;
@@ -442,9 +504,10 @@ static void print_version(struct tankd *t)
 	printf("tankd %s\n", TANK_VERSION);
 	if (cgroup_detect(t->cfg.cgroup_root, &m) == 0)
 		printf("cgroups: %s\n", cgroup_mode_name(m));
-	/* probe in a scratch pin dir: --version must not create or touch the real pins */
+	/* probe in a scratch pin dir: --version must not create or touch the real pins (bpffs
+	 * refuses names that start with a dot) */
 	if (geteuid() == 0) {
-		_cleanup_free_ char *probe = strdup_printf("/sys/fs/bpf/.tank-probe-%d", (int)getpid());
+		_cleanup_free_ char *probe = strdup_printf("/sys/fs/bpf/tank-probe-%d", (int)getpid());
 
 		if (probe && np_bpf_open(probe, &b, NULL) == 0) {
 			printf("bpf attach: %s\n", np_bpf_attach_mode(b));
@@ -487,8 +550,16 @@ int main(int argc, char **argv)
 			log_error("epoll_wait: %s", strerror(errno));
 			break;
 		}
-		for (int i = 0; i < n; i++)
-			dispatch(&t, &evs[i]);
+		int slow = -1;
+
+		for (int i = 0; i < n; i++) {
+			if (!event_is_slow(&evs[i]))
+				dispatch(&t, &evs[i]);
+			else if (slow < 0)
+				slow = i;
+		}
+		if (slow >= 0)
+			dispatch(&t, &evs[slow]);
 		if (t.nudged || now_mono_ms() >= last_pass + t.cfg.resync_ms || next_timeout_ms(&t, last_pass) == 0) {
 			t.nudged = false;
 			last_pass = now_mono_ms();

@@ -26,6 +26,7 @@ struct tankd_config {
 	char *data_dir;    /* /var/lib/tank */
 	char *run_dir;     /* /run/tank */
 	char *socket_path; /* <run_dir>/tankd.sock */
+	char *socket_group; /* "tank": its members may use the API ("" = root only) */
 	char *bpf_dir;     /* /sys/fs/bpf/tank */
 	char *netns_dir;   /* /run/netns */
 	char *cgroup_root; /* /sys/fs/cgroup */
@@ -173,8 +174,10 @@ struct tankd {
 	struct np_bpf *bpf;
 	enum cgroup_mode cgroups;
 	int epfd, sigfd, timerfd, listenfd;
+	gid_t api_gid;   /* socket_group's gid, or (gid_t)-1 when there is none: root only */
 	bool nudged, quit;
 	struct pod *pods;
+	json_t *damaged; /* name -> error: store records that cannot be read; their pods are held */
 	uint8_t slots_used[TANK_MAX_PODS]; /* 1 = taken */
 	struct np_lease_set leases; /* IPAM, persisted in <data_dir>/ipam-leases.json */
 	int dns_fds[16];            /* embedded DNS listeners */

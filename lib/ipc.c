@@ -223,6 +223,12 @@ static int reader_take(struct ipc_reader *r, json_t **ret, int *ret_fds, size_t 
 	e = json_parse_buf(r->buf + 4, len, ret, NULL);
 	memmove(r->buf, r->buf + 4 + len, r->len - 4 - len);
 	r->len -= 4 + len;
+	if (r->len == 0 && r->cap > 65536) {
+		/* a big frame is done with: do not keep megabytes per idle connection */
+		free(r->buf);
+		r->buf = NULL;
+		r->cap = 0;
+	}
 	if (e < 0)
 		return -EPROTO;
 	memcpy(ret_fds, r->fds, r->nfds * sizeof(int));
@@ -246,16 +252,30 @@ int ipc_reader_next(struct ipc_reader *r, int fd, json_t **ret, int *ret_fds, si
 				     .msg_control = u.buf,
 				     .msg_controllen = sizeof(u.buf) };
 		int r1 = reader_take(r, ret, ret_fds, ret_nfds);
+		size_t want;
 		ssize_t n;
 
 		if (r1 != 0)
 			return r1;
-		if (r->cap - r->len < 65536) {
-			size_t ncap = r->cap ? r->cap * 2 : 65536;
+		/* room for the frame being read (its header says how big), else for 1 KiB more:
+		 * a connection of small frames (a shim's event stream) keeps a small buffer */
+		want = r->len + 1024;
+		if (r->len >= 4) {
+			size_t flen = (size_t)(unsigned char)r->buf[0] << 24 |
+				      (size_t)(unsigned char)r->buf[1] << 16 |
+				      (size_t)(unsigned char)r->buf[2] << 8 | (unsigned char)r->buf[3];
+
+			if (flen + 4 > want)
+				want = flen + 4;
+		}
+		if (want > IPC_FRAME_MAX + 4 + 1024)
+			want = IPC_FRAME_MAX + 4 + 1024;
+		if (r->cap < want) {
+			size_t ncap = r->cap ? r->cap : 1024;
 			char *nb;
 
-			if (ncap > IPC_FRAME_MAX + 4 + 65536)
-				ncap = IPC_FRAME_MAX + 4 + 65536;
+			while (ncap < want)
+				ncap *= 2;
 			if (ncap <= r->len)
 				return -EPROTO;
 			nb = realloc(r->buf, ncap);

@@ -1,6 +1,7 @@
 /* tankctl.c - Tank's CLI: a thin table of commands over tankd's API socket. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -44,7 +45,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: tankctl [--socket PATH] COMMAND [ARGS]\n\n"
 		"Commands:\n"
-		"  apply -f FILE|DIR|-             create or update pods from JSON specs\n"
+		"  apply -f FILE|DIR|- [-f ...]    create or update pods from JSON specs\n"
 		"  get pods [-o json|wide]         list pods\n"
 		"  get pod NAME [-o json]          show one pod\n"
 		"  delete pod NAME [--wait]        delete a pod (and wait until it is gone)\n"
@@ -86,22 +87,44 @@ static int usage_error(const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
-/* Send one request, wait for its reply. Errors are printed here. */
-static int call(json_t *req, const int *fds, size_t nfds, json_t **ret)
+/* Connect to tankd's socket; the error (who may use it, when refused) is printed here. */
+static int api_connect(void)
 {
-	_cleanup_close_ int fd = ipc_connect(socket_path);
-	json_t *reply = NULL;
-	int r;
+	int fd = ipc_connect(socket_path);
+	struct stat st;
 
-	if (fd < 0) {
+	if (fd == -EACCES && stat(socket_path, &st) == 0) {
+		struct group *g = st.st_gid ? getgrgid(st.st_gid) : NULL;
+
+		if (g)
+			fprintf(stderr, "tankctl: permission denied: tankd's API at %s is for root "
+					"and members of group %s\n",
+				socket_path, g->gr_name);
+		else
+			fprintf(stderr, "tankctl: permission denied: tankd's API at %s is for root "
+					"only (tankd's socket_group is not set up)\n",
+				socket_path);
+	} else if (fd < 0) {
 		fprintf(stderr, "tankctl: cannot reach tankd at %s: %s (is tankd running? "
 				"--socket or TANK_SOCKET select another)\n",
 			socket_path, strerror(-fd));
-		return -1;
 	}
+	return fd;
+}
+
+/* Send one request, wait for its reply. Errors are printed here. */
+static int call(json_t *req, const int *fds, size_t nfds, json_t **ret)
+{
+	_cleanup_close_ int fd = api_connect();
+	json_t *reply = NULL;
+	int r;
+
+	if (fd < 0)
+		return -1;
 	json_object_set_new(req, "version", json_integer(TANK_API_VERSION));
 	r = ipc_send_json(fd, req, fds, nfds);
-	if (r >= 0)
+	/* a refused peer gets its error reply and a hang-up: read the reply even then */
+	if (r >= 0 || r == -EPIPE || r == -ECONNRESET)
 		r = ipc_recv_json(fd, &reply, NULL, 0, NULL);
 	if (r < 0) {
 		fprintf(stderr, "tankctl: talking to tankd: %s\n", strerror(-r));
@@ -161,28 +184,21 @@ static void print_json(json_t *j)
 
 /* ---- apply --------------------------------------------------------------------------------- */
 
-/* Apply one spec file ("-" = stdin); errors name the file. */
-static int apply_file(const char *file)
+#define APPLY_INPUT_MAX (64u << 20) /* bytes of one file or stdin: many specs, each <= 1 MiB */
+
+/* Apply one spec; errors name where it came from. */
+static int apply_spec(json_t *spec, const char *where)
 {
-	_cleanup_json_ json_t *spec = NULL, *reply = NULL;
-	_cleanup_free_ char *buf = NULL;
-	struct diag d = { 0 };
-	size_t len;
+	_cleanup_json_ json_t *reply = NULL;
 	int r;
 
-	r = fs_read_all(AT_FDCWD, !strcmp(file, "-") ? "/dev/stdin" : file, 1 << 20, &buf, &len);
-	if (r < 0) {
-		fprintf(stderr, "error: %s: %s\n", file,
-			r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
-		return EXIT_FAIL;
-	}
-	if (json_parse_buf(buf, len, &spec, &d) < 0) {
-		fprintf(stderr, "error: %s: %s\n", file, d.msg);
+	if (!json_is_object(spec)) {
+		fprintf(stderr, "error: %s: a spec is a JSON object (or an array of them)\n", where);
 		return EXIT_FAIL;
 	}
 	r = request(json_pack("{s:s,s:O}", "op", "apply", "spec", spec), &reply);
 	if (r) {
-		fprintf(stderr, "  (in %s)\n", file);
+		fprintf(stderr, "  (in %s)\n", where);
 		return r;
 	}
 	if (!strcmp(output, "json"))
@@ -190,6 +206,72 @@ static int apply_file(const char *file)
 	else
 		printf("pod/%s %s\n", json_str(reply, "pod", "?"), json_str(reply, "result", "?"));
 	return EXIT_OK;
+}
+
+/*
+ * One file ("-" = stdin): a spec, a JSON array of specs, or several JSON documents one after
+ * the other. Each pod is applied on its own (one line each); any failure makes the result 1.
+ */
+static int apply_file(const char *file)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len, off = 0, ndoc = 0;
+	int r, ret = EXIT_OK;
+
+	r = fs_read_all(AT_FDCWD, !strcmp(file, "-") ? "/dev/stdin" : file, APPLY_INPUT_MAX, &buf,
+			&len);
+	if (r < 0) {
+		fprintf(stderr, "error: %s: %s\n", file,
+			r == -EFBIG ? "larger than 64 MiB" : strerror(-r));
+		return EXIT_FAIL;
+	}
+	for (;;) {
+		_cleanup_json_ json_t *doc = NULL;
+		json_error_t err;
+		size_t lines = 0;
+
+		off += strspn(buf + off, " \t\r\n");
+		if (off >= len)
+			break;
+		/* a stream of documents: jansson stops after one and says where (position) */
+		doc = json_loadb(buf + off, len - off, JSON_DISABLE_EOF_CHECK, &err);
+		if (!doc) {
+			for (size_t i = 0; i < off; i++)
+				lines += buf[i] == '\n';
+			fprintf(stderr, "error: %s: line %zu, column %d: %s\n", file,
+				(size_t)err.line + lines, err.column, err.text);
+			return EXIT_FAIL;
+		}
+		off += (size_t)err.position;
+		ndoc++;
+		if (json_is_array(doc)) {
+			json_t *spec;
+			size_t i;
+
+			json_array_foreach(doc, i, spec) {
+				_cleanup_free_ char *where = strdup_printf("%s, document %zu, item %zu",
+									  file, ndoc, i);
+
+				if (apply_spec(spec, where ? where : file) != EXIT_OK)
+					ret = EXIT_FAIL;
+			}
+			continue;
+		}
+		if (ndoc == 1 && off + strspn(buf + off, " \t\r\n") >= len) {
+			if (apply_spec(doc, file) != EXIT_OK)
+				ret = EXIT_FAIL;
+		} else {
+			_cleanup_free_ char *where = strdup_printf("%s, document %zu", file, ndoc);
+
+			if (apply_spec(doc, where ? where : file) != EXIT_OK)
+				ret = EXIT_FAIL;
+		}
+	}
+	if (ndoc == 0) {
+		fprintf(stderr, "error: %s: no JSON document\n", file);
+		return EXIT_FAIL;
+	}
+	return ret;
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -235,22 +317,34 @@ static int apply_dir(const char *dir)
 	return ret;
 }
 
+/* apply -f A [-f B ...]: each a file, a directory or - (stdin), in the order given. */
 static int cmd_apply(int argc, char **argv)
 {
-	const char *file = NULL;
+	_cleanup_strv_ char **srcs = NULL;
+	int ret = EXIT_OK;
 	struct stat st;
 
 	for (int i = 1; i < argc; i++) {
-		if ((!strcmp(argv[i], "-f") || !strcmp(argv[i], "--filename")) && i + 1 < argc)
-			file = argv[++i];
-		else
+		if ((!strcmp(argv[i], "-f") || !strcmp(argv[i], "--filename")) && i + 1 < argc) {
+			if (strv_push(&srcs, argv[++i]) < 0)
+				return EXIT_FAIL;
+		} else {
 			return usage_error("apply: unexpected argument \"%s\" (use -f FILE)", argv[i]);
+		}
 	}
-	if (!file)
+	if (!srcs)
 		return usage_error("apply: %s", "-f FILE|DIR|- is required (- for stdin)");
-	if (strcmp(file, "-") && stat(file, &st) == 0 && S_ISDIR(st.st_mode))
-		return apply_dir(file);
-	return apply_file(file);
+	for (size_t i = 0; srcs[i]; i++) {
+		int r;
+
+		if (strcmp(srcs[i], "-") && stat(srcs[i], &st) == 0 && S_ISDIR(st.st_mode))
+			r = apply_dir(srcs[i]);
+		else
+			r = apply_file(srcs[i]);
+		if (r != EXIT_OK)
+			ret = EXIT_FAIL;
+	}
+	return ret;
 }
 
 /* ---- get ----------------------------------------------------------------------------------- */
@@ -396,16 +490,14 @@ static void on_winch(int sig)
  */
 static int session(json_t *req, const int *fds, size_t nfds, bool tty, json_t **ret)
 {
-	_cleanup_close_ int fd = ipc_connect(socket_path);
+	_cleanup_close_ int fd = api_connect();
 	struct termios saved, raw;
 	bool restore = false;
 	struct sigaction sa = { .sa_handler = on_winch };
 	int r;
 
-	if (fd < 0) {
-		fprintf(stderr, "tankctl: cannot reach tankd at %s: %s\n", socket_path, strerror(-fd));
+	if (fd < 0)
 		return -1;
-	}
 	if (tty) {
 		struct winsize ws;
 
@@ -823,11 +915,9 @@ static int pull_stream(json_t *req)
 	bool json_out = !strcmp(output, "json");
 	int r, ret;
 
-	fd = ipc_connect(socket_path);
-	if (fd < 0) {
-		fprintf(stderr, "tankctl: cannot reach tankd at %s: %s\n", socket_path, strerror(-fd));
+	fd = api_connect();
+	if (fd < 0)
 		return EXIT_FAIL;
-	}
 	view = pull_view_new(isatty(1) && !json_out);
 	if (!view)
 		return EXIT_FAIL;
@@ -1048,6 +1138,86 @@ static void print_event_row(json_t *e, bool with_pod)
 	       json_str(e, "message", ""));
 }
 
+/* A JSON array of strings as one line: "a b c" (at most len bytes). */
+static void join_strings(json_t *a, char *out, size_t len)
+{
+	size_t off = 0, i;
+	json_t *x;
+
+	out[0] = '\0';
+	json_array_foreach(a, i, x)
+		if (off < len)
+			off += (size_t)snprintf(out + off, len - off, "%s%s", i ? " " : "",
+						json_is_string(x) ? json_string_value(x) : "?");
+}
+
+/* The spec summary of describe: network, volumes, policy, and per container what it runs. */
+static void describe_spec(json_t *spec)
+{
+	json_t *net = json_object_get(spec, "network"), *pol = json_object_get(net, "policy");
+	json_t *c, *x;
+	char buf[512];
+	size_t i, k;
+
+	if (!spec)
+		return;
+	if (json_is_object(net))
+		printf("Network:     %zu NIC%s\n", json_array_size(json_object_get(net, "nics")),
+		       json_array_size(json_object_get(net, "nics")) == 1 ? "" : "s");
+	else
+		printf("Network:     %s\n", json_is_string(net) ? json_string_value(net) : "none");
+	if (json_is_object(pol)) {
+		const char *dirs[] = { "ingress", "egress" };
+
+		printf("Policy:      %s", json_str(pol, "mode", "enforce"));
+		for (k = 0; k < ARRAY_SIZE(dirs); k++) {
+			x = json_object_get(pol, dirs[k]);
+			if (x)
+				printf("; %s %zu rule%s", dirs[k], json_array_size(x),
+				       json_array_size(x) == 1 ? "" : "s");
+			else
+				printf("; %s allow all", dirs[k]);
+		}
+		putchar('\n');
+	}
+	if (json_array_size(json_object_get(spec, "volumes")))
+		printf("Volumes:\n");
+	json_array_foreach(json_object_get(spec, "volumes"), i, x) {
+		if (json_str(x, "host_path", NULL))
+			printf("  %-10s host %s\n", json_str(x, "name", ""),
+			       json_str(x, "host_path", ""));
+		else if (json_str(x, "tmpfs", NULL))
+			printf("  %-10s tmpfs %s\n", json_str(x, "name", ""), json_str(x, "tmpfs", ""));
+		else
+			printf("  %-10s pod-local\n", json_str(x, "name", ""));
+	}
+	json_array_foreach(json_object_get(spec, "containers"), i, c) {
+		json_t *lim = json_object_get(c, "limits"), *img = json_object_get(c, "image");
+
+		printf("Container %s:\n", json_str(c, "name", ""));
+		printf("  Image:     %s\n", json_is_string(img) ? json_string_value(img)
+						 : json_str(img, "rootfs", "-"));
+		if (json_object_get(c, "command") || json_object_get(c, "args")) {
+			char args[256];
+
+			join_strings(json_object_get(c, "command"), buf, sizeof(buf));
+			join_strings(json_object_get(c, "args"), args, sizeof(args));
+			printf("  Command:   %s%s%s\n", *buf ? buf : "(image entrypoint)",
+			       *args ? " " : "", args);
+		}
+		if (json_is_object(lim))
+			printf("  Limits:    memory %s, cpu %s, pids %lld\n",
+			       json_is_string(json_object_get(lim, "memory"))
+				       ? json_str(lim, "memory", "") : "-",
+			       json_is_string(json_object_get(lim, "cpu")) ? json_str(lim, "cpu", "")
+									  : "-",
+			       json_int(lim, "pids", 0));
+		json_array_foreach(json_object_get(c, "mounts"), k, x)
+			printf("  Mount:     %s -> %s%s\n", json_str(x, "volume", ""),
+			       json_str(x, "path", ""), json_bool(x, "read_only", false) ? " (ro)" : "");
+	}
+}
+
 static int cmd_describe(int argc, char **argv)
 {
 	_cleanup_json_ json_t *pod = NULL, *ev = NULL, *tr = NULL;
@@ -1083,17 +1253,23 @@ static int cmd_describe(int argc, char **argv)
 	printf("Revision:    %lld\n", json_int(p, "revision", 0));
 	printf("Created:     %s\n", json_str(p, "created_at", "-"));
 	printf("Restart:     %s\n", json_str(spec, "restart", "always"));
+	describe_spec(spec);
 	printf("Status:      %s\n", json_str(st, "phase", "?"));
+	if (json_str(p, "error", NULL))
+		printf("Error:       %s\n", json_str(p, "error", ""));
 	printf("Restarts:    %lld\n", json_int(st, "restarts", 0));
 	printf("Started:     %s\n", json_str(st, "started_at", "-"));
 	x = json_object_get(st, "last_exit");
 	if (json_is_object(x)) {
 		if (json_object_get(x, "signal"))
-			printf("Last exit:   signal %lld\n", json_int(x, "signal", 0));
+			printf("Last exit:   signal %lld", json_int(x, "signal", 0));
 		else if (json_object_get(x, "code"))
-			printf("Last exit:   code %lld\n", json_int(x, "code", 0));
+			printf("Last exit:   code %lld", json_int(x, "code", 0));
 		else
-			printf("Last exit:   %s\n", json_str(x, "reason", "?"));
+			printf("Last exit:   %s", json_str(x, "reason", "?"));
+		if (json_str(x, "message", NULL))
+			printf(": %s", json_str(x, "message", ""));
+		putchar('\n');
 	}
 	if (json_str(st, "message", NULL))
 		printf("Message:     %s\n", json_str(st, "message", ""));
@@ -1137,6 +1313,28 @@ static int cmd_describe(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* wait reached its state: a line, or with -o json the pod as the API shows it (null when
+ * deleted). */
+static int wait_done(const char *name, const char *state, json_t *pod)
+{
+	if (!strcmp(output, "json")) {
+		_cleanup_json_ json_t *j = json_pack("{s:s,s:s,s:O?}", "pod", name, "state", state,
+						     "object", pod);
+
+		print_json(j);
+	} else {
+		printf("pod/%s %s\n", name, state);
+	}
+	return EXIT_OK;
+}
+
+/* An error of tankctl's own in the API's shape, for print_error. */
+static json_t *api_error_json(const char *code, const char *message)
+{
+	return json_pack("{s:i,s:b,s:{s:s,s:s}}", "version", TANK_API_VERSION, "ok", 0, "error",
+			 "code", code, "message", message);
+}
+
 static int cmd_wait(int argc, char **argv)
 {
 	const char *name = NULL, *state = NULL;
@@ -1173,23 +1371,22 @@ static int cmd_wait(int argc, char **argv)
 		phase = json_str(st, "phase", "");
 		if (!json_bool(reply, "ok", false)) {
 			if (!strcmp(state, "deleted") &&
-			    !strcmp(json_str(json_object_get(reply, "error"), "code", ""), "not_found")) {
-				printf("pod/%s deleted\n", name);
-				return EXIT_OK;
-			}
+			    !strcmp(json_str(json_object_get(reply, "error"), "code", ""), "not_found"))
+				return wait_done(name, state, NULL);
 			if (strcmp(state, "deleted"))
 				return print_error(reply);
 		} else if (!strcmp(phase, state)) {
-			printf("pod/%s %s\n", name, state);
-			return EXIT_OK;
+			return wait_done(name, state, json_object_get(reply, "pod"));
 		}
 		if (now_mono_ms() >= deadline) {
-			fprintf(stderr, "error: timed out after %llu ms waiting for pod/%s to be %s "
-					"(it is %s%s%s)\n",
+			_cleanup_free_ char *msg = strdup_printf(
+				"timed out after %llu ms waiting for pod/%s to be %s (it is %s%s%s)",
 				(unsigned long long)timeout_ms, name, state, *phase ? phase : "absent",
-				json_str(st, "message", NULL) ? ": " : "",
-				json_str(st, "message", ""));
-			return EXIT_FAIL;
+				json_str(st, "message", NULL) ? ": " : "", json_str(st, "message", ""));
+			_cleanup_json_ json_t *e =
+				api_error_json("timeout", msg ? msg : "timed out");
+
+			return print_error(e);
 		}
 		usleep(100000);
 	}
@@ -1245,11 +1442,9 @@ static int cmd_events(int argc, char **argv)
 		else
 			return usage_error("events: unexpected argument \"%s\"", argv[i]);
 	}
-	fd = ipc_connect(socket_path);
-	if (fd < 0) {
-		fprintf(stderr, "tankctl: cannot reach tankd at %s: %s\n", socket_path, strerror(-fd));
+	fd = api_connect();
+	if (fd < 0)
 		return EXIT_FAIL;
-	}
 	req = json_pack("{s:i,s:s,s:b}", "version", TANK_API_VERSION, "op", "events", "watch",
 			watch);
 	if (pod)
@@ -1334,10 +1529,12 @@ static int cmd_completion(int argc, char **argv)
 }
 
 static const struct cmd cmds[] = {
-	{ "apply", cmd_apply, "apply -f FILE|DIR|-",
+	{ "apply", cmd_apply, "apply -f FILE|DIR|- [-f ...]",
 	  "Create or update pods from JSON specs (DESIGN.md §4): a file, every *.json of a\n"
-	  "directory, or stdin. Prints created, configured or unchanged per pod. Every problem in\n"
-	  "a spec is reported with its JSON path." },
+	  "directory, or stdin; -f may be repeated. A file may hold one spec, a JSON array of\n"
+	  "specs, or several specs one after the other. Prints created, configured or unchanged\n"
+	  "per pod and exits 1 if any failed. Every problem in a spec is reported with its JSON\n"
+	  "path." },
 	{ "get", cmd_get, "get pods [-o json|wide] | get pod NAME [-o json]",
 	  "List pods (NAME STATUS RESTARTS AGE IP), or show one. -o json prints the API objects." },
 	{ "describe", cmd_describe, "describe pod NAME [-o json]",

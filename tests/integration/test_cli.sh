@@ -4,7 +4,19 @@
 # keeps working.
 set -u
 . "$(dirname "$0")/lib.sh"
-trap tk_cleanup EXIT
+# a throwaway group and user of this run: the group may use the API (socket_group), the user
+# is in it only as a supplementary group (so SO_PEERGROUPS is what lets it in)
+TK_GRP="tk${TK_ID}g"
+TK_USR="tk${TK_ID}u"
+cli_cleanup() {
+	[ "$BASHPID" = "$TK_ID" ] || return 0
+	tk_cleanup
+	userdel "$TK_USR" 2>/dev/null
+	groupdel "$TK_GRP" 2>/dev/null
+}
+trap cli_cleanup EXIT
+groupadd "$TK_GRP" && useradd -M -N -g nogroup -G "$TK_GRP" -s /usr/sbin/nologin "$TK_USR" || exit 1
+TK_CONF_EXTRA="socket_group = $TK_GRP"
 tk_start
 
 POD="${TK_P}-cli"
@@ -17,10 +29,29 @@ cat >"$TK_T/cli.json" <<JSON
  "containers": [{"name": "main", "image": {"rootfs": "$R"}, "command": ["sleep", "1000"]}]}
 JSON
 
+# -- who may use the API: root, members of socket_group; others get a clear refusal
+chmod 0711 "$TK_T" # the socket lives below it
+cp "$TK_BUILD/tankctl" "$TK_T/tankctl" && chmod 0755 "$TK_T/tankctl"
+as_user() { setpriv --reuid "$1" --regid "$(id -g "$1")" --init-groups "$TK_T/tankctl" --socket "$TK_SOCK" "${@:2}"; }
+check "the socket belongs to socket_group" test "$(stat -c '%G %a' "$TK_SOCK")" = "$TK_GRP 660"
+check "a member of socket_group (supplementary) uses the API" as_user "$TK_USR" get pods
+as_user nobody get pods >"$TK_T/nobody.out" 2>&1
+check "others are refused with exit 1" test $? -eq 1
+check "... and a clear message" grep -q "permission denied: tankd's API at .* is for root and members of group $TK_GRP" "$TK_T/nobody.out"
+# past the file mode (a socket opened up by hand), tankd's own peer check still refuses
+chmod 0666 "$TK_SOCK"
+as_user nobody get pods >"$TK_T/nobody2.out" 2>&1
+check "tankd refuses a peer outside the group, exit 1" test $? -eq 1
+check "... saying who may" grep -q "permission denied: tankd's API is for root and members of group $TK_GRP" "$TK_T/nobody2.out"
+check "the member still gets in" as_user "$TK_USR" info
+chmod 0660 "$TK_SOCK"
+
 check "--help lists the commands" sh -c "'$TK_BUILD/tankctl' --help | grep -q 'describe pod NAME'"
 check "per-command --help" sh -c "'$TK_BUILD/tankctl' wait --help | grep -q -- '--for running|terminated|deleted'"
 check "completion bash is a completion script" sh -c "'$TK_BUILD/tankctl' completion bash | grep -q 'complete -F _tankctl tankctl'"
 check "version names both sides" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' version | grep -q '^tankd   0'"
+check "tankd --version reports the BPF attach mode" sh -c "'$TK_BUILD/tankd' --config '$TK_T/tankd.conf' --version | grep -Eq '^bpf attach: (tcx|tc)'"
+check "... and leaves no probe pins behind" sh -c "! ls /sys/fs/bpf | grep -q tank-probe-"
 check "info reports kernel features" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' info -o json | jq -e '.bpf_attach and .cgroups'"
 
 # events -w in the background sees the pod's life
@@ -29,8 +60,11 @@ EVPID=$!
 sleep 0.2
 check "apply a rootfs pod" tankctl apply -f "$TK_T/cli.json"
 check "wait --for running" tankctl wait pod "$POD" --for running --timeout 20s
+check "wait -o json prints JSON" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' wait pod $POD --for running -o json | jq -e '.state == \"running\" and .object.status.phase == \"running\"'"
+check "wait -o json: a timeout is a JSON error" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' wait pod $POD --for terminated --timeout 200ms -o json | jq -e '.ok == false and .error.code == \"timeout\"'"
 tankctl describe pod "$POD" >"$TK_T/describe.txt"
 check "describe shows status, containers and events" sh -c "grep -q '^Status: *running' '$TK_T/describe.txt' && grep -q 'main.*running' '$TK_T/describe.txt' && grep -q 'Started' '$TK_T/describe.txt'"
+check "describe summarises the spec" sh -c "grep -q '^Network: *none' '$TK_T/describe.txt' && grep -q '^Container main:' '$TK_T/describe.txt' && grep -q '^  Image: *$R' '$TK_T/describe.txt' && grep -q '^  Command: *sleep 1000' '$TK_T/describe.txt'"
 check "describe -o json" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' describe pod $POD -o json | jq -e '.pod.status.phase == \"running\" and (.events | length) > 0'"
 check "wait times out with a reason" sh -c "! '$TK_BUILD/tankctl' --socket '$TK_SOCK' wait pod $POD --for terminated --timeout 300ms 2>&1 | grep -q 'timed out'; '$TK_BUILD/tankctl' --socket '$TK_SOCK' wait pod $POD --for terminated --timeout 300ms 2>&1 | grep -q 'it is running'"
 pid1=$(tankctl get pod "$POD" -o json | jq .status.pid)
@@ -65,12 +99,45 @@ print("normal client ok", json.loads(rep)["ok"])
 for req in (b"[1,2]", b'{"version":1,"op":"frobnicate"}', b'{"version":99,"op":"info"}'):
     s = conn(); s.sendall(struct.pack(">I", len(req)) + req)
     n = struct.unpack(">I", s.recv(4))[0]; rep = json.loads(s.recv(n)); print("error reply", rep["ok"] is False)
+# 6. no version: refused, saying what is missing
+s = conn(); req = b'{"op":"info"}'; s.sendall(struct.pack(">I", len(req)) + req)
+n = struct.unpack(">I", s.recv(4))[0]; rep = json.loads(s.recv(n))
+print("noversion reply", rep["ok"] is False and '"version"' in rep["error"]["message"])
+# 7. specs over the 1 MiB limit, straight to the socket: refused as invalid, nothing stored
+for size in (1500000, 2500000):
+    spec = {"name": "big%d" % size, "network": "none",
+            "containers": [{"name": "c", "image": "busybox", "env": {"A": "x" * size}}]}
+    body = json.dumps({"version": 1, "op": "apply", "spec": spec}).encode()
+    s = conn(); s.sendall(struct.pack(">I", len(body)) + body)
+    n = struct.unpack(">I", s.recv(4))[0]; rep = b""
+    while len(rep) < n: rep += s.recv(n - len(rep))
+    rep = json.loads(rep)
+    print("big spec", size, rep["ok"] is False and rep["error"]["code"] == "invalid"
+          and "1 MiB" in rep["error"]["message"])
 PY
 check "garbage answered with an error" grep -q 'garbage reply True' "$TK_T/garbage.out"
 check "oversized frame refused" grep -q 'oversize reply True' "$TK_T/garbage.out"
 check "a stalled client does not block others" grep -q 'normal client ok True' "$TK_T/garbage.out"
 check "bad requests get error replies" test "$(grep -c 'error reply True' "$TK_T/garbage.out")" -eq 3
 check "tankd still alive after garbage" kill -0 "$TK_TANKD_PID"
+check "a request without version is refused" grep -q 'noversion reply True' "$TK_T/garbage.out"
+check "a 1.5 MB spec is refused as invalid (limit 1 MiB)" grep -q 'big spec 1500000 True' "$TK_T/garbage.out"
+check "a 2.5 MB spec is refused as invalid (limit 1 MiB)" grep -q 'big spec 2500000 True' "$TK_T/garbage.out"
+check "oversized specs were not stored" sh -c "! ls '$TK_T/data/store/pods/' | grep -q big"
+
+# -- a damaged store record holds its pod: never deleted or touched, shown as damaged, one event
+pid3=$(tankctl get pod "$POD" -o json | jq .status.pid)
+printf 'x' >>"$TK_T/data/store/pods/$POD.json"
+sleep 2.5 # resync_interval is 500 ms: several passes
+check "damaged record: the pod keeps running (same pid)" sh -c "kill -0 $pid3 && test \"\$('$TK_BUILD/tankctl' --socket '$TK_SOCK' get pod $POD -o json | jq .status.pid)\" = $pid3"
+check "damaged record: get pods shows STATUS damaged" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' get pods | grep -E '^$POD +damaged '"
+check "damaged record: -o json has an error naming the file" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' get pods -o json | jq -e '.[] | select(.name == \"$POD\") | .status.phase == \"damaged\" and (.error | contains(\"$POD.json\"))'"
+check "damaged record: one StoreDamaged event that says how to fix it" sh -c "test \$('$TK_BUILD/tankctl' --socket '$TK_SOCK' events $POD -o json | jq -s '[.[] | select(.reason == \"StoreDamaged\")] | length') -eq 1 && '$TK_BUILD/tankctl' --socket '$TK_SOCK' events $POD | grep StoreDamaged | grep -q 're-apply'"
+check "damaged record: the warning is logged once, not every pass" test "$(grep -c 'StoreDamaged' "$TK_T/tankd.log")" -eq 1
+check "damaged record: re-apply repairs it" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' apply -f '$TK_T/cli.json' | grep -q 'pod/$POD configured'"
+sleep 1
+check "repaired: running again, same process" sh -c "test \"\$('$TK_BUILD/tankctl' --socket '$TK_SOCK' get pod $POD -o json | jq -r '.status.phase + \" \" + (.status.pid | tostring)')\" = 'running $pid3'"
+check "repaired: get pods shows it running" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' get pods | grep -E '^$POD +running '"
 
 check "delete --wait" tankctl delete pod "$POD" --wait
 check "wait --for deleted on a gone pod" tankctl wait pod "$POD" --for deleted --timeout 2s
@@ -91,6 +158,32 @@ check "apply -f DIR applied the good file" grep -q "pod/${TK_P}-d1 created" "$TK
 check "apply -f DIR names the bad file" grep -q "in $TK_T/dir/b.json" "$TK_T/dir.out"
 check "get pods -o wide shows NICs and image" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' get pods -o wide | grep -E '^${TK_P}-d1 .* lo +/'"
 check "delete it" tankctl delete pod "${TK_P}-d1" --wait
+
+# -- several pods at once: a stream of documents, a JSON array, repeated -f; one line per pod
+mspec() { sed "s/\"$POD\"/\"${TK_P}-$1\"/" "$TK_T/cli.json"; }
+{ mspec m1; mspec m2; } | tankctl apply -f - >"$TK_T/multi1.out" 2>&1
+check "apply: two JSON documents on stdin" sh -c "test \$? -eq 0 && grep -qx 'pod/${TK_P}-m1 created' '$TK_T/multi1.out' && grep -qx 'pod/${TK_P}-m2 created' '$TK_T/multi1.out'"
+{ echo '['; mspec m3; echo ','; mspec m4; echo ']'; } >"$TK_T/array.json"
+tankctl apply -f "$TK_T/array.json" >"$TK_T/multi2.out" 2>&1
+check "apply: a JSON array of specs" sh -c "grep -qx 'pod/${TK_P}-m3 created' '$TK_T/multi2.out' && grep -qx 'pod/${TK_P}-m4 created' '$TK_T/multi2.out'"
+mspec m5 >"$TK_T/m5.json"
+mspec m6 >"$TK_T/m6.json"
+tankctl apply -f "$TK_T/m5.json" -f "$TK_T/m6.json" -f "$TK_T/array.json" >"$TK_T/multi3.out" 2>&1
+check "apply: repeated -f applies every file" sh -c "test \$? -eq 0 && grep -qx 'pod/${TK_P}-m5 created' '$TK_T/multi3.out' && grep -qx 'pod/${TK_P}-m6 created' '$TK_T/multi3.out' && grep -qx 'pod/${TK_P}-m3 unchanged' '$TK_T/multi3.out' && test \$(wc -l <'$TK_T/multi3.out') -eq 4"
+{ mspec m1; echo '{"name": "bad", "bogus": 1}'; mspec m2; } >"$TK_T/mixed.json"
+tankctl apply -f "$TK_T/mixed.json" >"$TK_T/multi4.out" 2>&1
+check "apply: one bad spec among several exits 1" test $? -eq 1
+check "... the others are applied, the bad one is named" sh -c "grep -qx 'pod/${TK_P}-m1 unchanged' '$TK_T/multi4.out' && grep -qx 'pod/${TK_P}-m2 unchanged' '$TK_T/multi4.out' && grep -q 'bogus' '$TK_T/multi4.out' && grep -q 'in $TK_T/mixed.json, document 2' '$TK_T/multi4.out'"
+printf '%s\n{"name": ' "$(mspec m1)" | tankctl apply -f - >"$TK_T/multi5.out" 2>&1
+check "apply: a truncated document exits 1" test $? -eq 1
+check "... and is reported with its line" grep -q 'error: -: line [0-9]*, column' "$TK_T/multi5.out"
+# the same spec in other units is unchanged; another value is configured
+lspec() { mspec m7 | jq -c --arg cpu "$1" --arg mem "$2" '.containers[0].limits = {cpu: $cpu, memory: $mem}'; }
+check "apply with cpu 0.5, memory 64Mi" sh -c "echo '$(lspec 0.5 64Mi)' | '$TK_BUILD/tankctl' --socket '$TK_SOCK' apply -f - | grep -qx 'pod/${TK_P}-m7 created'"
+check "cpu 500m, memory 65536Ki is unchanged" sh -c "echo '$(lspec 500m 65536Ki)' | '$TK_BUILD/tankctl' --socket '$TK_SOCK' apply -f - | grep -qx 'pod/${TK_P}-m7 unchanged'"
+check "cpu 1 is configured" sh -c "echo '$(lspec 1 64Mi)' | '$TK_BUILD/tankctl' --socket '$TK_SOCK' apply -f - | grep -qx 'pod/${TK_P}-m7 configured'"
+for m in m1 m2 m3 m4 m5 m6 m7; do tankctl delete pod "${TK_P}-$m" >/dev/null; done
+check "multi-apply pods deleted" wait_for 30 sh -c "! '$TK_BUILD/tankctl' --socket '$TK_SOCK' get pods | grep -q '${TK_P}-m'"
 
 # -- boot seed: created when absent, never brought back over a runtime delete
 mkdir -p "$TK_T/seed"

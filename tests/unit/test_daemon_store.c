@@ -268,7 +268,7 @@ static void test_damaged(void **state)
 	assert_null(rec);
 	assert_non_null(strstr(d.msg, file));
 	assert_non_null(strstr(d.msg, "checksum mismatch"));
-	assert_non_null(strstr(d.msg, "delete the file or re-apply the pod"));
+	assert_non_null(strstr(d.msg, "re-apply the pod's spec or delete the pod"));
 	assert_string_equal(d.path, file);
 
 	assert_int_equal(st->ops->list(st, &list, &damaged, &d), 0);
@@ -292,7 +292,7 @@ static void test_damaged(void **state)
 	assert_int_equal(fs_write_atomic(AT_FDCWD, file, "{\"na", 4, 0600), 0);
 	diag_clear(&d);
 	assert_int_equal(st->ops->get(st, "beta", &rec, &d), -EBADMSG);
-	assert_non_null(strstr(d.msg, "delete the file or re-apply the pod"));
+	assert_non_null(strstr(d.msg, "re-apply the pod's spec or delete the pod"));
 
 	/* a record whose sum matches but that names another pod */
 	assert_int_equal(st->ops->get(st, "alpha", &rec, NULL), 0);
@@ -331,6 +331,101 @@ static void test_damaged(void **state)
 			    "Bad_Name");
 	json_decref(list);
 	json_decref(damaged);
+	json_decref(a);
+	json_decref(b);
+}
+
+/* One byte appended to a record: damaged; re-applying the same spec rewrites it and keeps the
+ * pod's identity (uid, created_at), at the next revision. */
+static void test_repair_keeps_identity(void **state)
+{
+	struct fixture *f = *state;
+	json_t *s = spec_with_image("web", "x"), *rec = NULL, *rec2 = NULL;
+	char file[PATH_MAX];
+	int fd;
+
+	put(f->st, "web", s, -1, NULL, NULL);
+	put(f->st, "web", s, -1, NULL, NULL);
+	assert_string_equal(put(f->st, "web", s, -1, &rec, NULL), "unchanged");
+	snprintf(file, sizeof(file), "%s/pods/web.json", f->dir);
+	fd = open(file, O_WRONLY | O_APPEND | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "x", 1), 1);
+	close(fd);
+	assert_int_equal(f->st->ops->get(f->st, "web", &rec2, NULL), -EBADMSG);
+	/* the same spec: not "unchanged", the file is rewritten */
+	assert_string_equal(put(f->st, "web", s, -1, &rec2, NULL), "configured");
+	assert_string_equal(json_string_value(json_object_get(rec2, "uid")),
+			    json_string_value(json_object_get(rec, "uid")));
+	assert_int_equal(json_integer_value(json_object_get(rec2, "created_at")),
+			 json_integer_value(json_object_get(rec, "created_at")));
+	assert_int_equal(json_integer_value(json_object_get(rec2, "revision")),
+			 json_integer_value(json_object_get(rec, "revision")) + 1);
+	json_decref(rec2);
+	assert_int_equal(f->st->ops->get(f->st, "web", &rec2, NULL), 0);
+	json_decref(rec2);
+	json_decref(rec);
+	json_decref(s);
+}
+
+/* list reuses what it parsed for files that did not change, and sees every change. */
+static void test_list_cache(void **state)
+{
+	struct fixture *f = *state;
+	json_t *a = spec_with_image("a", "x"), *b = spec_with_image("b", "x");
+	json_t *l1 = NULL, *l2 = NULL, *dmg = NULL;
+	char file[PATH_MAX];
+	int fd;
+
+	put(f->st, "a", a, -1, NULL, NULL);
+	put(f->st, "b", b, -1, NULL, NULL);
+	for (const char *const *n = (const char *const[]){ "c", "d", "e", "f", "g", NULL }; *n; n++) {
+		json_t *x = spec_with_image(*n, "x");
+
+		put(f->st, *n, x, -1, NULL, NULL);
+		json_decref(x);
+	}
+	assert_int_equal(f->st->ops->list(f->st, &l1, NULL, NULL), 0);
+	assert_int_equal(f->st->ops->list(f->st, &l2, &dmg, NULL), 0);
+	assert_int_equal(json_array_size(l2), 7);
+	assert_int_equal(json_array_size(dmg), 0);
+	/* unchanged files: the very same parsed records */
+	assert_ptr_equal(json_array_get(l1, 0), json_array_get(l2, 0));
+	assert_ptr_equal(json_array_get(l1, 1), json_array_get(l2, 1));
+	json_decref(l2);
+	json_decref(dmg);
+
+	/* a put replaces the file: read again */
+	json_object_set_new(json_array_get(json_object_get(b, "containers"), 0), "image",
+			    json_string("y"));
+	put(f->st, "b", b, -1, NULL, NULL);
+	assert_int_equal(f->st->ops->list(f->st, &l2, NULL, NULL), 0);
+	assert_ptr_equal(json_array_get(l1, 0), json_array_get(l2, 0));
+	assert_ptr_not_equal(json_array_get(l1, 1), json_array_get(l2, 1));
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(l2, 1), "revision")), 2);
+	json_decref(l2);
+
+	/* changed behind tankd's back (one byte appended): damaged, also when cached before */
+	snprintf(file, sizeof(file), "%s/pods/a.json", f->dir);
+	fd = open(file, O_WRONLY | O_APPEND | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, " ", 1), 1);
+	assert_int_equal(write(fd, "x", 1), 1);
+	close(fd);
+	assert_int_equal(f->st->ops->list(f->st, &l2, &dmg, NULL), 0);
+	assert_int_equal(json_array_size(l2), 6);
+	assert_int_equal(json_array_size(dmg), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(dmg, 0), "name")), "a");
+	json_decref(l2);
+	json_decref(dmg);
+	/* removed behind tankd's back: gone from the list */
+	assert_int_equal(unlink(file), 0);
+	assert_int_equal(f->st->ops->list(f->st, &l2, &dmg, NULL), 0);
+	assert_int_equal(json_array_size(l2), 6);
+	assert_int_equal(json_array_size(dmg), 0);
+	json_decref(l2);
+	json_decref(dmg);
+	json_decref(l1);
 	json_decref(a);
 	json_decref(b);
 }
@@ -394,19 +489,47 @@ static void test_reopen(void **state)
 	}
 	assert_int_equal(unlink(path), 0);
 	reopen(f);
-	assert_int_equal(f->st->ops->revision(f->st), 4); /* a:2 + b:1 + c:1 */
+	/* the sum a:2 + b:1 + c:1 = 4 is less than the store revision "a" was written at (5) */
+	assert_int_equal(f->st->ops->revision(f->st), 5);
 
-	/* a damaged revision file is refused with the way out */
+	/* a damaged revision file is recounted (and rewritten), not refused */
 	assert_int_equal(fs_write_atomic(AT_FDCWD, path, "x7\n", 3, 0600), 0);
-	f->st->ops->close(f->st);
-	f->st = NULL;
-	assert_int_equal(store_file_open(f->dir, &f->st, &d), -EBADMSG);
-	assert_non_null(strstr(d.msg, "revision"));
-	assert_non_null(strstr(d.msg, "delete it"));
-	assert_int_equal(unlink(path), 0);
-	diag_clear(&d);
-	assert_int_equal(store_file_open(f->dir, &f->st, &d), 0);
-	assert_int_equal(f->st->ops->revision(f->st), 4);
+	reopen(f);
+	assert_int_equal(f->st->ops->revision(f->st), 5);
+	{
+		char *buf = NULL;
+
+		assert_int_equal(fs_read_all(AT_FDCWD, path, 64, &buf, NULL), 0);
+		assert_string_equal(buf, "5\n");
+		free(buf);
+	}
+	/* never backwards: the store revision kept in each record is a high-water mark (deletes
+	 * and replaced revisions make the sum of record revisions smaller than it) */
+	{
+		json_t *s = spec_with_image("e", "x");
+
+		for (int i = 0; i < 5; i++) {
+			put(f->st, "e", s, -1, NULL, NULL);
+			json_object_set_new(json_array_get(json_object_get(s, "containers"), 0),
+					    "image", json_integer(i));
+		}
+		assert_int_equal(f->st->ops->del(f->st, "c", NULL, NULL), 0);
+		assert_int_equal(f->st->ops->del(f->st, "b", NULL, NULL), 0);
+		json_decref(s);
+		s = spec_with_image("b", "z");
+		put(f->st, "b", s, -1, NULL, NULL);
+		json_decref(s);
+	}
+	/* 5 + 5 puts of e + 2 deletes + 1 put of b = 13; the records sum to a:2 + b:1 + e:5 = 8 */
+	assert_int_equal(f->st->ops->revision(f->st), 13);
+	assert_int_equal(fs_write_atomic(AT_FDCWD, path, "garbage\n", 8, 0600), 0);
+	reopen(f);
+	assert_int_equal(f->st->ops->revision(f->st), 13);
+	/* a number a damaged file still starts with counts too */
+	assert_int_equal(fs_write_atomic(AT_FDCWD, path, "40x\n", 4, 0600), 0);
+	reopen(f);
+	assert_int_equal(f->st->ops->revision(f->st), 40);
+	(void)d;
 }
 
 static void test_file_format(void **state)
@@ -442,6 +565,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repair_keeps_identity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_format, setup, teardown),
 	};
