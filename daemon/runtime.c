@@ -623,6 +623,21 @@ static void start_failed(struct tankd *t, struct pod *p, int r, struct diag *d)
 	event_emit(t, p->name, true, "StartFailed", "%s", p->message);
 }
 
+/* "PolicyApplied: ingress 2 rules, egress all allowed, enforce (before the first packet)" */
+static void policy_event(struct tankd *t, struct pod *p, const struct pod_spec *s,
+			 const char *reason, const char *when)
+{
+	const struct spec_policy *pol = &s->policy;
+	char in[32] = "all allowed", eg[32] = "all allowed";
+
+	if (pol->has_ingress)
+		snprintf(in, sizeof(in), "%zu rule%s", pol->n_ingress, pol->n_ingress == 1 ? "" : "s");
+	if (pol->has_egress)
+		snprintf(eg, sizeof(eg), "%zu rule%s", pol->n_egress, pol->n_egress == 1 ? "" : "s");
+	event_emit(t, p->name, false, reason, "ingress %s, egress %s, %s (%s)", in, eg,
+		   pol->mode == POLICY_AUDIT ? "audit" : "enforce", when);
+}
+
 void runtime_pull_done(struct tankd *t, struct pod *p)
 {
 	_cleanup_free_ char *store = strdup_printf("%s/images", t->cfg.data_dir);
@@ -686,6 +701,8 @@ void runtime_pull_done(struct tankd *t, struct pod *p)
 		event_emit(t, p->name, false, "NetworkConfigured", "nic %s (%s)", p->nics[i].name,
 			   nic);
 	}
+	if (p->spec->has_policy)
+		policy_event(t, p, p->spec, "PolicyApplied", "before the first packet");
 	event_emit(t, p->name, false, "Started", "running (shim pid %d, pid %d)", (int)p->shim_pid,
 		p->n_ctrs ? (int)p->ctrs[0].pid : 0);
 }
@@ -868,6 +885,8 @@ void runtime_update(struct tankd *t, struct pod *p, json_t *rec)
 	state_save(t, p);
 	event_emit(t, p->name, false, "Updated", "limits and policy applied in place (revision %llu)",
 		   (unsigned long long)p->revision);
+	if (spec->has_policy)
+		policy_event(t, p, spec, "PolicyApplied", "swapped in place");
 }
 
 /* ---- shim events ---------------------------------------------------------------------------- */

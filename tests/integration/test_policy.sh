@@ -67,6 +67,8 @@ pid=$(tankctl get pod "$POD" -o json | jq .status.pid)
 spec audit
 check "switch to audit mode" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' apply -f '$TK_T/pol.json' | grep -q configured"
 check "applied in place" wait_for 10 sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $POD | grep -q Updated"
+check "event: policy applied at start" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $POD | grep -E 'PolicyApplied +ingress 1 rule, egress all allowed, enforce \\(before the first packet\\)'"
+check "event: audit policy swapped in place" wait_for 10 sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $POD | grep -E 'PolicyApplied +ingress 1 rule, egress all allowed, audit \\(swapped in place\\)'"
 check "same process" test "$(tankctl get pod "$POD" -o json | jq .status.pid)" = "$pid"
 check "audit: port 22 now passes" sh -c "nsenter --net=/run/netns/$TK_HOSTNS busybox nc -w 2 $IP 22 </dev/null | grep -q hi"
 check "audit: counted as would-drop" wait_for 5 sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $POD | grep -q 'PolicyAudit.*would drop'"
