@@ -102,6 +102,7 @@ check "it has an address from each pool" sh -c "echo $D4 | grep -q '^198.18.10.'
 check "the host shim has an IPv6 pool address too" sh -c "ip -n $TK_HOSTNS -6 addr show tank0 | grep -q 'inet6 2001:db8:10::1'"
 check "the host reaches D over IPv4 and IPv6" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 http://$D4/ | grep -q hello-$D && nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 'http://[$D6]/' | grep -q hello-$D"
 check "the LAN reaches D over IPv6" sh -c "ip netns exec $LAN curl -sf --max-time 5 'http://[$D6]/' | grep -q hello-$D"
+check "pod to pod over IPv6 (D reaches A)" x "$D" -- ping -c1 -W2 2001:db8:10::10
 check "DNS answers D's A and AAAA" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $B -- busybox nslookup -type=AAAA $D.tank.internal | grep -q '$D6' && '$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $B -- busybox nslookup $D.tank.internal | grep -q '$D4'"
 tankctl delete pod "$D" --wait >/dev/null
 
