@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "daemon/metrics.h"
 #include "daemon/tankd.h"
 
 static const char *const reason_text[TANK_REASON_MAX] = {
@@ -19,15 +20,6 @@ static const char *const reason_text[TANK_REASON_MAX] = {
 	[TANK_REASON_PARSE] = "malformed headers",
 	[TANK_REASON_FRAGMENT] = "fragment without ports",
 	[TANK_REASON_FLOW_FULL] = "flow table full",
-};
-
-static const char *const reason_key[TANK_REASON_MAX] = {
-	[TANK_REASON_RULE] = "rule",	     [TANK_REASON_NO_POLICY] = "no_policy",
-	[TANK_REASON_REPLY] = "reply",	     [TANK_REASON_RELATED] = "related",
-	[TANK_REASON_ND] = "nd",	     [TANK_REASON_NON_IP] = "non_ip",
-	[TANK_REASON_MIGRATED] = "migrated", [TANK_REASON_POLICY] = "policy",
-	[TANK_REASON_PARSE] = "parse",	     [TANK_REASON_FRAGMENT] = "fragment",
-	[TANK_REASON_FLOW_FULL] = "flow_full",
 };
 
 static const char *proto_name(uint8_t p)
@@ -277,12 +269,12 @@ static json_t *totals_json(const struct tank_totals *tt)
 	}
 	for (int r = 0; r < TANK_REASON_MAX; r++) {
 		if (tt->drops[r].packets)
-			json_object_set_new(drops, reason_key[r],
+			json_object_set_new(drops, metrics_reason_key(r),
 					    json_pack("{s:I,s:I}", "packets",
 						      (json_int_t)tt->drops[r].packets, "bytes",
 						      (json_int_t)tt->drops[r].bytes));
 		if (tt->audit[r].packets)
-			json_object_set_new(audit, reason_key[r],
+			json_object_set_new(audit, metrics_reason_key(r),
 					    json_pack("{s:I,s:I}", "packets",
 						      (json_int_t)tt->audit[r].packets, "bytes",
 						      (json_int_t)tt->audit[r].bytes));

@@ -115,12 +115,7 @@ static void label(FILE *f, const char *v)
 	}
 }
 
-static void help(FILE *f, const char *name, const char *type, const char *text)
-{
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
-}
-
-static const char *reason_label(int r)
+const char *metrics_reason_key(int r)
 {
 	static const char *const k[TANK_REASON_MAX] = {
 		[TANK_REASON_RULE] = "rule",	     [TANK_REASON_NO_POLICY] = "no_policy",
@@ -132,6 +127,11 @@ static const char *reason_label(int r)
 	};
 
 	return r >= 0 && r < TANK_REASON_MAX && k[r] ? k[r] : "other";
+}
+
+static void help(FILE *f, const char *name, const char *type, const char *text)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
 }
 
 struct pod_stats {
@@ -216,7 +216,7 @@ static void render(struct tankd *t, FILE *f)
 					fputs("\",nic=\"", f);
 					label(f, ps[i].st.nic[k].name);
 					fprintf(f, "\",direction=\"%s\",reason=\"%s\"} %llu\n", dir_key[d],
-						reason_label(r), (unsigned long long)c->packets);
+						metrics_reason_key(r), (unsigned long long)c->packets);
 				}
 	help(f, "tank_policy_rule_hits_total", "counter",
 	     "Packets of the opening direction a policy rule allowed (rule: its index + 1 in the direction's list).");

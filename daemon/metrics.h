@@ -18,5 +18,8 @@ void metrics_event(struct tankd *t, void *ptr, uint32_t events);
 /* "127.0.0.1:9464", "[::1]:9464" -> sockaddr (-EINVAL otherwise). */
 int metrics_addr_parse(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len);
 bool metrics_addr_is_loopback(const struct sockaddr_storage *a);
+/* The label of a drop reason ("policy", "flow_full"; "other" if unnamed): metrics labels and
+ * the keys of `tankctl traffic -o json` drops. */
+const char *metrics_reason_key(int reason);
 
 #endif

@@ -40,14 +40,14 @@ bool npb_tcx_link_info(int fd, struct bpf_link_info *info, __u32 *ret_ifindex)
 }
 
 /*
- * Is link_id one of the links at this hook of ifindex in the calling thread's netns? A tcx
- * link's info has an ifindex but no netns, and the same ifindex exists in every pod netns.
- * BPF_PROG_QUERY with link_ids (kernel 6.6, with tcx) is neither in Debian 12's uapi header nor
- * in libbpf 1.1, hence the attr written out here (the kernel's layout of attr.query).
+ * The programs (and, when link_ids is not NULL, the links) at a tcx hook of ifindex in the
+ * calling thread's netns: BPF_PROG_QUERY. Its link_ids (kernel 6.6, with tcx) are neither in
+ * Debian 12's uapi header nor in libbpf 1.1, hence the attr written out here (the kernel's
+ * layout of attr.query). *count: room in, entries out.
  */
-static bool tcx_link_is_here(__u32 link_id, int ifindex, enum bpf_attach_type type)
+int npb_tcx_query(int ifindex, enum bpf_attach_type type, __u32 *prog_ids, __u32 *link_ids,
+		  __u32 *count)
 {
-	__u32 prog_ids[64], link_ids[64];
 	struct {
 		__u32 target_ifindex;
 		__u32 attach_type;
@@ -64,13 +64,25 @@ static bool tcx_link_is_here(__u32 link_id, int ifindex, enum bpf_attach_type ty
 		.target_ifindex = (__u32)ifindex,
 		.attach_type = type,
 		.prog_ids = (__u64)(uintptr_t)prog_ids,
-		.count = ARRAY_SIZE(prog_ids),
+		.count = *count,
 		.link_ids = (__u64)(uintptr_t)link_ids,
 	};
 
 	if (syscall(__NR_bpf, BPF_PROG_QUERY, &q, sizeof(q)) < 0)
+		return -errno;
+	*count = q.count < *count ? q.count : *count;
+	return 0;
+}
+
+/* Is link_id one of the links at this hook of ifindex in the calling thread's netns? A tcx
+ * link's info has an ifindex but no netns, and the same ifindex exists in every pod netns. */
+static bool tcx_link_is_here(__u32 link_id, int ifindex, enum bpf_attach_type type)
+{
+	__u32 prog_ids[64], link_ids[64], n = ARRAY_SIZE(prog_ids);
+
+	if (npb_tcx_query(ifindex, type, prog_ids, link_ids, &n) < 0)
 		return false;
-	for (__u32 i = 0; i < q.count && i < ARRAY_SIZE(link_ids); i++)
+	for (__u32 i = 0; i < n; i++)
 		if (link_ids[i] == link_id)
 			return true;
 	return false;

@@ -16,6 +16,11 @@
 #define NP_BPF_TCX_EGRESS ((enum bpf_attach_type)47)
 #define NP_BPF_LINK_TYPE_TCX 11u
 
+/* BPF_PROG_QUERY of a tcx hook of ifindex in the calling thread's netns (bpf_attach.c):
+ * program ids and, when link_ids is not NULL, link ids; *count: room in, entries out. */
+int npb_tcx_query(int ifindex, enum bpf_attach_type type, __u32 *prog_ids, __u32 *link_ids,
+		  __u32 *count);
+
 /* Pin names of a "host" network pod's cgroup links under pods/<uid>/: a NIC's pins are
  * "<nic>_in" / "<nic>_eg" and a NIC name has no '@'. */
 #define NPB_PIN_CG_IN "@cgroup_in"

@@ -56,35 +56,6 @@ static void foreign_add(struct foreign *f, const char *hook, __u32 id, const cha
 	}
 }
 
-/* The programs at a tcx hook: BPF_PROG_QUERY by ifindex (attr written out: Debian 12's uapi
- * header predates tcx; the kernel's layout of attr.query). */
-static int tcx_progs(int ifindex, enum bpf_attach_type type, __u32 *ids, __u32 *count)
-{
-	struct {
-		__u32 target_ifindex;
-		__u32 attach_type;
-		__u32 query_flags;
-		__u32 attach_flags;
-		__aligned_u64 prog_ids;
-		__u32 count;
-		__u32 pad;
-		__aligned_u64 prog_attach_flags;
-		__aligned_u64 link_ids;
-		__aligned_u64 link_attach_flags;
-		__u64 revision;
-	} q = {
-		.target_ifindex = (__u32)ifindex,
-		.attach_type = type,
-		.prog_ids = (__u64)(uintptr_t)ids,
-		.count = *count,
-	};
-
-	if (syscall(__NR_bpf, BPF_PROG_QUERY, &q, sizeof(q)) < 0)
-		return -errno;
-	*count = q.count < *count ? q.count : *count;
-	return 0;
-}
-
 static int tc_filter_one(const struct nlmsghdr *nlh, void *data)
 {
 	struct foreign *f = data;
@@ -154,7 +125,7 @@ static int foreign_nic(void *arg)
 	for (size_t i = 0; f->b->tcx_available && i < ARRAY_SIZE(tcx); i++) {
 		__u32 ids[NPB_QUERY_MAX], n = NPB_QUERY_MAX;
 
-		if (tcx_progs(f->ifindex, tcx[i].type, ids, &n) < 0)
+		if (npb_tcx_query(f->ifindex, tcx[i].type, ids, NULL, &n) < 0)
 			continue;
 		for (__u32 k = 0; k < n; k++)
 			foreign_add(f, tcx[i].hook, ids[k], NULL);

@@ -44,6 +44,18 @@ static int shim_addr_cb(const struct nlmsghdr *nlh, void *data)
 	return 0;
 }
 
+/* Read the global addresses of the shim (ifindex) into *cur, reusing the message buffer m. */
+static int shim_addrs_read(struct np_nl *nl, struct np_msgs *m, int ifindex,
+			   struct shim_addrs *cur, struct diag *d)
+{
+	cur->ifindex = ifindex;
+	cur->n = 0;
+	np_msgs_init(m);
+	if (!np_msg_addr_dump(m, AF_UNSPEC))
+		return diag_fail(d, -errno, "cannot build the request");
+	return np_nl_talk(nl, m, shim_addr_cb, cur, d);
+}
+
 static const char *mode_name(uint32_t mode)
 {
 	switch (mode) {
@@ -144,13 +156,7 @@ int np_hostshim_ensure(const char *parent, const char *name, const struct np_add
 		goto out;
 
 	/* addresses: exactly the listed ones; then up */
-	cur.ifindex = sl.ifindex;
-	np_msgs_init(&m);
-	if (!np_msg_addr_dump(&m, AF_UNSPEC)) {
-		r = diag_fail(d, -errno, "cannot build the request");
-		goto out;
-	}
-	r = np_nl_talk(nl, &m, shim_addr_cb, &cur, d);
+	r = shim_addrs_read(nl, &m, sl.ifindex, &cur, d);
 	if (r < 0)
 		goto out;
 	np_msgs_init(&m);
@@ -224,13 +230,7 @@ static int shim_routes(const char *name, const struct np_addr *addrs, size_t n, 
 	if (add) {
 		/* the host answers a pod from the shim's address in the pod's subnet, when the
 		 * shim has several (one per pool) */
-		cur.ifindex = sl.ifindex;
-		np_msgs_init(&m);
-		if (!np_msg_addr_dump(&m, AF_UNSPEC)) {
-			r = diag_fail(d, -errno, "cannot build the request");
-			goto out;
-		}
-		r = np_nl_talk(nl, &m, shim_addr_cb, &cur, d);
+		r = shim_addrs_read(nl, &m, sl.ifindex, &cur, d);
 		if (r < 0)
 			goto out;
 	}

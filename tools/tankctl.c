@@ -895,18 +895,6 @@ static int cmd_policy(int argc, char **argv)
 
 /* ---- images ---------------------------------------------------------------------------- */
 
-static void human_bytes(uint64_t b, char *out, size_t len)
-{
-	if (b >= 1ULL << 30)
-		snprintf(out, len, "%.1f GiB", b / 1073741824.0);
-	else if (b >= 1ULL << 20)
-		snprintf(out, len, "%.1f MiB", b / 1048576.0);
-	else if (b >= 1024)
-		snprintf(out, len, "%.1f KiB", b / 1024.0);
-	else
-		snprintf(out, len, "%llu B", (unsigned long long)b);
-}
-
 /* Send a pull (or import) request and show its progress stream and result. */
 static int pull_stream(json_t *req)
 {

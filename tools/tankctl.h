@@ -18,4 +18,7 @@ void pull_view_event(struct pull_view *v, json_t *progress);
 void pull_view_finish(struct pull_view *v, json_t *image);
 void pull_view_free(struct pull_view *v);
 
+/* "1.5 MiB": b bytes in binary units, into out. */
+void human_bytes(uint64_t b, char *out, size_t len);
+
 #endif

@@ -25,7 +25,7 @@ struct pull_view {
 	struct layer_row rows[VIEW_LAYERS_MAX];
 };
 
-static void fmt_bytes(uint64_t b, char *out, size_t len)
+void human_bytes(uint64_t b, char *out, size_t len)
 {
 	if (b >= 1ULL << 30)
 		snprintf(out, len, "%.1f GiB", b / 1073741824.0);
@@ -85,8 +85,8 @@ static void row_format(const struct layer_row *r, uint64_t now, char *out, size_
 	char a[32], b[32];
 	double rate = row_rate(r, now);
 
-	fmt_bytes(r->done, a, sizeof(a));
-	fmt_bytes(r->total, b, sizeof(b));
+	human_bytes(r->done, a, sizeof(a));
+	human_bytes(r->total, b, sizeof(b));
 	switch (r->state) {
 	case ROW_WAITING:
 	case ROW_DOWNLOADING: {
@@ -201,7 +201,7 @@ void pull_view_event(struct pull_view *v, json_t *pr)
 	}
 	if (r->state == before)
 		return; /* plain output: one line per layer event, not per chunk */
-	fmt_bytes(r->total, a, sizeof(a));
+	human_bytes(r->total, a, sizeof(a));
 	switch (r->state) {
 	case ROW_DOWNLOADING:
 		printf("%s downloading %s\n", r->id, a);
@@ -236,7 +236,7 @@ void pull_view_finish(struct pull_view *v, json_t *img)
 
 		json_array_foreach(json_object_get(img, "imported"), k, i) {
 			layers = json_int(i, "layers", 0);
-			fmt_bytes((uint64_t)json_int(i, "size", 0), sz, sizeof(sz));
+			human_bytes((uint64_t)json_int(i, "size", 0), sz, sizeof(sz));
 			printf("imported %s (%.19s) %lld layer%s, %s\n", json_str(i, "ref", "?"),
 			       json_str(i, "manifest_digest", "sha256:?"), layers,
 			       layers == 1 ? "" : "s", sz);
@@ -245,7 +245,7 @@ void pull_view_finish(struct pull_view *v, json_t *img)
 		fflush(stdout);
 		return;
 	}
-	fmt_bytes((uint64_t)json_int(img, "size", 0), sz, sizeof(sz));
+	human_bytes((uint64_t)json_int(img, "size", 0), sz, sizeof(sz));
 	printf("pulled %s (%.19s) %lld layer%s, %s: download %.2f s, unpack %.2f s\n",
 	       json_str(img, "ref", "?"), dg, layers, layers == 1 ? "" : "s", sz,
 	       (double)json_int(img, "download_ms", 0) / 1000.0,

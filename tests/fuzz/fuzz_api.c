@@ -68,6 +68,12 @@ json_t *dp_flows(struct tankd *t, struct pod *p, size_t max)
 	return json_array();
 }
 
+json_t *dp_info(struct tankd *t)
+{
+	(void)t;
+	return json_object();
+}
+
 json_t *dp_deleted_traffic(struct tankd *t)
 {
 	(void)t;
