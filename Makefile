@@ -175,7 +175,12 @@ $(B)/bench/bench_netsetup: $(B)/tests/bench/bench_netsetup.o $(B)/libnetplane.a 
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(LDLIBS)
 
-bench: all $(B)/bench/bench_plan $(B)/bench/bench_netsetup $(B)/tests/bpf/bench_bpf_rules
+$(B)/bench/bench_unpack: $(B)/tests/bench/bench_unpack.o $(B)/liboci.a $(B)/libtank.a
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(LDLIBS)
+
+bench: all $(B)/bench/bench_plan $(B)/bench/bench_netsetup $(B)/bench/bench_unpack \
+	$(B)/tests/bpf/bench_bpf_rules
 	@tests/bench/run.sh
 
 SBINDIR   = $(PREFIX)/sbin

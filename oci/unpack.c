@@ -1,5 +1,6 @@
 /* unpack.c - write a layer's tar entries into its directory, over the layers beneath it, in
  * overlay lowerdir form. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
@@ -1009,9 +1010,21 @@ static int write_hardlink(struct unpack *u, const char *target_raw, int pfd, con
 	const char *tname;
 	int k, kind, r;
 
-	r = path_clean(u, target_raw, target, sizeof(target), d);
+	/*
+	 * A target with ".." above the root is refused, as an entry name with one is (path_clean)
+	 * and as Docker and podman do; containerd and umoci clamp it to the root instead. Both
+	 * keep the host safe; refusing says that the layer is broken rather than linking a file
+	 * the layer did not name. Layers from real tools never have one.
+	 */
+	r = path_clean(u, target_raw, target, sizeof(target), NULL);
+	if (r == -EPERM)
+		return entry_fail(u, d, -EPERM,
+				  "hard link target \"%.200s\" leaves the layer root (\"..\"); the "
+				  "layer is malicious or broken",
+				  target_raw);
 	if (r < 0)
-		return r;
+		return entry_fail(u, d, r, "hard link target \"%.200s\": %s", target_raw,
+				  strerror(-r));
 	if (!*target)
 		return entry_fail(u, d, -EPERM, "hard link to the layer root");
 	tname = path_split(target);
@@ -1066,10 +1079,86 @@ missing:
 }
 
 /*
+ * Remove the whiteouts below dfd, a directory of the current layer that just became opaque:
+ * nothing of the layers below is seen there any more, so they hide nothing, and overlayfs
+ * reads a directory that is not merged as it is, where a whiteout would show as a broken
+ * entry ("c?????????" in ls). depth bounds the recursion as the path length bounds it.
+ */
+static int scrub_whiteouts(struct unpack *u, int dfd, unsigned depth, struct diag *d)
+{
+	_cleanup_close_ int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+	DIR *dir;
+	struct dirent *de;
+	int r = 0;
+
+	if (fd < 0)
+		return entry_fail(u, d, -errno, "dup: %m");
+	if (depth > u->max_path / 2)
+		return entry_fail(u, d, -ELOOP, "directories nested too deep");
+	dir = fdopendir(fd);
+	if (!dir)
+		return entry_fail(u, d, -errno, "reading a directory: %m");
+	TAKE_FD(fd);
+	while (r >= 0 && (errno = 0, de = readdir(dir))) {
+		struct stat st;
+		int sub;
+
+		if (de->d_type != DT_CHR && de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+			continue;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = entry_fail(u, d, -errno, "stat: %m");
+		} else if (is_whiteout(&st)) {
+			if (unlinkat(dirfd(dir), de->d_name, 0) < 0)
+				r = entry_fail(u, d, -errno, "removing a whiteout: %m");
+		} else if (S_ISDIR(st.st_mode)) {
+			sub = open_dir(dirfd(dir), de->d_name);
+			r = sub < 0 ? entry_fail(u, d, sub, "opening a directory: %s", strerror(-sub))
+				    : scrub_whiteouts(u, sub, depth + 1, d);
+			if (sub >= 0)
+				close(sub);
+		}
+	}
+	if (r >= 0 && errno)
+		r = entry_fail(u, d, -errno, "reading a directory: %m");
+	closedir(dir);
+	return r;
+}
+
+/* dfd, a directory of the current layer, hides all that the layers below have there. */
+static int make_opaque(struct unpack *u, int dfd, struct diag *d)
+{
+	int r = mark_opaque(u, dfd, d);
+
+	u->w_ok = false; /* the layers below are no longer seen there */
+	return r < 0 ? r : scrub_whiteouts(u, dfd, 0, d);
+}
+
+/* Whether a layer below the current one shows `name` in the directory u->w stands at. */
+static bool lower_has(struct unpack *u, const char *name)
+{
+	struct stat st;
+
+	for (size_t i = 1; i <= u->top; i++) {
+		size_t k = u->top - i;
+
+		if (u->w.fds[k] < 0)
+			continue;
+		if (fstatat(u->w.fds[k], name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		return !is_whiteout(&st);
+	}
+	return false;
+}
+
+/*
  * ".wh.<name>" hides <name> of the layers below: a 0:0 character device. ".wh..wh..opq" hides
  * all that the layers below have in its directory: the opaque xattr. What this layer itself
  * wrote stays (the image spec: whiteouts apply to lower layers only); a directory of this
  * layer that is whited out keeps its entries of this layer and hides those from below.
+ * A whiteout is written only where a layer below shows the name: elsewhere it would hide
+ * nothing and overlayfs would list it as a broken entry of a directory that is not merged.
  */
 static int write_whiteout(struct unpack *u, int pfd, const char *name, struct diag *d)
 {
@@ -1077,10 +1166,8 @@ static int write_whiteout(struct unpack *u, int pfd, const char *name, struct di
 	_cleanup_close_ int fd = -1;
 	struct stat st;
 
-	if (strcmp(name, WH_OPAQUE) == 0) {
-		u->w_ok = false; /* the layers below are no longer seen there */
-		return mark_opaque(u, pfd, d);
-	}
+	if (strcmp(name, WH_OPAQUE) == 0)
+		return make_opaque(u, pfd, d);
 	if (strncmp(name, WH_META_PREFIX, strlen(WH_META_PREFIX)) == 0)
 		return 0; /* other AUFS metadata (.wh..wh.plnk, ...) has no overlay meaning */
 	if (!*victim || strcmp(victim, ".") == 0 || strcmp(victim, "..") == 0)
@@ -1088,14 +1175,15 @@ static int write_whiteout(struct unpack *u, int pfd, const char *name, struct di
 	if (fstatat(pfd, victim, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (!S_ISDIR(st.st_mode))
 			return 0; /* this layer's entry (or whiteout) stays */
-		u->w_ok = false;
 		fd = open_dir(pfd, victim);
 		if (fd < 0)
 			return entry_fail(u, d, fd, "opening directory: %s", strerror(-fd));
-		return mark_opaque(u, fd, d);
+		return make_opaque(u, fd, d);
 	}
 	if (errno != ENOENT)
 		return entry_fail(u, d, -errno, "stat: %m");
+	if (!lower_has(u, victim))
+		return 0;
 	if (mknodat(pfd, victim, S_IFCHR | 0000, makedev(0, 0)) < 0)
 		return entry_fail(u, d, -errno, "creating whiteout: %m%s",
 				  errno == EPERM ? " (whiteouts are character devices and need "
@@ -1134,6 +1222,21 @@ static int write_entry(struct unpack *u, struct archive *a, struct archive_entry
 	name = path_split(parent);
 	if (strlen(name) > NAME_MAX)
 		return entry_fail(u, d, -ENAMETOOLONG, "file name longer than %d bytes", NAME_MAX);
+	if (strncmp(name, WH_PREFIX, strlen(WH_PREFIX)) == 0 && strcmp(name, WH_OPAQUE) != 0) {
+		/* a whiteout whose directory is not in the view (its path has a dangling symlink
+		 * or a file in it) hides nothing: a no-op, as in containerd, with no parents made */
+		const char *victim = name + strlen(WH_PREFIX);
+
+		if (!*victim || strcmp(victim, ".") == 0 || strcmp(victim, "..") == 0)
+			return entry_fail(u, d, -EBADMSG, "malformed whiteout");
+		r = walk_root(u, &u->tw, d);
+		if (r >= 0)
+			r = walk_resolve(u, &u->tw, parent, false, d);
+		if (r == -ENOENT || r == -ENOTDIR)
+			return 0;
+		if (r < 0 && r != -ELOOP) /* a loop: parent_get says it */
+			return r;
+	}
 	pfd = parent_get(u, parent, d); /* owned by u->w */
 	if (pfd < 0)
 		return pfd;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench_pull.sh - issue 4: pull + unpack of a ~150 MB Debian image from a registry on loopback
 # (inside a throwaway netns) by Tank (`tankctl pull` through tankd, fresh store each round), by
-# `skopeo copy` + `umoci unpack` and by `podman pull` (when installed), all in the same run
+# `skopeo copy` + `umoci unpack` and by `podman pull` (when installed; its own root, runroot and
+# tmpdir, overlay storage, cgroupfs, in a private mount namespace), all in the same run
 # against the same registry; median of BENCH_ROUNDS (3) rounds each. Then Tank's
 # inflate+untar of the biggest layer against `gzip -dc` and a raw zlib inflate loop (MB/s of
 # uncompressed tar bytes; target: Tank >= 80 % of raw inflate).
@@ -35,9 +36,20 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", b - a }'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 die() { say "bench_pull: $*"; exit 1; }
 
+# the tools of the run, from Debian's packages (package names: the commands' own)
+missing=
 for t in debootstrap skopeo umoci docker-registry jq gzip; do
-	command -v "$t" >/dev/null || die "$t not found (apt-get install $t)"
+	command -v "$t" >/dev/null || missing="$missing $t"
 done
+if [ -n "$missing" ]; then
+	say "bench_pull: installing$missing (apt-get)"
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing; } \
+		>/dev/null 2>&1 || die "apt-get install$missing failed"
+	# docker-registry starts itself on *:5000 on a systemd host: stop that one
+	if [[ $missing == *docker-registry* ]] && command -v systemctl >/dev/null; then
+		systemctl disable --now docker-registry >/dev/null 2>&1 || true
+	fi
+fi
 
 # ---- the image: recipe, cache key, build -----------------------------------------------------
 
@@ -187,7 +199,15 @@ say "pull + unpack, median of $ROUNDS (same run, same registry; seconds):"
 say "  Tank (tankctl pull, fresh store):  $T_TANK s   [$(paste -sd' ' "$TK_T/t.tank")]"
 say "  skopeo copy + umoci unpack:        $T_SKU s   (copy $(median <"$TK_T/t.skopeo") + unpack $(median <"$TK_T/t.umoci"))   [$(paste -sd' ' "$TK_T/t.sku")]"
 [ -n "$PODMAN" ] && say "  podman pull:                       $T_POD s   [$(paste -sd' ' "$TK_T/t.podman")]"
-say "  Tank's last pull, biggest layer (its progress events): $(jq -rs --arg d "$BIG_DIGEST" '[.[] | select(.digest? == $d and .phase? == "done")] | last | "download \(.download_ms) ms, unpack \(.unpack_ms) ms"' "$TK_T/pull.out" 2>/dev/null)"
+# the events carry running totals of the pull: a layer's unpack time is the step between the
+# "done" events around it (layers unpack one after the other); blobs download in parallel, so
+# only the whole image's download time is a figure
+say "  Tank's last pull (its progress events): $(jq -rs --arg d "$BIG_DIGEST" '
+	[.[] | objects | select(.phase? == "done" and (.digest? // null) != null)] as $e
+	| [range(0; $e | length) | select($e[.].digest == $d)
+	   | $e[.].unpack_ms - (if . > 0 then $e[. - 1].unpack_ms else 0 end)] | last as $u
+	| "download of all blobs \($e[-1].download_ms) ms, unpack of the biggest layer \($u) ms"' \
+	"$TK_T/pull.out" 2>/dev/null)"
 BEST=$T_SKU
 BEST_NAME="skopeo+umoci"
 if [ -n "$T_POD" ] && awk -v a="$T_POD" -v b="$BEST" 'BEGIN { exit !(a < b) }'; then
@@ -199,15 +219,8 @@ say "  speed-up over the fastest peer ($BEST_NAME): $(awk -v a="$BEST" -v b="$T_
 # ---- the biggest layer: Tank's inflate+untar vs gzip -dc vs raw zlib inflate -------------------
 
 U="$TK_BUILD/bench/bench_unpack"
-if [ ! -x "$U" ]; then
-	# no Makefile rule built it: link it here against the libraries `make` built
-	U="$TK_T/bench_unpack"
-	gcc -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Wno-missing-field-initializers \
-		-I"$TK_REPO" -I"$TK_BUILD" $(pkg-config --cflags jansson libarchive zlib) -o "$U" \
-		"$TK_REPO/tests/bench/bench_unpack.c" "$TK_BUILD/liboci.a" "$TK_BUILD/libtank.a" \
-		$(pkg-config --libs libcurl libarchive jansson libcrypto zlib) -lpthread ||
-		die "building bench_unpack failed"
-fi
+[ -x "$U" ] || make -s -C "$TK_REPO" "${TK_BUILD#"$TK_REPO"/}/bench/bench_unpack" >/dev/null ||
+	die "building bench_unpack failed (make bench builds it)"
 BLOB=$(mblob "$BIG_DIGEST")
 cat "$BLOB" >/dev/null # in the page cache for all three
 : >"$TK_T/u.tank"
