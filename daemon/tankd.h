@@ -302,9 +302,13 @@ void event_emit(struct tankd *t, const char *pod, bool warning, const char *reas
 json_t *events_list(const char *pod, size_t max);
 json_t *event_json(uint64_t seq);
 
-/* Validation beyond the spec language: features this tankd does not run yet. Appends
- * {path, message} entries to errs. */
-void spec_check_supported(const struct pod_spec *s, json_t *errs);
+/* The host facts a spec is checked against at apply and seed (netkit probe, configured IPAM
+ * pools): ret->h.pools points into ret->pools, whose names point into t->cfg. */
+struct tankd_spec_host {
+	struct spec_host h;
+	const char *pools[65]; /* config.c allows 64 pools */
+};
+void tankd_spec_host(struct tankd *t, struct tankd_spec_host *ret);
 /* Apply the *.json files of seed_dir that the store lacks (once per seed content). */
 void seed_apply(struct tankd *t);
 

@@ -16,7 +16,9 @@ cli_cleanup() {
 }
 trap cli_cleanup EXIT
 groupadd "$TK_GRP" && useradd -M -N -g nogroup -G "$TK_GRP" -s /usr/sbin/nologin "$TK_USR" || exit 1
-TK_CONF_EXTRA="socket_group = $TK_GRP"
+TK_CONF_EXTRA="socket_group = $TK_GRP
+pool.lan.subnet = 198.18.40.0/24
+pool.lan6.subnet = 2001:db8:40::/64"
 tk_start
 
 POD="${TK_P}-cli"
@@ -53,6 +55,29 @@ check "version names both sides" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' 
 check "tankd --version reports the BPF attach mode" sh -c "'$TK_BUILD/tankd' --config '$TK_T/tankd.conf' --version | grep -Eq '^bpf attach: (tcx|tc)'"
 check "... and leaves no probe pins behind" sh -c "! ls /sys/fs/bpf | grep -q tank-probe-"
 check "info reports kernel features" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' info -o json | jq -e '.bpf_attach and .cgroups'"
+
+# -- every problem at once, each with its path: spec syntax and host facts (netkit, pools) together
+cat >"$TK_T/bad3.json" <<JSON
+{"name": "Bad_Name", "network": {"nics": [
+  {"name": "eth0", "mode": "netkit", "ip": {"ipam": "lan"}},
+  {"name": "eth1", "mode": "veth", "ip": [{"ipam": "lan6"}, {"ipam": "nosuch"}]}]},
+ "containers": [{"name": "main", "image": {"rootfs": "$R"}}]}
+JSON
+tankctl apply -f "$TK_T/bad3.json" >"$TK_T/bad3.out" 2>&1
+check "a spec with three problems exits 1" test $? -eq 1
+check "... the bad name is reported" grep -q '^  name: "Bad_Name": ' "$TK_T/bad3.out"
+check "... the unknown pool, with its path and the configured ones" \
+	grep -qF '  network.nics[1].ip[1].ipam: unknown pool "nosuch" (configured: lan, lan6)' "$TK_T/bad3.out"
+if tankctl info -o json | jq -e '.netkit | startswith("yes")' >/dev/null; then
+	say "skip - netkit refusal: this kernel has netkit"
+	n_bad=2
+else
+	check "... netkit refused at its path, in the same reply" \
+		grep -qF '  network.nics[0].mode: "netkit": this kernel has no netkit links' "$TK_T/bad3.out"
+	n_bad=3
+fi
+check "... -o json lists exactly those problems" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' apply -f '$TK_T/bad3.json' -o json | jq -se '.[0].error.code == \"invalid\" and (.[0].error.details | length) == $n_bad'"
+check "... nothing was stored" sh -c "! ls '$TK_T/data/store/pods/' | grep -qi bad_name"
 
 # events -w in the background sees the pod's life
 "$TK_BUILD/tankctl" --socket "$TK_SOCK" events -w -o json >"$TK_T/events.jsonl" 2>&1 &
