@@ -134,7 +134,7 @@ static void hold_damaged(struct tankd *t, json_t *damaged)
 			if (!strcmp(json_str(rec, "name", ""), name))
 				still = true;
 		if (!still) {
-			log_info("store: the record of pod %s is readable again", name);
+			log_pod(LOG_LVL_INFO, name, "store: its record is readable again");
 			json_object_del(t->damaged, name);
 		}
 	}

@@ -65,9 +65,11 @@ static void seed_one(struct tankd *t, int dfd, const char *file, json_t *seeded)
 	}
 	r = t->store->ops->put(t->store, ps->name, doc, 0, &result, &rec, &d);
 	if (r == -ESTALE) {
-		log_info("seed %s/%s: pod %s exists; left as it is", t->cfg.seed_dir, file, ps->name);
+		log_pod(LOG_LVL_INFO, ps->name, "seed %s/%s: the pod exists; left as it is",
+			t->cfg.seed_dir, file);
 	} else if (r < 0) {
-		log_error("seed %s/%s: %s", t->cfg.seed_dir, file, diag_text(&d, r));
+		log_pod(LOG_LVL_ERROR, ps->name, "seed %s/%s: %s", t->cfg.seed_dir, file,
+			diag_text(&d, r));
 		pod_spec_free(ps);
 		return;
 	} else {

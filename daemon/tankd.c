@@ -531,6 +531,7 @@ int main(int argc, char **argv)
 	r = parse_args(argc, argv, &t.cfg, &version);
 	if (r)
 		return r;
+	log_init(); /* stderr or the journal */
 	log_set_level(t.cfg.log_level);
 	if (version) {
 		print_version(&t);

@@ -215,9 +215,18 @@ mkdir -p "$TK_T/seed"
 sed "s/\"$POD\"/\"${TK_P}-seed\"/" "$TK_T/cli.json" >"$TK_T/seed/seed.json"
 echo '{"name": "broken", "bogus": 1}' >"$TK_T/seed/broken.json"
 tk_stop_tankd TERM
+# this run of tankd logs as if its stderr were the journal (systemd's JOURNAL_STREAM names
+# stderr's DEV:INO): sd-daemon priorities, no timestamps of its own
+log_mark=$(wc -l <"$TK_T/tankd.log")
+export JOURNAL_STREAM="$(stat -c '%d:%i' "$TK_T/tankd.log")"
 tk_start_tankd
+unset JOURNAL_STREAM
 check "seeded pod runs after a restart" tankctl wait pod "${TK_P}-seed" --for running --timeout 20s
 check "a bad seed file is logged with its path" grep -q 'seed .*broken.json: bogus: unknown key' "$TK_T/tankd.log"
+tail -n +"$((log_mark + 1))" "$TK_T/tankd.log" >"$TK_T/journal.log"
+check "journal: an error line has priority <3> and no timestamp" grep -q '^<3>seed .*broken.json: bogus: unknown key' "$TK_T/journal.log"
+check "journal: a pod's line has <6> and names the pod" grep -q "^<6>pod=${TK_P}-seed: Started" "$TK_T/journal.log"
+check "journal: every line starts with a priority" sh -c "! grep -v '^<[3467]>' '$TK_T/journal.log'"
 check "delete the seeded pod" tankctl delete pod "${TK_P}-seed" --wait
 tk_stop_tankd TERM
 tk_start_tankd
