@@ -164,6 +164,32 @@ sleep 1
 check "repaired: running again, same process" sh -c "test \"\$('$TK_BUILD/tankctl' --socket '$TK_SOCK' get pod $POD -o json | jq -r '.status.phase + \" \" + (.status.pid | tostring)')\" = 'running $pid3'"
 check "repaired: get pods shows it running" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' get pods | grep -E '^$POD +running '"
 
+# -- colour: STATUS and Warning events on a terminal only; never in a pipe or in -o json
+ESC=$(printf '\033')
+no_esc() { ! grep -q "$ESC" "$1"; }
+tankctl get pods >"$TK_T/pipe-get.out"
+tankctl events "$POD" >"$TK_T/pipe-ev.out"
+check "piped get pods has no escape sequences" no_esc "$TK_T/pipe-get.out"
+check "piped events have no escape sequences" no_esc "$TK_T/pipe-ev.out"
+check "... even with a Warning among them" grep -q 'Warning' "$TK_T/pipe-ev.out"
+on_tty() { TERM=${TERM_OVERRIDE:-xterm} script -qec "'$TK_BUILD/tankctl' --socket '$TK_SOCK' $*" /dev/null </dev/null; }
+if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
+	on_tty get pods >"$TK_T/tty-get.out"
+	on_tty events "$POD" >"$TK_T/tty-ev.out"
+	on_tty get pods -o json >"$TK_T/tty-json.out"
+	NO_COLOR=1 on_tty get pods >"$TK_T/tty-nocolor.out"
+	TERM_OVERRIDE=dumb on_tty get pods >"$TK_T/tty-dumb.out"
+	check "on a terminal, running is green" grep -qF "${ESC}[32mrunning    ${ESC}[0m" "$TK_T/tty-get.out"
+	check "on a terminal, a Warning event is yellow" sh -c "grep StoreDamaged '$TK_T/tty-ev.out' | grep -qF '${ESC}[33m'"
+	check "on a terminal, a Normal event is plain" sh -c "grep Started '$TK_T/tty-ev.out' | grep -vq '$ESC'"
+	check "-o json on a terminal has no escape sequences" no_esc "$TK_T/tty-json.out"
+	check "NO_COLOR turns colour off" no_esc "$TK_T/tty-nocolor.out"
+	check "TERM=dumb turns colour off" no_esc "$TK_T/tty-dumb.out"
+	check "... and still shows the table" grep -q "^$POD  *running" "$TK_T/tty-dumb.out"
+else
+	say "skip - colour on a terminal: util-linux script(1) is not available"
+fi
+
 check "delete --wait" tankctl delete pod "$POD" --wait
 check "wait --for deleted on a gone pod" tankctl wait pod "$POD" --for deleted --timeout 2s
 sleep 0.3
