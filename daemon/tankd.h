@@ -130,6 +130,8 @@ struct pod_ctr {
 	char *manifest_digest; /* of the image it runs (kept by image prune) */
 };
 
+#define POD_PULL_BUF 8192 /* longest line from an image worker */
+
 struct pod {
 	struct pod *next;
 	char *name;
@@ -152,7 +154,8 @@ struct pod {
 	pid_t shim_pid;
 	pid_t pull_pid;        /* image worker while PULLING */
 	int pull_fd;           /* its result pipe */
-	char pull_buf[8192];   /* a partial line from it */
+	char *pull_buf;        /* a partial line from it: POD_PULL_BUF bytes while a pull is
+				* in flight, NULL otherwise */
 	size_t pull_len;
 	char *pull_error;
 	int watch_fd;          /* the shim's event stream */
