@@ -588,6 +588,7 @@ static json_t *op_info(struct tankd *t)
 			n++;
 		n;
 	})));
+	json_object_set_new(reply, "reconcile_pass_us", json_integer((json_int_t)t->pass_us));
 	json_object_set_new(reply, "data_dir", json_string(t->cfg.data_dir));
 	json_object_set_new(reply, "run_dir", json_string(t->cfg.run_dir));
 	json_object_set_new(reply, "datapath", dp_info(t));

@@ -180,6 +180,7 @@ struct tankd {
 	gid_t api_gid;   /* socket_group's gid, or (gid_t)-1 when there is none: root only */
 	bool nudged, quit;
 	struct pod *pods;
+	uint64_t pass_us;      /* how long the last reconcile pass took */
 	json_t *damaged; /* name -> error: store records that cannot be read; their pods are held */
 	uint8_t slots_used[TANK_MAX_PODS]; /* 1 = taken */
 	struct np_lease_set leases; /* IPAM, persisted in <data_dir>/ipam-leases.json */
