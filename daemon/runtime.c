@@ -1259,8 +1259,7 @@ static void adopt_one(struct tankd *t, const char *name)
 			if (np_addr_parse(p->nics[i].ips[k], &p->nics[i].addrs[p->nics[i].n_addrs]) == 0)
 				p->nics[i].n_addrs++;
 	}
-	p->next = t->pods;
-	t->pods = p;
+	pod_link(t, p);
 	if (shim_call(t, name, req, NULL, 0, &status, &d) < 0) {
 		/* shim gone: leftovers get torn down (and the pod re-created if still desired) */
 		p->phase = PHASE_FAILED;

@@ -179,7 +179,9 @@ struct tankd {
 	int epfd, sigfd, timerfd, listenfd;
 	gid_t api_gid;   /* socket_group's gid, or (gid_t)-1 when there is none: root only */
 	bool nudged, quit;
-	struct pod *pods;
+	struct pod *pods;      /* linked by pod_link, removed by pod_unlink */
+	json_t *pod_index;     /* name -> the pod's address (an integer): pod_find without a walk */
+	bool pod_index_broken; /* an insert ran out of memory: pod_find walks the list */
 	uint64_t pass_us;      /* how long the last reconcile pass took */
 	json_t *damaged; /* name -> error: store records that cannot be read; their pods are held */
 	uint8_t slots_used[TANK_MAX_PODS]; /* 1 = taken */
@@ -211,7 +213,11 @@ void tankd_nudge(struct tankd *t);
 /* ---- reconciler and runtime ---------------------------------------------------------------- */
 
 void reconcile_pass(struct tankd *t);
+/* The pod named name, NULL if tankd has none: a hash lookup (jansson object), not a walk. */
 struct pod *pod_find(struct tankd *t, const char *name);
+/* Put a new pod on t->pods and in the index; pod_unlink takes it off both. */
+void pod_link(struct tankd *t, struct pod *p);
+void pod_unlink(struct tankd *t, struct pod *p);
 json_t *pod_to_json(const struct tankd *t, const struct pod *p);
 
 /* runtime.c: the executor. Each either completes or leaves the pod in a phase that the next
@@ -239,7 +245,6 @@ int runtime_relay(struct tankd *t, struct pod *p, json_t *req, int *fds, size_t 
 		  int *ret_shim_fd, struct diag *d);
 int pod_init_from_spec(struct pod *p);
 void pod_free(struct pod *p);
-void pod_unlink(struct tankd *t, struct pod *p);
 
 /* ---- network (network.c) ------------------------------------------------------------------ */
 
