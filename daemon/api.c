@@ -213,37 +213,15 @@ void api_accept(struct tankd *t)
 
 /* ---- ops ------------------------------------------------------------------------------------- */
 
-/* What the spec language allows but this host cannot run: refuse it at apply. */
-void spec_check_supported(const struct pod_spec *s, json_t *errs)
+void tankd_spec_host(struct tankd *t, struct tankd_spec_host *ret)
 {
-	char path[128];
+	size_t n = 0;
 
-	for (size_t i = 0; s->net == NET_NICS && i < s->n_nics; i++) {
-		snprintf(path, sizeof(path), "network.nics[%zu].mode", i);
-		if (s->nics[i].mode == NIC_NETKIT && !np_netkit_supported())
-			json_array_append_new(
-				errs, json_pack("{s:s,s:s}", "path", path, "message",
-						"this kernel has no netkit; use \"veth\" (routed the "
-						"same way)"));
-	}
-}
-
-/* IPAM pools named by NICs must exist in this tankd's config. */
-static void check_pools(struct tankd *t, const struct pod_spec *s, json_t *errs)
-{
-	char path[128];
-
-	for (size_t i = 0; s->net == NET_NICS && i < s->n_nics; i++) {
-		_cleanup_free_ char *msg = NULL;
-
-		if (!s->nics[i].ipam || config_pool(&t->cfg, s->nics[i].ipam))
-			continue;
-		snprintf(path, sizeof(path), "network.nics[%zu].ip", i);
-		msg = strdup_printf("IPAM pool \"%s\" is not configured in tankd (add "
-				    "pool.%s.subnet to its config)",
-				    s->nics[i].ipam, s->nics[i].ipam);
-		json_array_append_new(errs, json_pack("{s:s,s:s?}", "path", path, "message", msg));
-	}
+	memset(ret, 0, sizeof(*ret));
+	ret->h.netkit = np_netkit_supported();
+	for (size_t i = 0; i < t->cfg.n_pools && n + 1 < ARRAY_SIZE(ret->pools); i++)
+		ret->pools[n++] = t->cfg.pools[i].name;
+	ret->h.pools = ret->pools;
 }
 
 static json_t *invalid_reply(json_t *errs)
@@ -329,6 +307,7 @@ static json_t *op_apply(struct tankd *t, json_t *req)
 	_cleanup_json_ json_t *errs = NULL, *rec = NULL;
 	struct pod_spec *ps = NULL;
 	const char *result = NULL;
+	struct tankd_spec_host host;
 	struct diag d = { 0 };
 	size_t spec_len = 0;
 	json_t *reply;
@@ -345,20 +324,11 @@ static json_t *op_apply(struct tankd *t, json_t *req)
 					   "(compact JSON); split it or shorten it"
 					 : "apply: the spec cannot be encoded",
 				 NULL, NULL);
-	r = spec_parse(spec, &ps, &errs, &d);
+	tankd_spec_host(t, &host);
+	r = spec_parse_host(spec, &host.h, &ps, &errs, &d);
 	if (r < 0)
 		return errs ? invalid_reply(errs)
 			    : api_error("invalid", diag_text(&d, r), d.path, NULL);
-	errs = json_array();
-	spec_check_supported(ps, errs);
-	check_pools(t, ps, errs);
-	if (json_array_size(errs)) {
-		pod_spec_free(ps);
-		reply = invalid_reply(errs);
-		json_object_set_new(json_object_get(reply, "error"), "code",
-				    json_string("unsupported"));
-		return reply;
-	}
 	if (spec_is_stored(t, spec, ps, &rec)) {
 		result = "unchanged"; /* the same spec in other words (e.g. cpu "0.5" vs "500m") */
 		r = 0;
@@ -618,6 +588,7 @@ static json_t *op_info(struct tankd *t)
 			n++;
 		n;
 	})));
+	json_object_set_new(reply, "reconcile_pass_us", json_integer((json_int_t)t->pass_us));
 	json_object_set_new(reply, "data_dir", json_string(t->cfg.data_dir));
 	json_object_set_new(reply, "run_dir", json_string(t->cfg.run_dir));
 	json_object_set_new(reply, "datapath", dp_info(t));

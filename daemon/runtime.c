@@ -212,6 +212,7 @@ void pod_free(struct pod *p)
 	pod_clear_parts(p);
 	ipc_reader_clear(&p->watch_rd);
 	free(p->pull_error);
+	free(p->pull_buf);
 	json_decref(p->record);
 	json_decref(p->last_exit);
 	free(p->message);
@@ -221,6 +222,14 @@ void pod_free(struct pod *p)
 }
 
 /* ---- image preparation in a worker process (hostile input never parsed in the loop) ------- */
+
+/* The pull's line buffer goes when the pull does: 8 KiB per pod only while pulling. */
+static void pull_buf_drop(struct pod *p)
+{
+	free(p->pull_buf);
+	p->pull_buf = NULL;
+	p->pull_len = 0;
+}
 
 void runtime_create(struct tankd *t, struct pod *p)
 {
@@ -233,6 +242,8 @@ void runtime_create(struct tankd *t, struct pod *p)
 	free(p->pull_error);
 	p->pull_error = NULL;
 	p->pull_len = 0;
+	free(p->pull_buf);
+	p->pull_buf = malloc(POD_PULL_BUF); /* only while the pull is in flight */
 	set_message(p, "preparing images");
 	for (size_t i = 0; refs && pol && i < p->spec->n_containers; i++) {
 		if (!p->spec->containers[i].image)
@@ -240,12 +251,15 @@ void runtime_create(struct tankd *t, struct pod *p)
 		refs[n] = p->spec->containers[i].image;
 		pol[n++] = p->spec->containers[i].pull;
 	}
-	r = refs && pol ? images_worker_spawn(t, refs, pol, &p->pull_pid, &p->pull_fd) : -ENOMEM;
+	r = refs && pol && p->pull_buf
+		    ? images_worker_spawn(t, refs, pol, &p->pull_pid, &p->pull_fd)
+		    : -ENOMEM;
 	if (r >= 0 && (r = loop_add(t, p->pull_fd, W_PULL, p)) < 0) {
 		close(p->pull_fd);
 		p->pull_fd = -1;
 	}
 	if (r < 0) {
+		pull_buf_drop(p);
 		p->phase = PHASE_FAILED;
 		set_message(p, "cannot start an image worker: %s", strerror(-r));
 		return;
@@ -745,14 +759,15 @@ void runtime_pull_event(struct tankd *t, struct pod *p)
 {
 	struct diag d = { 0 };
 	struct pull_ctx ctx = { t, p };
-	int r = images_worker_read(p->pull_fd, p->pull_buf, &p->pull_len, sizeof(p->pull_buf),
-				   pull_line, &ctx);
+	int r = images_worker_read(p->pull_fd, p->pull_buf, &p->pull_len, POD_PULL_BUF, pull_line,
+				   &ctx);
 
 	if (r == 0)
 		return;
 	loop_del(t, p->pull_fd);
 	close(p->pull_fd);
 	p->pull_fd = -1;
+	pull_buf_drop(p);
 	p->pull_pid = 0; /* reaped by the SIGCHLD handler */
 	if (!p->pull_error) {
 		event_emit(t, p->name, false, "Pulled", "images ready");
@@ -1029,6 +1044,7 @@ void runtime_stop(struct tankd *t, struct pod *p, bool del)
 		close(p->pull_fd);
 		p->pull_fd = -1;
 	}
+	pull_buf_drop(p);
 	for (size_t i = 0; p->spec && i < p->spec->n_containers; i++)
 		if (p->spec->containers[i].stop_grace_ms > grace)
 			grace = p->spec->containers[i].stop_grace_ms;
@@ -1243,8 +1259,7 @@ static void adopt_one(struct tankd *t, const char *name)
 			if (np_addr_parse(p->nics[i].ips[k], &p->nics[i].addrs[p->nics[i].n_addrs]) == 0)
 				p->nics[i].n_addrs++;
 	}
-	p->next = t->pods;
-	t->pods = p;
+	pod_link(t, p);
 	if (shim_call(t, name, req, NULL, 0, &status, &d) < 0) {
 		/* shim gone: leftovers get torn down (and the pod re-created if still desired) */
 		p->phase = PHASE_FAILED;

@@ -29,6 +29,7 @@ static void seed_one(struct tankd *t, int dfd, const char *file, json_t *seeded)
 {
 	_cleanup_free_ char *buf = NULL;
 	_cleanup_json_ json_t *doc = NULL, *errs = NULL, *rec = NULL;
+	struct tankd_spec_host host;
 	struct pod_spec *ps = NULL;
 	struct diag d = { 0 };
 	const char *result;
@@ -44,10 +45,11 @@ static void seed_one(struct tankd *t, int dfd, const char *file, json_t *seeded)
 		log_error("seed %s/%s: %s", t->cfg.seed_dir, file, diag_text(&d, r));
 		return;
 	}
-	r = spec_parse(doc, &ps, &errs, &d);
-	if (r >= 0) {
-		errs = json_array();
-		spec_check_supported(ps, errs);
+	tankd_spec_host(t, &host);
+	r = spec_parse_host(doc, &host.h, &ps, &errs, &d);
+	if (r == -ENOMEM) {
+		log_error("seed %s/%s: %s", t->cfg.seed_dir, file, diag_text(&d, r));
+		return;
 	}
 	if (json_array_size(errs)) {
 		json_array_foreach(errs, i, e)
@@ -63,9 +65,11 @@ static void seed_one(struct tankd *t, int dfd, const char *file, json_t *seeded)
 	}
 	r = t->store->ops->put(t->store, ps->name, doc, 0, &result, &rec, &d);
 	if (r == -ESTALE) {
-		log_info("seed %s/%s: pod %s exists; left as it is", t->cfg.seed_dir, file, ps->name);
+		log_pod(LOG_LVL_INFO, ps->name, "seed %s/%s: the pod exists; left as it is",
+			t->cfg.seed_dir, file);
 	} else if (r < 0) {
-		log_error("seed %s/%s: %s", t->cfg.seed_dir, file, diag_text(&d, r));
+		log_pod(LOG_LVL_ERROR, ps->name, "seed %s/%s: %s", t->cfg.seed_dir, file,
+			diag_text(&d, r));
 		pod_spec_free(ps);
 		return;
 	} else {

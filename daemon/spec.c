@@ -21,6 +21,7 @@ struct spec_ctx {
 	char path[sizeof(((struct diag *)0)->path)];
 	size_t plen;
 	const json_t *volumes; /* the document's "volumes", to check mounts in any key order */
+	const struct spec_host *host; /* NULL: no host checks */
 	char quote[4][128];    /* ring of buffers for quoted values in messages */
 	unsigned qi;
 };
@@ -1181,7 +1182,18 @@ void pod_spec_free(struct pod_spec *s)
 	free(s);
 }
 
+const struct spec_host *spec_host(struct spec_ctx *c)
+{
+	return c->host;
+}
+
 int spec_parse(const json_t *doc, struct pod_spec **ret, json_t **ret_errors, struct diag *d)
+{
+	return spec_parse_host(doc, NULL, ret, ret_errors, d);
+}
+
+int spec_parse_host(const json_t *doc, const struct spec_host *host, struct pod_spec **ret,
+		    json_t **ret_errors, struct diag *d)
 {
 	struct spec_ctx *c;
 	struct pod_spec *s;
@@ -1195,6 +1207,7 @@ int spec_parse(const json_t *doc, struct pod_spec **ret, json_t **ret_errors, st
 		return diag_fail(d, -ENOMEM, "out of memory parsing the pod spec");
 	}
 	c->d = d;
+	c->host = host;
 	if (!doc || !json_is_object(doc)) {
 		spec_err(c,
 			 "a pod spec is a JSON object {name, restart, network, volumes, "

@@ -147,6 +147,24 @@ struct pod_spec {
  * a missing volume, relative paths, bad names, bad units are all errors.
  */
 int spec_parse(const json_t *doc, struct pod_spec **ret, json_t **ret_errors, struct diag *d);
+
+/*
+ * Facts about the host that decide whether a valid spec can run here. Passed in, never probed
+ * by the parser, so parsing stays a pure function of (document, facts).
+ */
+struct spec_host {
+	bool netkit;              /* the kernel has netkit links */
+	const char *const *pools; /* names of the configured IPAM pools, NULL-terminated
+				   * (NULL: none configured) */
+};
+
+/*
+ * spec_parse with the host's facts: a netkit NIC where the kernel has none and a pool name not
+ * in host->pools are errors at their JSON path, reported with all the others in one pass.
+ * host NULL: as spec_parse (no host checks).
+ */
+int spec_parse_host(const json_t *doc, const struct spec_host *host, struct pod_spec **ret,
+		    json_t **ret_errors, struct diag *d);
 void pod_spec_free(struct pod_spec *s);
 
 /* DNS label check used for pod, container, volume names. */
@@ -218,6 +236,7 @@ char *spec_strdup(struct spec_ctx *c, const char *s);
 void *spec_calloc(struct spec_ctx *c, size_t n, size_t size);
 const char *spec_quote(struct spec_ctx *c, const char *s);
 void spec_parse_network(struct spec_ctx *c, const json_t *v, void *target); /* spec_net.c */
+const struct spec_host *spec_host(struct spec_ctx *c); /* NULL: no host checks */
 #endif
 
 #endif

@@ -443,8 +443,13 @@ static void p_nic_mode(struct spec_ctx *c, const json_t *v, void *t)
 		[NIC_VETH] = "veth",
 		[NIC_NETKIT] = "netkit",
 	};
+	const struct spec_host *host = spec_host(c);
 	int r = spec_get_enum(c, v, names, ARRAY_SIZE(names), "NIC mode");
 
+	if (r == NIC_NETKIT && host && !host->netkit)
+		spec_err(c,
+			 "\"netkit\": this kernel has no netkit links (Linux 6.7 or later with "
+			 "CONFIG_NETKIT); use \"veth\" (routed the same way)");
 	if (r >= 0)
 		((struct spec_nic *)t)->mode = (enum nic_mode)r;
 }
@@ -465,12 +470,41 @@ static void p_nic_parent(struct spec_ctx *c, const json_t *v, void *t)
 		nic->parent = spec_strdup(c, s);
 }
 
+/* With host facts: pool must be one the host configured; reported at the current path. */
+static bool pool_is_known(struct spec_ctx *c, const char *pool)
+{
+	const struct spec_host *host = spec_host(c);
+	char list[512] = "";
+	size_t len = 0;
+
+	if (!host)
+		return true;
+	for (size_t i = 0; host->pools && host->pools[i]; i++) {
+		if (!strcmp(host->pools[i], pool))
+			return true;
+		if (len < sizeof(list))
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+						i ? ", " : "", host->pools[i]);
+	}
+	if (len >= sizeof(list))
+		strcpy(list + sizeof(list) - 4, "...");
+	if (len)
+		spec_err(c, "unknown pool %s (configured: %s)", spec_quote(c, pool), list);
+	else
+		spec_err(c, "unknown pool %s (tankd has no IPAM pools; add pool.%s.subnet = CIDR "
+			 "to its config)", spec_quote(c, pool), pool);
+	return false;
+}
+
 /* One more pool for the NIC: the first goes to ipam, the others to ipam_more. */
 static void nic_add_pool(struct spec_ctx *c, struct spec_nic *nic, const char *pool)
 {
 	size_t n = strv_length(nic->ipam_more) + (nic->ipam ? 1 : 0);
 
 	bool dup = nic->ipam && !strcmp(nic->ipam, pool);
+
+	if (!pool_is_known(c, pool))
+		return;
 
 	for (size_t i = 0; !dup && nic->ipam_more && nic->ipam_more[i]; i++)
 		dup = !strcmp(nic->ipam_more[i], pool);

@@ -9,6 +9,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #ifndef TANK_SHIM_DEFAULT
 #define TANK_SHIM_DEFAULT "/usr/local/libexec/tank/tank-shim"
@@ -531,6 +532,7 @@ int main(int argc, char **argv)
 	r = parse_args(argc, argv, &t.cfg, &version);
 	if (r)
 		return r;
+	log_init(); /* stderr or the journal */
 	log_set_level(t.cfg.log_level);
 	if (version) {
 		print_version(&t);
@@ -562,8 +564,14 @@ int main(int argc, char **argv)
 			dispatch(&t, &evs[slow]);
 		if (t.nudged || now_mono_ms() >= last_pass + t.cfg.resync_ms || next_timeout_ms(&t, last_pass) == 0) {
 			t.nudged = false;
+			struct timespec a, b;
+
 			last_pass = now_mono_ms();
+			clock_gettime(CLOCK_MONOTONIC, &a);
 			reconcile_pass(&t);
+			clock_gettime(CLOCK_MONOTONIC, &b);
+			t.pass_us = (uint64_t)(((int64_t)(b.tv_sec - a.tv_sec) * 1000000000 +
+						(b.tv_nsec - a.tv_nsec)) / 1000);
 		}
 	}
 	/* leave pods, shims, links and pins in place: a new tankd adopts them */

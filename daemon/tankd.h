@@ -130,6 +130,8 @@ struct pod_ctr {
 	char *manifest_digest; /* of the image it runs (kept by image prune) */
 };
 
+#define POD_PULL_BUF 8192 /* longest line from an image worker */
+
 struct pod {
 	struct pod *next;
 	char *name;
@@ -152,7 +154,8 @@ struct pod {
 	pid_t shim_pid;
 	pid_t pull_pid;        /* image worker while PULLING */
 	int pull_fd;           /* its result pipe */
-	char pull_buf[8192];   /* a partial line from it */
+	char *pull_buf;        /* a partial line from it: POD_PULL_BUF bytes while a pull is
+				* in flight, NULL otherwise */
 	size_t pull_len;
 	char *pull_error;
 	int watch_fd;          /* the shim's event stream */
@@ -176,7 +179,10 @@ struct tankd {
 	int epfd, sigfd, timerfd, listenfd;
 	gid_t api_gid;   /* socket_group's gid, or (gid_t)-1 when there is none: root only */
 	bool nudged, quit;
-	struct pod *pods;
+	struct pod *pods;      /* linked by pod_link, removed by pod_unlink */
+	json_t *pod_index;     /* name -> the pod's address (an integer): pod_find without a walk */
+	bool pod_index_broken; /* an insert ran out of memory: pod_find walks the list */
+	uint64_t pass_us;      /* how long the last reconcile pass took */
 	json_t *damaged; /* name -> error: store records that cannot be read; their pods are held */
 	uint8_t slots_used[TANK_MAX_PODS]; /* 1 = taken */
 	struct np_lease_set leases; /* IPAM, persisted in <data_dir>/ipam-leases.json */
@@ -207,7 +213,11 @@ void tankd_nudge(struct tankd *t);
 /* ---- reconciler and runtime ---------------------------------------------------------------- */
 
 void reconcile_pass(struct tankd *t);
+/* The pod named name, NULL if tankd has none: a hash lookup (jansson object), not a walk. */
 struct pod *pod_find(struct tankd *t, const char *name);
+/* Put a new pod on t->pods and in the index; pod_unlink takes it off both. */
+void pod_link(struct tankd *t, struct pod *p);
+void pod_unlink(struct tankd *t, struct pod *p);
 json_t *pod_to_json(const struct tankd *t, const struct pod *p);
 
 /* runtime.c: the executor. Each either completes or leaves the pod in a phase that the next
@@ -235,7 +245,6 @@ int runtime_relay(struct tankd *t, struct pod *p, json_t *req, int *fds, size_t 
 		  int *ret_shim_fd, struct diag *d);
 int pod_init_from_spec(struct pod *p);
 void pod_free(struct pod *p);
-void pod_unlink(struct tankd *t, struct pod *p);
 
 /* ---- network (network.c) ------------------------------------------------------------------ */
 
@@ -302,9 +311,13 @@ void event_emit(struct tankd *t, const char *pod, bool warning, const char *reas
 json_t *events_list(const char *pod, size_t max);
 json_t *event_json(uint64_t seq);
 
-/* Validation beyond the spec language: features this tankd does not run yet. Appends
- * {path, message} entries to errs. */
-void spec_check_supported(const struct pod_spec *s, json_t *errs);
+/* The host facts a spec is checked against at apply and seed (netkit probe, configured IPAM
+ * pools): ret->h.pools points into ret->pools, whose names point into t->cfg. */
+struct tankd_spec_host {
+	struct spec_host h;
+	const char *pools[65]; /* config.c allows 64 pools */
+};
+void tankd_spec_host(struct tankd *t, struct tankd_spec_host *ret);
 /* Apply the *.json files of seed_dir that the store lacks (once per seed content). */
 void seed_apply(struct tankd *t);
 

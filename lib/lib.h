@@ -97,6 +97,18 @@ void log_msg(enum log_level lvl, const char *pod, const char *fmt, ...) _printf_
 #define log_debug(...) log_msg(LOG_LVL_DEBUG, NULL, __VA_ARGS__)
 /* A log line about a pod names it. */
 #define log_pod(lvl, pod, ...) log_msg(lvl, pod, __VA_ARGS__)
+/*
+ * Where log lines go: stderr as "<RFC 3339 time> <level>[ pod=NAME]: text", or, when stderr is
+ * the journal (systemd sets JOURNAL_STREAM to stderr's "DEV:INO"), as "<P>[pod=NAME: ]text"
+ * with the sd-daemon priority P (3 error, 4 warn, 6 info, 7 debug) and no time of our own
+ * (the journal stamps each line). Decided at the first line; log_init() decides again.
+ */
+struct stat;
+/* journal_stream (the JOURNAL_STREAM value, may be NULL) names the file st describes. */
+bool log_is_journal_stream(const char *journal_stream, const struct stat *st);
+/* The prefix a line of lvl starts with in each mode: "<6>" for the journal, "info" otherwise. */
+const char *log_level_prefix(enum log_level lvl, bool journal);
+void log_init(void);
 
 /* ---- string vectors (NULL-terminated char **) ------------------------------------------ */
 

@@ -349,6 +349,41 @@ static int cmd_apply(int argc, char **argv)
 
 /* ---- get ----------------------------------------------------------------------------------- */
 
+#define SGR_RESET "\033[0m"
+
+/* Colour in tables: only on a terminal, not with NO_COLOR (no-color.org: set and not empty) or
+ * TERM=dumb. -o json never goes through here. */
+static bool use_colour(void)
+{
+	static int on = -1;
+
+	if (on < 0) {
+		const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+
+		on = isatty(STDOUT_FILENO) && !(nc && *nc) && !(term && !strcmp(term, "dumb"));
+	}
+	return on;
+}
+
+/* The SGR sequence for a pod phase in the STATUS column ("" when uncoloured). */
+static const char *phase_colour(const char *phase)
+{
+	static const struct {
+		const char *phase, *sgr;
+	} map[] = {
+		{ "running", "\033[32m" },    { "pending", "\033[33m" }, { "pulling", "\033[33m" },
+		{ "starting", "\033[33m" },   { "stopping", "\033[33m" }, { "backoff", "\033[31m" },
+		{ "failed", "\033[31m" },     { "damaged", "\033[31m" },  { "terminated", "\033[2m" },
+	};
+
+	if (!use_colour())
+		return "";
+	for (size_t i = 0; i < ARRAY_SIZE(map); i++)
+		if (!strcmp(phase, map[i].phase))
+			return map[i].sgr;
+	return "";
+}
+
 static void format_age(const char *rfc3339, char *out, size_t len)
 {
 	struct tm tm = { 0 };
@@ -375,11 +410,13 @@ static void print_pod_row(json_t *p, bool wide)
 {
 	json_t *st = json_object_get(p, "status");
 	json_t *ips = json_object_get(st, "ips");
+	const char *phase = json_str(st, "phase", "?"), *sgr = phase_colour(phase);
 	char age[16];
 
 	format_age(json_str(p, "created_at", NULL), age, sizeof(age));
-	printf("%-24s %-11s %-8lld %-6s %-18s", json_str(p, "name", "?"),
-	       json_str(st, "phase", "?"), json_int(st, "restarts", 0), age,
+	/* the escape sequences go around the padded text, so the columns stay aligned */
+	printf("%-24s %s%-11s%s %-8lld %-6s %-18s", json_str(p, "name", "?"), sgr, phase,
+	       *sgr ? SGR_RESET : "", json_int(st, "restarts", 0), age,
 	       json_array_size(ips) ? json_string_value(json_array_get(ips, 0)) : "<none>");
 	if (wide) {
 		json_t *ctr = json_array_get(json_object_get(p, "containers"), 0), *nic;
@@ -1117,13 +1154,16 @@ static int cmd_info(int argc, char **argv)
 
 /* ---- describe, wait, restart ---------------------------------------------------------------- */
 
+/* A Warning event's row is yellow on a terminal. */
 static void print_event_row(json_t *e, bool with_pod)
 {
-	printf("%-20s ", json_str(e, "time", ""));
+	bool warn = use_colour() && !strcmp(json_str(e, "type", ""), "Warning");
+
+	printf("%s%-20s ", warn ? "\033[33m" : "", json_str(e, "time", ""));
 	if (with_pod)
 		printf("%-16s ", json_str(e, "pod", ""));
-	printf("%-7s %-18s %s\n", json_str(e, "type", ""), json_str(e, "reason", ""),
-	       json_str(e, "message", ""));
+	printf("%-7s %-18s %s%s\n", json_str(e, "type", ""), json_str(e, "reason", ""),
+	       json_str(e, "message", ""), warn ? SGR_RESET : "");
 }
 
 /* A JSON array of strings as one line: "a b c" (at most len bytes). */

@@ -41,11 +41,20 @@ while True:
     if running == n or time.monotonic() - t0 > 300: break
     time.sleep(0.2)
 print("%d of %d pods running %.1f s after the first apply" % (running, n, time.monotonic() - t0))
+# steady state: one pass every resync_interval (500 ms); tankd reports the last one's length
+passes = []
+for _ in range(15):
+    time.sleep(0.55)
+    passes.append(call({"version": 1, "op": "info"})["reconcile_pass_us"])
+passes.sort()
+print("reconcile pass with %d running pods: median %.2f ms, max %.2f ms (15 samples; no peer)"
+      % (n, passes[len(passes) // 2] / 1e3, passes[-1] / 1e3))
 PY
 # steady state of sleeping pods: a shim trims what its setup left mapped after 1 s idle
 sleep 2
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null; }
-echo "tankd RSS with $N pods: $(( $(rss_kib "$TK_TANKD_PID") / 1024 )) MiB ($(rss_kib "$TK_TANKD_PID") KiB; target < 20 MiB)"
+echo "tankd RSS with $N pods: $(( $(rss_kib "$TK_TANKD_PID") / 1024 )) MiB ($(rss_kib "$TK_TANKD_PID") KiB; target < 20 MiB;" \
+	"$(awk '/^RssAnon/ {a = $2} /^RssFile/ {f = $2} END {printf "RssAnon %d KiB, RssFile %d KiB", a, f}' "/proc/$TK_TANKD_PID/status"))"
 # per shim: VmRSS (what ps shows), its anonymous and file-backed parts, and Pss (shared pages
 # divided among the processes that map them: what each pod really costs the host)
 cnt=0 rss=0 anon=0 file=0 pss=0

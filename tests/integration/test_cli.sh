@@ -16,7 +16,9 @@ cli_cleanup() {
 }
 trap cli_cleanup EXIT
 groupadd "$TK_GRP" && useradd -M -N -g nogroup -G "$TK_GRP" -s /usr/sbin/nologin "$TK_USR" || exit 1
-TK_CONF_EXTRA="socket_group = $TK_GRP"
+TK_CONF_EXTRA="socket_group = $TK_GRP
+pool.lan.subnet = 198.18.40.0/24
+pool.lan6.subnet = 2001:db8:40::/64"
 tk_start
 
 POD="${TK_P}-cli"
@@ -53,6 +55,29 @@ check "version names both sides" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' 
 check "tankd --version reports the BPF attach mode" sh -c "'$TK_BUILD/tankd' --config '$TK_T/tankd.conf' --version | grep -Eq '^bpf attach: (tcx|tc)'"
 check "... and leaves no probe pins behind" sh -c "! ls /sys/fs/bpf | grep -q tank-probe-"
 check "info reports kernel features" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' info -o json | jq -e '.bpf_attach and .cgroups'"
+
+# -- every problem at once, each with its path: spec syntax and host facts (netkit, pools) together
+cat >"$TK_T/bad3.json" <<JSON
+{"name": "Bad_Name", "network": {"nics": [
+  {"name": "eth0", "mode": "netkit", "ip": {"ipam": "lan"}},
+  {"name": "eth1", "mode": "veth", "ip": [{"ipam": "lan6"}, {"ipam": "nosuch"}]}]},
+ "containers": [{"name": "main", "image": {"rootfs": "$R"}}]}
+JSON
+tankctl apply -f "$TK_T/bad3.json" >"$TK_T/bad3.out" 2>&1
+check "a spec with three problems exits 1" test $? -eq 1
+check "... the bad name is reported" grep -q '^  name: "Bad_Name": ' "$TK_T/bad3.out"
+check "... the unknown pool, with its path and the configured ones" \
+	grep -qF '  network.nics[1].ip[1].ipam: unknown pool "nosuch" (configured: lan, lan6)' "$TK_T/bad3.out"
+if tankctl info -o json | jq -e '.netkit | startswith("yes")' >/dev/null; then
+	say "skip - netkit refusal: this kernel has netkit"
+	n_bad=2
+else
+	check "... netkit refused at its path, in the same reply" \
+		grep -qF '  network.nics[0].mode: "netkit": this kernel has no netkit links' "$TK_T/bad3.out"
+	n_bad=3
+fi
+check "... -o json lists exactly those problems" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' apply -f '$TK_T/bad3.json' -o json | jq -se '.[0].error.code == \"invalid\" and (.[0].error.details | length) == $n_bad'"
+check "... nothing was stored" sh -c "! ls '$TK_T/data/store/pods/' | grep -qi bad_name"
 
 # events -w in the background sees the pod's life
 "$TK_BUILD/tankctl" --socket "$TK_SOCK" events -w -o json >"$TK_T/events.jsonl" 2>&1 &
@@ -139,6 +164,32 @@ sleep 1
 check "repaired: running again, same process" sh -c "test \"\$('$TK_BUILD/tankctl' --socket '$TK_SOCK' get pod $POD -o json | jq -r '.status.phase + \" \" + (.status.pid | tostring)')\" = 'running $pid3'"
 check "repaired: get pods shows it running" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' get pods | grep -E '^$POD +running '"
 
+# -- colour: STATUS and Warning events on a terminal only; never in a pipe or in -o json
+ESC=$(printf '\033')
+no_esc() { ! grep -q "$ESC" "$1"; }
+tankctl get pods >"$TK_T/pipe-get.out"
+tankctl events "$POD" >"$TK_T/pipe-ev.out"
+check "piped get pods has no escape sequences" no_esc "$TK_T/pipe-get.out"
+check "piped events have no escape sequences" no_esc "$TK_T/pipe-ev.out"
+check "... even with a Warning among them" grep -q 'Warning' "$TK_T/pipe-ev.out"
+on_tty() { TERM=${TERM_OVERRIDE:-xterm} script -qec "'$TK_BUILD/tankctl' --socket '$TK_SOCK' $*" /dev/null </dev/null; }
+if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
+	on_tty get pods >"$TK_T/tty-get.out"
+	on_tty events "$POD" >"$TK_T/tty-ev.out"
+	on_tty get pods -o json >"$TK_T/tty-json.out"
+	NO_COLOR=1 on_tty get pods >"$TK_T/tty-nocolor.out"
+	TERM_OVERRIDE=dumb on_tty get pods >"$TK_T/tty-dumb.out"
+	check "on a terminal, running is green" grep -qF "${ESC}[32mrunning    ${ESC}[0m" "$TK_T/tty-get.out"
+	check "on a terminal, a Warning event is yellow" sh -c "grep StoreDamaged '$TK_T/tty-ev.out' | grep -qF '${ESC}[33m'"
+	check "on a terminal, a Normal event is plain" sh -c "grep Started '$TK_T/tty-ev.out' | grep -vq '$ESC'"
+	check "-o json on a terminal has no escape sequences" no_esc "$TK_T/tty-json.out"
+	check "NO_COLOR turns colour off" no_esc "$TK_T/tty-nocolor.out"
+	check "TERM=dumb turns colour off" no_esc "$TK_T/tty-dumb.out"
+	check "... and still shows the table" grep -q "^$POD  *running" "$TK_T/tty-dumb.out"
+else
+	say "skip - colour on a terminal: util-linux script(1) is not available"
+fi
+
 check "delete --wait" tankctl delete pod "$POD" --wait
 check "wait --for deleted on a gone pod" tankctl wait pod "$POD" --for deleted --timeout 2s
 sleep 0.3
@@ -190,9 +241,18 @@ mkdir -p "$TK_T/seed"
 sed "s/\"$POD\"/\"${TK_P}-seed\"/" "$TK_T/cli.json" >"$TK_T/seed/seed.json"
 echo '{"name": "broken", "bogus": 1}' >"$TK_T/seed/broken.json"
 tk_stop_tankd TERM
+# this run of tankd logs as if its stderr were the journal (systemd's JOURNAL_STREAM names
+# stderr's DEV:INO): sd-daemon priorities, no timestamps of its own
+log_mark=$(wc -l <"$TK_T/tankd.log")
+export JOURNAL_STREAM="$(stat -c '%d:%i' "$TK_T/tankd.log")"
 tk_start_tankd
+unset JOURNAL_STREAM
 check "seeded pod runs after a restart" tankctl wait pod "${TK_P}-seed" --for running --timeout 20s
 check "a bad seed file is logged with its path" grep -q 'seed .*broken.json: bogus: unknown key' "$TK_T/tankd.log"
+tail -n +"$((log_mark + 1))" "$TK_T/tankd.log" >"$TK_T/journal.log"
+check "journal: an error line has priority <3> and no timestamp" grep -q '^<3>seed .*broken.json: bogus: unknown key' "$TK_T/journal.log"
+check "journal: a pod's line has <6> and names the pod" grep -q "^<6>pod=${TK_P}-seed: Started" "$TK_T/journal.log"
+check "journal: every line starts with a priority" sh -c "! grep -v '^<[3467]>' '$TK_T/journal.log'"
 check "delete the seeded pod" tankctl delete pod "${TK_P}-seed" --wait
 tk_stop_tankd TERM
 tk_start_tankd

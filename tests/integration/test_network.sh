@@ -40,7 +40,7 @@ x() { tankctl exec "$@"; }
 pod "$A" '["198.18.10.10/24", "2001:db8:10::10/64"], "gateway": "198.18.10.1"'
 pod "$B" '"ipam"'
 # the spec names the pool as {"ipam": "lan"}; "ipam" alone is the pool "default", absent here
-check "ipam without a configured pool is refused at apply" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' apply -f '$TK_T/$B.json' 2>&1 | grep -q 'IPAM pool \"default\" is not configured'"
+check "ipam without a configured pool is refused at apply" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' apply -f '$TK_T/$B.json' 2>&1 | grep -qF 'network.nics[0].ip: unknown pool \"default\" (configured: lan'"
 pod "$B" '{"ipam": "lan"}'
 check "macvlan pod A runs" tankctl wait pod "$A" --for running --timeout 30s
 check "macvlan pod B (IPAM) runs" tankctl wait pod "$B" --for running --timeout 30s

@@ -1218,6 +1218,71 @@ static void test_security_fields(void **state)
 	json_decref(errors);
 }
 
+/* Host facts (netkit, pools) are errors at their paths, in the same pass as every other. */
+static void test_host_facts(void **state)
+{
+	static const char *const pools[] = { "lan", "lan6", NULL };
+	const struct spec_host host = { .netkit = false, .pools = pools };
+	const struct spec_host netkit_host = { .netkit = true, .pools = pools };
+	const struct spec_host no_pools = { .netkit = true, .pools = NULL };
+	const char *text =
+		"{\"name\": \"Bad_Name\", \"network\": {\"nics\": ["
+		"{\"name\": \"eth0\", \"mode\": \"netkit\", \"ip\": {\"ipam\": \"lan\"}},"
+		"{\"name\": \"eth1\", \"mode\": \"veth\", \"ip\": [{\"ipam\": \"lan6\"}, "
+		"{\"ipam\": \"nosuch\"}, \"ipam\"]}]},"
+		"\"containers\": [{\"name\": \"c\", \"image\": \"oci:/x\"}]}";
+	const char *good =
+		"{\"name\": \"p\", \"network\": {\"nics\": ["
+		"{\"name\": \"eth0\", \"mode\": \"netkit\", \"ip\": [{\"ipam\": \"lan\"}, "
+		"{\"ipam\": \"lan6\"}]}]},"
+		"\"containers\": [{\"name\": \"c\", \"image\": \"oci:/x\"}]}";
+	struct pod_spec *s = NULL;
+	json_t *errors = NULL, *doc;
+	(void)state;
+
+	/* without host facts the same document has one error: the name */
+	doc = load_text(text);
+	assert_int_equal(spec_parse(doc, &s, &errors, NULL), -EINVAL);
+	assert_int_equal(json_array_size(errors), 1);
+	expect_error(errors, "name", NULL);
+	json_decref(errors);
+
+	/* with them: all four at once, each at its own path */
+	errors = NULL;
+	assert_int_equal(spec_parse_host(doc, &host, &s, &errors, NULL), -EINVAL);
+	assert_null(s);
+	expect_error(errors, "name", NULL);
+	expect_error(errors, "network.nics[0].mode",
+		     "\"netkit\": this kernel has no netkit links");
+	expect_error(errors, "network.nics[1].ip[1].ipam",
+		     "unknown pool \"nosuch\" (configured: lan, lan6)");
+	expect_error(errors, "network.nics[1].ip[2]", "unknown pool \"default\"");
+	assert_int_equal(json_array_size(errors), 4);
+	json_decref(errors);
+	json_decref(doc);
+
+	/* the first and every further pool of a NIC are checked; known ones pass */
+	doc = load_text(good);
+	errors = NULL;
+	assert_int_equal(spec_parse_host(doc, &netkit_host, &s, &errors, NULL), 0);
+	assert_null(errors);
+	assert_string_equal(s->nics[0].ipam, "lan");
+	assert_string_equal(s->nics[0].ipam_more[0], "lan6");
+	pod_spec_free(s);
+	s = NULL;
+	assert_int_equal(spec_parse_host(doc, &host, &s, &errors, NULL), -EINVAL);
+	assert_int_equal(json_array_size(errors), 1);
+	expect_error(errors, "network.nics[0].mode", "use \"veth\"");
+	json_decref(errors);
+	errors = NULL;
+	assert_int_equal(spec_parse_host(doc, &no_pools, &s, &errors, NULL), -EINVAL);
+	assert_int_equal(json_array_size(errors), 2);
+	expect_error(errors, "network.nics[0].ip[0].ipam", "tankd has no IPAM pools");
+	expect_error(errors, "network.nics[0].ip[1].ipam", "add pool.lan6.subnet");
+	json_decref(errors);
+	json_decref(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1241,6 +1306,7 @@ int main(void)
 		cmocka_unit_test(test_policy_many_rules),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_security_fields),
+		cmocka_unit_test(test_host_facts),
 	};
 
 	find_data_dir();

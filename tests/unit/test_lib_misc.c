@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -231,6 +232,73 @@ static void test_log_levels(void **state)
 	log_set_level(LOG_LVL_INFO);
 }
 
+/* JOURNAL_STREAM names stderr only when its DEV:INO are stderr's own. */
+static void test_log_journal_choice(void **state)
+{
+	struct stat st = { .st_dev = 0x803, .st_ino = 123456 };
+	(void)state;
+
+	assert_true(log_is_journal_stream("2051:123456", &st));
+	assert_false(log_is_journal_stream(NULL, &st));
+	assert_false(log_is_journal_stream("", &st));
+	assert_false(log_is_journal_stream("2051:123457", &st)); /* another inode */
+	assert_false(log_is_journal_stream("2052:123456", &st)); /* another device */
+	assert_false(log_is_journal_stream("2051", &st));
+	assert_false(log_is_journal_stream("2051:", &st));
+	assert_false(log_is_journal_stream(":123456", &st));
+	assert_false(log_is_journal_stream("2051:123456x", &st));
+	assert_false(log_is_journal_stream("2051:123456:1", &st));
+	assert_false(log_is_journal_stream("-2051:123456", &st));
+	assert_false(log_is_journal_stream("99999999999999999999999:123456", &st));
+	assert_false(log_is_journal_stream("2051:123456", NULL));
+	assert_string_equal(log_level_prefix(LOG_LVL_ERROR, true), "<3>");
+	assert_string_equal(log_level_prefix(LOG_LVL_WARN, true), "<4>");
+	assert_string_equal(log_level_prefix(LOG_LVL_INFO, true), "<6>");
+	assert_string_equal(log_level_prefix(LOG_LVL_DEBUG, true), "<7>");
+	assert_string_equal(log_level_prefix(LOG_LVL_WARN, false), "warn");
+}
+
+/* The lines themselves: stderr on a file, JOURNAL_STREAM pointing at it or not. */
+static void test_log_journal_lines(void **state)
+{
+	char path[] = "/tmp/tank-logtest.XXXXXX", env[64], buf[1024];
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	struct stat st;
+	ssize_t n;
+	(void)state;
+
+	assert_true(fd >= 0 && saved >= 0);
+	unlink(path);
+	assert_int_equal(fstat(fd, &st), 0);
+	snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	fflush(stderr);
+	dup2(fd, STDERR_FILENO);
+	setenv("JOURNAL_STREAM", env, 1);
+	log_init();
+	log_warn("two\nlines");
+	log_pod(LOG_LVL_ERROR, "web", "failed");
+	log_set_level(LOG_LVL_DEBUG);
+	log_debug("dbg");
+	setenv("JOURNAL_STREAM", "1:2", 1); /* a stream that is not stderr: the plain format */
+	log_init();
+	log_pod(LOG_LVL_INFO, "web", "plain");
+	log_set_level(LOG_LVL_INFO);
+	unsetenv("JOURNAL_STREAM");
+	log_init();
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_non_null(strstr(buf, "<4>two lines\n<3>pod=web: failed\n<7>dbg\n"));
+	/* "2026-12-02T03:04:05.678Z info pod=web: plain" */
+	assert_non_null(strstr(buf, " info pod=web: plain\n"));
+	assert_null(strstr(buf, "<6>"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -240,6 +308,8 @@ int main(void)
 		cmocka_unit_test(test_json_files),
 		cmocka_unit_test(test_diag),
 		cmocka_unit_test(test_log_levels),
+		cmocka_unit_test(test_log_journal_choice),
+		cmocka_unit_test(test_log_journal_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
