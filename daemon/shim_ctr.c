@@ -104,13 +104,20 @@ static int chan_pair(int ret[2], struct diag *d)
 
 /* ---- in the child ----------------------------------------------------------------------- */
 
-/* Undo what the shim set for itself: blocked signals (signalfd) and ignored SIGPIPE. */
+/*
+ * Undo what the shim set or inherited: blocked signals (signalfd), ignored SIGPIPE, and any
+ * disposition left ignored by whoever started tankd (a shell's background job ignores SIGINT
+ * and SIGQUIT; execve keeps SIG_IGN, and a shell cannot trap a signal ignored on entry). The
+ * workload starts with every signal at its default, as under runc or crun.
+ */
 static void child_reset_signals(void)
 {
 	sigset_t none;
 
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
 	sigemptyset(&none);
-	signal(SIGPIPE, SIG_DFL);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
