@@ -632,6 +632,28 @@ static int exec_pty(const struct exec_req *req, int *ret_slave, struct diag *d)
 	return TAKE_FD(master);
 }
 
+/*
+ * An exec whose command cannot be started ends like podman's: 127 when it is not found, 126
+ * when it cannot be executed, with the reason on the command's own stderr (already the
+ * caller's, or the pty); any other setup error is the request's error as before.
+ */
+static _Noreturn void exec_fail(int err_fd, const struct diag *d, int r)
+{
+	int code = r == -ENOENT || r == -ENOTDIR ? 127
+		   : r == -EACCES || r == -EPERM || r == -ENOEXEC || r == -EISDIR ? 126
+										   : 0;
+	char line[512];
+	int n;
+
+	if (!code)
+		child_fail(err_fd, d, r);
+	n = snprintf(line, sizeof(line), "error: %s\n", diag_text(d, r));
+	if (n > 0 && write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0) {
+		/* the exit status still says it */
+	}
+	_exit(code);
+}
+
 static _Noreturn void exec_intermediate(const struct shim *s, const struct ctr *c,
 					const struct exec_req *req, int err_fd)
 {
@@ -698,7 +720,7 @@ static _Noreturn void exec_intermediate(const struct shim *s, const struct ctr *
 					close(req->fds[i]);
 		}
 		r = rootfs_exec(&proc, &d);
-		child_fail(err_fd, &d, r);
+		exec_fail(err_fd, &d, r);
 	}
 	close(err_fd);
 	if (slave >= 0)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_attach.sh - `tankctl attach` to a tty container through tankd on a real pty: type and
 # read, one attacher at a time, Ctrl-P Ctrl-Q and --detach-keys detach, an exit ends attach and
-# the restart policy brings the container back; exec of a missing or non-executable command.
+# the restart policy brings the container back; exec of a missing or non-executable command
+# exits 127 or 126 with the reason on stderr.
 set -u
 . "$(dirname "$0")/lib.sh"
 trap tk_cleanup EXIT
@@ -42,6 +43,19 @@ check "attach: the exit code is recorded" test "$(js .status.last_exit.code)" = 
 harness cmd >"$TK_T/a4.out" 2>&1
 check "attach: attach works on the restarted container" grep -q '^SAW' "$TK_T/a4.out"
 for f in a1 a2 a3 a4; do [ "${TANK_VERBOSE:-}" = 1 ] && sed "s/^/$f | /" "$TK_T/$f.out"; done
+
+# -- exec of a command that cannot be started: 127 not found, 126 not executable, as podman
+ec() { tankctl exec "$POD" -- "$@" >"$TK_T/ec.out" 2>"$TK_T/ec.err"; echo $?; }
+check "exec: a missing command exits 127" test "$(ec nosuchcmd)" = 127
+check "exec: ... saying it was not found" grep -q 'nosuchcmd: not found' "$TK_T/ec.err"
+check "exec: a missing absolute path exits 127" test "$(ec /bin/nosuch)" = 127
+check "exec: ... with the reason" grep -q '/bin/nosuch: No such file or directory' "$TK_T/ec.err"
+tankctl exec "$POD" -- sh -c 'echo "#!/bin/sh" > /tmp/noexec; chmod 644 /tmp/noexec' >/dev/null
+check "exec: a file without x permission exits 126" test "$(ec /tmp/noexec)" = 126
+check "exec: ... saying permission denied" grep -qi 'permission denied' "$TK_T/ec.err"
+check "exec: a directory exits 126" test "$(ec /tmp)" = 126
+check "exec: a command's own 127 is still its code" test "$(ec sh -c 'exit 127')" = 127
+check "exec: a working command still exits 0" test "$(ec true)" = 0
 
 check "delete" tankctl delete pod "$POD" --wait
 tk_finish
