@@ -439,10 +439,11 @@ static int shim_spawn(struct tankd *t, struct pod *p, const char *dir, struct di
 			return d && d->err ? d->err : -ENOMEM;
 		json_array_append_new(ctrs, cj);
 	}
-	cfg = json_pack("{s:s,s:s,s:s,s:s,s:s,s:O,s:b,s:{s:I,s:i}}", "pod", p->name, "uid",
+	cfg = json_pack("{s:s,s:s,s:s,s:s,s:s,s:O,s:b,s:{s:I,s:i,s:I}}", "pod", p->name, "uid",
 			p->uid, "hostname", p->name, "netns_path", netns, "log_dir", logs,
 			"containers", ctrs, "share_pid", p->spec->share_pid, "logs", "max_size",
-			(json_int_t)t->cfg.log_max_size, "max_files", (int)t->cfg.log_max_files);
+			(json_int_t)t->cfg.log_max_size, "max_files", (int)t->cfg.log_max_files,
+			"line_max", (json_int_t)t->cfg.log_max_line);
 	if (cfg && p->spec->net == NET_HOST)
 		json_object_set_new(cfg, "host_network", json_true());
 	if (cfg && p->spec->share_pid) {
