@@ -298,8 +298,8 @@ R=$(ex 'echo err >&2; kill -TERM $$')
 check "exec killed by a signal replies the signal ($R)" test "$(jget "$R" 'd.get("signal")')" = 15
 check "exec stderr came through the passed stderr" grep -qx err "$T/ex.err"
 R=$(client req "$SOCK" '{"op":"exec","container":"long","args":["nope-'$$'"]}' /dev/null "$T/ex.out" "$T/ex.err")
-check "exec of a missing command is an error naming it ($R)" \
-	sh -c "echo '$R' | grep -q '\"ok\": false' && echo '$R' | grep -q 'exec nope-$$'"
+check "exec of a missing command exits 127, as podman ($R)" test "$(jget "$R" 'd.get("exit_code")')" = 127
+check "... and says why on the exec's stderr" grep -q "exec nope-$$: not found" "$T/ex.err"
 R=$(client req "$SOCK" '{"op":"exec","container":"long","args":["true"]}')
 check "exec without 3 fds is refused" sh -c "echo '$R' | grep -q '3 fds'"
 
