@@ -655,7 +655,7 @@ static _Noreturn void exec_fail(int err_fd, const struct diag *d, int r)
 }
 
 static _Noreturn void exec_intermediate(const struct shim *s, const struct ctr *c,
-					const struct exec_req *req, int err_fd)
+					const struct exec_req *req, const char *cg_skip, int err_fd)
 {
 	struct rootfs_process proc = ctr_process(s, c);
 	int keep[] = { req->fds[0], req->fds[1], req->fds[2], err_fd, c->pidfd };
@@ -673,7 +673,8 @@ static _Noreturn void exec_intermediate(const struct shim *s, const struct ctr *
 	close_fds_except(keep, ARRAY_SIZE(keep));
 	/* not ptrace-able or inspectable from inside the container until execve */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	r = join_cgroups_self(c->cgroups, NULL, &d);
+	/* born in the v2 cgroup (cg_skip) when clone3 took it there; the v1 ones by itself */
+	r = join_cgroups_self(c->cgroups, cg_skip, &d);
 	if (r < 0)
 		child_fail(err_fd, &d, r);
 	/* all namespaces at once through the pidfd: atomic, and no /proc/<pid> race */
@@ -743,7 +744,10 @@ static _Noreturn void exec_intermediate(const struct shim *s, const struct ctr *
 int exec_spawn(const struct shim *s, const struct ctr *c, const struct exec_req *req,
 	       pid_t *ret_pid, int *ret_errfd, struct diag *d)
 {
-	_cleanup_close_ int err_r = -1, err_w = -1;
+	_cleanup_close_ int err_r = -1, err_w = -1, cgfd = -1;
+	struct clone_args ca = { .exit_signal = SIGCHLD };
+	const char *cgdir = NULL;
+	bool into = false;
 	int p[2], r;
 	pid_t pid;
 
@@ -755,11 +759,16 @@ int exec_spawn(const struct shim *s, const struct ctr *c, const struct exec_req 
 	if (r < 0)
 		return r;
 	err_r = p[0], err_w = p[1];
-	pid = fork();
+	/* as the container itself: on v2 the exec is born in its cgroup (CLONE_INTO_CGROUP) */
+	cgfd = v2_cgroup_open(c->cgroups, &cgdir);
+	pid = (pid_t)clone3_into(&ca, cgfd, &into);
 	if (pid < 0)
-		return diag_fail(d, -errno, "fork: %s", strerror(errno));
+		return diag_fail(d, -errno, "clone3: %s", strerror(errno));
 	if (pid == 0)
-		exec_intermediate(s, c, req, err_w);
+		exec_intermediate(s, c, req, into ? cgdir : NULL, err_w);
+	if (into)
+		log_pod(LOG_LVL_DEBUG, s->pod, "container %s: exec cloned into cgroup %s", c->name,
+			cgdir);
 	*ret_pid = pid;
 	*ret_errfd = TAKE_FD(err_r);
 	return 0;

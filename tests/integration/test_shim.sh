@@ -260,6 +260,8 @@ R=$(client req "$SOCK" '{"op":"start","container":"long"}')
 check "starting a running container is an error" sh -c "echo '$R' | grep -q 'is running'"
 check "v1 pids cgroup has the pid" grep -qx "$LPID" "$CG_V1/cgroup.procs"
 check "v2 cgroup has the pid" grep -qx "$LPID" "$CG_V2/cgroup.procs"
+check "on v2 the container is born in its cgroup (clone3 CLONE_INTO_CGROUP, shim debug log)" \
+	grep -q "container long: cloned into cgroup $CG_V2\$" "$RUN/shim.log"
 check "container is in its own mount and pid ns" sh -c \
 	"[ \$(readlink /proc/$LPID/ns/mnt) != \$(readlink /proc/self/ns/mnt) ] &&
 	 [ \$(readlink /proc/$LPID/ns/pid) != \$(readlink /proc/self/ns/pid) ]"
@@ -282,6 +284,8 @@ R=$(ex 'cat /proc/self/cgroup')
 # the exec joined the container's cgroups itself: at the root of the container's cgroup ns
 check "exec is in the container's v1 pids and v2 cgroups" \
 	sh -c "grep -q '^[0-9]*:pids:/\$' '$T/ex.out' && grep -q '^0::/\$' '$T/ex.out'"
+check "on v2 an exec is born in the container's cgroup too (CLONE_INTO_CGROUP)" \
+	grep -q "container long: exec cloned into cgroup $CG_V2\$" "$RUN/shim.log"
 R=$(ex 'cat /etc/layer')
 check "layers are stacked in order (the last lower is on top)" grep -qx top "$T/ex.out"
 R=$(ex 'cat /etc/hosts; hostname; cat /etc/resolv.conf; ls /dev; ls -l /dev/ptmx; echo $$')
