@@ -635,11 +635,14 @@ static int exec_pty(const struct exec_req *req, int *ret_slave, struct diag *d)
 /*
  * An exec whose command cannot be started ends like podman's: 127 when it is not found, 126
  * when it cannot be executed, with the reason on the command's own stderr (already the
- * caller's, or the pty); any other setup error is the request's error as before.
+ * caller's, or the pty). rootfs_exec names its execve step "exec CMD: ..."; a failure before
+ * it (an unknown user, a missing working directory) is the request's error as before.
  */
 static _Noreturn void exec_fail(int err_fd, const struct diag *d, int r)
 {
-	int code = r == -ENOENT || r == -ENOTDIR ? 127
+	bool at_execve = strncmp(d->msg, "exec ", 5) == 0;
+	int code = !at_execve			      ? 0
+		   : r == -ENOENT || r == -ENOTDIR ? 127
 		   : r == -EACCES || r == -EPERM || r == -ENOEXEC || r == -EISDIR ? 126
 										   : 0;
 	char line[512];

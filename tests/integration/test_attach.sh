@@ -56,6 +56,9 @@ check "exec: ... saying permission denied" grep -qi 'permission denied' "$TK_T/e
 check "exec: a directory exits 126" test "$(ec /tmp)" = 126
 check "exec: a command's own 127 is still its code" test "$(ec sh -c 'exit 127')" = 127
 check "exec: a working command still exits 0" test "$(ec true)" = 0
+tankctl exec -u ghost "$POD" -- true >/dev/null 2>"$TK_T/ec.err"
+check "exec: an unknown user is an error, not 126/127 (code $?)" test $? = 1
+check "exec: ... naming the user" grep -q 'no user "ghost"' "$TK_T/ec.err"
 
 check "delete" tankctl delete pod "$POD" --wait
 tk_finish
