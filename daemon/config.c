@@ -27,6 +27,7 @@ void config_defaults(struct tankd_config *c)
 	c->dns = true;
 	c->log_max_size = 10 << 20;
 	c->log_max_files = 5;
+	c->log_max_line = 16384;
 	c->pull_parallel = 3;
 	c->image_max_unpacked = OCI_IMAGE_UNPACKED_MAX;
 	c->tombstone_ttl_ms = 3600 * 1000;
@@ -347,6 +348,14 @@ int config_set(struct tankd_config *c, const char *key, const char *v, struct di
 			return diag_fail(d, -EINVAL, "log_max_size: \"%s\" (a size >= 4Ki, e.g. 10Mi)", v);
 		return 0;
 	}
+	if (!strcmp(key, "log_max_line")) {
+		/* the shim's bounds (SHIM_LINE_MIN, SHIM_LINE_MAX) */
+		if (parse_size(v, &c->log_max_line) < 0 || c->log_max_line < 128 ||
+		    c->log_max_line > (256u << 10))
+			return diag_fail(d, -EINVAL,
+					 "log_max_line: \"%s\" (a size from 128 to 256Ki, e.g. 16Ki)", v);
+		return 0;
+	}
 	if (!strcmp(key, "log_max_files")) {
 		char *end;
 		unsigned long n = strtoul(v, &end, 10);
@@ -373,7 +382,8 @@ int config_set(struct tankd_config *c, const char *key, const char *v, struct di
 	return diag_fail(d, -EINVAL,
 			 "unknown key \"%s\" (valid: data_dir, run_dir, socket, socket_group, bpf_dir, "
 			 "netns_dir, cgroup_root, cgroup_name, shim, seed_dir, resync_interval, backoff_base, "
-			 "backoff_max, backoff_reset, log_level, log_max_size, log_max_files, uplink, "
+			 "backoff_max, backoff_reset, log_level, log_max_size, log_max_files, log_max_line, "
+			 "uplink, "
 			 "host_shim, dns, dns_domain, dns_listen, "
 			 "dns_upstream, pool.<name>.{subnet,gateway,range,dns,domain,reserve}, auth_file, "
 			 "pull_parallel, image_max_unpacked, registry.<host>.{insecure,ca_file,mirrors}, metrics_listen, "

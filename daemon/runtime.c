@@ -141,11 +141,12 @@ static void state_save(struct tankd *t, struct pod *p)
 
 		for (size_t i = 0; cs && i < p->n_ctrs; i++)
 			json_array_append_new(
-				cs, json_pack("{s:s,s:i,s:i,s:b,s:O?}", "name", p->ctrs[i].name,
+				cs, json_pack("{s:s,s:i,s:i,s:b,s:O?,s:I}", "name", p->ctrs[i].name,
 					      "restarts", (int)p->ctrs[i].restarts, "backoff_n",
 					      (int)p->ctrs[i].st.backoff_n, "done",
 					      p->ctrs[i].st.phase == CPHASE_DONE, "last_exit",
-					      p->ctrs[i].last_exit));
+					      p->ctrs[i].last_exit, "oom_seen",
+					      (json_int_t)p->ctrs[i].oom_seen));
 		json_object_set_new(st, "containers", cs);
 	}
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -452,10 +453,11 @@ static int shim_spawn(struct tankd *t, struct pod *p, const char *dir, struct di
 			return d && d->err ? d->err : -ENOMEM;
 		json_array_append_new(ctrs, cj);
 	}
-	cfg = json_pack("{s:s,s:s,s:s,s:s,s:s,s:O,s:b,s:{s:I,s:i}}", "pod", p->name, "uid",
+	cfg = json_pack("{s:s,s:s,s:s,s:s,s:s,s:O,s:b,s:{s:I,s:i,s:I}}", "pod", p->name, "uid",
 			p->uid, "hostname", p->name, "netns_path", netns, "log_dir", logs,
 			"containers", ctrs, "share_pid", p->spec->share_pid, "logs", "max_size",
-			(json_int_t)t->cfg.log_max_size, "max_files", (int)t->cfg.log_max_files);
+			(json_int_t)t->cfg.log_max_size, "max_files", (int)t->cfg.log_max_files,
+			"line_max", (json_int_t)t->cfg.log_max_line);
 	if (cfg && p->spec->net == NET_HOST)
 		json_object_set_new(cfg, "host_network", json_true());
 	if (cfg && p->spec->share_pid) {
@@ -1289,6 +1291,12 @@ static void adopt_one(struct tankd *t, const char *name)
 		if (!strcmp(json_str(saved, "name", ""), json_str(e, "name", ""))) {
 			c->restarts = (unsigned int)json_int(saved, "restarts", 0);
 			c->st.backoff_n = (unsigned int)json_int(saved, "backoff_n", 0);
+			/* the OOM kills already reported: without it, the next SIGKILL of a
+			 * container that was OOM-killed before would read as one more */
+			if (json_is_integer(json_object_get(saved, "oom_seen")))
+				c->oom_seen = (uint64_t)json_int(saved, "oom_seen", 0);
+			else if (!strcmp(json_str(e, "state", ""), "running"))
+				c->oom_seen = cgroup_oom_kills(&t->cfg, t->cgroups, name, c->name);
 			c->last_exit = json_incref(json_object_get(saved, "last_exit"));
 			if (json_is_null(c->last_exit)) {
 				json_decref(c->last_exit);

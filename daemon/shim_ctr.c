@@ -104,13 +104,20 @@ static int chan_pair(int ret[2], struct diag *d)
 
 /* ---- in the child ----------------------------------------------------------------------- */
 
-/* Undo what the shim set for itself: blocked signals (signalfd) and ignored SIGPIPE. */
+/*
+ * Undo what the shim set or inherited: blocked signals (signalfd), ignored SIGPIPE, and any
+ * disposition left ignored by whoever started tankd (a shell's background job ignores SIGINT
+ * and SIGQUIT; execve keeps SIG_IGN, and a shell cannot trap a signal ignored on entry). The
+ * workload starts with every signal at its default, as under runc or crun.
+ */
 static void child_reset_signals(void)
 {
 	sigset_t none;
 
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
 	sigemptyset(&none);
-	signal(SIGPIPE, SIG_DFL);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
@@ -625,8 +632,33 @@ static int exec_pty(const struct exec_req *req, int *ret_slave, struct diag *d)
 	return TAKE_FD(master);
 }
 
+/*
+ * An exec whose command cannot be started ends like podman's: 127 when it is not found, 126
+ * when it cannot be executed, with the reason on the command's own stderr (already the
+ * caller's, or the pty). rootfs_exec names its execve step "exec CMD: ..."; a failure before
+ * it (an unknown user, a missing working directory) is the request's error as before.
+ */
+static _Noreturn void exec_fail(int err_fd, const struct diag *d, int r)
+{
+	bool at_execve = strncmp(d->msg, "exec ", 5) == 0;
+	int code = !at_execve			      ? 0
+		   : r == -ENOENT || r == -ENOTDIR ? 127
+		   : r == -EACCES || r == -EPERM || r == -ENOEXEC || r == -EISDIR ? 126
+										   : 0;
+	char line[512];
+	int n;
+
+	if (!code)
+		child_fail(err_fd, d, r);
+	n = snprintf(line, sizeof(line), "error: %s\n", diag_text(d, r));
+	if (n > 0 && write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0) {
+		/* the exit status still says it */
+	}
+	_exit(code);
+}
+
 static _Noreturn void exec_intermediate(const struct shim *s, const struct ctr *c,
-					const struct exec_req *req, int err_fd)
+					const struct exec_req *req, const char *cg_skip, int err_fd)
 {
 	struct rootfs_process proc = ctr_process(s, c);
 	int keep[] = { req->fds[0], req->fds[1], req->fds[2], err_fd, c->pidfd };
@@ -644,7 +676,8 @@ static _Noreturn void exec_intermediate(const struct shim *s, const struct ctr *
 	close_fds_except(keep, ARRAY_SIZE(keep));
 	/* not ptrace-able or inspectable from inside the container until execve */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	r = join_cgroups_self(c->cgroups, NULL, &d);
+	/* born in the v2 cgroup (cg_skip) when clone3 took it there; the v1 ones by itself */
+	r = join_cgroups_self(c->cgroups, cg_skip, &d);
 	if (r < 0)
 		child_fail(err_fd, &d, r);
 	/* all namespaces at once through the pidfd: atomic, and no /proc/<pid> race */
@@ -691,7 +724,7 @@ static _Noreturn void exec_intermediate(const struct shim *s, const struct ctr *
 					close(req->fds[i]);
 		}
 		r = rootfs_exec(&proc, &d);
-		child_fail(err_fd, &d, r);
+		exec_fail(err_fd, &d, r);
 	}
 	close(err_fd);
 	if (slave >= 0)
@@ -714,7 +747,10 @@ static _Noreturn void exec_intermediate(const struct shim *s, const struct ctr *
 int exec_spawn(const struct shim *s, const struct ctr *c, const struct exec_req *req,
 	       pid_t *ret_pid, int *ret_errfd, struct diag *d)
 {
-	_cleanup_close_ int err_r = -1, err_w = -1;
+	_cleanup_close_ int err_r = -1, err_w = -1, cgfd = -1;
+	struct clone_args ca = { .exit_signal = SIGCHLD };
+	const char *cgdir = NULL;
+	bool into = false;
 	int p[2], r;
 	pid_t pid;
 
@@ -726,11 +762,16 @@ int exec_spawn(const struct shim *s, const struct ctr *c, const struct exec_req 
 	if (r < 0)
 		return r;
 	err_r = p[0], err_w = p[1];
-	pid = fork();
+	/* as the container itself: on v2 the exec is born in its cgroup (CLONE_INTO_CGROUP) */
+	cgfd = v2_cgroup_open(c->cgroups, &cgdir);
+	pid = (pid_t)clone3_into(&ca, cgfd, &into);
 	if (pid < 0)
-		return diag_fail(d, -errno, "fork: %s", strerror(errno));
+		return diag_fail(d, -errno, "clone3: %s", strerror(errno));
 	if (pid == 0)
-		exec_intermediate(s, c, req, err_w);
+		exec_intermediate(s, c, req, into ? cgdir : NULL, err_w);
+	if (into)
+		log_pod(LOG_LVL_DEBUG, s->pod, "container %s: exec cloned into cgroup %s", c->name,
+			cgdir);
 	*ret_pid = pid;
 	*ret_errfd = TAKE_FD(err_r);
 	return 0;

@@ -38,6 +38,7 @@ struct tankd_config {
 	enum log_level log_level;
 	uint64_t log_max_size;  /* container logs rotate at this size ... */
 	unsigned int log_max_files; /* ... keeping this many files */
+	uint64_t log_max_line;  /* longer lines are cut into partial (P) CRI records */
 	/* network */
 	char *uplink;      /* parent of "auto" macvlan NICs; "" = the default route's interface */
 	char *host_shim;   /* host-side macvlan child on the uplink ("tank0") */

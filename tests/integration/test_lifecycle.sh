@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_lifecycle.sh - exits and restarts as a user sees them: exits while tankd is down,
 # short-lived containers, a SIGKILL of tankd during a log burst, multi-container pods.
-#   TK_ONLY="adopt short burst multi delete" selects parts (default: all).
+#   TK_ONLY="adopt short burst multi delete stop" selects parts (default: all).
 set -u
 . "$(dirname "$0")/lib.sh"
 trap tk_cleanup EXIT
@@ -9,7 +9,7 @@ TK_CONF_EXTRA="log_level = info"
 tk_start
 "$TK_REPO/tools/mkimage-busybox.sh" "$TK_T/img" 1.0 >/dev/null || { not_ok "build image"; exit 1; }
 IMG="oci:$TK_T/img:1.0"
-ONLY=${TK_ONLY:-adopt short burst multi delete}
+ONLY=${TK_ONLY:-adopt short burst multi delete stop}
 want() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # pod NAME RESTART SHELL-COMMAND: a one-container pod running sh -c COMMAND
@@ -239,6 +239,49 @@ if want delete; then
 		[ -e "$TK_T/run/pods/$n" ] && left="$left run/pods/$n:$(ls "$TK_T/run/pods/$n" | tr '\n' ,)"
 	done
 	check "delete --wait leaves no shim, netns, cgroup or run dir${left:+ (left:$left)}" test -z "$left"
+fi
+
+# -- 6. delete stops with the image's StopSignal, the spec's stop_signal over it, SIGKILL after
+#       stop_grace; what arrived is read from the Exited event (a trap exits with its own code)
+if want stop; then
+	cp -a "$TK_T/img" "$TK_T/img-usr1"
+	umoci config --image "$TK_T/img-usr1:1.0" --config.stopsignal SIGUSR1 >/dev/null
+	TRAPS='trap \"echo got-USR1; exit 41\" USR1; trap \"echo got-INT; exit 42\" INT; trap \"echo got-TERM; exit 43\" TERM; echo ready; while :; do sleep 0.1; done'
+	# stoppod NAME IMAGE EXTRA-JSON COMMAND
+	stoppod() {
+		cat >"$TK_T/$1.json" <<JSON
+{"name": "$1", "restart": "always", "network": "none",
+ "containers": [{"name": "c", "image": "$2" $3, "command": ["sh", "-c", "$4"]}]}
+JSON
+		tankctl apply -f "$TK_T/$1.json" >/dev/null && tankctl wait pod "$1" --for running --timeout 30s >/dev/null &&
+			wait_for 10 sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' logs $1 | grep -q ready"
+	}
+	exited() { tankctl events "$1" -o json | jq -rs '[.[] | select(.reason == "Exited")] | last | .message'; }
+	evtime() { date -d "$(tankctl events "$1" -o json | jq -rs --arg r "$2" '[.[] | select(.reason == $r)] | last | .time')" +%s; }
+
+	S="${TK_P}-sigimg"
+	check "stop: a pod whose image says StopSignal SIGUSR1" stoppod "$S" "oci:$TK_T/img-usr1:1.0" ', "stop_grace": "10s"' "$TRAPS"
+	check "stop: delete --wait" tankctl delete pod "$S" --wait
+	check "stop: the workload got SIGUSR1 (its trap's exit code 41)" test "$(exited "$S")" = "container c exited (code 41)"
+
+	S="${TK_P}-sigspec"
+	check "stop: the spec's stop_signal SIGINT over the image's" stoppod "$S" "oci:$TK_T/img-usr1:1.0" ', "stop_grace": "10s", "stop_signal": "SIGINT"' "$TRAPS"
+	tankctl delete pod "$S" --wait >/dev/null
+	check "stop: the workload got SIGINT (exit code 42)" test "$(exited "$S")" = "container c exited (code 42)"
+
+	S="${TK_P}-sigdef"
+	check "stop: a pod with neither: SIGTERM" stoppod "$S" "$IMG" ', "stop_grace": "10s"' "$TRAPS"
+	tankctl delete pod "$S" --wait >/dev/null
+	check "stop: the workload got SIGTERM (exit code 43)" test "$(exited "$S")" = "container c exited (code 43)"
+
+	S="${TK_P}-sigign"
+	check "stop: a workload that ignores its stop signal" stoppod "$S" "oci:$TK_T/img-usr1:1.0" ', "stop_grace": "2s"' \
+		'trap \"echo ignored\" USR1; echo ready; while :; do sleep 0.1; done'
+	tankctl delete pod "$S" --wait >/dev/null
+	check "stop: it is SIGKILLed after stop_grace" test "$(exited "$S")" = "container c exited (signal 9)"
+	took=$(( $(evtime "$S" Exited) - $(evtime "$S" Stopping) ))
+	say "# stop: Stopping -> Exited took $took s (event times, 1 s resolution) with stop_grace 2s"
+	check "stop: ... not before 2 s and well before 10 s (from the events: $took s)" test "$took" -ge 2 -a "$took" -lt 10
 fi
 
 tk_finish

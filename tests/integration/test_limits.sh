@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test_limits.sh - container limits through the host's cgroup hierarchies (v1 controllers on
-# this hybrid host), an OOM kill reported as OOMKilled, and a dual-stack routed veth pod.
+# this hybrid host), an OOM kill reported as OOMKilled (also across a tankd restart, and not
+# for a plain SIGKILL), and a dual-stack routed veth pod.
 set -u
 . "$(dirname "$0")/lib.sh"
 trap tk_cleanup EXIT
@@ -59,6 +60,38 @@ check "the hog ends" tankctl wait pod "$POD" --for terminated --timeout 30s
 tankctl get pod "$POD" -o json >"$TK_T/oom-pod.json"
 check "last_exit.reason is OOMKilled" jq -e '.status.last_exit.reason == "OOMKilled" and .status.last_exit.signal == 9' "$TK_T/oom-pod.json"
 check "an OOMKilled event" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $POD | grep -q OOMKilled"
+check "delete" tankctl delete pod "$POD" --wait
+
+# -- after a tankd restart, a plain SIGKILL of a container OOM-killed before is not OOMKilled
+POD="${TK_P}-oomad"
+mkdir -p "$TK_T/oomflag"
+cat >"$TK_T/oomad.json" <<JSON
+{"name": "$POD", "network": "none", "restart": "always",
+ "volumes": [{"name": "flag", "host_path": "$TK_T/oomflag"}],
+ "containers": [{"name": "hog", "image": "$IMG", "limits": {"memory": "16Mi"}, "stop_grace": "0s",
+   "mounts": [{"volume": "flag", "path": "/flag"}],
+   "command": ["sh", "-c", "[ -e /flag/oomed ] && exec sleep 1000; touch /flag/oomed; x=0123456789abcdef; while true; do x=\$x\$x; done"]}]}
+JSON
+js() { tankctl get pod "$POD" -o json | jq -r "$1"; }
+ooms() { tankctl events "$POD" -o json | jq -s '[.[] | select(.reason == "OOMKilled")] | length'; }
+runs_after() { [ "$(js .status.phase)" = running ] && [ "$(js .status.restarts)" -ge "$1" ]; }
+check "adopt/oom: apply a pod that hogs memory on its first run" tankctl apply -f "$TK_T/oomad.json"
+check "adopt/oom: OOM-killed once, then restarted" wait_for 30 runs_after 1
+check "adopt/oom: ... reported as OOMKilled" test "$(js .status.last_exit.reason)" = OOMKilled
+tk_stop_tankd KILL
+tk_start_tankd || exit 1
+check "adopt/oom: adopted and running after kill -9 of tankd" wait_for 10 runs_after 1
+OPID=$(js .status.pid)
+OOMS=$(ooms) # tankd's event ring starts empty after its restart
+kill -KILL "$OPID"
+check "adopt/oom: a kill -9 of the workload restarts it" wait_for 30 runs_after 2
+check "adopt/oom: last_exit is signal 9, not OOMKilled" jq -e '.status.last_exit == {"signal": 9}' <(tankctl get pod "$POD" -o json)
+check "adopt/oom: no OOMKilled event for it" test "$(ooms)" = "$OOMS"
+rm -f "$TK_T/oomflag/oomed"
+kill -KILL "$(js .status.pid)"
+two_ooms() { [ "$(ooms)" = $((OOMS + 1)) ] && runs_after 4; }
+check "adopt/oom: a real OOM kill after adoption is OOMKilled again" wait_for 60 two_ooms
+check "adopt/oom: ... in last_exit" test "$(js .status.last_exit.reason)" = OOMKilled
 check "delete" tankctl delete pod "$POD" --wait
 
 # -- dual stack on a routed veth

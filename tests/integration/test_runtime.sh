@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # test_runtime.sh - a pod as an operator and an attacker see it through tankctl: default
 # capabilities, seccomp and no_new_privs; exec with user, env, cwd and a pty; logs with tail,
-# since, timestamps and follow; volumes (managed, host_path, tmpfs) and their lifetimes.
+# since, timestamps and follow; the log line cap (P records) and rotation set in tankd.conf;
+# volumes (managed, host_path, tmpfs) and their lifetimes.
 set -u
 . "$(dirname "$0")/lib.sh"
 trap tk_cleanup EXIT
+TK_CONF_EXTRA="log_level = debug
+log_max_line = 128
+log_max_size = 16Ki
+log_max_files = 3"
 tk_start
 "$TK_REPO/tools/mkimage-busybox.sh" "$TK_T/img" 1.0 >/dev/null || { not_ok "build image"; exit 1; }
 IMG="oci:$TK_T/img:1.0"
@@ -77,6 +82,27 @@ check "logs --since excludes old lines" sh -c "! '$TK_BUILD/tankctl' --socket '$
 timeout 2 "$TK_BUILD/tankctl" --socket "$TK_SOCK" logs -f --tail 0 "$POD" >"$TK_T/follow.out" 2>&1
 check "logs -f follows new lines" grep -q tick "$TK_T/follow.out"
 check "the log file is CRI format" sh -c "head -n1 $TK_T/data/logs/$POD/app.log | grep -Eq '^[0-9-]+T[0-9:.]+Z stdout F first line$'"
+
+# -- tankd.conf's log_max_line = 128: a longer line is P records then an F record, joined again
+#    by tankctl logs; log_max_size = 16Ki, log_max_files = 3: rotation keeps three files
+LP="${TK_P}-lines"
+cat >"$TK_T/lines.json" <<JSON
+{"name": "$LP", "network": "none", "restart": "never",
+ "containers": [{"name": "c", "image": "$IMG",
+   "command": ["sh", "-c", "l=; i=0; while [ \$i -lt 30 ]; do l=\${l}0123456789; i=\$((i+1)); done; echo start; echo \$l; echo end; sleep 1; i=0; while [ \$i -lt 600 ]; do echo filler-line-\$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=\$((i+1)); done; echo last"]}]}
+JSON
+tankctl apply -f "$TK_T/lines.json" >/dev/null
+LONG=$(for i in $(seq 30); do printf 0123456789; done)
+long_logged() { grep -q ' stdout F end$' "$TK_T/data/logs/$LP/c.log"* 2>/dev/null; }
+check "long line: logged" wait_for 15 long_logged
+check "long line: 300 bytes are P 128, P 128, F 44 in the CRI file" sh -c "grep -h -A4 ' stdout F start\$' $TK_T/data/logs/$LP/c.log* | cut -d' ' -f3- | awk '{print \$1, length(\$2)}' | tr '\n' ' ' | grep -qx 'F 5 P 128 P 128 F 44 F 3 '"
+check "long line: tankctl logs joins it into one line" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' logs $LP | grep -qx '$LONG'"
+check "long line: the pod ends" tankctl wait pod "$LP" --for terminated --timeout 30s
+check "rotation: three files (c.log, c.log.1, c.log.2), no fourth" sh -c "ls $TK_T/data/logs/$LP/ | tr '\n' ' ' | grep -qx 'c.log c.log.1 c.log.2 '"
+check "rotation: each file within 16Ki" sh -c "[ \$(stat -c %s $TK_T/data/logs/$LP/c.log* | sort -n | tail -n1) -le 16384 ]"
+check "rotation: the last line is in the current file" sh -c "tail -n1 $TK_T/data/logs/$LP/c.log | grep -q ' F last\$'"
+check "rotation: tankctl logs still ends with it" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' logs --tail 1 $LP | grep -qx last"
+tankctl delete pod "$LP" --wait >/dev/null
 
 # -- the managed volume outlives the pod; a missing host_path is a clear status
 check "delete" tankctl delete pod "$POD" --wait
