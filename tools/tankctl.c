@@ -15,10 +15,8 @@
 #include "lib/lib.h"
 #include "tools/tankctl.h"
 
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
-
 static const char *socket_path = TANK_DEFAULT_SOCKET;
-static const char *output = "";
+const char *output = "";
 
 struct cmd {
 	const char *name;
@@ -79,7 +77,7 @@ static void usage(FILE *f)
 		TANK_DEFAULT_SOCKET);
 }
 
-static int usage_error(const char *fmt, const char *arg)
+int usage_error(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "tankctl: ");
 	fprintf(stderr, fmt, arg);
@@ -88,7 +86,7 @@ static int usage_error(const char *fmt, const char *arg)
 }
 
 /* Connect to tankd's socket; the error (who may use it, when refused) is printed here. */
-static int api_connect(void)
+int api_connect(void)
 {
 	int fd = ipc_connect(socket_path);
 	struct stat st;
@@ -134,7 +132,7 @@ static int call(json_t *req, const int *fds, size_t nfds, json_t **ret)
 	return 0;
 }
 
-static int print_error(json_t *reply)
+int print_error(json_t *reply)
 {
 	json_t *e = json_object_get(reply, "error");
 	json_t *details = json_object_get(e, "details"), *x;
@@ -159,7 +157,7 @@ static int print_error(json_t *reply)
 }
 
 /* Run a request; print the error or hand the reply back. */
-static int request(json_t *req, json_t **ret)
+int request(json_t *req, json_t **ret)
 {
 	json_t *reply = NULL;
 	int r = call(req, NULL, 0, &reply);
@@ -176,7 +174,7 @@ static int request(json_t *req, json_t **ret)
 	return EXIT_OK;
 }
 
-static void print_json(json_t *j)
+void print_json(json_t *j)
 {
 	json_dumpf(j, stdout, JSON_INDENT(2));
 	putchar('\n');
@@ -928,148 +926,6 @@ static int cmd_policy(int argc, char **argv)
 	}
 	/* like `kubectl auth can-i`: 0 allowed, 1 denied */
 	return !strncmp(json_str(reply, "verdict", ""), "allow", 5) ? EXIT_OK : EXIT_FAIL;
-}
-
-/* ---- images ---------------------------------------------------------------------------- */
-
-/* Send a pull (or import) request and show its progress stream and result. */
-static int pull_stream(json_t *req)
-{
-	_cleanup_close_ int fd = -1;
-	struct pull_view *view = NULL;
-	bool json_out = !strcmp(output, "json");
-	int r, ret;
-
-	fd = api_connect();
-	if (fd < 0)
-		return EXIT_FAIL;
-	view = pull_view_new(isatty(1) && !json_out);
-	if (!view)
-		return EXIT_FAIL;
-	r = ipc_send_json(fd, req, NULL, 0);
-	while (r >= 0) {
-		json_t *msg = NULL;
-
-		r = ipc_recv_json(fd, &msg, NULL, 0, NULL);
-		if (r < 0)
-			break;
-		if (!json_bool(msg, "ok", false)) {
-			ret = print_error(msg);
-			json_decref(msg);
-			pull_view_free(view);
-			return ret;
-		}
-		if (json_object_get(msg, "progress")) {
-			if (json_out) {
-				json_dumpf(json_object_get(msg, "progress"), stdout, JSON_COMPACT);
-				putchar('\n');
-			} else {
-				pull_view_event(view, json_object_get(msg, "progress"));
-			}
-			json_decref(msg);
-			continue;
-		}
-		if (json_out)
-			print_json(json_object_get(msg, "image"));
-		else
-			pull_view_finish(view, json_object_get(msg, "image"));
-		json_decref(msg);
-		pull_view_free(view);
-		return EXIT_OK;
-	}
-	pull_view_free(view);
-	fprintf(stderr, "tankctl: talking to tankd: %s\n", strerror(-r));
-	return EXIT_FAIL;
-}
-
-static int cmd_pull(int argc, char **argv)
-{
-	_cleanup_json_ json_t *req = NULL;
-
-	if (argc != 2)
-		return usage_error("pull: %s", "usage: tankctl pull IMAGE");
-	req = json_pack("{s:i,s:s,s:s}", "version", TANK_API_VERSION, "op", "pull", "image", argv[1]);
-	return req ? pull_stream(req) : EXIT_FAIL;
-}
-
-static int cmd_images(int argc, char **argv)
-{
-	_cleanup_json_ json_t *reply = NULL;
-	json_t *i;
-	size_t k;
-	int r;
-
-	if (argc > 1)
-		return usage_error("images: unexpected argument \"%s\"", argv[1]);
-	r = request(json_pack("{s:s}", "op", "images"), &reply);
-	if (r)
-		return r;
-	if (!strcmp(output, "json")) {
-		print_json(json_object_get(reply, "images"));
-		return EXIT_OK;
-	}
-	printf("%-50s %-19s %10s  %s\n", "IMAGE", "MANIFEST", "SIZE", "PULLED");
-	json_array_foreach(json_object_get(reply, "images"), k, i) {
-		char sz[32];
-
-		human_bytes((uint64_t)json_int(i, "size", 0), sz, sizeof(sz));
-		printf("%-50s %-19.19s %10s  %s\n", json_str(i, "ref", "?"),
-		       json_str(i, "manifest_digest", "sha256:?") + 7, sz, json_str(i, "pulled_at", ""));
-	}
-	return EXIT_OK;
-}
-
-static int cmd_rmi(int argc, char **argv)
-{
-	_cleanup_json_ json_t *reply = NULL;
-	int r;
-
-	if (argc != 2)
-		return usage_error("rmi: %s", "usage: tankctl rmi IMAGE");
-	r = request(json_pack("{s:s,s:s}", "op", "rmi", "image", argv[1]), &reply);
-	if (r)
-		return r;
-	printf("%s removed (its blobs go at the next `tankctl image prune`)\n", argv[1]);
-	return EXIT_OK;
-}
-
-static int cmd_image(int argc, char **argv)
-{
-	_cleanup_json_ json_t *reply = NULL;
-	char sz[32];
-	int r;
-
-	if (argc == 2 && !strcmp(argv[1], "prune")) {
-		r = request(json_pack("{s:s}", "op", "image_prune"), &reply);
-		if (r)
-			return r;
-		human_bytes((uint64_t)json_int(reply, "bytes", 0), sz, sizeof(sz));
-		printf("removed %lld blobs (%s) and %lld unpacked layers\n", json_int(reply, "blobs", 0),
-		       sz, json_int(reply, "layers", 0));
-		return EXIT_OK;
-	}
-	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "import")) {
-		/* PATH, or PATH:TAG for the one manifest of that ref.name */
-		char path[PATH_MAX], abs[PATH_MAX];
-		const char *colon = strrchr(argv[2], ':'), *tag = NULL;
-		_cleanup_json_ json_t *req = NULL;
-		struct stat st;
-
-		snprintf(path, sizeof(path), "%s", argv[2]);
-		if (stat(path, &st) < 0 && colon) {
-			snprintf(path, sizeof(path), "%.*s", (int)(colon - argv[2]), argv[2]);
-			tag = colon + 1;
-		}
-		if (!realpath(path, abs)) {
-			fprintf(stderr, "error: %s: %s\n", path, strerror(errno));
-			return EXIT_FAIL;
-		}
-		req = json_pack("{s:i,s:s,s:s,s:s?,s:s?}", "version", TANK_API_VERSION, "op", "pull",
-				"import", abs, "tag", tag, "name", argc == 4 ? argv[3] : NULL);
-		return req ? pull_stream(req) : EXIT_FAIL;
-	}
-	return usage_error("image: %s", "usage: tankctl image prune | tankctl image import "
-					"DIR|TAR[:TAG] [NAME[:TAG]]");
 }
 
 static int cmd_top(int argc, char **argv)
