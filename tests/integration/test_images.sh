@@ -10,6 +10,7 @@ REG=
 cleanup() { [ -n "$REG" ] && kill "$REG" 2>/dev/null; tk_cleanup; }
 trap cleanup EXIT
 tk_start
+# (background servers call nsenter directly, so that $! is their pid and cleanup kills them)
 H() { nsenter --net="/run/netns/$TK_HOSTNS" "$@"; }
 PORT=5055
 mkdir -p "$TK_T/reg"
@@ -19,7 +20,7 @@ log: {level: warn}
 storage: {filesystem: {rootdirectory: $TK_T/reg/data}, delete: {enabled: true}}
 http: {addr: 127.0.0.1:$PORT, secret: test}
 YML
-H setsid docker-registry serve "$TK_T/reg/config.yml" >"$TK_T/reg/log" 2>&1 </dev/null &
+nsenter --net="/run/netns/$TK_HOSTNS" setsid docker-registry serve "$TK_T/reg/config.yml" >"$TK_T/reg/log" 2>&1 </dev/null &
 REG=$!
 wait_for 10 H curl -fsS "http://127.0.0.1:$PORT/v2/" || { not_ok "registry starts"; exit 1; }
 "$TK_REPO/tools/mkimage-busybox.sh" "$TK_T/img" 1.0 >/dev/null || { not_ok "build image"; exit 1; }
@@ -105,7 +106,7 @@ PY
 PROXIES=()
 cleanup() { for p in "${PROXIES[@]}"; do kill "$p" 2>/dev/null; done; [ -n "$REG" ] && kill "$REG" 2>/dev/null; tk_cleanup; }
 start_proxy() { # MODE PORT
-	H python3 "$TK_T/proxy.py" "$1" "$2" "127.0.0.1:$PORT" >"$TK_T/proxy-$1.log" 2>&1 &
+	nsenter --net="/run/netns/$TK_HOSTNS" python3 "$TK_T/proxy.py" "$1" "$2" "127.0.0.1:$PORT" >"$TK_T/proxy-$1.log" 2>&1 &
 	PROXIES+=($!)
 	wait_for 10 H curl -fsS "http://127.0.0.1:$2/v2/"
 }

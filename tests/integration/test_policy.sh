@@ -36,7 +36,7 @@ check "a Dropped event names it" wait_for 5 sh -c "'$TK_BUILD/tankctl' --socket 
 
 # replies to the pod's own outbound connections pass (ingress is restricted, egress is not)
 echo from-host >"$TK_T/host.txt"
-H python3 -m http.server 8080 --bind 169.254.1.1 --directory "$TK_T" >/dev/null 2>&1 &
+nsenter --net="/run/netns/$TK_HOSTNS" python3 -m http.server 8080 --bind 169.254.1.1 --directory "$TK_T" >/dev/null 2>&1 &
 SRV=$!
 wait_for 5 sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf http://169.254.1.1:8080/host.txt"
 check "replies to the pod's own connection pass" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $POD -- wget -q -O - http://169.254.1.1:8080/host.txt | grep -qx from-host"
