@@ -36,19 +36,12 @@ STATS_WAS=$(cat /proc/sys/kernel/bpf_stats_enabled)
 # client and server on different CPUs (less run-to-run noise on a 2-core machine)
 AFFINITY=
 [ "$(nproc)" -ge 2 ] && AFFINITY="-A 0,1"
-# tc's object loader makes /sys/fs/bpf/{ip,tc/globals,xdp}: remove them if this run did
-BPFFS_TC_WAS=0
-[ -e /sys/fs/bpf/tc ] && BPFFS_TC_WAS=1
 cleanup() {
 	set +e
 	echo "$STATS_WAS" >/proc/sys/kernel/bpf_stats_enabled
 	floor_detach
 	ip netns del "$LAN" 2>/dev/null # takes the uplink veth pair with it
-	tk_cleanup
-	if [ "$BPFFS_TC_WAS" = 0 ]; then
-		rmdir /sys/fs/bpf/tc/globals /sys/fs/bpf/tc 2>/dev/null
-		for l in /sys/fs/bpf/ip /sys/fs/bpf/xdp; do [ -L "$l" ] && rm -f "$l"; done
-	fi
+	tk_cleanup # also the bpffs dirs tc's object loader made
 }
 trap cleanup EXIT
 die() { say "bench_iperf: $*" >&2; exit 1; }

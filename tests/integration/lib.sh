@@ -93,6 +93,11 @@ tk_start() {
 	tk_start_tankd || exit 1
 }
 
+# tc's object loader (`tc filter add ... bpf obj`) makes /sys/fs/bpf/tc/globals and the links
+# ip and xdp to it: tk_cleanup removes them when they were not there before this run.
+TK_BPFFS_TC_WAS=0
+[ -e /sys/fs/bpf/tc ] && TK_BPFFS_TC_WAS=1
+
 # Everything this run made, found by its per-run names, also after a failure.
 tk_cleanup() {
 	local f pid d
@@ -121,6 +126,9 @@ tk_cleanup() {
 	done
 	ip netns del "$TK_HOSTNS" 2>/dev/null
 	rm -rf "$TK_BPF"
+	if [ "$TK_BPFFS_TC_WAS" = 0 ] && rmdir /sys/fs/bpf/tc/globals /sys/fs/bpf/tc 2>/dev/null; then
+		for f in /sys/fs/bpf/ip /sys/fs/bpf/xdp; do [ -L "$f" ] && rm -f "$f"; done
+	fi
 	for d in /sys/fs/cgroup/*/"$TK_CG" /sys/fs/cgroup/unified/"$TK_CG"; do
 		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
 	done
