@@ -38,6 +38,13 @@
 #define WH_OPAQUE ".wh..wh..opq"
 #define XATTR_OPAQUE "trusted.overlay.opaque"
 #define SYMLINKS_MAX 40
+/* Names descended into while resolving one entry's paths (its parent, a hard link target, a
+ * whiteout): each ".." walks the canonical path again, so without a budget a few symlinks full
+ * of "../a" cost the square of their length. */
+#define WALK_STEPS_MAX (4 * OCI_PATH_MAX)
+/* Bytes of the directory fix-up list (a path and a struct per directory written or copied
+ * up): bounded, so that one directory entry repeated a million times is an error, not 4 GB. */
+#define DIR_FIX_BYTES_MAX (64ull << 20)
 
 struct dir_fix {
 	char *path; /* canonical, relative to the root, "." for the root itself */
@@ -67,6 +74,8 @@ struct unpack {
 	const char *entry; /* pathname of the entry being written, for messages */
 	struct dir_fix *dirs;
 	size_t n_dirs, cap_dirs;
+	uint64_t dir_fix_bytes; /* DIR_FIX_BYTES_MAX */
+	unsigned int steps;     /* walk_descend calls for the current entry (WALK_STEPS_MAX) */
 	/* the parent of the last entry, resolved: most entries share theirs with the one before */
 	struct walk w;
 	char w_raw[OCI_PATH_MAX + 2];
@@ -298,6 +307,9 @@ static int dir_fix_add(struct unpack *u, const char *path, mode_t mode, const st
 {
 	struct dir_fix *f;
 
+	u->dir_fix_bytes += sizeof(*f) + strlen(path) + 1;
+	if (u->dir_fix_bytes > DIR_FIX_BYTES_MAX)
+		return -E2BIG;
 	if (u->n_dirs == u->cap_dirs) {
 		size_t ncap = u->cap_dirs ? u->cap_dirs * 2 : 64;
 		struct dir_fix *n = realloc(u->dirs, ncap * sizeof(*n));
@@ -318,6 +330,15 @@ static int dir_fix_add(struct unpack *u, const char *path, mode_t mode, const st
 	return 0;
 }
 
+static int dir_fix_fail(struct unpack *u, struct diag *d, int r)
+{
+	if (r == -E2BIG)
+		return entry_fail(u, d, r, "the layer lists more directories than %llu MiB of "
+					   "bookkeeping allows",
+				  (unsigned long long)(DIR_FIX_BYTES_MAX >> 20));
+	return entry_fail(u, d, r, "out of memory");
+}
+
 /* Owner and xattrs of dst from the lower layer's src now; mode and times at the end. */
 static int copy_dir_meta(struct unpack *u, int src, int dst, const char *path, struct diag *d)
 {
@@ -335,7 +356,7 @@ static int copy_dir_meta(struct unpack *u, int src, int dst, const char *path, s
 	ts[0] = st.st_atim;
 	ts[1] = st.st_mtim;
 	r = dir_fix_add(u, path, st.st_mode, ts);
-	return r < 0 ? entry_fail(u, d, r, "out of memory") : 0;
+	return r < 0 ? dir_fix_fail(u, d, r) : 0;
 }
 
 static int walk_init(struct unpack *u, struct walk *w)
@@ -412,6 +433,9 @@ static int walk_descend(struct unpack *u, struct walk *w, const char *name, int 
 	bool live = true;
 	int r = 0;
 
+	if (++u->steps > WALK_STEPS_MAX)
+		return entry_fail(u, d, -ELOOP, "resolving its paths takes more than %u steps "
+					       "(symlinks full of \"..\"?)", WALK_STEPS_MAX);
 	if (w->len + 1 + n > u->max_path)
 		return entry_fail(u, d, -ENAMETOOLONG, "path longer than %zu bytes", u->max_path);
 	memcpy(path, w->canon, w->len);
@@ -872,7 +896,7 @@ static int write_dir(struct unpack *u, struct archive_entry *e, int pfd, const c
 	}
 	entry_times(e, ts);
 	r = dir_fix_add(u, path, archive_entry_perm(e), ts);
-	return r < 0 ? entry_fail(u, d, r, "out of memory") : 0;
+	return r < 0 ? dir_fix_fail(u, d, r) : 0;
 }
 
 static int write_symlink(struct unpack *u, struct archive_entry *e, int pfd, const char *name,
@@ -1129,7 +1153,12 @@ static int scrub_whiteouts(struct unpack *u, int dfd, unsigned depth, struct dia
 /* dfd, a directory of the current layer, hides all that the layers below have there. */
 static int make_opaque(struct unpack *u, int dfd, struct diag *d)
 {
-	int r = mark_opaque(u, dfd, d);
+	int r;
+
+	/* already opaque: nothing below shows there, so no whiteout was made under it since */
+	if (is_opaque(dfd))
+		return 0;
+	r = mark_opaque(u, dfd, d);
 
 	u->w_ok = false; /* the layers below are no longer seen there */
 	return r < 0 ? r : scrub_whiteouts(u, dfd, 0, d);
@@ -1204,6 +1233,7 @@ static int write_entry(struct unpack *u, struct archive *a, struct archive_entry
 	if (!raw)
 		raw = archive_entry_pathname_utf8(e);
 	u->entry = raw;
+	u->steps = 0;
 	if (!raw)
 		return diag_fail(d, -EBADMSG, "layer entry without a usable path name");
 	r = path_clean(u, raw, path, sizeof(path), d);

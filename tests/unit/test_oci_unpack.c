@@ -524,6 +524,36 @@ static void test_stack_symlink_escape(void **state)
 	}
 }
 
+/* Symlinks in a lower layer full of "a/.." (each ".." walks the path again): resolving an
+ * upper entry through a chain of them ends with ELOOP after a bounded number of steps. */
+static void test_stack_dotdot_chain_bounded(void **state)
+{
+	enum { LINKS = 30, PAIRS = 780 }; /* about 23,000 steps, past WALK_STEPS_MAX */
+	static char targets[LINKS][PAIRS * 5 + 16];
+	static char names[LINKS][8];
+	struct fx *f = *state;
+	struct ent l0[LINKS + 1] = { { K_DIR, "a" } };
+	const struct ent l1[] = { { K_FILE, "s0/x", "x" } };
+	const struct layer ls[] = { { l0, ARRAY_SIZE(l0) }, { l1, ARRAY_SIZE(l1) } };
+	struct diag d = {};
+	int r;
+
+	for (int k = 0; k < LINKS; k++) {
+		size_t off = 0;
+
+		snprintf(names[k], sizeof(names[k]), "s%d", k);
+		for (int i = 0; i < PAIRS; i++)
+			off += (size_t)snprintf(targets[k] + off, sizeof(targets[k]) - off, "a/../");
+		snprintf(targets[k] + off, sizeof(targets[k]) - off, k + 1 < LINKS ? "s%d" : "a",
+			 k + 1);
+		l0[k + 1] = (struct ent){ K_SYMLINK, names[k], targets[k] };
+	}
+	r = unpack_stack(f, ls, 2, &d);
+	if (r != -ELOOP || !strstr(d.msg, "steps"))
+		fail_msg("got %d \"%s\"", r, d.msg);
+	assert_stack_clean(f, 2);
+}
+
 /* ---- breakout attempts ------------------------------------------------------------------ */
 
 static void expect_fail(struct fx *f, const struct ent *e, size_t n, int err, const char *msg)
@@ -1057,6 +1087,7 @@ int main(void)
 		T(test_stack_whiteout_parent),
 		T(test_stack_same_layer_whiteouts),
 		T(test_stack_symlink_escape),
+		T(test_stack_dotdot_chain_bounded),
 		T(test_escape_dotdot),
 		T(test_escape_absolute),
 		T(test_escape_symlink_root),
