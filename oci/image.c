@@ -243,6 +243,7 @@ int oci_image_assemble(const char *store_dir, int blobs_fd, const char *ref,
 		oci_progress_emit(sink, OCI_PROGRESS_DONE, l->digest, (uint64_t)l->size,
 				  (uint64_t)l->size, NULL);
 	}
+	img->unpacked = budget.used;
 	*ret = TAKE_PTR(img);
 	return 0;
 }

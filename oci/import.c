@@ -190,6 +190,7 @@ struct import_src {
 	int blobs_fd, store_fd;
 	bool copy; /* blobs_fd is a layout directory: copy what is used into the store */
 	uint64_t *budget;
+	uint64_t unpack_left; /* file bytes all the images of this import may still unpack to */
 };
 
 static int fetch_doc(void *data, const struct oci_descriptor *desc, char **ret_buf,
@@ -230,8 +231,7 @@ char *oci_import_name(const char *name, struct diag *d)
 	_cleanup_free_ char *full = NULL;
 	const char *slash = strchr(name, '/');
 	size_t n = slash ? (size_t)(slash - name) : 0;
-	bool domain = slash && (memchr(name, '.', n) || memchr(name, ':', n) ||
-				(n == 9 && !strncmp(name, "localhost", 9)));
+	bool domain = slash && oci_ref_names_registry(name, n);
 
 	full = domain ? strdup(name) : strdup_printf("localhost/%s", name);
 	if (!full)
@@ -277,11 +277,17 @@ static int import_one(const char *store_dir, struct import_src *s, json_t *desc_
 		for (size_t i = 0; r >= 0 && i < m.n_layers; i++)
 			r = copy_layer(s, &m.layers[i], d);
 	}
+	/* the unpack limit holds for the whole import, not for each of its images */
+	if (r >= 0 && s->unpack_left == 0)
+		r = diag_fail(d, -EFBIG, "the images of this import unpack to more than %llu bytes",
+			      (unsigned long long)(o && o->max_unpacked ? o->max_unpacked
+							   : OCI_IMAGE_UNPACKED_MAX));
 	if (r >= 0)
-		r = oci_image_assemble(store_dir, s->store_fd, ref, &m, o ? o->max_unpacked : 0,
-				       sink, &img, d);
+		r = oci_image_assemble(store_dir, s->store_fd, ref, &m, s->unpack_left, sink, &img,
+				       d);
 	if (r < 0)
 		return r;
+	s->unpack_left -= img->unpacked < s->unpack_left ? img->unpacked : s->unpack_left;
 	oci_image_free(img);
 	size = (uint64_t)m.config.size;
 	for (size_t i = 0; i < m.n_layers; i++)
@@ -319,7 +325,10 @@ int oci_image_import(const char *store_dir, const char *path, const char *only_t
 					  .data = o ? o->progress_data : NULL };
 	uint64_t budget = OCI_IMPORT_BYTES_MAX;
 	struct oci_import_result *res = NULL;
-	struct import_src s = { .budget = &budget };
+	struct import_src s = {
+		.budget = &budget,
+		.unpack_left = o && o->max_unpacked ? o->max_unpacked : OCI_IMAGE_UNPACKED_MAX,
+	};
 	json_t *mans, *desc;
 	size_t n = 0, i, picked = 0;
 	struct stat st;
@@ -363,9 +372,9 @@ int oci_image_import(const char *store_dir, const char *path, const char *only_t
 	mans = json_object_get(idx, "manifests");
 	if (!json_is_array(mans) || json_array_size(mans) == 0)
 		return diag_fail(d, -EINVAL, "%s: index.json lists no manifests", path);
-	if (json_array_size(mans) > OCI_LAYERS_MAX)
+	if (json_array_size(mans) > OCI_IMPORT_MANIFESTS_MAX)
 		return diag_fail(d, -E2BIG, "%s: index.json lists more than %u manifests", path,
-				 OCI_LAYERS_MAX);
+				 OCI_IMPORT_MANIFESTS_MAX);
 	json_array_foreach(mans, i, desc) {
 		const char *rn = ref_name_of(desc);
 

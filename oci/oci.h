@@ -54,6 +54,7 @@ struct oci_image {
 	char *config_digest;
 	char **layer_dirs;     /* absolute paths of unpacked layers, bottom (first applied) first */
 	struct oci_image_config config;
+	uint64_t unpacked;     /* file bytes this call unpacked (layers already there: 0) */
 };
 
 /*
@@ -89,6 +90,9 @@ struct oci_ref {
 	char *digest;	  /* "sha256:<hex>" or NULL */
 };
 int oci_ref_parse(const char *ref, struct oci_ref *ret, struct diag *d);
+/* Whether the first component p[0..n) of a name is a registry host ("localhost", or with a
+ * '.', a ':' or an upper-case letter), as the reference grammar says. */
+bool oci_ref_names_registry(const char *p, size_t n);
 void oci_ref_clear(struct oci_ref *r);
 /* "docker.io/library/busybox:latest", "host:5000/a@sha256:...", "oci:/dir[:tag]"; NULL on
  * ENOMEM. */
@@ -164,6 +168,7 @@ int oci_image_prepare_opts(const char *store_dir, const char *ref, const struct 
 
 #define OCI_IMPORT_ENTRIES_MAX 100000u	    /* tar entries */
 #define OCI_IMPORT_BYTES_MAX (64ULL << 30) /* blob bytes copied from one layout or tar */
+#define OCI_IMPORT_MANIFESTS_MAX 128u	    /* images listed by one index.json */
 
 struct oci_import_result {
 	char *ref;	       /* canonical reference recorded */

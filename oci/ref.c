@@ -154,7 +154,7 @@ static bool is_valid_registry(const char *p, size_t n)
 
 /* The part before the first '/' names a registry when it has '.' or ':', is "localhost", or
  * has upper case letters (which a repository cannot); otherwise Docker Hub is meant. */
-static bool names_registry(const char *p, size_t n)
+bool oci_ref_names_registry(const char *p, size_t n)
 {
 	if (n == 9 && strncmp(p, "localhost", 9) == 0)
 		return true;
@@ -208,7 +208,7 @@ static int parse_registry_ref(const char *ref, struct oci_ref *ret, struct diag 
 		return diag_fail(d, -EINVAL, "image \"%.200s\": the repository name is empty", ref);
 
 	slash = memchr(name, '/', name_len);
-	if (slash && names_registry(name, (size_t)(slash - name))) {
+	if (slash && oci_ref_names_registry(name, (size_t)(slash - name))) {
 		size_t n = (size_t)(slash - name);
 
 		if (!is_valid_registry(name, n))

@@ -77,37 +77,55 @@ static void tar_add(struct archive *a, const char *name, const void *buf, size_t
 	archive_entry_free(e);
 }
 
-/* A one-layer image (the layer holds /hello) as a tar of a layout; ref_name may be NULL.
- * bad_blob: the layer is stored under a name that is not its digest. */
-static void write_layout_tar(const char *path, const char *ref_name, bool bad_blob)
+/* One one-layer image (its layer holds /hello with content): layer, config, manifest. */
+static void image_make(const char *content, struct blob *layer, struct blob *config,
+		       struct blob *manifest)
 {
-	struct archive *layer_w = archive_write_new(), *a = archive_write_new();
+	struct archive *layer_w = archive_write_new();
 	char layer_buf[8192], doc[2048];
 	size_t layer_len = 0;
-	struct blob layer, config, manifest;
 	int n;
 
 	assert_int_equal(archive_write_set_format_pax_restricted(layer_w), ARCHIVE_OK);
 	assert_int_equal(archive_write_open_memory(layer_w, layer_buf, sizeof(layer_buf), &layer_len),
 			 ARCHIVE_OK);
-	tar_add(layer_w, "hello", "hi\n", 3);
+	tar_add(layer_w, "hello", content, strlen(content));
 	archive_write_close(layer_w);
 	archive_write_free(layer_w);
-	blob_make(&layer, layer_buf, layer_len);
+	blob_make(layer, layer_buf, layer_len);
 
 	n = snprintf(doc, sizeof(doc),
 		     "{\"architecture\":\"%s\",\"os\":\"linux\",\"config\":{\"Cmd\":[\"/hello\"]},"
 		     "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}",
-		     oci_host_arch(), layer.digest);
-	blob_make(&config, doc, (size_t)n);
+		     oci_host_arch(), layer->digest);
+	blob_make(config, doc, (size_t)n);
 	n = snprintf(doc, sizeof(doc),
 		     "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
 		     "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
 		     "\"digest\":\"%s\",\"size\":%zu},\"layers\":[{\"mediaType\":"
 		     "\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\",\"size\":%zu}]}",
-		     config.digest, config.len, layer.digest, layer.len);
-	blob_make(&manifest, doc, (size_t)n);
+		     config->digest, config->len, layer->digest, layer->len);
+	blob_make(manifest, doc, (size_t)n);
+}
 
+/*
+ * n_images one-layer images (image k's layer holds /hello, "hi\n" for the first, "h<k>\n" for
+ * the others) as a tar of a layout, named ref_name (the first) and "<ref_name>-<k>"; ref_name
+ * may be NULL. bad_blob: the first layer is stored under a name that is not its digest.
+ */
+static void write_layout_tar_n(const char *path, const char *ref_name, bool bad_blob,
+			       size_t n_images)
+{
+	struct archive *a = archive_write_new();
+	struct blob layer[4], config[4], manifest[4];
+	char doc[4096], content[16];
+	size_t off;
+
+	assert_true(n_images >= 1 && n_images <= 4);
+	for (size_t k = 0; k < n_images; k++) {
+		snprintf(content, sizeof(content), k ? "h%zu\n" : "hi\n", k);
+		image_make(content, &layer[k], &config[k], &manifest[k]);
+	}
 	assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
 	assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
 	tar_add(a, "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}", 30);
@@ -115,29 +133,43 @@ static void write_layout_tar(const char *path, const char *ref_name, bool bad_bl
 	tar_add(a, "../escaped", "x", 1);
 	tar_add(a, "blobs/sha256/../../escaped2", "x", 1);
 	if (bad_blob)
-		layer.buf[layer.len - 1] ^= 1; /* the trailing zero block: still a tar, wrong digest */
-	tar_add(a, layer.name, layer.buf, layer.len);
-	tar_add(a, config.name, config.buf, config.len);
-	tar_add(a, manifest.name, manifest.buf, manifest.len);
-	if (ref_name)
-		n = snprintf(doc, sizeof(doc),
-			     "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":"
-			     "\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\","
-			     "\"size\":%zu,\"annotations\":{\"org.opencontainers.image.ref.name\":"
-			     "\"%s\"}}]}",
-			     manifest.digest, manifest.len, ref_name);
-	else
-		n = snprintf(doc, sizeof(doc),
-			     "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":"
-			     "\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\","
-			     "\"size\":%zu}]}",
-			     manifest.digest, manifest.len);
-	tar_add(a, "./index.json", doc, (size_t)n);
+		layer[0].buf[layer[0].len - 1] ^= 1; /* the trailing zero block: still a tar */
+	off = (size_t)snprintf(doc, sizeof(doc), "{\"schemaVersion\":2,\"manifests\":[");
+	for (size_t k = 0; k < n_images; k++) {
+		tar_add(a, layer[k].name, layer[k].buf, layer[k].len);
+		tar_add(a, config[k].name, config[k].buf, config[k].len);
+		tar_add(a, manifest[k].name, manifest[k].buf, manifest[k].len);
+		off += (size_t)snprintf(doc + off, sizeof(doc) - off,
+					"%s{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+					"\"digest\":\"%s\",\"size\":%zu",
+					k ? "," : "", manifest[k].digest, manifest[k].len);
+		if (ref_name && k == 0)
+			off += (size_t)snprintf(doc + off, sizeof(doc) - off,
+						",\"annotations\":{\"org.opencontainers.image.ref.name\":"
+						"\"%s\"}",
+						ref_name);
+		else if (ref_name)
+			off += (size_t)snprintf(doc + off, sizeof(doc) - off,
+						",\"annotations\":{\"org.opencontainers.image.ref.name\":"
+						"\"%s-%zu\"}",
+						ref_name, k);
+		off += (size_t)snprintf(doc + off, sizeof(doc) - off, "}");
+		free(layer[k].buf);
+		free(config[k].buf);
+		free(manifest[k].buf);
+	}
+	off += (size_t)snprintf(doc + off, sizeof(doc) - off, "]}");
+	assert_true(off < sizeof(doc));
+	tar_add(a, "./index.json", doc, off);
 	archive_write_close(a);
 	archive_write_free(a);
-	free(layer.buf);
-	free(config.buf);
-	free(manifest.buf);
+}
+
+/* A one-layer image (the layer holds /hello) as a tar of a layout; ref_name may be NULL.
+ * bad_blob: the layer is stored under a name that is not its digest. */
+static void write_layout_tar(const char *path, const char *ref_name, bool bad_blob)
+{
+	write_layout_tar_n(path, ref_name, bad_blob, 1);
 }
 
 struct fx {
@@ -212,6 +244,30 @@ static void test_import_tar(void **state)
 	assert_false(fs_exists(path));
 }
 
+/* The unpack limit holds for all the images of one import together, not for each. */
+static void test_import_unpack_limit_is_per_import(void **state)
+{
+	struct fx *f = *state;
+	struct oci_import_result *v = NULL;
+	struct oci_pull_opts o = { .max_unpacked = 5 }; /* one /hello (3 bytes) fits, two do not */
+	struct diag d = {};
+	size_t n = 0;
+	int r;
+
+	write_layout_tar_n(f->tar, "bb:1", false, 2);
+	r = oci_image_import(f->store, f->tar, NULL, NULL, &o, &v, &n, &d);
+	assert_int_equal(r, -EFBIG);
+	assert_non_null(strstr(d.msg, "more than"));
+	/* each image alone fits */
+	fs_rm_rf(f->store);
+	diag_clear(&d);
+	r = oci_image_import(f->store, f->tar, "bb:1-1", NULL, &o, &v, &n, &d);
+	if (r < 0)
+		print_error("%s\n", diag_text(&d, r));
+	assert_int_equal(r, 0);
+	oci_import_results_free(v, n);
+}
+
 static void test_import_unnamed(void **state)
 {
 	struct fx *f = *state;
@@ -263,6 +319,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_import_name),
 		cmocka_unit_test_setup_teardown(test_import_tar, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_import_unpack_limit_is_per_import, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_import_unnamed, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_import_bad_blob, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_import_not_a_layout, fx_setup, fx_teardown),
