@@ -506,7 +506,7 @@ void dp_pod_adopt(struct tankd *t, struct pod *p)
 	/* the drop_events_* settings of this tankd's config */
 	np_bpf_events_limit_set(t->bpf, p->slot, t->cfg.drop_events_sample, t->cfg.drop_events_rate,
 				t->cfg.drop_events_burst, NULL);
-	netns = strdup_printf("%s/tank-%s", t->cfg.netns_dir, p->name);
+	netns = pod_netns_path(t, p->name);
 	nsfd = netns && p->n_nics ? np_netns_open(netns) : -1;
 	cg = host ? pod_cgroup_v2(t, p->name) : NULL;
 	/* what is missing, and programs not ours on the pod's hooks */

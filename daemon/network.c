@@ -1064,7 +1064,7 @@ static int on_netmon(const struct np_mon_event *ev, void *data)
 /* The pod's NIC i as the kernel has it, in the pod's netns. */
 static int pod_nic_observe(struct tankd *t, struct pod *p, size_t i, struct np_nic_seen *ret)
 {
-	_cleanup_free_ char *path = strdup_printf("%s/tank-%s", t->cfg.netns_dir, p->name);
+	_cleanup_free_ char *path = pod_netns_path(t, p->name);
 	_cleanup_close_ int nsfd = path ? np_netns_open(path) : -ENOMEM;
 
 	if (nsfd < 0)

@@ -24,7 +24,7 @@ static char *pod_run_dir(const struct tankd *t, const char *pod)
 	return strdup_printf("%s/pods/%s", t->cfg.run_dir, pod);
 }
 
-static char *pod_netns_path(const struct tankd *t, const char *pod)
+char *pod_netns_path(const struct tankd *t, const char *pod)
 {
 	return strdup_printf("%s/tank-%s", t->cfg.netns_dir, pod);
 }

@@ -209,6 +209,8 @@ struct watch {
 
 int loop_add(struct tankd *t, int fd, enum watch_kind kind, void *ptr);
 void loop_del(struct tankd *t, int fd);
+/* "<netns_dir>/tank-<pod>": the pod netns bind mount (runtime.c); NULL when out of memory */
+char *pod_netns_path(const struct tankd *t, const char *pod);
 void tankd_nudge(struct tankd *t);
 
 /* ---- reconciler and runtime ---------------------------------------------------------------- */

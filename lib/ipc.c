@@ -276,6 +276,8 @@ int ipc_reader_next(struct ipc_reader *r, int fd, json_t **ret, int *ret_fds, si
 
 			while (ncap < want)
 				ncap *= 2;
+			if (ncap > IPC_FRAME_MAX + 4 + 1024)
+				ncap = want; /* never more than one largest frame */
 			if (ncap <= r->len)
 				return -EPROTO;
 			nb = realloc(r->buf, ncap);

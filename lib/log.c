@@ -101,19 +101,23 @@ void log_msg(enum log_level lvl, const char *pod, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	if (log_journal) {
+		const char *pfx = log_level_prefix(lvl, true);
+
 		/* the journal reads one entry per line: keep a message on one line */
 		for (char *c = line; (c = strchr(c, '\n'));)
 			*c = ' ';
 		if (pod)
-			fprintf(stderr, "%spod=%s: %s\n", journal_prefixes[lvl], pod, line);
+			fprintf(stderr, "%spod=%s: %s\n", pfx, pod, line);
 		else
-			fprintf(stderr, "%s%s\n", journal_prefixes[lvl], line);
+			fprintf(stderr, "%s%s\n", pfx, line);
 	} else {
+		const char *name = log_level_prefix(lvl, false);
+
 		format_time_rfc3339(now_wall_ms(), ts, sizeof(ts));
 		if (pod)
-			fprintf(stderr, "%s %s pod=%s: %s\n", ts, level_names[lvl], pod, line);
+			fprintf(stderr, "%s %s pod=%s: %s\n", ts, name, pod, line);
 		else
-			fprintf(stderr, "%s %s: %s\n", ts, level_names[lvl], line);
+			fprintf(stderr, "%s %s: %s\n", ts, name, line);
 	}
 	errno = saved;
 }

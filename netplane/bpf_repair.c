@@ -64,6 +64,9 @@ static int tc_filter_one(const struct nlmsghdr *nlh, void *data)
 	const char *kind = NULL;
 	__u32 id = 0;
 
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*tcm))
+		return MNL_CB_OK; /* too short to be a filter: not ours to judge */
+
 	if (nlh->nlmsg_type != RTM_NEWTFILTER || tcm->tcm_ifindex != f->ifindex)
 		return 0;
 	mnl_attr_for_each(a, nlh, sizeof(*tcm)) {

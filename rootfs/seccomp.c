@@ -410,23 +410,8 @@ static int cache_load(int dirfd, const char *name, struct rootfs_seccomp *ret)
 /* Write a program under name, atomically (a private temporary file renamed over it). */
 static int cache_store(int dirfd, const char *name, const struct rootfs_seccomp *f)
 {
-	char tmp[256];
-	size_t len = (size_t)f->len * sizeof(struct sock_filter);
-	int fd, r = 0;
-
-	snprintf(tmp, sizeof(tmp), ".%s.%d.tmp", name, (int)getpid());
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, f->prog, len) != (ssize_t)len)
-		r = -EIO;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
-		r = -errno;
-	if (r < 0)
-		unlinkat(dirfd, tmp, 0);
-	return r;
+	return fs_write_runtime(dirfd, name, f->prog, (size_t)f->len * sizeof(struct sock_filter),
+				0600);
 }
 
 /* Write all of buf to fd. */
