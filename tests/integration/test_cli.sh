@@ -213,14 +213,16 @@ check "delete it" tankctl delete pod "${TK_P}-d1" --wait
 # -- several pods at once: a stream of documents, a JSON array, repeated -f; one line per pod
 mspec() { sed "s/\"$POD\"/\"${TK_P}-$1\"/" "$TK_T/cli.json"; }
 { mspec m1; mspec m2; } | tankctl apply -f - >"$TK_T/multi1.out" 2>&1
-check "apply: two JSON documents on stdin" sh -c "test \$? -eq 0 && grep -qx 'pod/${TK_P}-m1 created' '$TK_T/multi1.out' && grep -qx 'pod/${TK_P}-m2 created' '$TK_T/multi1.out'"
+rc=$?
+check "apply: two JSON documents on stdin" sh -c "test $rc -eq 0 && grep -qx 'pod/${TK_P}-m1 created' '$TK_T/multi1.out' && grep -qx 'pod/${TK_P}-m2 created' '$TK_T/multi1.out'"
 { echo '['; mspec m3; echo ','; mspec m4; echo ']'; } >"$TK_T/array.json"
 tankctl apply -f "$TK_T/array.json" >"$TK_T/multi2.out" 2>&1
 check "apply: a JSON array of specs" sh -c "grep -qx 'pod/${TK_P}-m3 created' '$TK_T/multi2.out' && grep -qx 'pod/${TK_P}-m4 created' '$TK_T/multi2.out'"
 mspec m5 >"$TK_T/m5.json"
 mspec m6 >"$TK_T/m6.json"
 tankctl apply -f "$TK_T/m5.json" -f "$TK_T/m6.json" -f "$TK_T/array.json" >"$TK_T/multi3.out" 2>&1
-check "apply: repeated -f applies every file" sh -c "test \$? -eq 0 && grep -qx 'pod/${TK_P}-m5 created' '$TK_T/multi3.out' && grep -qx 'pod/${TK_P}-m6 created' '$TK_T/multi3.out' && grep -qx 'pod/${TK_P}-m3 unchanged' '$TK_T/multi3.out' && test \$(wc -l <'$TK_T/multi3.out') -eq 4"
+rc=$?
+check "apply: repeated -f applies every file" sh -c "test $rc -eq 0 && grep -qx 'pod/${TK_P}-m5 created' '$TK_T/multi3.out' && grep -qx 'pod/${TK_P}-m6 created' '$TK_T/multi3.out' && grep -qx 'pod/${TK_P}-m3 unchanged' '$TK_T/multi3.out' && test \$(wc -l <'$TK_T/multi3.out') -eq 4"
 { mspec m1; echo '{"name": "bad", "bogus": 1}'; mspec m2; } >"$TK_T/mixed.json"
 tankctl apply -f "$TK_T/mixed.json" >"$TK_T/multi4.out" 2>&1
 check "apply: one bad spec among several exits 1" test $? -eq 1

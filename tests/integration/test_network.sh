@@ -81,7 +81,7 @@ check "DNS answers B (first pool)" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK
 check "DNS answers C (second pool)" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $C -- cat /etc/resolv.conf | grep -q 'nameserver 198.18.13.' && '$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $C -- busybox nslookup $B.tank.internal | grep -q '$BIP'"
 check "restart pod C" tankctl restart pod "$C"
 check "C runs again" tankctl wait pod "$C" --for running --timeout 30s
-check "C got its reservation (by pod name)" test "$CIP" = 198.18.13.50
+check "C got its reservation (by pod name), also after its restart" test "$(tankctl get pod "$C" -o json | jq -r '.status.ips[0]' | cut -d/ -f1)" = 198.18.13.50
 check "C's resolv.conf searches its pool's domain first" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $C -- cat /etc/resolv.conf | grep -q '^search lan2.example tank.internal'"
 check "DNS answers C in its pool's domain" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $B -- busybox nslookup $C.lan2.example | grep -q '198.18.13.50'"
 check "and C by its short name, through the search line" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' exec $C -- busybox nslookup $C | grep -q '198.18.13.50'"

@@ -12,6 +12,16 @@ SRV=
 LAN="tanktest-${TK_ID}-lan"
 cleanup() { [ -n "$SRV" ] && kill "$SRV" 2>/dev/null; ip netns del "$LAN" 2>/dev/null; tk_cleanup; }
 trap cleanup EXIT
+# kill_and_detach UID PIN...: SIGKILL tankd, then detach and unpin these links of the pod, as
+# an outside hand (or a crash mid-attach) would leave them for the restarted tankd to repair
+kill_and_detach() {
+	local uid=$1 pin
+	shift
+	tk_stop_tankd KILL
+	for pin; do
+		bpftool link detach pinned "$TK_BPF/pods/$uid/$pin" && rm -f "$TK_BPF/pods/$uid/$pin"
+	done
+}
 tk_start
 "$TK_REPO/tools/mkimage-busybox.sh" "$TK_T/img" 1.0 >/dev/null || { not_ok "build image"; exit 1; }
 POD="${TK_P}-pol"
@@ -77,15 +87,16 @@ tankctl apply -f "$TK_T/pol.json" >/dev/null
 wait_for 10 sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $POD | grep -c Updated | grep -qx 2"
 
 # tankd down: enforcement and counting go on; after restart the counters continue
+check "metrics are off by default" sh -c "! nsenter --net=/run/netns/$TK_HOSTNS curl -s --max-time 2 http://127.0.0.1:9464/metrics"
 c1=$(tankctl traffic "$POD" -o json | jq '.[0].ingress.packets')
 tk_stop_tankd KILL
 check "tankd down: port 22 still dropped" sh -c "! nsenter --net=/run/netns/$TK_HOSTNS busybox nc -w 2 $IP 22 </dev/null | grep -q hi"
 check "tankd down: port 80 still answers" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 3 http://$IP/ | grep -qx ok"
-check "metrics are off by default" sh -c "! nsenter --net=/run/netns/$TK_HOSTNS curl -s --max-time 2 http://127.0.0.1:9464/metrics"
 # the metrics endpoint: a non-loopback address is refused, loopback serves
 TK_CONF_EXTRA="metrics_listen = 198.18.0.1:9464"
 tk_write_config
-check "a non-loopback metrics_listen is refused" sh -c "! timeout 20 nsenter --net=/run/netns/$TK_HOSTNS '$TK_BUILD/tankd' --config '$TK_T/tankd.conf' >'$TK_T/refused.log' 2>&1"
+timeout 20 nsenter --net="/run/netns/$TK_HOSTNS" "$TK_BUILD/tankd" --config "$TK_T/tankd.conf" >"$TK_T/refused.log" 2>&1
+check "a non-loopback metrics_listen is refused (tankd exits 1, not killed by the timeout)" test $? -eq 1
 check "it says why" grep -q "not a loopback address.*metrics_allow_remote" "$TK_T/refused.log"
 TK_CONF_EXTRA="metrics_listen = 127.0.0.1:9464
 tombstone_ttl = 2h
@@ -119,7 +130,13 @@ check "metrics: anything but /metrics is a 404" sh -c "nsenter --net=/run/netns/
 check "metrics: a request written by hand (then half-closed) gets its answer" sh -c "printf 'GET /metrics HTTP/1.0\r\n\r\n' | nsenter --net=/run/netns/$TK_HOSTNS busybox nc 127.0.0.1 9464 | grep -q '^tank_pods{phase=\"running\"} 1'"
 check "metrics: an oversized request is refused" sh -c "head -c 6000 /dev/zero | tr '\\0' a | nsenter --net=/run/netns/$TK_HOSTNS busybox nc 127.0.0.1 9464 | grep -q '^HTTP/1.0 431'"
 check "metrics: other methods are refused" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:9464/metrics | grep -qx 405"
-check "metrics: a silent client does not block tankd" sh -c "(nsenter --net=/run/netns/$TK_HOSTNS busybox nc 127.0.0.1 9464 & sleep 3; kill \$!) >/dev/null 2>&1 & '$TK_BUILD/tankctl' --socket '$TK_SOCK' get pods >/dev/null && nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 2 http://127.0.0.1:9464/metrics >/dev/null"
+# a client that connects and never sends: held open (sleep keeps nc's stdin open) while tankd
+# must go on answering the API and other scrapes well within the client's life
+sleep 10 | nsenter --net="/run/netns/$TK_HOSTNS" busybox nc 127.0.0.1 9464 >/dev/null 2>&1 &
+SILENT=$!
+wait_for 5 sh -c "nsenter --net=/run/netns/$TK_HOSTNS ss -Htn state established '( dport = :9464 )' | grep -q ."
+check "metrics: a silent client does not block tankd" sh -c "timeout 2 '$TK_BUILD/tankctl' --socket '$TK_SOCK' get pods >/dev/null && nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 2 http://127.0.0.1:9464/metrics >/dev/null"
+kill "$SILENT" 2>/dev/null
 slot=$(tankctl get pod "$POD" -o json | jq .slot)
 check "drop_events_rate/burst reach the pod's datapath config" sh -c "bpftool -j map dump pinned $TK_BPF/tank_cfg_v1 | jq -e --argjson s $slot '[.[].formatted | select(.key == \$s) | .value | select(.ev_rate == 50 and .ev_burst == 100)] | length == 1'"
 check "info: the datapath's global counters" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' info -o json | jq -e '.datapath.flow_evictions >= 0 and .datapath.events_lost >= 0 and .datapath.metrics == \"127.0.0.1:9464\" and .datapath.tombstone_ttl_s == 7200'"
@@ -134,10 +151,7 @@ __attribute__((section("tc"), used)) int tk_foreign(struct __sk_buff *skb) { ret
 char _license[] __attribute__((section("license"), used)) = "GPL";
 C
 clang -O2 -g -target bpf -I"/usr/include/$(gcc -dumpmachine)" -c "$TK_T/foreign.c" -o "$TK_T/foreign.o"
-tk_stop_tankd KILL
-for pin in "$TK_BPF/pods/$uid"/eth0_in "$TK_BPF/pods/$uid"/eth0_eg; do
-	bpftool link detach pinned "$pin" && rm -f "$pin"
-done
+kill_and_detach "$uid" eth0_in eth0_eg
 H tc qdisc add dev "$hif" clsact
 check "a foreign tc program on the pod's host-side veth" H tc filter add dev "$hif" ingress bpf da obj "$TK_T/foreign.o" sec tc
 check "links detached: port 22 answers (no enforcement)" sh -c "nsenter --net=/run/netns/$TK_HOSTNS busybox nc -w 2 $IP 22 </dev/null | grep -q hi"
@@ -186,11 +200,7 @@ check "host pod: same process" test "$(tankctl get pod "$HPOD" -o json | jq .sta
 check "host pod: now 18081 answers" sh -c "nsenter --net=/run/netns/$TK_HOSTNS busybox nc -w 2 $HIP 18081 </dev/null | grep -q hi"
 check "host pod: and 18080 is dropped" sh -c "! nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 2 http://$HIP:18080/"
 # its cgroup links lost while tankd was down: put back at start
-huid=$(tankctl get pod "$HPOD" -o json | jq -r .uid)
-tk_stop_tankd KILL
-for pin in "$TK_BPF/pods/$huid/@cgroup_in" "$TK_BPF/pods/$huid/@cgroup_eg"; do
-	bpftool link detach pinned "$pin" && rm -f "$pin"
-done
+kill_and_detach "$(tankctl get pod "$HPOD" -o json | jq -r .uid)" @cgroup_in @cgroup_eg
 check "host pod: links detached, 18080 answers" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 3 http://$HIP:18080/ | grep -qx host-ok"
 tk_start_tankd
 wait_for 10 pod_is "$HPOD" running
@@ -223,11 +233,7 @@ check "macvlan pod running" tankctl wait pod "$MPOD" --for running --timeout 30s
 wait_for 5 sh -c "ip netns exec $LAN curl -sf --max-time 1 http://$MIP/"
 check "macvlan pod: port 80 answers the LAN" sh -c "ip netns exec $LAN curl -sf --max-time 3 http://$MIP/ | grep -qx mv-ok"
 check "macvlan pod: port 22 dropped" sh -c "! ip netns exec $LAN busybox nc -w 2 $MIP 22 </dev/null | grep -q hi"
-muid=$(tankctl get pod "$MPOD" -o json | jq -r .uid)
-tk_stop_tankd KILL
-for pin in "$TK_BPF/pods/$muid/eth0_in" "$TK_BPF/pods/$muid/eth0_eg"; do
-	bpftool link detach pinned "$pin" && rm -f "$pin"
-done
+kill_and_detach "$(tankctl get pod "$MPOD" -o json | jq -r .uid)" eth0_in eth0_eg
 check "macvlan pod: links detached, port 22 answers" sh -c "ip netns exec $LAN busybox nc -w 2 $MIP 22 </dev/null | grep -q hi"
 tk_start_tankd
 wait_for 10 pod_is "$MPOD" running
