@@ -79,27 +79,6 @@ static void addr_text(const struct np_addr *a, bool with_prefix, char *buf, size
 		snprintf(buf, len, "%s", ip);
 }
 
-static bool addr_in(const struct np_addr *net, const struct np_addr *a)
-{
-	const unsigned char *n = net->family == AF_INET ? (const unsigned char *)&net->v4
-							: (const unsigned char *)&net->v6;
-	const unsigned char *x = a->family == AF_INET ? (const unsigned char *)&a->v4
-						      : (const unsigned char *)&a->v6;
-	unsigned int bits = net->prefix;
-
-	if (net->family != a->family)
-		return false;
-	for (unsigned int i = 0; bits; i++) {
-		unsigned int take = bits >= 8 ? 8 : bits;
-		unsigned char mask = (unsigned char)(0xff << (8 - take));
-
-		if ((n[i] & mask) != (x[i] & mask))
-			return false;
-		bits -= take;
-	}
-	return true;
-}
-
 /* ---- addresses and parents of a pod, before anything is created --------------------------- */
 
 static size_t nic_pools(struct tankd *t, const struct spec_nic *sn, const struct pod_nic *n,
@@ -219,11 +198,11 @@ static size_t nic_pools(struct tankd *t, const struct spec_nic *sn, const struct
 		for (size_t j = 0; (name = nic_ipam_pool(sn, j)) && !pool; j++) {
 			const struct np_ipam_pool *c = config_pool(&t->cfg, name);
 
-			if (c && addr_in(&c->subnet, &n->addrs[k]))
+			if (c && np_addr_in(&c->subnet, &n->addrs[k]))
 				pool = c;
 		}
 		for (size_t j = 0; j < t->cfg.n_pools && !pool; j++)
-			if (addr_in(&t->cfg.pools[j].subnet, &n->addrs[k]))
+			if (np_addr_in(&t->cfg.pools[j].subnet, &n->addrs[k]))
 				pool = &t->cfg.pools[j];
 		for (size_t j = 0; j < m && !dup; j++)
 			dup = out[j] == pool;
@@ -257,7 +236,7 @@ static size_t shim_addrs(struct tankd *t, const char *parent, struct np_addr *ou
 	for (size_t i = 0; i < t->cfg.n_pools && n < max; i++) {
 		const struct np_lease *l = np_lease_find(&t->leases, t->cfg.pools[i].name, owner);
 
-		if (l && addr_in(&t->cfg.pools[i].subnet, &l->addr))
+		if (l && np_addr_in(&t->cfg.pools[i].subnet, &l->addr))
 			out[n++] = l->addr;
 	}
 	return n;
@@ -873,7 +852,7 @@ static void dns_zone_build(struct tankd *t, struct np_dns_zone *z, struct np_dns
 
 				for (size_t j = 0; j < t->cfg.n_pools && !pool; j++)
 					if (t->cfg.pools[j].domain[0] &&
-					    addr_in(&t->cfg.pools[j].subnet, &p->nics[i].addrs[k]))
+					    np_addr_in(&t->cfg.pools[j].subnet, &p->nics[i].addrs[k]))
 						pool = &t->cfg.pools[j];
 				if (!pool || !strcmp(pool->domain, t->cfg.dns_domain))
 					continue;

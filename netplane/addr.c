@@ -71,6 +71,12 @@ void np_addr_mask(struct np_addr *a)
 	}
 }
 
+bool np_addr_valid(const struct np_addr *a)
+{
+	return (a->family == AF_INET || a->family == AF_INET6) &&
+	       a->prefix <= (a->family == AF_INET ? 32 : 128);
+}
+
 bool np_addr_in(const struct np_addr *net, const struct np_addr *a)
 {
 	const uint8_t *n = (const uint8_t *)&net->v6, *x = (const uint8_t *)&a->v6;

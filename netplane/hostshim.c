@@ -6,12 +6,6 @@
 
 #include "netplane/netplane.h"
 
-static bool addr_valid(const struct np_addr *a)
-{
-	return (a->family == AF_INET || a->family == AF_INET6) &&
-	       a->prefix <= (a->family == AF_INET ? 32 : 128);
-}
-
 static bool addr_same(const struct np_addr *a, const struct np_addr *b)
 {
 	size_t len = a->family == AF_INET ? sizeof(a->v4) : sizeof(a->v6);
@@ -103,7 +97,7 @@ static int shim_check(const char *parent, const char *name, const struct np_addr
 	if (n > NP_ADDRS_MAX || (n && !addrs))
 		return diag_fail(d, -E2BIG, "at most %d addresses", NP_ADDRS_MAX);
 	for (size_t i = 0; i < n; i++)
-		if (!addr_valid(&addrs[i]))
+		if (!np_addr_valid(&addrs[i]))
 			return diag_fail(d, -EINVAL, "address %zu is invalid", i);
 	return 0;
 }
@@ -210,7 +204,7 @@ static int shim_routes(const char *name, const struct np_addr *addrs, size_t n, 
 		return diag_fail(d, -E2BIG, "host shim %s: at most %d addresses", name,
 				 NP_ADDRS_MAX);
 	for (size_t i = 0; i < n; i++)
-		if (!addr_valid(&addrs[i]))
+		if (!np_addr_valid(&addrs[i]))
 			return diag_fail(d, -EINVAL, "host shim %s: address %zu is invalid", name,
 					 i);
 	if (n == 0)

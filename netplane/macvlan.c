@@ -30,32 +30,12 @@ void np_mac_derive(const char *pod_uid, const char *nic, uint8_t out[6])
 	out[0] = (uint8_t)((out[0] & 0xfc) | 0x02);
 }
 
-static bool addr_valid(const struct np_addr *a)
-{
-	return (a->family == AF_INET || a->family == AF_INET6) &&
-	       a->prefix <= (a->family == AF_INET ? 32 : 128);
-}
-
-/* Is a inside the prefix p (same family)? */
-static bool addr_in_prefix(const struct np_addr *a, const struct np_addr *p)
-{
-	const uint8_t *x = (const uint8_t *)&a->v6, *y = (const uint8_t *)&p->v6;
-	unsigned int bits = p->prefix, i = 0;
-
-	if (a->family != p->family)
-		return false;
-	for (; bits >= 8; bits -= 8, i++)
-		if (x[i] != y[i])
-			return false;
-	return bits == 0 || ((x[i] ^ y[i]) & (uint8_t)(0xff00 >> bits)) == 0;
-}
-
 static bool gw_is_onlink(const struct np_macvlan_spec *s, const struct np_addr *gw)
 {
 	if (gw->family == AF_INET6 && IN6_IS_ADDR_LINKLOCAL(&gw->v6))
 		return false; /* link-local gateways go with the oif */
 	for (size_t i = 0; i < s->n_addrs; i++)
-		if (addr_in_prefix(gw, &s->addrs[i]))
+		if (np_addr_in(&s->addrs[i], gw))
 			return false;
 	return true;
 }
@@ -81,13 +61,13 @@ static int macvlan_check(const struct np_macvlan_spec *s, struct diag *d)
 	if (s->n_gateways > 2 || (s->n_gateways && !s->gateways))
 		return diag_fail(d, -E2BIG, "at most one gateway per family");
 	for (size_t i = 0; i < s->n_addrs; i++)
-		if (!addr_valid(&s->addrs[i]))
+		if (!np_addr_valid(&s->addrs[i]))
 			return diag_fail(d, -EINVAL, "address %zu is invalid", i);
 	for (size_t i = 0; i < s->n_gateways; i++) {
 		const struct np_addr *g = &s->gateways[i];
 		int k = g->family == AF_INET6;
 
-		if (!addr_valid(g))
+		if (!np_addr_valid(g))
 			return diag_fail(d, -EINVAL, "gateway %zu is invalid", i);
 		if (gw_family[k])
 			return diag_fail(d, -EINVAL, "two %s gateways", k ? "IPv6" : "IPv4");
@@ -96,8 +76,8 @@ static int macvlan_check(const struct np_macvlan_spec *s, struct diag *d)
 	for (size_t i = 0; i < s->n_routes; i++) {
 		const struct np_route_via *r = &s->routes[i];
 
-		if (!addr_valid(&r->dst) || (r->gw.family && (r->gw.family != r->dst.family ||
-							      !addr_valid(&r->gw))))
+		if (!np_addr_valid(&r->dst) || (r->gw.family && (r->gw.family != r->dst.family ||
+							      !np_addr_valid(&r->gw))))
 			return diag_fail(d, -EINVAL, "route %zu is invalid", i);
 	}
 	return 0;

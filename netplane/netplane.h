@@ -32,6 +32,8 @@ int np_addr_parse(const char *text, struct np_addr *ret);
 /* "198.18.0.10/24" (with_prefix) or "198.18.0.10"; buf of NP_ADDR_TEXT_MAX. -EINVAL/-ENOSPC. */
 #define NP_ADDR_TEXT_MAX (INET6_ADDRSTRLEN + 4)
 int np_addr_format(const struct np_addr *a, bool with_prefix, char *buf, size_t len);
+/* A family we handle and a prefix length that fits it. */
+bool np_addr_valid(const struct np_addr *a);
 /* Whether a lies in the subnet net (same family, the first net->prefix bits equal). */
 bool np_addr_in(const struct np_addr *net, const struct np_addr *a);
 /* Clear the host bits of a (198.18.0.10/24 -> 198.18.0.0/24). */

@@ -6,12 +6,6 @@
 
 #include "netplane/pair_int.h"
 
-static bool addr_valid(const struct np_addr *a)
-{
-	return (a->family == AF_INET || a->family == AF_INET6) &&
-	       a->prefix <= (a->family == AF_INET ? 32 : 128);
-}
-
 static bool veth_has_family(const struct np_veth_spec *s, int family)
 {
 	for (size_t i = 0; i < s->n_addrs; i++)
@@ -45,7 +39,7 @@ static int pair_check(const struct np_veth_spec *s, const char *kind, struct dia
 	for (size_t i = 0; i < s->n_addrs; i++) {
 		const struct np_addr *a = &s->addrs[i];
 
-		if (!addr_valid(a))
+		if (!np_addr_valid(a))
 			return diag_fail(d, -EINVAL, "%s %s: address %zu is invalid",
 					 kind, s->host_ifname, i);
 	}
@@ -56,7 +50,7 @@ static int pair_check(const struct np_veth_spec *s, const char *kind, struct dia
 		const struct np_route_via *r = &s->routes[i];
 		struct np_addr gw = gw_addr(r->dst.family, r->dst.family == AF_INET ? 32 : 128);
 
-		if (!addr_valid(&r->dst) ||
+		if (!np_addr_valid(&r->dst) ||
 		    (r->gw.family && (r->gw.family != r->dst.family ||
 				      memcmp(&r->gw.v6, &gw.v6, r->gw.family == AF_INET ? 4 : 16))))
 			return diag_fail(d, -EINVAL, "%s %s: route %zu is invalid (a routed pair "
