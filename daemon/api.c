@@ -42,6 +42,14 @@ static json_t *ok_reply(void)
 	return json_pack("{s:i,s:b}", "version", TANK_API_VERSION, "ok", 1);
 }
 
+static bool gid_listed(const gid_t *v, socklen_t len, gid_t gid)
+{
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (v[i] == gid)
+			return true;
+	return false;
+}
+
 /* Root, or a member of socket_group: as primary group or as a supplementary one. */
 static bool peer_allowed(struct tankd *t, int fd)
 {
@@ -57,13 +65,17 @@ static bool peer_allowed(struct tankd *t, int fd)
 		return false;
 	if (cr.gid == t->api_gid)
 		return true;
-	/* more than 256 supplementary groups: ERANGE, and the peer is refused */
 	len = sizeof(groups);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
-		return false;
-	for (size_t i = 0; i < len / sizeof(gid_t); i++)
-		if (groups[i] == t->api_gid)
-			return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
+		return gid_listed(groups, len, t->api_gid);
+	/* more than 256 supplementary groups (directory accounts): the kernel said how many;
+	 * NGROUPS_MAX (65536) bounds it */
+	if (errno == ERANGE && len > sizeof(groups) && len <= 65536 * sizeof(gid_t)) {
+		_cleanup_free_ gid_t *v = malloc(len);
+
+		if (v && getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, v, &len) == 0)
+			return gid_listed(v, len, t->api_gid);
+	}
 	return false;
 }
 

@@ -46,6 +46,11 @@ as_user nobody get pods >"$TK_T/nobody2.out" 2>&1
 check "tankd refuses a peer outside the group, exit 1" test $? -eq 1
 check "... saying who may" grep -q "permission denied: tankd's API is for root and members of group $TK_GRP" "$TK_T/nobody2.out"
 check "the member still gets in" as_user "$TK_USR" info
+# a directory account in hundreds of groups (more than tankd's first SO_PEERGROUPS buffer)
+grps=$(seq -s, 70001 70300),$(getent group "$TK_GRP" | cut -d: -f3)
+setpriv --reuid "$TK_USR" --regid "$(id -g "$TK_USR")" --groups "$grps" "$TK_T/tankctl" \
+	--socket "$TK_SOCK" info >/dev/null 2>&1
+check "a member in 301 supplementary groups gets in" test $? -eq 0
 chmod 0660 "$TK_SOCK"
 
 check "--help lists the commands" sh -c "'$TK_BUILD/tankctl' --help | grep -q 'describe pod NAME'"
