@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <string.h>
 
+#include "daemon/metrics.h"
 #include "daemon/tankd.h"
 
 void config_defaults(struct tankd_config *c)
@@ -216,8 +217,15 @@ static int set_u32(uint32_t *slot, const char *key, const char *v, uint32_t max,
 static int set_datapath(struct tankd_config *c, const char *key, const char *v, struct diag *d)
 {
 	if (!strcmp(key, "metrics_listen")) {
+		struct sockaddr_storage sa;
+		socklen_t salen;
+
 		if (strlen(v) > 64)
 			return diag_fail(d, -EINVAL, "metrics_listen: longer than 64 characters");
+		/* checked here, so that a typo is a config error, not a failure at start */
+		if (*v && strcmp(v, "off") && metrics_addr_parse(v, &sa, &salen) < 0)
+			return diag_fail(d, -EINVAL, "metrics_listen: \"%s\" (use ADDR:PORT, e.g. "
+						     "127.0.0.1:9464 or [::1]:9464, or off)", v);
 		free(c->metrics_listen);
 		c->metrics_listen = *v && strcmp(v, "off") ? strdup(v) : NULL;
 		return 0;

@@ -301,9 +301,11 @@ int np_bpf_sweep(struct np_bpf *b, const char *const *uids, size_t n_uids,
 		st.slots++;
 	}
 	/* pin directories of uids nobody knows (their slot may be gone already) */
-	if (npb_pin_path(pods, sizeof(pods), "%s/pods", b->pin_dir) == 0 && (dp = opendir(pods))) {
+	/* in batches: a full batch is followed by another pass while the last one removed some */
+	for (bool again = true; again && npb_pin_path(pods, sizeof(pods), "%s/pods", b->pin_dir) == 0 &&
+				(dp = opendir(pods));) {
 		char *stale[64];
-		size_t n = 0;
+		size_t n = 0, removed = 0;
 
 		while ((de = readdir(dp)) && n < ARRAY_SIZE(stale))
 			if (de->d_name[0] != '.' && !uid_known(s, de->d_name))
@@ -311,9 +313,11 @@ int np_bpf_sweep(struct np_bpf *b, const char *const *uids, size_t n_uids,
 		closedir(dp);
 		for (size_t i = 0; i < n; i++) {
 			if (stale[i] && npb_pod_dir_remove(b, stale[i], NULL) == 0)
-				st.pin_dirs++;
+				removed++;
 			free(stale[i]);
 		}
+		st.pin_dirs += removed;
+		again = n == ARRAY_SIZE(stale) && removed > 0;
 	}
 	st.ifs = entries_sweep(s, b->skel->maps.tank_ifs_v3, sizeof(struct tank_if_key),
 			       sizeof(struct tank_if_info));

@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <string.h>
 #include <netinet/in.h>
 
 #include "daemon/metrics.h"
@@ -70,11 +71,29 @@ static void test_addr_bad(void **state)
 	assert_int_equal(metrics_addr_parse(NULL, &sa, &len), -EINVAL);
 }
 
+/* metrics_listen is checked when the config is read: a typo is a config error */
+static void test_config_key(void **state)
+{
+	struct tankd_config c = {};
+	struct diag d = {};
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_set(&c, "metrics_listen", "127.0.0.1:9464", &d), 0);
+	assert_string_equal(c.metrics_listen, "127.0.0.1:9464");
+	assert_int_equal(config_set(&c, "metrics_listen", "127.0.0.1", &d), -EINVAL);
+	assert_non_null(strstr(d.msg, "ADDR:PORT"));
+	assert_int_equal(config_set(&c, "metrics_listen", "off", &d), 0);
+	assert_null(c.metrics_listen);
+	config_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_addr_parse),
 		cmocka_unit_test(test_addr_bad),
+		cmocka_unit_test(test_config_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
