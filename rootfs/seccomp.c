@@ -216,6 +216,27 @@ static int compile_one(uint64_t caps, int fd)
 
 static int cache_produce(const char *cache_dir, const uint64_t *caps, size_t n, const int *fds);
 
+/* A compiled program from fd (st: its fstat): a whole number of instructions, at most
+ * BPF_MAXINSNS. -EBADMSG when the size is not that of a program. */
+static int prog_read(int fd, const struct stat *st, struct rootfs_seccomp *ret)
+{
+	void *prog;
+
+	if (st->st_size <= 0 || st->st_size % sizeof(struct sock_filter) ||
+	    st->st_size / sizeof(struct sock_filter) > BPF_MAXINSNS)
+		return -EBADMSG;
+	prog = malloc((size_t)st->st_size);
+	if (!prog)
+		return -ENOMEM;
+	if (pread(fd, prog, (size_t)st->st_size, 0) != st->st_size) {
+		free(prog);
+		return -EIO;
+	}
+	ret->prog = prog;
+	ret->len = (unsigned short)(st->st_size / sizeof(struct sock_filter));
+	return 0;
+}
+
 /* In a child: each program from the cache, or compiled, into fds[i]; only the BPF comes back,
  * so neither libseccomp's nor libcrypto's state ever lives in the caller. */
 static int programs_get(const char *cache_dir, const uint64_t *caps, size_t n,
@@ -253,22 +274,18 @@ static int programs_get(const char *cache_dir, const uint64_t *caps, size_t n,
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct stat sb;
-		size_t len;
 
-		if (fstat(fds[i], &sb) < 0 || sb.st_size <= 0 ||
-		    sb.st_size % sizeof(struct sock_filter) ||
-		    sb.st_size / sizeof(struct sock_filter) > BPF_MAXINSNS) {
-			r = diag_fail(d, -EIO, "seccomp: bad program of %lld bytes",
-				      (long long)sb.st_size);
+		if (fstat(fds[i], &sb) < 0) {
+			r = diag_fail(d, -errno, "seccomp: program: %s", strerror(errno));
 			goto out;
 		}
-		len = (size_t)sb.st_size;
-		ret[i].prog = malloc(len);
-		if (!ret[i].prog || pread(fds[i], ret[i].prog, len, 0) != (ssize_t)len) {
-			r = diag_fail(d, -EIO, "seccomp: read program: %s", strerror(errno));
+		r = prog_read(fds[i], &sb, &ret[i]);
+		if (r < 0) {
+			diag_fail(d, r == -ENOMEM ? r : -EIO, "seccomp: bad program of %lld bytes",
+				  (long long)sb.st_size);
+			r = r == -ENOMEM ? r : -EIO;
 			goto out;
 		}
-		ret[i].len = (unsigned short)(len / sizeof(struct sock_filter));
 	}
 out:
 	for (size_t i = 0; i < made; i++)
@@ -331,7 +348,6 @@ void rootfs_seccomp_clear(struct rootfs_seccomp *f)
 
 /* Bump when the layout of a cache entry changes. */
 #define CACHE_REV "1"
-#define CACHE_FILE_MAX (BPF_MAXINSNS * sizeof(struct sock_filter))
 
 /*
  * The cache key, as a file name that spells out everything a program depends on: the
@@ -384,26 +400,22 @@ static int cache_load(int dirfd, const char *name, struct rootfs_seccomp *ret)
 {
 	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
-	void *prog;
+	int r;
 
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 077) || st.st_size <= 0 || (size_t)st.st_size > CACHE_FILE_MAX ||
-	    st.st_size % sizeof(struct sock_filter)) {
+	    (st.st_mode & 077)) {
 		unlinkat(dirfd, name, 0);
 		return -ENOENT;
 	}
-	prog = malloc((size_t)st.st_size);
-	if (!prog)
-		return -ENOMEM;
-	if (pread(fd, prog, (size_t)st.st_size, 0) != st.st_size) {
-		free(prog);
+	r = prog_read(fd, &st, ret);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
 		unlinkat(dirfd, name, 0);
 		return -ENOENT;
 	}
-	ret->prog = prog;
-	ret->len = (unsigned short)(st.st_size / sizeof(struct sock_filter));
 	return 0;
 }
 
@@ -454,15 +466,11 @@ static int cache_produce(const char *cache_dir, const uint64_t *caps, size_t n, 
 		r = compile_one(caps[i], fds[i]);
 		if (r < 0)
 			return r;
-		if (!cacheable || fstat(fds[i], &sb) < 0 || sb.st_size <= 0 ||
-		    (size_t)sb.st_size > CACHE_FILE_MAX || sb.st_size % sizeof(struct sock_filter))
+		if (!cacheable || fstat(fds[i], &sb) < 0)
 			continue;
-		f.prog = malloc((size_t)sb.st_size);
-		if (f.prog && pread(fds[i], f.prog, (size_t)sb.st_size, 0) == sb.st_size) {
-			f.len = (unsigned short)(sb.st_size / sizeof(struct sock_filter));
-			/* best effort: the next start compiles again when this fails */
+		/* best effort: the next start compiles again when this fails */
+		if (prog_read(fds[i], &sb, &f) == 0)
 			cache_store(dirfd, name, &f);
-		}
 		rootfs_seccomp_clear(&f);
 	}
 	return 0;
