@@ -24,7 +24,7 @@ static int put_stream(int store_fd, const char *digest, import_read_fn rd, void 
 {
 	_cleanup_(oci_digest_done) struct oci_digest h = {};
 	_cleanup_free_ char *buf = malloc(IMPORT_READ_CHUNK);
-	_cleanup_close_ int fd = -1;
+	_cleanup_close_ int fd = -1, lock = -1;
 	char tmp[160], path[128], got[OCI_DIGEST_STR_MAX];
 	const char *hex;
 	int r;
@@ -34,6 +34,13 @@ static int put_stream(int store_fd, const char *digest, import_read_fn rd, void 
 		return r;
 	if (!buf)
 		return -ENOMEM;
+	/* one writer per digest, as for pulls: a pull (or import) of the same blob that held the
+	 * lock first may have stored it meanwhile */
+	r = oci_store_blob_lock(store_fd, digest, true, &lock);
+	if (r < 0)
+		return diag_fail(d, r, "locking blob %s: %s", digest, strerror(-r));
+	if (oci_store_has_blob(store_fd, digest, -1))
+		return 0;
 	snprintf(tmp, sizeof(tmp), "tmp/import-%s.%d", hex, (int)getpid());
 	snprintf(path, sizeof(path), "blobs/sha256/%s", hex);
 	r = oci_digest_init(&h);
