@@ -37,10 +37,12 @@
  *              (tank_cg_info.level; container cgroups below the pod's). Only packets of sockets
  *              created inside the cgroup are seen; they start at the IP header, so bytes are
  *              counted from there (tc counts the Ethernet header too).
+ * (For an interface of tankd's own netns the program first tries tank_ifh_v1, an array by
+ * ifindex holding the same facts: see there.)
  * Per packet:
  *
  *   parse (Ethernet, IPv4/IPv6 with extension headers, TCP/UDP/SCTP ports, ICMP type/id,
- *          fragments) -> flow lookup -> policy (on a miss, or when the cached verdict is from an
+ *          fragments) -> this CPU's flow cache (tank_fcache_v1) -> flow lookup -> policy (on a miss, or when the cached verdict is from an
  *          older policy generation) -> verdict -> counters -> drop event (sampled, rate-limited)
  *
  * Always allowed, before any policy: non-IP frames (ARP ...; counted as family "other") and
@@ -108,10 +110,11 @@
  * Accounting (all per-CPU, summed by readers; a packet is an skb: a GSO packet counts once, with
  * all its bytes, Ethernet header included):
  *   tank_stats_v2  {slot, nic, dir, family, proto, verdict, reason, rule} -> {packets, bytes}:
- *                  every packet once (one map update per packet), so totals, per-protocol and
- *                  family splits, drops by reason, audit would-be drops and per-rule hits (entries
- *                  with reason RULE: packets of the opening direction a rule allowed; replies are
- *                  not rule hits) are all sums over this one map.
+ *                  every packet once, so totals, per-protocol and family splits, drops by reason,
+ *                  audit would-be drops and per-rule hits (entries with reason RULE: packets of
+ *                  the opening direction a rule allowed; replies are not rule hits) are all sums
+ *                  over it -- and over tank_scell_v1, the same keys in per-CPU cells where the
+ *                  packets decided by the flow cache are counted (below).
  *   tank_gstat_v1  global: flows created/deleted/expired, events sent/lost/suppressed.
  * Drop events (tank_events_v1 ring buffer): drops and audit would-be drops, 1 in `ev_sample`,
  * then a per-slot token bucket (tank_evrl_v1; lock-free, so a few events over the limit are
@@ -172,11 +175,14 @@
 #define TANK_MAP_STATS "tank_stats_v2"
 #define TANK_MAP_PODS "tank_pods_v1"
 #define TANK_MAP_IFS "tank_ifs_v3"
+#define TANK_MAP_IFH "tank_ifh_v1"
 #define TANK_MAP_CGS "tank_cgs_v1"
 #define TANK_MAP_POL "tank_pol_v1"
 #define TANK_MAP_POLX "tank_polx_v1"
 #define TANK_MAP_CFG "tank_cfg_v1"
 #define TANK_MAP_FLOWS "tank_flows_v1"
+#define TANK_MAP_FCACHE "tank_fcache_v1"
+#define TANK_MAP_SCELL "tank_scell_v1"
 #define TANK_MAP_FRAGS "tank_frags_v1"
 #define TANK_MAP_GSTAT "tank_gstat_v1"
 #define TANK_MAP_EVENTS "tank_events_v1"
@@ -278,6 +284,28 @@ struct tank_if_info {
 	char name[TANK_NIC_NAME_MAX]; /* the NIC's name in the pod ("eth0") */
 };
 _Static_assert(sizeof(struct tank_if_info) == 28, "tank_if_info layout");
+
+/*
+ * tank_ifh_v1: BPF_MAP_TYPE_ARRAY (BPF_F_MMAPABLE) of TANK_IFH_SIZE, at index
+ * ifindex & (TANK_IFH_SIZE - 1): the interfaces of tankd's own netns (host-side veth, netkit peer)
+ * that have a tank_ifs_v3 entry, with the same facts. A hash lookup is the largest part of a
+ * packet's time (~35 ns on a 2-core VM: the bucket and the entry are cache misses), an array
+ * lookup is inlined; the program tries this array first when the device is in tankd's netns
+ * (tank_host_netns, set at load) and falls back to tank_ifs_v3 when the ifindex there is not the
+ * packet's. netplane derives it from tank_ifs_v3 after every change of that map and at start
+ * (npb_ifh_sync); two ifindexes on one index: the lower one gets it. Each value is one 8-byte
+ * word that netplane stores atomically through mmap and the program loads with one instruction,
+ * so a packet sees an entry whole, never half of an old and half of a new one.
+ */
+#define TANK_IFH_SIZE 16384 /* a power of two */
+
+struct tank_ifh {
+	__u32 ifindex;                  /* 0: empty */
+	__u16 slot;                     /* < TANK_MAX_PODS */
+	__u8 nic;                       /* < TANK_NICS_MAX */
+	enum tank_dir ingress_dir : 8;  /* as tank_if_info.ingress_dir */
+};
+_Static_assert(sizeof(struct tank_ifh) == 8, "tank_ifh layout");
 
 /* tank_cgs_v1: BPF_MAP_TYPE_HASH, key __u64 cgroup v2 id -> the "host" network pod it is. */
 struct tank_cg_info {
@@ -425,6 +453,59 @@ struct tank_flow {
 	__u32 flags;               /* TANK_FLOW_* */
 	__u32 pad;
 };
+
+/*
+ * tank_fcache_v1: BPF_MAP_TYPE_PERCPU_ARRAY of TANK_FCACHE_SIZE, each CPU's cache of flow
+ * decisions in front of tank_flows_v1 (a microflow cache, like Open vSwitch's exact-match cache).
+ * Looking a flow up in the shared LRU hash and adding the packet to its counters is most of a
+ * packet's time (the two directions of a connection run on different CPUs and pull the entry's
+ * cache line back and forth), so a packet of an established flow whose decision this CPU cached
+ * less than a second ago is decided from the cache alone: same flow key and direction, the slot's
+ * current epoch and policy generation, no TCP SYN, FIN or RST. Index: the flow key and direction
+ * folded and multiplied (fcache_index); a collision only replaces the entry.
+ * Only passes are cached (reason REPLY, RULE or NO_POLICY) of flows whose cached verdict is PASS:
+ * such a flow is deleted only by a new policy generation or epoch (which invalidate the cache) or
+ * by LRU eviction (its replies then still pass for up to a second, as the flow was allowed).
+ * The packets counted while cached wait in `pending` and are added to the flow's count[dir] when
+ * the entry is refreshed (at most a second later) or replaced; readers of flows add what is
+ * pending (np_bpf_flows). The pod totals (tank_stats_v2) are counted for every packet as before.
+ */
+#define TANK_FCACHE_SIZE 1024 /* entries per CPU, a power of two */
+
+struct tank_fcache {
+	struct tank_flow_key key; /* slot 0: empty */
+	__u64 checked;             /* jiffies: when the flow entry was last looked at */
+	__u32 gen;                 /* policy generation and slot epoch of the decision */
+	__u32 epoch;
+	enum tank_dir dir;         /* pod direction of the packets this entry decides */
+	enum tank_reason reason;   /* REPLY, RULE or NO_POLICY (verdict PASS) */
+	__u32 rule;
+	__u32 nic;
+	__u32 cell;                /* tank_scell_v1 index + 1 of the packets' counter; 0: none */
+	__u32 pad;
+	struct tank_counter pending; /* counted here, not yet in the flow's count[dir] */
+};
+_Static_assert(sizeof(struct tank_fcache) == 104, "tank_fcache layout");
+
+/*
+ * tank_scell_v1: BPF_MAP_TYPE_PERCPU_ARRAY of TANK_SCELL_SIZE: where the packets decided from the
+ * flow cache are counted, in place of their tank_stats_v2 entry (whose hash lookup costs as much
+ * as the rest of such a packet). A cell holds one stat key of one slot's epoch; a CPU takes it
+ * when it fills a flow cache entry (at index: the key folded and multiplied) if it is free or its
+ * slot has moved to another epoch, else those packets go on to tank_stats_v2. A taken cell keeps
+ * its key as long as its pod lives, so a packet is counted in exactly one place and every
+ * counter only grows: a pod's totals are its tank_stats_v2 entries plus its cells of the slot's
+ * current epoch, summed over CPUs (npb_slot_totals).
+ */
+#define TANK_SCELL_SIZE 1024 /* cells per CPU, a power of two */
+
+struct tank_scell {
+	struct tank_stat_key key; /* slot 0: free */
+	__u32 epoch;              /* the slot's epoch when the cell was taken */
+	__u32 pad;
+	struct tank_counter count;
+};
+_Static_assert(sizeof(struct tank_scell) == 56, "tank_scell layout");
 
 /* tank_frags_v1: BPF_MAP_TYPE_LRU_HASH, the ports of a fragmented packet's first fragment. */
 struct tank_frag_key {

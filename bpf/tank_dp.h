@@ -73,6 +73,14 @@ struct {
 } tank_ifs_v3 SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TANK_IFH_SIZE);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct tank_ifh);
+} tank_ifh_v1 SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, TANK_MAX_CGS);
 	__type(key, __u64); /* cgroup v2 id */
@@ -123,6 +131,20 @@ struct {
 	__type(key, struct tank_flow_key);
 	__type(value, struct tank_flow);
 } tank_flows_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TANK_FCACHE_SIZE);
+	__type(key, __u32);
+	__type(value, struct tank_fcache);
+} tank_fcache_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TANK_SCELL_SIZE);
+	__type(key, __u32);
+	__type(value, struct tank_scell);
+} tank_scell_v1 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -524,9 +546,10 @@ struct tk_state {
 	__u32 slot, nic, dir, rule;
 	__u32 verdict, reason;
 	bool explain;
+	bool counted; /* in a tank_scell_v1 cell already */
 	struct tank_pod_cfg cfg; /* a copy: global functions take plain memory */
 	struct tk_pkt p;
-	struct tank_flow_key fk;
+	struct tank_flow_key fk __attribute__((aligned(8))); /* read as __u64s by the flow cache */
 };
 
 /*
@@ -847,6 +870,164 @@ static __always_inline void frag_ports(struct tk_state *s, __u64 now)
 		p->icmp = f->dport == 128 ? IC_ECHO_REQ : f->dport == 129 ? IC_ECHO_REP : IC_OTHER;
 }
 
+/* ---- the per-CPU flow cache (tank_abi.h: tank_fcache_v1) -------------------------------------- */
+
+/* Keys of 8-byte multiples, 8-byte aligned: compared and hashed a word at a time. */
+static __always_inline bool words_equal(const void *a, const void *b, const int n)
+{
+	const __u64 *x = a, *y = b;
+	__u64 diff = 0;
+
+	for (int i = 0; i < n; i++)
+		diff |= x[i] ^ y[i];
+	return diff == 0;
+}
+
+/* An index of a table of `size` (a power of two): the words folded, then multiplied. */
+static __always_inline __u32 words_index(const void *a, const int n, __u64 seed, __u32 size)
+{
+	const __u64 *x = a;
+
+	for (int i = 0; i < n; i++)
+		seed ^= x[i];
+	return (__u32)((seed * 0x9e3779b97f4a7c15ull) >> 40) & (size - 1);
+}
+
+#define FK_WORDS (sizeof(struct tank_flow_key) / 8)
+#define SK_WORDS (sizeof(struct tank_stat_key) / 8)
+
+static __always_inline bool fk_equal(const struct tank_flow_key *a, const struct tank_flow_key *b)
+{
+	return words_equal(a, b, FK_WORDS);
+}
+
+/* This CPU's entry for the packet's flow and direction (s->fk set). */
+static __always_inline struct tank_fcache *fcache_entry(struct tk_state *s)
+{
+	__u32 i = words_index(&s->fk, FK_WORDS, s->dir, TANK_FCACHE_SIZE);
+
+	return bpf_map_lookup_elem(&tank_fcache_v1, &i);
+}
+
+/* The tank_stats_v2 key of the packet's verdict. */
+static __always_inline void stat_key(const struct tk_state *s, struct tank_stat_key *sk)
+{
+	sk->slot = s->slot;
+	sk->nic = s->nic;
+	sk->dir = s->dir;
+	sk->family = s->p.family;
+	sk->proto = s->p.pclass;
+	sk->verdict = s->verdict;
+	sk->reason = s->reason;
+	/* a rule hit: counted with the packet, no second map update */
+	sk->rule = s->reason == TANK_REASON_RULE ? s->rule : 0;
+}
+
+/* This CPU's cell for the packet's stat key, taken if free or its slot's epoch has moved on:
+ * its index + 1, or 0 when a live cell of another key is there. */
+static __always_inline __u32 scell_take(struct tk_state *s)
+{
+	struct tank_stat_key sk __attribute__((aligned(8)));
+	struct tank_pod_cfg *owner;
+	struct tank_scell *c;
+	__u32 i;
+
+	stat_key(s, &sk);
+	i = words_index(&sk, SK_WORDS, 0, TANK_SCELL_SIZE);
+	c = bpf_map_lookup_elem(&tank_scell_v1, &i);
+	if (!c)
+		return 0;
+	if (words_equal(&c->key, &sk, SK_WORDS) && c->epoch == s->cfg.epoch)
+		return i + 1;
+	if (c->key.slot) {
+		owner = bpf_map_lookup_elem(&tank_cfg_v1, &c->key.slot);
+		if (owner && owner->epoch == c->epoch)
+			return 0;
+	}
+	c->key = sk;
+	c->epoch = s->cfg.epoch;
+	c->count.packets = 0;
+	c->count.bytes = 0;
+	return i + 1;
+}
+
+/* Decided from this CPU's cache: a pass of an established flow, checked less than a second ago. */
+static __always_inline bool fcache_hit(struct tk_state *s, struct tank_fcache *e, __u64 now)
+{
+	if (s->p.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST))
+		return false;
+	if (!fk_equal(&e->key, &s->fk) || e->dir != s->dir || e->nic != s->nic ||
+	    e->gen != s->cfg.gen || e->epoch != s->cfg.epoch || now - e->checked >= hz())
+		return false;
+	s->rule = e->rule;
+	set_pass(s, e->reason);
+	e->pending.packets++;
+	e->pending.bytes += s->p.len;
+	if (e->cell) {
+		__u32 i = e->cell - 1;
+		struct tank_scell *c = bpf_map_lookup_elem(&tank_scell_v1, &i);
+
+		if (c) {
+			c->count.packets++;
+			c->count.bytes += s->p.len;
+			s->counted = true;
+		}
+	}
+	return true;
+}
+
+/* Add what an entry counted to its flow (another one than the packet's: looked up). */
+static __always_inline void fcache_flush(struct tank_fcache *e)
+{
+	struct tank_flow *f = bpf_map_lookup_elem(&tank_flows_v1, &e->key);
+
+	if (f && f->epoch == e->epoch) {
+		f->count[e->dir & 1].packets += e->pending.packets;
+		f->count[e->dir & 1].bytes += e->pending.bytes;
+	}
+	e->pending.packets = 0;
+	e->pending.bytes = 0;
+}
+
+/*
+ * After flow f decided the packet (flow_hit): cache the decision if it may be (a pass of a flow
+ * whose verdict is PASS, not closing, no SYN/FIN/RST), else take the packet's flow out of the
+ * cache. Either way what the entry counted for this flow goes to f.
+ */
+static __always_inline void fcache_fill(struct tk_state *s, struct tank_fcache *e,
+					struct tank_flow *f, __u64 now)
+{
+	bool same = fk_equal(&e->key, &s->fk) && e->dir == s->dir && e->epoch == f->epoch;
+	bool cacheable = s->verdict == TANK_VERDICT_PASS && f->verdict == TANK_VERDICT_PASS &&
+			 !(f->flags & TANK_FLOW_CLOSING) &&
+			 !(s->p.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST));
+
+	if (same) {
+		f->count[s->dir & 1].packets += e->pending.packets;
+		f->count[s->dir & 1].bytes += e->pending.bytes;
+		e->pending.packets = 0;
+		e->pending.bytes = 0;
+		if (!cacheable) {
+			e->key.slot = 0;
+			return;
+		}
+	} else {
+		if (!cacheable)
+			return;
+		if (e->key.slot && e->pending.packets)
+			fcache_flush(e);
+		e->key = s->fk;
+		e->dir = s->dir;
+	}
+	e->nic = s->nic;
+	e->cell = scell_take(s);
+	e->checked = now;
+	e->gen = s->cfg.gen;
+	e->epoch = s->cfg.epoch;
+	e->reason = s->reason;
+	e->rule = s->rule;
+}
+
 /* ---- verdict ------------------------------------------------------------------------------- */
 
 /*
@@ -1059,13 +1240,21 @@ static __always_inline __u32 tank_process(struct __sk_buff *skb, struct tk_state
 			set_pass(s, TANK_REASON_NO_POLICY);
 	} else if (s->p.frag == FR_NONE && (s->p.icmp == IC_NONE || s->p.icmp == IC_ECHO_REQ ||
 					     s->p.icmp == IC_ECHO_REP)) {
-		/* the fast path: a packet of an established flow is decided here, without a call */
+		/* the fast path: a packet of an established flow is decided here, without a call;
+		 * from this CPU's flow cache if it can, else from the flow table */
+		struct tank_fcache *e = NULL;
 		struct tank_flow *f;
 
 		flow_key(s);
-		f = bpf_map_lookup_elem(&tank_flows_v1, &s->fk);
-		if (!f || !flow_live(f, &s->cfg, s->p.proto, now) || !flow_hit(s, f, now))
-			tank_decide(s, now, !f);
+		if (!s->explain)
+			e = fcache_entry(s);
+		if (!e || !fcache_hit(s, e, now)) {
+			f = bpf_map_lookup_elem(&tank_flows_v1, &s->fk);
+			if (!f || !flow_live(f, &s->cfg, s->p.proto, now) || !flow_hit(s, f, now))
+				tank_decide(s, now, !f);
+			else if (e)
+				fcache_fill(s, e, f, now);
+		}
 	} else {
 		tank_decide(s, now, 0);
 	}
@@ -1076,19 +1265,10 @@ static __always_inline __u32 tank_process(struct __sk_buff *skb, struct tk_state
 		skb->cb[2] = s->rule;
 		skb->cb[3] = TANK_EXPLAIN_DONE;
 		skb->cb[4] = (__u32)now;
-	} else {
-		struct tank_stat_key sk = {
-			.slot = s->slot,
-			.nic = s->nic,
-			.dir = s->dir,
-			.family = s->p.family,
-			.proto = s->p.pclass,
-			.verdict = s->verdict,
-			.reason = s->reason,
-			/* a rule hit: counted with the packet, no second map update */
-			.rule = s->reason == TANK_REASON_RULE ? s->rule : 0,
-		};
+	} else if (!s->counted) {
+		struct tank_stat_key sk;
 
+		stat_key(s, &sk);
 		count(&tank_stats_v2, &sk, s->p.len);
 		if (s->verdict != TANK_VERDICT_PASS)
 			drop_event(s, now);

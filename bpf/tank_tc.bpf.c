@@ -28,6 +28,30 @@ static __always_inline __u64 dev_netns_cookie(struct __sk_buff *skb)
 	return dev->nd_net.net->net_cookie;
 }
 
+/* The cookie of tankd's netns, where the interfaces of tank_ifh_v1 are (netplane sets it). */
+const volatile __u64 tank_host_netns;
+
+/* Slot, NIC and ingress direction of an interface of tankd's netns from tank_ifh_v1. */
+static __always_inline bool ifh_find(struct __sk_buff *skb, struct tk_state *s)
+{
+	union {
+		__u64 word;
+		struct tank_ifh h;
+	} v;
+	__u32 i = skb->ifindex & (TANK_IFH_SIZE - 1);
+	__u64 *e = bpf_map_lookup_elem(&tank_ifh_v1, &i);
+
+	if (!e)
+		return false;
+	v.word = *(volatile __u64 *)e; /* the whole entry in one load */
+	if (v.h.ifindex != skb->ifindex || !v.h.slot)
+		return false;
+	s->slot = v.h.slot;
+	s->nic = v.h.nic;
+	s->dir = v.h.ingress_dir;
+	return true;
+}
+
 static __always_inline int tank_run(struct __sk_buff *skb, bool at_ingress)
 {
 	struct tk_state s = {};
@@ -39,14 +63,17 @@ static __always_inline int tank_run(struct __sk_buff *skb, bool at_ingress)
 		s.dir = (skb->mark >> 12) & 1;
 	} else {
 		struct tank_if_key key = { .netns = dev_netns_cookie(skb), .ifindex = skb->ifindex };
-		struct tank_if_info *ifi = bpf_map_lookup_elem(&tank_ifs_v3, &key);
 
-		if (!ifi)
-			return TCX_NEXT;
-		s.slot = ifi->slot;
-		s.nic = ifi->nic;
+		if (key.netns != tank_host_netns || !ifh_find(skb, &s)) {
+			struct tank_if_info *ifi = bpf_map_lookup_elem(&tank_ifs_v3, &key);
+
+			if (!ifi)
+				return TCX_NEXT;
+			s.slot = ifi->slot;
+			s.nic = ifi->nic;
+			s.dir = ifi->ingress_dir;
+		}
 		/* the pod direction this interface's ingress hook sees; egress is the other one */
-		s.dir = ifi->ingress_dir;
 		if (!at_ingress)
 			s.dir = s.dir == TANK_DIR_INGRESS ? TANK_DIR_EGRESS : TANK_DIR_INGRESS;
 	}

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -282,6 +283,7 @@ int np_bpf_open(const char *pin_dir, struct np_bpf **ret, struct diag *d)
 			goto fail;
 		}
 	}
+	b->skel->rodata->tank_host_netns = b->netns;
 	/* reuses the pinned maps where they are compatible, pins the others */
 	r = tank_tc_bpf__load(b->skel);
 	if (r < 0) {
@@ -304,6 +306,14 @@ int np_bpf_open(const char *pin_dir, struct np_bpf **ret, struct diag *d)
 	r = migrate(b, d);
 	if (r < 0)
 		goto fail;
+	b->ifh = mmap(NULL, TANK_IFH_SIZE * sizeof(*b->ifh), PROT_READ | PROT_WRITE, MAP_SHARED,
+		      bpf_map__fd(b->skel->maps.tank_ifh_v1), 0);
+	if (b->ifh == MAP_FAILED) {
+		b->ifh = NULL;
+		r = diag_fail(d, -errno, "BPF: mapping %s: %s", TANK_MAP_IFH, strerror(errno));
+		goto fail;
+	}
+	npb_ifh_sync(b);
 	*ret = b;
 	return 0;
 fail:
@@ -316,6 +326,8 @@ void np_bpf_close(struct np_bpf *b)
 	if (!b)
 		return;
 	npb_events_close(b);
+	if (b->ifh)
+		munmap(b->ifh, TANK_IFH_SIZE * sizeof(*b->ifh));
 	/* pinned maps and links live on; unpinned program references go with the skeletons */
 	tank_cg_bpf__destroy(b->cg);
 	tank_tc_bpf__destroy(b->skel);

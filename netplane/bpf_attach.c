@@ -317,6 +317,7 @@ int np_bpf_veth_attach(struct np_bpf *b, const char *uid, const char *nic, uint3
 	if (r < 0)
 		return r;
 	r = nic_attach(&a);
+	npb_ifh_sync(b);
 	if (r < 0)
 		diag_prefix(d, "pod %s nic %s (ifindex %d): ", uid, nic, host_ifindex);
 	return r;
@@ -339,6 +340,7 @@ int np_bpf_macvlan_attach(struct np_bpf *b, const char *uid, const char *nic, ui
 	/* tcx links (and clsact filters) go on an ifindex of the caller's netns: a helper thread
 	 * enters the pod's, tankd's own threads never move */
 	r = npb_netns_run(pod_netns_fd, nic_attach, &a);
+	npb_ifh_sync(b); /* nic_index may have dropped an entry of tankd's netns */
 	if (r < 0 && d && !d->err)
 		diag_fail(d, r, "entering the pod netns: %s", strerror(-r));
 	if (r < 0)
@@ -689,6 +691,51 @@ int npb_pod_dir_remove(struct np_bpf *b, const char *uid, struct diag *d)
 	return r;
 }
 
+/* ---- tank_ifh_v1 ------------------------------------------------------------------------------ */
+
+union ifh_word {
+	uint64_t word;
+	struct tank_ifh h;
+};
+
+static int ifh_want(const void *key, const void *value, void *data)
+{
+	const struct tank_if_key *k = key;
+	const struct tank_if_info *ifi = value;
+	struct np_bpf *b = ((void **)data)[0];
+	union ifh_word *want = ((void **)data)[1], v = { 0 };
+	union ifh_word *w = &want[k->ifindex & (TANK_IFH_SIZE - 1)];
+
+	if (k->netns != b->netns || !k->ifindex || !ifi->slot || ifi->slot >= TANK_MAX_PODS ||
+	    ifi->nic >= TANK_NICS_MAX || ifi->ingress_dir >= TANK_DIR_MAX)
+		return 0;
+	v.h.ifindex = k->ifindex;
+	v.h.slot = (__u16)ifi->slot;
+	v.h.nic = (__u8)ifi->nic;
+	v.h.ingress_dir = ifi->ingress_dir;
+	if (!w->word || k->ifindex < w->h.ifindex)
+		*w = v;
+	return 0;
+}
+
+void npb_ifh_sync(struct np_bpf *b)
+{
+	_cleanup_free_ union ifh_word *want = calloc(TANK_IFH_SIZE, sizeof(*want));
+	void *data[2] = { b, want };
+
+	if (!b->ifh)
+		return;
+	/* when tank_ifs_v3 cannot be read every entry goes: the program then asks tank_ifs_v3 */
+	if (want && npb_map_walk(b, b->skel->maps.tank_ifs_v3, ifh_want, data) < 0)
+		memset(want, 0, TANK_IFH_SIZE * sizeof(*want));
+	for (size_t i = 0; i < TANK_IFH_SIZE; i++) {
+		uint64_t w = want ? want[i].word : 0;
+
+		if (__atomic_load_n(&b->ifh[i], __ATOMIC_RELAXED) != w)
+			__atomic_store_n(&b->ifh[i], w, __ATOMIC_RELEASE);
+	}
+}
+
 /* Sweep tank_ifs_v3 for entries of this slot the caller did not list, in any netns (deleting
  * while walking would restart the walk, so in rounds of collected keys). */
 static int ifs_sweep(struct np_bpf *b, uint32_t slot, struct diag *d)
@@ -791,6 +838,7 @@ int np_bpf_pod_unregister(struct np_bpf *b, const char *uid, uint32_t slot,
 	r = ifs_sweep(b, slot, d);
 	if (r < 0 && !first)
 		first = r;
+	npb_ifh_sync(b);
 	r = cgs_sweep(b, slot, 0, d);
 	if (r < 0 && !first)
 		first = r;

@@ -36,6 +36,7 @@ struct np_bpf {
 	bool tcx_available; /* what the probe found */
 	int ncpus;
 	uint64_t tomb_ttl_ms;
+	uint64_t *ifh; /* tank_ifh_v1, mmapped: TANK_IFH_SIZE words */
 	/* drop events: opened on first use */
 	struct ring_buffer *rb;
 	int (*ev_cb)(const struct tank_event *, void *);
@@ -63,6 +64,9 @@ int npb_netns_cookie_here(uint64_t *ret);
  * to 8 bytes. cb's negative return stops the walk and is returned. */
 typedef int (*npb_walk_cb)(const void *key, const void *value, void *data);
 int npb_map_walk(struct np_bpf *b, struct bpf_map *m, npb_walk_cb cb, void *data);
+
+/* Make tank_ifh_v1 what tank_ifs_v3 says (tank_abi.h); after every change of tank_ifs_v3. */
+void npb_ifh_sync(struct np_bpf *b);
 
 /* tank_cfg_v1 entry of a slot: read, and write back whole. */
 int npb_cfg_get(struct np_bpf *b, uint32_t slot, struct tank_pod_cfg *ret, struct diag *d);

@@ -321,6 +321,7 @@ int np_bpf_sweep(struct np_bpf *b, const char *const *uids, size_t n_uids,
 	}
 	st.ifs = entries_sweep(s, b->skel->maps.tank_ifs_v3, sizeof(struct tank_if_key),
 			       sizeof(struct tank_if_info));
+	npb_ifh_sync(b);
 	st.cgs = entries_sweep(s, b->skel->maps.tank_cgs_v1, sizeof(__u64),
 			       sizeof(struct tank_cg_info));
 	npb_cg_levels_update(b);

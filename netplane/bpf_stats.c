@@ -63,7 +63,7 @@ int npb_map_walk(struct np_bpf *b, struct bpf_map *m, npb_walk_cb cb, void *data
 
 struct totals_walk {
 	struct np_bpf *b;
-	uint32_t slot;
+	uint32_t slot, epoch;
 	struct tank_totals *pod;
 	struct np_bpf_stats2 *s;
 	size_t hits_cap;
@@ -120,15 +120,11 @@ static struct tank_counter percpu_sum(struct np_bpf *b, const void *value)
 	return sum;
 }
 
-static int totals_one(const void *key, const void *value, void *data)
+static int totals_count(struct totals_walk *w, const struct tank_stat_key *k,
+			struct tank_counter c)
 {
-	const struct tank_stat_key *k = key;
-	struct totals_walk *w = data;
-	struct tank_counter c;
-
-	if (k->slot != w->slot || k->dir >= TANK_DIR_MAX)
+	if (k->dir >= TANK_DIR_MAX)
 		return 0;
-	c = percpu_sum(w->b, value);
 	totals_add(&w->pod[k->dir], k, &c);
 	if (w->s && k->nic < TANK_NICS_MAX) {
 		totals_add(&w->s->nic[k->nic].dir[k->dir], k, &c);
@@ -140,14 +136,49 @@ static int totals_one(const void *key, const void *value, void *data)
 	return 0;
 }
 
+static int totals_one(const void *key, const void *value, void *data)
+{
+	const struct tank_stat_key *k = key;
+	struct totals_walk *w = data;
+
+	if (k->slot != w->slot)
+		return 0;
+	return totals_count(w, k, percpu_sum(w->b, value));
+}
+
+/* tank_scell_v1: every CPU's cell of the slot's current epoch */
+static int totals_cells(const void *key _unused_, const void *value, void *data)
+{
+	const size_t stride = (sizeof(struct tank_scell) + 7) & ~(size_t)7;
+	struct totals_walk *w = data;
+
+	for (int cpu = 0; cpu < w->b->ncpus; cpu++) {
+		const struct tank_scell *c = (const void *)((const char *)value + cpu * stride);
+		int r;
+
+		if (c->key.slot != w->slot || c->epoch != w->epoch)
+			continue;
+		r = totals_count(w, &c->key, c->count);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int npb_slot_totals(struct np_bpf *b, uint32_t slot, struct tank_totals pod[TANK_DIR_MAX],
 		    struct np_bpf_stats2 *s, struct diag *d)
 {
 	struct totals_walk w = { .b = b, .slot = slot, .pod = pod, .s = s };
+	struct tank_pod_cfg cfg = { 0 };
 	int r;
 
 	memset(pod, 0, sizeof(*pod) * TANK_DIR_MAX);
-	r = npb_map_walk(b, b->skel->maps.tank_stats_v2, totals_one, &w);
+	r = npb_cfg_get(b, slot, &cfg, NULL);
+	w.epoch = cfg.epoch;
+	if (r >= 0)
+		r = npb_map_walk(b, b->skel->maps.tank_stats_v2, totals_one, &w);
+	if (r >= 0)
+		r = npb_map_walk(b, b->skel->maps.tank_scell_v1, totals_cells, &w);
 	if (r < 0 && s) {
 		free(s->hits);
 		s->hits = NULL;
@@ -316,6 +347,18 @@ static uint32_t flow_timeout_s(uint8_t proto, uint32_t flags)
 	return TANK_FLOW_OTHER_S;
 }
 
+struct flow_got {
+	struct tank_flow_key key;
+	struct np_flow fl;
+};
+
+/* What a CPU's flow cache counted for a flow and not yet added to the flow (tank_fcache_v1). */
+struct fc_pending {
+	struct tank_flow_key key;
+	enum tank_dir dir;
+	struct tank_counter count;
+};
+
 struct flows_walk {
 	struct np_bpf *b;
 	uint32_t slot; /* 0: count only */
@@ -325,7 +368,63 @@ struct flows_walk {
 	int (*cb)(const struct np_flow *, void *);
 	void *data;
 	uint64_t entries;
+	struct fc_pending *pend; /* sorted by key */
+	size_t n_pend, cap_pend;
+	struct flow_got *got; /* the slot's flows, read before the caches */
+	size_t n_got, cap_got;
 };
+
+static int fc_pending_cmp(const void *a, const void *b)
+{
+	return memcmp(&((const struct fc_pending *)a)->key, &((const struct fc_pending *)b)->key,
+		      sizeof(struct tank_flow_key));
+}
+
+static int fc_one(const void *key _unused_, const void *value, void *data)
+{
+	const size_t stride = (sizeof(struct tank_fcache) + 7) & ~(size_t)7;
+	struct flows_walk *w = data;
+
+	for (int c = 0; c < w->b->ncpus; c++) {
+		const struct tank_fcache *e = (const void *)((const char *)value + c * stride);
+
+		if (e->key.slot != w->slot || e->epoch != w->epoch || !e->pending.packets ||
+		    e->dir >= TANK_DIR_MAX)
+			continue;
+		if (w->n_pend == w->cap_pend) {
+			size_t cap = w->cap_pend ? w->cap_pend * 2 : 64;
+			struct fc_pending *p = realloc(w->pend, cap * sizeof(*p));
+
+			if (!p)
+				return -ENOMEM;
+			w->pend = p;
+			w->cap_pend = cap;
+		}
+		w->pend[w->n_pend++] = (struct fc_pending){ .key = e->key, .dir = e->dir,
+							    .count = e->pending };
+	}
+	return 0;
+}
+
+/* Add what the CPUs' flow caches counted for flow k and not yet added to it. */
+static void fc_add(const struct flows_walk *w, const struct tank_flow_key *k,
+		   struct tank_counter count[TANK_DIR_MAX])
+{
+	size_t lo = 0, hi = w->n_pend;
+
+	while (lo < hi) { /* the first entry not below k */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (memcmp(&w->pend[mid].key, k, sizeof(*k)) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < w->n_pend && memcmp(&w->pend[lo].key, k, sizeof(*k)) == 0; lo++) {
+		count[w->pend[lo].dir].packets += w->pend[lo].count.packets;
+		count[w->pend[lo].dir].bytes += w->pend[lo].count.bytes;
+	}
+}
 
 static void addr_set(struct np_addr *a, enum tank_family f, const __u8 *bytes)
 {
@@ -366,7 +465,17 @@ static int flows_one(const void *key, const void *value, void *data)
 	memcpy(fl.count, f->count, sizeof(fl.count));
 	fl.idle_ms = idle * 1000 / w->hz;
 	fl.age_ms = age * 1000 / w->hz;
-	return w->cb(&fl, w->data);
+	if (w->n_got == w->cap_got) {
+		size_t cap = w->cap_got ? w->cap_got * 2 : 64;
+		struct flow_got *g = realloc(w->got, cap * sizeof(*g));
+
+		if (!g)
+			return -ENOMEM;
+		w->got = g;
+		w->cap_got = cap;
+	}
+	w->got[w->n_got++] = (struct flow_got){ .key = *k, .fl = fl };
+	return 0;
 }
 
 int np_bpf_flows(struct np_bpf *b, uint32_t slot, int (*cb)(const struct np_flow *, void *),
@@ -387,7 +496,20 @@ int np_bpf_flows(struct np_bpf *b, uint32_t slot, int (*cb)(const struct np_flow
 	r = npb_jiffies(b, &w.now);
 	if (r < 0)
 		return r;
-	return npb_map_walk(b, b->skel->maps.tank_flows_v1, flows_one, &w);
+	/* the flow table before the caches: a count the program moves from a cache to its flow
+	 * in between is missed by this reading, never counted twice */
+	r = npb_map_walk(b, b->skel->maps.tank_flows_v1, flows_one, &w);
+	if (r >= 0)
+		r = npb_map_walk(b, b->skel->maps.tank_fcache_v1, fc_one, &w);
+	if (r >= 0)
+		qsort(w.pend, w.n_pend, sizeof(*w.pend), fc_pending_cmp);
+	for (size_t i = 0; r >= 0 && i < w.n_got; i++) {
+		fc_add(&w, &w.got[i].key, w.got[i].fl.count);
+		r = cb(&w.got[i].fl, data);
+	}
+	free(w.pend);
+	free(w.got);
+	return r;
 }
 
 int np_bpf_global_stats(struct np_bpf *b, struct np_bpf_global *ret, struct diag *d)

@@ -135,7 +135,36 @@ static struct tank_pod_stats stats(uint32_t slot)
 		}
 		g = bpf_map__get_next_key(skel->maps.tank_stats_v2, &k, &next, sizeof(next));
 	}
+	/* and the packets the flow cache counted in tank_scell_v1 (cleared by test_setup) */
+	for (__u32 i = 0; i < TANK_SCELL_SIZE; i++) {
+		struct tank_scell cells[ncpus];
+
+		assert_int_equal(bpf_map__lookup_elem(skel->maps.tank_scell_v1, &i, sizeof(i), cells,
+						      sizeof(cells), 0),
+				 0);
+		for (int c = 0; c < ncpus; c++) {
+			struct tank_counter *to = cells[c].key.dir == TANK_DIR_INGRESS ? &sum.ingress
+										: &sum.egress;
+
+			if (cells[c].key.slot != slot)
+				continue;
+			to->packets += cells[c].count.packets;
+			to->bytes += cells[c].count.bytes;
+		}
+	}
 	return sum;
+}
+
+/* Every entry of a per-CPU array zeroed. */
+static int percpu_zero(struct bpf_map *m)
+{
+	size_t sz = ((bpf_map__value_size(m) + 7) & ~(size_t)7) * (size_t)ncpus;
+	_cleanup_free_ void *zero = calloc(1, sz);
+
+	for (__u32 i = 0; zero && i < bpf_map__max_entries(m); i++)
+		if (bpf_map__update_elem(m, &i, sizeof(i), zero, sz, 0) < 0)
+			return -1;
+	return zero ? 0 : -1;
 }
 
 static void set_if_ns(uint64_t cookie, uint32_t ifindex, uint32_t slot, uint32_t ingress_dir)
@@ -173,8 +202,16 @@ static int group_setup(void **state _unused_)
 			return -1;
 		close(fd);
 	}
-	skel = tank_tc_bpf__open_and_load(); /* not pinned: nothing to clean up but the fds */
-	return skel && ncpus > 0 ? 0 : -1;
+	skel = tank_tc_bpf__open(); /* not pinned: nothing to clean up but the fds */
+	if (!skel)
+		return -1;
+	skel->rodata->tank_host_netns = netns; /* as netplane does: tank_ifh_v1 is this netns's */
+	if (tank_tc_bpf__load(skel) < 0) {
+		tank_tc_bpf__destroy(skel);
+		skel = NULL;
+		return -1;
+	}
+	return ncpus > 0 ? 0 : -1;
 }
 
 static int group_teardown(void **state _unused_)
@@ -194,7 +231,9 @@ static int test_setup(void **state _unused_)
 	while (bpf_map__get_next_key(skel->maps.tank_stats_v2, NULL, &k, sizeof(k)) == 0)
 		if (bpf_map__delete_elem(skel->maps.tank_stats_v2, &k, sizeof(k), 0) < 0)
 			return -1;
-	return 0;
+	return percpu_zero(skel->maps.tank_scell_v1) < 0 || percpu_zero(skel->maps.tank_fcache_v1) < 0
+		       ? -1
+		       : 0;
 }
 
 #define REQUIRE_ROOT()                                                                             \
@@ -319,6 +358,38 @@ static void test_same_ifindex_other_netns(void **state _unused_)
 	del_if(netns - 1, LO_IFINDEX);
 }
 
+static void set_ifh(uint32_t ifindex, uint32_t slot, enum tank_dir ingress_dir)
+{
+	struct tank_ifh h = { .ifindex = ifindex, .slot = (__u16)slot, .ingress_dir = ingress_dir };
+	__u32 i = LO_IFINDEX & (TANK_IFH_SIZE - 1);
+
+	assert_int_equal(bpf_map__update_elem(skel->maps.tank_ifh_v1, &i, sizeof(i), &h, sizeof(h),
+					      0),
+			 0);
+}
+
+/* tank_ifh_v1, the array of tankd's netns by ifindex, is asked first; an entry of another
+ * ifindex at the same index, or an empty one, sends the program to tank_ifs_v3. */
+static void test_host_array(void **state _unused_)
+{
+	struct frame f = frame_ipv4_tcp();
+
+	REQUIRE_ROOT();
+	set_ifh(LO_IFINDEX, SLOT + 3, TANK_DIR_INGRESS); /* tank_ifs_v3 says SLOT, EGRESS */
+	assert_int_equal(run(skel->progs.tank_host_in, &f, 2), -1);
+	assert_int_equal(stats(SLOT + 3).ingress.packets, 2);
+	assert_int_equal(stats(SLOT).egress.packets + stats(SLOT).ingress.packets, 0);
+
+	set_ifh(LO_IFINDEX + TANK_IFH_SIZE, SLOT + 3, TANK_DIR_INGRESS);
+	assert_int_equal(run(skel->progs.tank_host_in, &f, 1), -1);
+	assert_int_equal(stats(SLOT).egress.packets, 1);
+	set_ifh(LO_IFINDEX, 0, TANK_DIR_INGRESS); /* slot 0: not an entry */
+	assert_int_equal(run(skel->progs.tank_host_in, &f, 1), -1);
+	assert_int_equal(stats(SLOT).egress.packets, 2);
+	assert_int_equal(stats(SLOT + 3).ingress.packets, 2);
+	set_ifh(0, 0, TANK_DIR_INGRESS);
+}
+
 /* An interface whose tc ingress sees the pod's ingress (macvlan inside the pod) flips both. */
 static void test_direction_flip(void **state _unused_)
 {
@@ -357,6 +428,7 @@ int main(void)
 		cmocka_unit_test_setup(test_mixed_totals, test_setup),
 		cmocka_unit_test_setup(test_unknown_ifindex, test_setup),
 		cmocka_unit_test_setup(test_same_ifindex_other_netns, test_setup),
+		cmocka_unit_test_setup(test_host_array, test_setup),
 		cmocka_unit_test_setup(test_direction_flip, test_setup),
 		cmocka_unit_test_setup(test_other_slot_untouched, test_setup),
 	};

@@ -307,6 +307,22 @@ static void test_incompatible_pin(void **state _unused_)
 	print_message("diag: %s\n", d.msg);
 }
 
+/* The slot tank_ifh_v1 (pinned) gives ifindex LO of this netns; 0: no entry. */
+static unsigned int ifh_slot(void)
+{
+	char path[300];
+	struct tank_ifh h = { 0 };
+	__u32 i = LO & (TANK_IFH_SIZE - 1);
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", t.pin_dir, TANK_MAP_IFH);
+	fd = bpf_obj_get(path);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_map_lookup_elem(fd, &i, &h), 0);
+	close(fd);
+	return h.ifindex == LO ? h.slot : 0;
+}
+
 static void test_tcx_attach_lo(void **state _unused_)
 {
 	char in[256], eg[256], dir[256];
@@ -327,6 +343,7 @@ static void test_tcx_attach_lo(void **state _unused_)
 	id_in = link_id(in);
 	id_eg = link_id(eg);
 	assert_true(id_in && id_eg && id_in != id_eg);
+	assert_int_equal(ifh_slot(), SLOT); /* an interface of this netns: in the array too */
 
 	/* on lo each packet passes egress (counted towards the pod) and ingress (from it) */
 	s0 = stats();
@@ -360,6 +377,7 @@ static void test_tcx_attach_lo(void **state _unused_)
 	/* unregister: pins gone, links detached, traffic no longer counted */
 	assert_int_equal(np_bpf_pod_unregister(t.bpf, "uid-a", SLOT, NULL, 0, NULL), 0);
 	assert_false(fs_exists(dir));
+	assert_int_equal(ifh_slot(), 0);
 	assert_int_not_equal(sh(NULL, "bpftool link show id %u >/dev/null 2>&1", id_in), 0);
 	assert_int_not_equal(sh(NULL, "bpftool link show id %u >/dev/null 2>&1", id_eg), 0);
 	s0 = stats();
