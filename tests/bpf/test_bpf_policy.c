@@ -243,34 +243,54 @@ static int run(int dir, const struct pk *p)
 	return run_n(dir, &f, 1);
 }
 
+/* Call cb with every CPU's value of every entry of a per-CPU array whose values are of vsz. */
+static void percpu_each(struct bpf_map *m, size_t vsz, void (*cb)(const void *v, void *data),
+			void *data)
+{
+	const size_t stride = (vsz + 7) & ~(size_t)7;
+	_cleanup_free_ char *per = malloc(stride * (size_t)t.ncpus);
+
+	assert_non_null(per);
+	for (__u32 i = 0; i < bpf_map__max_entries(m); i++) {
+		assert_int_equal(bpf_map__lookup_elem(m, &i, sizeof(i), per, stride * (size_t)t.ncpus,
+						      0),
+				 0);
+		for (int c = 0; c < t.ncpus; c++)
+			cb(per + c * stride, data);
+	}
+}
+
+struct cells_want {
+	int dir, fam, proto, verdict, reason;
+	uint32_t epoch;
+	uint64_t sum;
+};
+
+static void cell_match(const void *v, void *data)
+{
+	const struct tank_scell *e = v;
+	const struct tank_stat_key *k = &e->key;
+	struct cells_want *w = data;
+
+	if (k->slot == SLOT && e->epoch == w->epoch && k->nic == 0 && (int)k->dir == w->dir &&
+	    (int)k->family == w->fam && (int)k->proto == w->proto && (int)k->verdict == w->verdict &&
+	    (int)k->reason == w->reason)
+		w->sum += e->count.packets;
+}
+
 /* Packets of the flow cache counted in the slot's tank_scell_v1 cells under this class. */
 static uint64_t cells_of(int dir, int fam, int proto, int verdict, int reason)
 {
-	const size_t stride = (sizeof(struct tank_scell) + 7) & ~(size_t)7;
-	_cleanup_free_ char *per = malloc(stride * (size_t)t.ncpus);
+	struct cells_want w = { dir, fam, proto, verdict, reason, 0, 0 };
 	struct tank_pod_cfg cfg;
 	__u32 slot = SLOT;
-	uint64_t sum = 0;
 
-	assert_non_null(per);
 	assert_int_equal(bpf_map__lookup_elem(t.skel->maps.tank_cfg_v1, &slot, sizeof(slot), &cfg,
 					      sizeof(cfg), 0),
 			 0);
-	for (__u32 i = 0; i < TANK_SCELL_SIZE; i++) {
-		assert_int_equal(bpf_map__lookup_elem(t.skel->maps.tank_scell_v1, &i, sizeof(i), per,
-						      stride * (size_t)t.ncpus, 0),
-				 0);
-		for (int c = 0; c < t.ncpus; c++) {
-			const struct tank_scell *e = (const void *)(per + c * stride);
-			const struct tank_stat_key *k = &e->key;
-
-			if (k->slot == SLOT && e->epoch == cfg.epoch && k->nic == 0 &&
-			    (int)k->dir == dir && (int)k->family == fam && (int)k->proto == proto &&
-			    (int)k->verdict == verdict && (int)k->reason == reason)
-				sum += e->count.packets;
-		}
-	}
-	return sum;
+	w.epoch = cfg.epoch;
+	percpu_each(t.skel->maps.tank_scell_v1, sizeof(struct tank_scell), cell_match, &w);
+	return w.sum;
 }
 
 /* Packets counted for the slot under this class, whatever the rule (rule hits are in the key),
@@ -637,51 +657,47 @@ static void test_replies_and_flows(void **state _unused_)
 	assert_int_equal(g.flows_evicted, 0);
 }
 
+struct fc_seen {
+	int dir, n;
+	uint64_t pending, cells;
+};
+
+static void fc_match(const void *v, void *data)
+{
+	const struct tank_fcache *e = v;
+	struct fc_seen *w = data;
+
+	if (e->key.slot == SLOT && (int)e->dir == w->dir) {
+		w->n++;
+		w->pending += e->pending.packets;
+	}
+}
+
+static void cell_any(const void *v, void *data)
+{
+	const struct tank_scell *e = v;
+
+	if (e->key.slot == SLOT)
+		((struct fc_seen *)data)->cells += e->count.packets;
+}
+
 /* What the CPUs' flow caches hold for the slot: entries in dir, their pending packets summed. */
 static int fcache_entries(int dir, uint64_t *pending)
 {
-	const size_t stride = (sizeof(struct tank_fcache) + 7) & ~(size_t)7;
-	_cleanup_free_ char *per = malloc(stride * (size_t)t.ncpus);
-	int n = 0;
+	struct fc_seen w = { .dir = dir };
 
-	assert_non_null(per);
-	*pending = 0;
-	for (__u32 i = 0; i < TANK_FCACHE_SIZE; i++) {
-		assert_int_equal(bpf_map__lookup_elem(t.skel->maps.tank_fcache_v1, &i, sizeof(i), per,
-						      stride * (size_t)t.ncpus, 0),
-				 0);
-		for (int c = 0; c < t.ncpus; c++) {
-			const struct tank_fcache *e = (const void *)(per + c * stride);
-
-			if (e->key.slot == SLOT && (int)e->dir == dir) {
-				n++;
-				*pending += e->pending.packets;
-			}
-		}
-	}
-	return n;
+	percpu_each(t.skel->maps.tank_fcache_v1, sizeof(struct tank_fcache), fc_match, &w);
+	*pending = w.pending;
+	return w.n;
 }
 
 /* Packets of the slot counted in tank_scell_v1 cells (any epoch). */
 static uint64_t cell_packets(void)
 {
-	const size_t stride = (sizeof(struct tank_scell) + 7) & ~(size_t)7;
-	_cleanup_free_ char *per = malloc(stride * (size_t)t.ncpus);
-	uint64_t sum = 0;
+	struct fc_seen w = { 0 };
 
-	assert_non_null(per);
-	for (__u32 i = 0; i < TANK_SCELL_SIZE; i++) {
-		assert_int_equal(bpf_map__lookup_elem(t.skel->maps.tank_scell_v1, &i, sizeof(i), per,
-						      stride * (size_t)t.ncpus, 0),
-				 0);
-		for (int c = 0; c < t.ncpus; c++) {
-			const struct tank_scell *e = (const void *)(per + c * stride);
-
-			if (e->key.slot == SLOT)
-				sum += e->count.packets;
-		}
-	}
-	return sum;
+	percpu_each(t.skel->maps.tank_scell_v1, sizeof(struct tank_scell), cell_any, &w);
+	return w.cells;
 }
 
 /*
