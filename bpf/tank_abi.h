@@ -457,6 +457,8 @@ struct tank_flow {
 /*
  * tank_fcache_v1: BPF_MAP_TYPE_PERCPU_ARRAY of TANK_FCACHE_SIZE, each CPU's cache of flow
  * decisions in front of tank_flows_v1 (a microflow cache, like Open vSwitch's exact-match cache).
+ * Used by the tc programs only (they never nest on a CPU; a cgroup_skb egress program can be
+ * interrupted by an ingress one, which could see an entry half written).
  * Looking a flow up in the shared LRU hash and adding the packet to its counters is most of a
  * packet's time (the two directions of a connection run on different CPUs and pull the entry's
  * cache line back and forth), so a packet of an established flow whose decision this CPU cached

@@ -944,10 +944,13 @@ static __always_inline __u32 scell_take(struct tk_state *s)
 		if (owner && owner->epoch == c->epoch)
 			return 0;
 	}
-	c->key = sk;
-	c->epoch = s->cfg.epoch;
+	/* the count first: a reader (user space copies the cell while this CPU writes it) that
+	 * sees the new key sees the new count, never the old owner's */
 	c->count.packets = 0;
 	c->count.bytes = 0;
+	asm volatile("" ::: "memory");
+	c->key = sk;
+	c->epoch = s->cfg.epoch;
 	return i + 1;
 }
 
@@ -1016,6 +1019,7 @@ static __always_inline void fcache_fill(struct tk_state *s, struct tank_fcache *
 			return;
 		if (e->key.slot && e->pending.packets)
 			fcache_flush(e);
+		asm volatile("" ::: "memory"); /* as in scell_take: what was pending first */
 		e->key = s->fk;
 		e->dir = s->dir;
 	}
@@ -1246,13 +1250,16 @@ static __always_inline __u32 tank_process(struct __sk_buff *skb, struct tk_state
 		struct tank_flow *f;
 
 		flow_key(s);
-		if (!s->explain)
+		/* tc only: its programs never nest on a CPU (egress runs with softirqs off, ingress in
+		 * one), so a CPU's entry is never seen half written by itself. A cgroup_skb egress
+		 * program runs with softirqs on, so its ingress program could interrupt it. */
+		if (!s->explain && TANK_L2_LEN != 0)
 			e = fcache_entry(s);
 		if (!e || !fcache_hit(s, e, now)) {
 			f = bpf_map_lookup_elem(&tank_flows_v1, &s->fk);
 			if (!f || !flow_live(f, &s->cfg, s->p.proto, now) || !flow_hit(s, f, now))
 				tank_decide(s, now, !f);
-			else if (e)
+			else if (e && s->verdict != TANK_VERDICT_DROP) /* a drop deleted f */
 				fcache_fill(s, e, f, now);
 		}
 	} else {
