@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <linux/if_ether.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -744,6 +745,80 @@ static void test_flow_cache(void **state _unused_)
 	EXPECT(EG, &q, DROP, TANK_VERDICT_DROP, TANK_REASON_POLICY);
 	EXPECT(ING, &reply, DROP, TANK_VERDICT_DROP, TANK_REASON_POLICY);
 	assert_int_equal(run_n(ING, &rf, 10), DROP);
+}
+
+/* The flow key the program builds for a UDP/IPv4 packet of the pod with a peer. */
+static struct tank_flow_key udp4_key(const char *peer, uint16_t pod_port, uint16_t peer_port)
+{
+	struct tank_flow_key k = { .slot = SLOT, .family = TANK_FAM_IPV4, .proto = IPPROTO_UDP,
+				   .pod_port = htons(pod_port), .peer_port = htons(peer_port) };
+
+	inet_pton(AF_INET, POD4, k.pod_addr);
+	inet_pton(AF_INET, peer, k.peer_addr);
+	return k;
+}
+
+/* The program's fcache_entry index of a flow key and direction (tank_dp.h words_index). */
+static uint32_t fc_index(const struct tank_flow_key *k, int dir)
+{
+	uint64_t w[sizeof(*k) / 8], x = (uint64_t)dir;
+
+	memcpy(w, k, sizeof(w));
+	for (size_t i = 0; i < ARRAY_SIZE(w); i++)
+		x ^= w[i];
+	return (uint32_t)((x * 0x9e3779b97f4a7c15ull) >> 40) & (TANK_FCACHE_SIZE - 1);
+}
+
+/* A flow whose cache entry another flow takes over: what the entry counted goes to its flow
+ * (the flow table's own entry, read here without any reader adding pending counts). */
+static void test_flow_cache_takeover(void **state _unused_)
+{
+	struct np_addr peers[] = { A("198.18.9.0/24") };
+	struct np_port_range ports[] = { { IPPROTO_UDP, 53, 53 } };
+	struct np_rule r = { peers, 1, NULL, 0, ports, 1 };
+	struct tank_flow_key k1 = udp4_key("198.18.9.1", 40000, 53), k2;
+	uint16_t p2 = 40001;
+	struct tank_flow f1;
+	struct np_bpf_stats2 s;
+	cpu_set_t one, was;
+
+	REQUIRE_READY();
+	/* a second pod port whose replies land on the same entry as the first one's */
+	for (k2 = udp4_key("198.18.9.1", p2, 53); fc_index(&k2, ING) != fc_index(&k1, ING);
+	     k2 = udp4_key("198.18.9.1", ++p2, 53))
+		assert_true(p2 < 60000);
+	/* one CPU: both flows' replies meet in its cache */
+	assert_int_equal(sched_getaffinity(0, sizeof(was), &was), 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+
+	policy1(EG, &r, 1, true, false);
+	{
+		struct pk q1 = udp(AF_INET, EG, "198.18.9.1", 40000, 53);
+		struct pk a1 = udp(AF_INET, ING, "198.18.9.1", 40000, 53);
+		struct pk q2 = udp(AF_INET, EG, "198.18.9.1", p2, 53);
+		struct pk a2 = udp(AF_INET, ING, "198.18.9.1", p2, 53);
+		struct frame f = mk(&a1);
+
+		EXPECT(EG, &q1, PASS, TANK_VERDICT_PASS, TANK_REASON_RULE);
+		EXPECT(ING, &a1, PASS, TANK_VERDICT_PASS, TANK_REASON_REPLY); /* fills the entry */
+		assert_int_equal(run_n(ING, &f, 50), PASS);                  /* counted in it */
+		assert_int_equal(bpf_map__lookup_elem(t.skel->maps.tank_flows_v1, &k1, sizeof(k1),
+						      &f1, sizeof(f1), 0),
+				 0);
+		assert_int_equal(f1.count[ING].packets, 1); /* the 50 wait in the cache */
+		EXPECT(EG, &q2, PASS, TANK_VERDICT_PASS, TANK_REASON_RULE);
+		EXPECT(ING, &a2, PASS, TANK_VERDICT_PASS, TANK_REASON_REPLY); /* takes the entry */
+	}
+	assert_int_equal(sched_setaffinity(0, sizeof(was), &was), 0);
+	assert_int_equal(bpf_map__lookup_elem(t.skel->maps.tank_flows_v1, &k1, sizeof(k1), &f1,
+					      sizeof(f1), 0),
+			 0);
+	assert_int_equal(f1.count[ING].packets, 51);
+	assert_int_equal(np_bpf_pod_stats2(t.bpf, SLOT, &s, NULL), 0);
+	assert_int_equal(s.pod[ING].by[TANK_FAM_IPV4][TANK_PROTO_UDP].packets, 52);
+	np_bpf_stats2_free(&s);
 }
 
 /* TCP: an allowed connection, its replies, a FIN; a policy change reaches it at the next packet. */
@@ -1651,6 +1726,7 @@ int main(void)
 		cmocka_unit_test_setup(test_ingress_rules_v4, test_setup),
 		cmocka_unit_test_setup(test_replies_and_flows, test_setup),
 		cmocka_unit_test_setup(test_flow_cache, test_setup),
+		cmocka_unit_test_setup(test_flow_cache_takeover, test_setup),
 		cmocka_unit_test_setup(test_policy_change_reaches_flows, test_setup),
 		cmocka_unit_test_setup(test_icmp_echo, test_setup),
 		cmocka_unit_test_setup(test_nd_arp_always, test_setup),
