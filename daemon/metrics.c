@@ -344,11 +344,14 @@ static void client_event(struct tankd *t, struct mclient *c, uint32_t events)
 	}
 	if (c->out && !parsed && (events & EPOLLIN) && !(events & EPOLLOUT)) {
 		/* more bytes while an answer larger than the socket buffer waits for room: read and
-		 * dropped (the watch is level-triggered); a client that closed its side meanwhile
-		 * is let go rather than polled for until it reads */
+		 * dropped (the watch is level-triggered). A client that closed its side (nc, or
+		 * curl's --no-buffer shutdown) still reads: from now on only room to write is
+		 * watched, and the answer goes on; an error ends it */
 		char scratch[512];
 		ssize_t n = read(c->fd, scratch, sizeof(scratch));
 
+		if (n == 0 && loop_mod_events(t, c->fd, EPOLLOUT) == 0)
+			return;
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 			client_close(t, c);
 			return;

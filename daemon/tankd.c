@@ -77,7 +77,12 @@ int loop_add(struct tankd *t, int fd, enum watch_kind kind, void *ptr)
 
 int loop_mod(struct tankd *t, int fd, bool want_write)
 {
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | (want_write ? EPOLLOUT : 0) };
+	return loop_mod_events(t, fd, EPOLLIN | EPOLLRDHUP | (want_write ? EPOLLOUT : 0));
+}
+
+int loop_mod_events(struct tankd *t, int fd, uint32_t events)
+{
+	struct epoll_event ev = { .events = events };
 
 	if (fd < 0 || (size_t)fd >= n_watches || !watches[fd])
 		return -EBADF;

@@ -337,5 +337,7 @@ int api_client_send(struct tankd *t, void *client, json_t *msg);
 /* A tankctl pull finished: send the reply, forget the job. */
 void api_pull_done(struct tankd *t, void *client, json_t *reply);
 int loop_mod(struct tankd *t, int fd, bool want_write);
+/* The same with the epoll events given (EPOLLOUT alone: a peer that closed its side). */
+int loop_mod_events(struct tankd *t, int fd, uint32_t events);
 
 #endif

@@ -24,6 +24,12 @@ int loop_mod(struct tankd *t, int fd, bool want_write)
 	return -ENOSYS;
 }
 
+int loop_mod_events(struct tankd *t, int fd, uint32_t events)
+{
+	(void)t, (void)fd, (void)events;
+	return -ENOSYS;
+}
+
 void loop_del(struct tankd *t, int fd)
 {
 	(void)t, (void)fd;
