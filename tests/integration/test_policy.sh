@@ -239,6 +239,33 @@ tk_start_tankd
 wait_for 10 pod_is "$MPOD" running
 check "macvlan pod: after the restart port 22 is dropped again" sh -c "! ip netns exec $LAN busybox nc -w 2 $MIP 22 </dev/null | grep -q hi"
 check "macvlan pod: port 80 still answers" sh -c "ip netns exec $LAN curl -sf --max-time 3 http://$MIP/ | grep -qx mv-ok"
+# a client that half-closes (as nc does) while an answer larger than the socket buffers waits
+# for room: it gets all of it. tankd's netns gets 4 KiB TCP send buffers for this, the client a
+# 2 KiB receive buffer, so about 3 KiB fit in flight; the answer (the pods running by now) is larger.
+wmem=$(nsenter --net="/run/netns/$TK_HOSTNS" sysctl -n net.ipv4.tcp_wmem)
+nsenter --net="/run/netns/$TK_HOSTNS" sysctl -qw net.ipv4.tcp_wmem="4096 4096 4096"
+cat >"$TK_T/halfclose.py" <<'PY'
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+s.connect(("127.0.0.1", 9464))
+s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+s.shutdown(socket.SHUT_WR)
+time.sleep(0.5)  # tankd has filled the buffers and seen the end of our side by now
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+head, _, body = data.partition(b"\r\n\r\n")
+want = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+print("body %d bytes, Content-Length %s" % (len(body), want))
+sys.exit(0 if want and want[0] == len(body) and len(body) > 3072 else 1)
+PY
+check "metrics: a client that half-closes gets all of an answer larger than the buffers" \
+	nsenter --net="/run/netns/$TK_HOSTNS" python3 "$TK_T/halfclose.py"
+nsenter --net="/run/netns/$TK_HOSTNS" sysctl -qw net.ipv4.tcp_wmem="$wmem"
 check "macvlan pod: a DatapathRepaired event" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $MPOD | grep -E 'DatapathRepaired .*missing on eth0'"
 check "delete the macvlan pod" tankctl delete pod "$MPOD" --wait
 
