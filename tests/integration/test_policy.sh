@@ -242,8 +242,8 @@ check "macvlan pod: port 80 still answers" sh -c "ip netns exec $LAN curl -sf --
 # a client that half-closes (as nc does) while an answer larger than the socket buffers waits
 # for room: it gets all of it. tankd's netns gets 4 KiB TCP send buffers for this, the client a
 # 2 KiB receive buffer, so about 3 KiB fit in flight; the answer (the pods running by now) is larger.
-wmem=$(nsenter --net="/run/netns/$TK_HOSTNS" sysctl -n net.ipv4.tcp_wmem)
-nsenter --net="/run/netns/$TK_HOSTNS" sysctl -qw net.ipv4.tcp_wmem="4096 4096 4096"
+wmem=$(nsenter --net="/run/netns/$TK_HOSTNS" cat /proc/sys/net/ipv4/tcp_wmem)
+nsenter --net="/run/netns/$TK_HOSTNS" sh -c 'echo "4096 4096 4096" >/proc/sys/net/ipv4/tcp_wmem'
 cat >"$TK_T/halfclose.py" <<'PY'
 import socket, sys, time
 s = socket.socket()
@@ -265,7 +265,7 @@ sys.exit(0 if want and want[0] == len(body) and len(body) > 3072 else 1)
 PY
 check "metrics: a client that half-closes gets all of an answer larger than the buffers" \
 	nsenter --net="/run/netns/$TK_HOSTNS" python3 "$TK_T/halfclose.py"
-nsenter --net="/run/netns/$TK_HOSTNS" sysctl -qw net.ipv4.tcp_wmem="$wmem"
+nsenter --net="/run/netns/$TK_HOSTNS" sh -c "echo '$wmem' >/proc/sys/net/ipv4/tcp_wmem"
 check "macvlan pod: a DatapathRepaired event" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' events $MPOD | grep -E 'DatapathRepaired .*missing on eth0'"
 check "delete the macvlan pod" tankctl delete pod "$MPOD" --wait
 
