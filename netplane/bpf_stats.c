@@ -12,6 +12,12 @@ static bool map_percpu(enum bpf_map_type t)
 	       t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
 }
 
+/* One CPU's value in what a per-CPU map returns: each rounded up to 8 bytes. */
+static const void *percpu_at(const void *values, size_t vsz, int cpu)
+{
+	return (const char *)values + ((vsz + 7) & ~(size_t)7) * (size_t)cpu;
+}
+
 int npb_map_walk(struct np_bpf *b, struct bpf_map *m, npb_walk_cb cb, void *data)
 {
 	size_t ksz = bpf_map__key_size(m), vsz = bpf_map__value_size(m);
@@ -149,11 +155,10 @@ static int totals_one(const void *key, const void *value, void *data)
 /* tank_scell_v1: every CPU's cell of the slot's current epoch */
 static int totals_cells(const void *key _unused_, const void *value, void *data)
 {
-	const size_t stride = (sizeof(struct tank_scell) + 7) & ~(size_t)7;
 	struct totals_walk *w = data;
 
 	for (int cpu = 0; cpu < w->b->ncpus; cpu++) {
-		const struct tank_scell *c = (const void *)((const char *)value + cpu * stride);
+		const struct tank_scell *c = percpu_at(value, sizeof(*c), cpu);
 		int r;
 
 		if (c->key.slot != w->slot || c->epoch != w->epoch)
@@ -382,11 +387,10 @@ static int fc_pending_cmp(const void *a, const void *b)
 
 static int fc_one(const void *key _unused_, const void *value, void *data)
 {
-	const size_t stride = (sizeof(struct tank_fcache) + 7) & ~(size_t)7;
 	struct flows_walk *w = data;
 
 	for (int c = 0; c < w->b->ncpus; c++) {
-		const struct tank_fcache *e = (const void *)((const char *)value + c * stride);
+		const struct tank_fcache *e = percpu_at(value, sizeof(*e), c);
 
 		if (e->key.slot != w->slot || e->epoch != w->epoch || !e->pending.packets ||
 		    e->dir >= TANK_DIR_MAX)
