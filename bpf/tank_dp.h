@@ -979,17 +979,23 @@ static __always_inline bool fcache_hit(struct tk_state *s, struct tank_fcache *e
 	return true;
 }
 
-/* Add what an entry counted to its flow (another one than the packet's: looked up). */
-static __always_inline void fcache_flush(struct tank_fcache *e)
+/* What an entry counted goes to its flow f (NULL: nowhere), and the entry starts over. */
+static __always_inline void fcache_give(struct tank_fcache *e, struct tank_flow *f)
 {
-	struct tank_flow *f = bpf_map_lookup_elem(&tank_flows_v1, &e->key);
-
-	if (f && f->epoch == e->epoch) {
+	if (f) {
 		f->count[e->dir & 1].packets += e->pending.packets;
 		f->count[e->dir & 1].bytes += e->pending.bytes;
 	}
 	e->pending.packets = 0;
 	e->pending.bytes = 0;
+}
+
+/* The same for an entry of another flow than the packet's: its flow looked up. */
+static __always_inline void fcache_flush(struct tank_fcache *e)
+{
+	struct tank_flow *f = bpf_map_lookup_elem(&tank_flows_v1, &e->key);
+
+	fcache_give(e, f && f->epoch == e->epoch ? f : NULL);
 }
 
 /*
@@ -1006,10 +1012,7 @@ static __always_inline void fcache_fill(struct tk_state *s, struct tank_fcache *
 			 !(s->p.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST));
 
 	if (same) {
-		f->count[s->dir & 1].packets += e->pending.packets;
-		f->count[s->dir & 1].bytes += e->pending.bytes;
-		e->pending.packets = 0;
-		e->pending.bytes = 0;
+		fcache_give(e, f); /* same: e->dir is the packet's */
 		if (!cacheable) {
 			e->key.slot = 0;
 			return;
