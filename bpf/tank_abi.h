@@ -37,13 +37,19 @@
  *              (tank_cg_info.level; container cgroups below the pod's). Only packets of sockets
  *              created inside the cgroup are seen; they start at the IP header, so bytes are
  *              counted from there (tc counts the Ethernet header too).
- * (For an interface of tankd's own netns the program first tries tank_ifh_v1, an array by
- * ifindex holding the same facts: see there.)
+ * The tc object has two pairs of programs: tank_host_in/eg for interfaces of tankd's own netns
+ * (host-side veth, netkit peer), which first try tank_ifh_v1, an array by ifindex holding the
+ * same facts (see there), and tank_pod_in/eg for interfaces inside a pod's netns (macvlan),
+ * which look tank_ifs_v3 up under their device's netns cookie.
  * Per packet:
  *
  *   parse (Ethernet, IPv4/IPv6 with extension headers, TCP/UDP/SCTP ports, ICMP type/id,
- *          fragments) -> this CPU's flow cache (tank_fcache_v1) -> flow lookup -> policy (on a miss, or when the cached verdict is from an
+ *          fragments) -> flow lookup -> policy (on a miss, or when the cached verdict is from an
  *          older policy generation) -> verdict -> counters -> drop event (sampled, rate-limited)
+ *
+ * Before all that, the tc programs try the fast path: a TCP (no SYN, FIN or RST) or UDP packet
+ * of IPv4 or IPv6 whose flow this CPU's flow cache (tank_fcache_v2) decided less than a second
+ * ago passes, counted in the entry and in its tank_scell_v2 cell, and nothing else is done.
  *
  * Always allowed, before any policy: non-IP frames (ARP ...; counted as family "other") and
  * ICMPv6 neighbour discovery and MLD (types 130-137, 143), without which a pod breaks.
@@ -113,7 +119,7 @@
  *                  every packet once, so totals, per-protocol and family splits, drops by reason,
  *                  audit would-be drops and per-rule hits (entries with reason RULE: packets of
  *                  the opening direction a rule allowed; replies are not rule hits) are all sums
- *                  over it -- and over tank_scell_v1, the same keys in per-CPU cells where the
+ *                  over it -- and over tank_scell_v2, the same keys in per-CPU cells where the
  *                  packets decided by the flow cache are counted (below).
  *   tank_gstat_v1  global: flows created/deleted/expired, events sent/lost/suppressed.
  * Drop events (tank_events_v1 ring buffer): drops and audit would-be drops, 1 in `ev_sample`,
@@ -181,8 +187,8 @@
 #define TANK_MAP_POLX "tank_polx_v1"
 #define TANK_MAP_CFG "tank_cfg_v1"
 #define TANK_MAP_FLOWS "tank_flows_v1"
-#define TANK_MAP_FCACHE "tank_fcache_v1"
-#define TANK_MAP_SCELL "tank_scell_v1"
+#define TANK_MAP_FCACHE "tank_fcache_v2"
+#define TANK_MAP_SCELL "tank_scell_v2"
 #define TANK_MAP_FRAGS "tank_frags_v1"
 #define TANK_MAP_GSTAT "tank_gstat_v1"
 #define TANK_MAP_EVENTS "tank_events_v1"
@@ -192,6 +198,8 @@
 #define TANK_MAP_STATS_V1 "tank_stats_v1"
 #define TANK_MAP_IFS_V1 "tank_ifs_v1"
 #define TANK_MAP_IFS_V2 "tank_ifs_v2" /* key __u32 ifindex, value struct tank_if_info */
+#define TANK_MAP_FCACHE_V1 "tank_fcache_v1" /* per-CPU array of struct tank_fcache_v1 */
+#define TANK_MAP_SCELL_V1 "tank_scell_v1"   /* per-CPU array of struct tank_scell_v1 */
 
 /* Direction as seen from the pod. */
 enum tank_dir {
@@ -290,9 +298,9 @@ _Static_assert(sizeof(struct tank_if_info) == 28, "tank_if_info layout");
  * ifindex & (TANK_IFH_SIZE - 1): the interfaces of tankd's own netns (host-side veth, netkit peer)
  * that have a tank_ifs_v3 entry, with the same facts. A hash lookup is the largest part of a
  * packet's time (~35 ns on a 2-core VM: the bucket and the entry are cache misses), an array
- * lookup is inlined; the program tries this array first when the device is in tankd's netns
- * (tank_host_netns, set at load) and falls back to tank_ifs_v3 when the ifindex there is not the
- * packet's. netplane derives it from tank_ifs_v3 after every change of that map and at start
+ * lookup is inlined; tank_host_in/eg (attached only to devices of tankd's netns) try this
+ * array first and fall back to tank_ifs_v3 when the ifindex there is not the packet's. Reading
+ * the device's netns cookie is left to that fallback: it costs two more cache misses a packet. netplane derives it from tank_ifs_v3 after every change of that map and at start
  * (npb_ifh_sync); two ifindexes on one index: the lower one gets it. Each value is one 8-byte
  * word that netplane stores atomically through mmap and the program loads with one instruction,
  * so a packet sees an entry whole, never half of an old and half of a new one.
@@ -455,49 +463,58 @@ struct tank_flow {
 };
 
 /*
- * tank_fcache_v1: BPF_MAP_TYPE_PERCPU_ARRAY of TANK_FCACHE_SIZE, each CPU's cache of flow
- * decisions in front of tank_flows_v1 (a microflow cache, like Open vSwitch's exact-match cache).
- * Used by the tc programs only (they never nest on a CPU; a cgroup_skb egress program can be
- * interrupted by an ingress one, which could see an entry half written).
+ * tank_fcache_v2: BPF_MAP_TYPE_ARRAY (BPF_F_MMAPABLE) of TANK_FCACHE_SIZE entries per possible
+ * CPU (netplane sizes it at load), CPU c's at c * TANK_FCACHE_SIZE + index: each CPU's cache of
+ * flow decisions in front of tank_flows_v1 (a microflow cache, like Open vSwitch's exact-match
+ * cache). Used by the tc programs only (they never nest on a CPU; a cgroup_skb egress program
+ * can be interrupted by an ingress one, which could see an entry half written).
  * Looking a flow up in the shared LRU hash and adding the packet to its counters is most of a
  * packet's time (the two directions of a connection run on different CPUs and pull the entry's
  * cache line back and forth), so a packet of an established flow whose decision this CPU cached
  * less than a second ago is decided from the cache alone: same flow key and direction, the slot's
  * current epoch and policy generation, no TCP SYN, FIN or RST. Index: the flow key and direction
- * folded and multiplied (fcache_index); a collision only replaces the entry.
+ * folded and multiplied (fcache_entry); a collision only replaces the entry.
+ * A plain array, not a per-CPU one: its values are contiguous and page-aligned, so an entry is
+ * exactly two cache lines (what a hit checks is in the first), and finding it reads no per-CPU
+ * pointer table (each of those is one more cache miss a packet, ~10 ns on a 2-core VM).
  * Only passes are cached (reason REPLY, RULE or NO_POLICY) of flows whose cached verdict is PASS:
  * such a flow is deleted only by a new policy generation or epoch (which invalidate the cache) or
  * by LRU eviction (its replies then still pass for up to a second, as the flow was allowed).
  * The packets counted while cached wait in `pending` and are added to the flow's count[dir] when
  * the entry is refreshed (at most a second later) or replaced; readers of flows add what is
- * pending (np_bpf_flows). The pod totals (tank_stats_v2) are counted for every packet as before.
+ * pending (np_bpf_flows). The pod totals count them in tank_scell_v2.
  */
 #define TANK_FCACHE_SIZE 1024 /* entries per CPU, a power of two */
 
 struct tank_fcache {
+	/* the first cache line: what a hit compares */
 	struct tank_flow_key key; /* slot 0: empty */
-	__u64 checked;             /* jiffies: when the flow entry was last looked at */
-	__u32 gen;                 /* policy generation and slot epoch of the decision */
+	__u64 expires;            /* jiffies: the decision holds until then (a second after the
+				   * flow entry was last looked at) */
+	__u32 gen;                /* policy generation and slot epoch of the decision */
 	__u32 epoch;
+	/* the second: written by a hit */
 	enum tank_dir dir;         /* pod direction of the packets this entry decides */
+	__u32 nic;
+	__u32 cell;                /* tank_scell_v2 index + 1 of the packets' counter; 0: none */
 	enum tank_reason reason;   /* REPLY, RULE or NO_POLICY (verdict PASS) */
 	__u32 rule;
-	__u32 nic;
-	__u32 cell;                /* tank_scell_v1 index + 1 of the packets' counter; 0: none */
 	__u32 pad;
 	struct tank_counter pending; /* counted here, not yet in the flow's count[dir] */
+	__u8 pad2[24];
 };
-_Static_assert(sizeof(struct tank_fcache) == 104, "tank_fcache layout");
+_Static_assert(sizeof(struct tank_fcache) == 128, "tank_fcache layout");
 
 /*
- * tank_scell_v1: BPF_MAP_TYPE_PERCPU_ARRAY of TANK_SCELL_SIZE: where the packets decided from the
- * flow cache are counted, in place of their tank_stats_v2 entry (whose hash lookup costs as much
- * as the rest of such a packet). A cell holds one stat key of one slot's epoch; a CPU takes it
- * when it fills a flow cache entry (at index: the key folded and multiplied) if it is free or its
- * slot has moved to another epoch, else those packets go on to tank_stats_v2. A taken cell keeps
- * its key as long as its pod lives, so a packet is counted in exactly one place and every
- * counter only grows: a pod's totals are its tank_stats_v2 entries plus its cells of the slot's
- * current epoch, summed over CPUs (npb_slot_totals).
+ * tank_scell_v2: BPF_MAP_TYPE_ARRAY (BPF_F_MMAPABLE) of TANK_SCELL_SIZE cells per possible CPU,
+ * CPU c's at c * TANK_SCELL_SIZE + index (plain, as tank_fcache_v2, and one cache line each):
+ * where the packets decided from the flow cache are counted, in place of their tank_stats_v2
+ * entry (whose hash lookup costs as much as the rest of such a packet). A cell holds one stat key
+ * of one slot's epoch; a CPU takes one of its own when it fills a flow cache entry (at index: the
+ * key folded and multiplied) if it is free or its slot has moved to another epoch, else those
+ * packets go on to tank_stats_v2. A taken cell keeps its key as long as its pod lives, so a
+ * packet is counted in exactly one place and every counter only grows: a pod's totals are its
+ * tank_stats_v2 entries plus its cells of the slot's current epoch (npb_slot_totals).
  */
 #define TANK_SCELL_SIZE 1024 /* cells per CPU, a power of two */
 
@@ -506,8 +523,30 @@ struct tank_scell {
 	__u32 epoch;              /* the slot's epoch when the cell was taken */
 	__u32 pad;
 	struct tank_counter count;
+	__u8 pad2[8];
 };
-_Static_assert(sizeof(struct tank_scell) == 56, "tank_scell layout");
+_Static_assert(sizeof(struct tank_scell) == 64, "tank_scell layout");
+
+/* The per-CPU layouts of tank_fcache_v1 and tank_scell_v1 (one entry per CPU at each index), of
+ * an older tankd: np_bpf_open adds what v1 entries had pending to their flows and unpins the map;
+ * it keeps v1 cells, whose packets are part of their pods' totals, while such a pod lives. */
+struct tank_fcache_v1 {
+	struct tank_flow_key key;
+	__u64 checked;
+	__u32 gen, epoch;
+	enum tank_dir dir;
+	enum tank_reason reason;
+	__u32 rule, nic, cell, pad;
+	struct tank_counter pending;
+};
+_Static_assert(sizeof(struct tank_fcache_v1) == 104, "tank_fcache_v1 layout");
+
+struct tank_scell_v1 {
+	struct tank_stat_key key;
+	__u32 epoch, pad;
+	struct tank_counter count;
+};
+_Static_assert(sizeof(struct tank_scell_v1) == 56, "tank_scell_v1 layout");
 
 /* tank_frags_v1: BPF_MAP_TYPE_LRU_HASH, the ports of a fragmented packet's first fragment. */
 struct tank_frag_key {

@@ -132,19 +132,22 @@ struct {
 	__type(value, struct tank_flow);
 } tank_flows_v1 SEC(".maps");
 
+/* one CPU's worth here: whoever loads the object sizes these for every possible CPU */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, TANK_FCACHE_SIZE);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct tank_fcache);
-} tank_fcache_v1 SEC(".maps");
+} tank_fcache_v2 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, TANK_SCELL_SIZE);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct tank_scell);
-} tank_scell_v1 SEC(".maps");
+} tank_scell_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -546,7 +549,6 @@ struct tk_state {
 	__u32 slot, nic, dir, rule;
 	__u32 verdict, reason;
 	bool explain;
-	bool counted; /* in a tank_scell_v1 cell already */
 	struct tank_pod_cfg cfg; /* a copy: global functions take plain memory */
 	struct tk_pkt p;
 	struct tank_flow_key fk __attribute__((aligned(8))); /* read as __u64s by the flow cache */
@@ -784,6 +786,17 @@ static __always_inline void flow_delete(struct tk_state *s)
 	}
 }
 
+/* A flow key's addresses and ports from a packet's source and destination, oriented as pod/peer
+ * (n: 4 or 16 address bytes; the rest of an IPv4 key's addresses stays as it was, zero). */
+static __always_inline void fk_orient(struct tank_flow_key *k, bool eg, const void *saddr,
+				      const void *daddr, const int n, __be16 sport, __be16 dport)
+{
+	__builtin_memcpy(k->pod_addr, eg ? saddr : daddr, n);
+	__builtin_memcpy(k->peer_addr, eg ? daddr : saddr, n);
+	k->pod_port = eg ? sport : dport;
+	k->peer_port = eg ? dport : sport;
+}
+
 /* Orient the packet as pod/peer into s->fk (ports from l4a/l4b). */
 static __always_inline void flow_key(struct tk_state *s)
 {
@@ -793,16 +806,12 @@ static __always_inline void flow_key(struct tk_state *s)
 	s->fk.slot = s->slot;
 	s->fk.family = p->family;
 	s->fk.proto = p->proto;
-	__builtin_memcpy(s->fk.pod_addr, eg ? p->saddr : p->daddr, 16);
-	__builtin_memcpy(s->fk.peer_addr, eg ? p->daddr : p->saddr, 16);
+	fk_orient(&s->fk, eg, p->saddr, p->daddr, 16, p->l4a, p->l4b);
 	if (p->icmp == IC_ECHO_REQ || p->icmp == IC_ECHO_REP) {
 		/* identifier, and the direction the request went */
 		s->fk.pod_port = p->l4a;
 		s->fk.peer_port = p->icmp == IC_ECHO_REQ ? s->dir : !s->dir;
-	} else if (has_ports(p->proto)) {
-		s->fk.pod_port = eg ? p->l4a : p->l4b;
-		s->fk.peer_port = eg ? p->l4b : p->l4a;
-	} else {
+	} else if (!has_ports(p->proto)) {
 		s->fk.pod_port = 0;
 		s->fk.peer_port = 0;
 	}
@@ -822,14 +831,10 @@ static __always_inline bool related(struct tk_state *s, __u64 now)
 	k.slot = s->slot;
 	k.family = p->family;
 	k.proto = p->q_proto;
-	__builtin_memcpy(k.pod_addr, pod_sent ? p->q_saddr : p->q_daddr, 16);
-	__builtin_memcpy(k.peer_addr, pod_sent ? p->q_daddr : p->q_saddr, 16);
+	fk_orient(&k, pod_sent, p->q_saddr, p->q_daddr, 16, p->q_l4a, p->q_l4b);
 	if (p->q_echo) {
 		k.pod_port = p->q_l4a;
 		k.peer_port = pod_sent ? TANK_DIR_EGRESS : TANK_DIR_INGRESS;
-	} else {
-		k.pod_port = pod_sent ? p->q_l4a : p->q_l4b;
-		k.peer_port = pod_sent ? p->q_l4b : p->q_l4a;
 	}
 	f = bpf_map_lookup_elem(&tank_flows_v1, &k);
 	if (!f || !flow_live(f, &s->cfg, k.proto, now))
@@ -870,7 +875,7 @@ static __always_inline void frag_ports(struct tk_state *s, __u64 now)
 		p->icmp = f->dport == 128 ? IC_ECHO_REQ : f->dport == 129 ? IC_ECHO_REP : IC_OTHER;
 }
 
-/* ---- the per-CPU flow cache (tank_abi.h: tank_fcache_v1) -------------------------------------- */
+/* ---- each CPU's flow cache (tank_abi.h: tank_fcache_v2) and the fast path ---------------------- */
 
 /* Keys of 8-byte multiples, 8-byte aligned: compared and hashed a word at a time. */
 static __always_inline bool words_equal(const void *a, const void *b, const int n)
@@ -901,12 +906,13 @@ static __always_inline bool fk_equal(const struct tank_flow_key *a, const struct
 	return words_equal(a, b, FK_WORDS);
 }
 
-/* This CPU's entry for the packet's flow and direction (s->fk set). */
-static __always_inline struct tank_fcache *fcache_entry(struct tk_state *s)
+/* This CPU's flow cache entry for flow key k in pod direction dir. */
+static __always_inline struct tank_fcache *fcache_entry(const struct tank_flow_key *k, __u32 dir)
 {
-	__u32 i = words_index(&s->fk, FK_WORDS, s->dir, TANK_FCACHE_SIZE);
+	__u32 i = bpf_get_smp_processor_id() * TANK_FCACHE_SIZE +
+		  words_index(k, FK_WORDS, dir, TANK_FCACHE_SIZE);
 
-	return bpf_map_lookup_elem(&tank_fcache_v1, &i);
+	return bpf_map_lookup_elem(&tank_fcache_v2, &i);
 }
 
 /* The tank_stats_v2 key of the packet's verdict. */
@@ -933,8 +939,9 @@ static __always_inline __u32 scell_take(struct tk_state *s)
 	__u32 i;
 
 	stat_key(s, &sk);
-	i = words_index(&sk, SK_WORDS, 0, TANK_SCELL_SIZE);
-	c = bpf_map_lookup_elem(&tank_scell_v1, &i);
+	i = bpf_get_smp_processor_id() * TANK_SCELL_SIZE +
+	    words_index(&sk, SK_WORDS, 0, TANK_SCELL_SIZE);
+	c = bpf_map_lookup_elem(&tank_scell_v2, &i);
 	if (!c)
 		return 0;
 	if (words_equal(&c->key, &sk, SK_WORDS) && c->epoch == s->cfg.epoch)
@@ -952,31 +959,6 @@ static __always_inline __u32 scell_take(struct tk_state *s)
 	c->key = sk;
 	c->epoch = s->cfg.epoch;
 	return i + 1;
-}
-
-/* Decided from this CPU's cache: a pass of an established flow, checked less than a second ago. */
-static __always_inline bool fcache_hit(struct tk_state *s, struct tank_fcache *e, __u64 now)
-{
-	if (s->p.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST))
-		return false;
-	if (!fk_equal(&e->key, &s->fk) || e->dir != s->dir || e->nic != s->nic ||
-	    e->gen != s->cfg.gen || e->epoch != s->cfg.epoch || now - e->checked >= hz())
-		return false;
-	s->rule = e->rule;
-	set_pass(s, e->reason);
-	e->pending.packets++;
-	e->pending.bytes += s->p.len;
-	if (e->cell) {
-		__u32 i = e->cell - 1;
-		struct tank_scell *c = bpf_map_lookup_elem(&tank_scell_v1, &i);
-
-		if (c) {
-			c->count.packets++;
-			c->count.bytes += s->p.len;
-			s->counted = true;
-		}
-	}
-	return true;
 }
 
 /* What an entry counted goes to its flow f (NULL: nowhere), and the entry starts over. */
@@ -1028,12 +1010,94 @@ static __always_inline void fcache_fill(struct tk_state *s, struct tank_fcache *
 	}
 	e->nic = s->nic;
 	e->cell = scell_take(s);
-	e->checked = now;
+	e->expires = now + hz();
 	e->gen = s->cfg.gen;
 	e->epoch = s->cfg.epoch;
 	e->reason = s->reason;
 	e->rule = s->rule;
 }
+
+#if TANK_L2_LEN
+/*
+ * The fast path (tc): a packet of an established TCP or UDP flow of IPv4 or IPv6 whose pass this
+ * CPU's flow cache holds (fcache_fill) is counted in the entry and in its cell, and passes;
+ * nothing else is looked at. Its flow key is built straight from the headers, the one flow_key()
+ * makes of the whole parse for such a packet. false: anything else (not such a packet, headers
+ * not linear, no valid entry or no cell), which takes the whole datapath (tank_process).
+ * Kept apart and small: under load the program's code and data are mostly out of the CPU's
+ * caches when a packet comes (the stack ran in between), so its time is the cache lines it
+ * touches: the packet's headers, tank_ifh_v1 (tank_host_*), tank_cfg_v1, one flow cache entry
+ * (two lines) and one cell. key: where the flow key is built (the caller's stack, shared with
+ * the whole datapath's state).
+ */
+static __always_inline bool tank_fast(struct __sk_buff *skb, struct tank_flow_key *key, __u32 slot,
+				      __u32 nic, __u32 dir)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	bool eg = dir == TANK_DIR_EGRESS;
+	struct tank_pod_cfg *cfg;
+	struct tank_fcache *e;
+	struct tank_scell *c;
+	__u8 *l4;
+	__u32 i;
+
+	if ((void *)(eth + 1) > end)
+		return false;
+	*key = (struct tank_flow_key){ .slot = slot };
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		/* not a fragment, a valid header */
+		if ((void *)(ip + 1) > end || ip->version != 4 || ip->ihl < 5 ||
+		    (ip->frag_off & bpf_htons(0x3fff)))
+			return false;
+		key->family = TANK_FAM_IPV4;
+		key->proto = ip->protocol;
+		l4 = (__u8 *)ip + ip->ihl * 4;
+		if ((void *)(l4 + 4) > end)
+			return false;
+		fk_orient(key, eg, &ip->saddr, &ip->daddr, 4, *(__be16 *)l4, *(__be16 *)(l4 + 2));
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		l4 = (__u8 *)(ip6 + 1);
+		if ((void *)(l4 + 4) > end || ip6->version != 6)
+			return false;
+		key->family = TANK_FAM_IPV6;
+		key->proto = ip6->nexthdr; /* an extension header is none of the two below */
+		fk_orient(key, eg, &ip6->saddr, &ip6->daddr, 16, *(__be16 *)l4,
+			  *(__be16 *)(l4 + 2));
+	} else {
+		return false;
+	}
+	if (key->proto == IPPROTO_TCP) {
+		if ((void *)(l4 + 14) > end || (l4[13] & (TCP_SYN | TCP_FIN | TCP_RST)))
+			return false;
+	} else if (key->proto != IPPROTO_UDP) {
+		return false;
+	}
+
+	cfg = bpf_map_lookup_elem(&tank_cfg_v1, &slot);
+	e = fcache_entry(key, dir);
+	if (!cfg || !e)
+		return false;
+	/* what a hit compares is in the entry's first cache line; then the second */
+	if (!fk_equal(&e->key, key) || e->gen != cfg->gen || e->epoch != cfg->epoch ||
+	    (__s64)(e->expires - bpf_jiffies64()) <= 0 || e->dir != dir || e->nic != nic ||
+	    !e->cell)
+		return false;
+	i = e->cell - 1;
+	c = bpf_map_lookup_elem(&tank_scell_v2, &i);
+	if (!c)
+		return false;
+	e->pending.packets++;
+	e->pending.bytes += skb->len;
+	c->count.packets++;
+	c->count.bytes += skb->len;
+	return true;
+}
+#endif
 
 /* ---- verdict ------------------------------------------------------------------------------- */
 
@@ -1247,22 +1311,22 @@ static __always_inline __u32 tank_process(struct __sk_buff *skb, struct tk_state
 			set_pass(s, TANK_REASON_NO_POLICY);
 	} else if (s->p.frag == FR_NONE && (s->p.icmp == IC_NONE || s->p.icmp == IC_ECHO_REQ ||
 					     s->p.icmp == IC_ECHO_REP)) {
-		/* the fast path: a packet of an established flow is decided here, without a call;
-		 * from this CPU's flow cache if it can, else from the flow table */
-		struct tank_fcache *e = NULL;
+		/* a packet of an established flow is decided here, without a call, from the flow
+		 * table; then kept in this CPU's flow cache for the fast path if it may be */
+		struct tank_fcache *e;
 		struct tank_flow *f;
 
 		flow_key(s);
-		/* tc only: its programs never nest on a CPU (egress runs with softirqs off, ingress in
-		 * one), so a CPU's entry is never seen half written by itself. A cgroup_skb egress
-		 * program runs with softirqs on, so its ingress program could interrupt it. */
-		if (!s->explain && TANK_L2_LEN != 0)
-			e = fcache_entry(s);
-		if (!e || !fcache_hit(s, e, now)) {
-			f = bpf_map_lookup_elem(&tank_flows_v1, &s->fk);
-			if (!f || !flow_live(f, &s->cfg, s->p.proto, now) || !flow_hit(s, f, now))
-				tank_decide(s, now, !f);
-			else if (e && s->verdict != TANK_VERDICT_DROP) /* a drop deleted f */
+		f = bpf_map_lookup_elem(&tank_flows_v1, &s->fk);
+		if (!f || !flow_live(f, &s->cfg, s->p.proto, now) || !flow_hit(s, f, now)) {
+			tank_decide(s, now, !f);
+		} else if (!s->explain && TANK_L2_LEN != 0 && s->verdict != TANK_VERDICT_DROP) {
+			/* tc only (a drop deleted f): its programs never nest on a CPU (egress runs
+			 * with softirqs off, ingress in one), so a CPU's entry is never seen half
+			 * written by itself. A cgroup_skb egress program runs with softirqs on, so its
+			 * ingress program could interrupt it. */
+			e = fcache_entry(&s->fk, s->dir);
+			if (e)
 				fcache_fill(s, e, f, now);
 		}
 	} else {
@@ -1275,7 +1339,7 @@ static __always_inline __u32 tank_process(struct __sk_buff *skb, struct tk_state
 		skb->cb[2] = s->rule;
 		skb->cb[3] = TANK_EXPLAIN_DONE;
 		skb->cb[4] = (__u32)now;
-	} else if (!s->counted) {
+	} else {
 		struct tank_stat_key sk;
 
 		stat_key(s, &sk);

@@ -28,11 +28,27 @@ static __always_inline __u64 dev_netns_cookie(struct __sk_buff *skb)
 	return dev->nd_net.net->net_cookie;
 }
 
-/* The cookie of tankd's netns, where the interfaces of tank_ifh_v1 are (netplane sets it). */
-const volatile __u64 tank_host_netns;
+/* A pod's interface: its slot, NIC and the pod direction its ingress hook sees. */
+struct tk_id {
+	__u32 slot, nic, dir;
+};
 
-/* Slot, NIC and ingress direction of an interface of tankd's netns from tank_ifh_v1. */
-static __always_inline bool ifh_find(struct __sk_buff *skb, struct tk_state *s)
+/* From tank_ifs_v3, under the device's netns cookie and ifindex. */
+static __always_inline bool ifs_find(struct __sk_buff *skb, struct tk_id *id)
+{
+	struct tank_if_key key = { .netns = dev_netns_cookie(skb), .ifindex = skb->ifindex };
+	struct tank_if_info *ifi = bpf_map_lookup_elem(&tank_ifs_v3, &key);
+
+	if (!ifi)
+		return false;
+	id->slot = ifi->slot;
+	id->nic = ifi->nic;
+	id->dir = ifi->ingress_dir;
+	return true;
+}
+
+/* From tank_ifh_v1, for a device of tankd's netns (only tank_host_* run there). */
+static __always_inline bool ifh_find(struct __sk_buff *skb, struct tk_id *id)
 {
 	union {
 		__u64 word;
@@ -46,54 +62,77 @@ static __always_inline bool ifh_find(struct __sk_buff *skb, struct tk_state *s)
 	v.word = *(volatile __u64 *)e; /* the whole entry in one load */
 	if (v.h.ifindex != skb->ifindex || !v.h.slot)
 		return false;
-	s->slot = v.h.slot;
-	s->nic = v.h.nic;
-	s->dir = v.h.ingress_dir;
+	id->slot = v.h.slot;
+	id->nic = v.h.nic;
+	id->dir = v.h.ingress_dir;
 	return true;
 }
 
-static __always_inline int tank_run(struct __sk_buff *skb, bool at_ingress)
+/* Everything but the fast path, with the whole per-packet state (zeroed only here). */
+static __always_inline int tank_slow(struct __sk_buff *skb, struct tk_state *s,
+				     const struct tk_id *id, bool explain)
 {
-	struct tk_state s = {};
-
-	if (skb->ifindex == LOOPBACK_IFINDEX &&
-	    (skb->mark & TANK_EXPLAIN_MASK) == TANK_EXPLAIN_MAGIC) {
-		s.explain = true;
-		s.slot = skb->mark & 0xfff;
-		s.dir = (skb->mark >> 12) & 1;
-	} else {
-		struct tank_if_key key = { .netns = dev_netns_cookie(skb), .ifindex = skb->ifindex };
-
-		if (key.netns != tank_host_netns || !ifh_find(skb, &s)) {
-			struct tank_if_info *ifi = bpf_map_lookup_elem(&tank_ifs_v3, &key);
-
-			if (!ifi)
-				return TCX_NEXT;
-			s.slot = ifi->slot;
-			s.nic = ifi->nic;
-			s.dir = ifi->ingress_dir;
-		}
-		/* the pod direction this interface's ingress hook sees; egress is the other one */
-		if (!at_ingress)
-			s.dir = s.dir == TANK_DIR_INGRESS ? TANK_DIR_EGRESS : TANK_DIR_INGRESS;
-	}
+	__builtin_memset(s, 0, sizeof(*s));
+	s->slot = id->slot;
+	s->nic = id->nic;
+	s->dir = id->dir;
+	s->explain = explain;
 	/* TCX_NEXT (-1) is also TC_ACT_UNSPEC, TCX_DROP (2) is TC_ACT_SHOT: same under clsact */
-	return tank_process(skb, &s) == TANK_VERDICT_DROP ? TCX_DROP : TCX_NEXT;
+	return tank_process(skb, s) == TANK_VERDICT_DROP ? TCX_DROP : TCX_NEXT;
+}
+
+/* host: a device of tankd's netns (tank_host_*), else one inside a pod's netns (tank_pod_*). */
+static __always_inline int tank_run(struct __sk_buff *skb, bool at_ingress, bool host)
+{
+	bool explain = host && skb->ifindex == LOOPBACK_IFINDEX &&
+		       (skb->mark & TANK_EXPLAIN_MASK) == TANK_EXPLAIN_MAGIC;
+	struct tk_state s; /* the fast path's flow key is in s.fk: one stack area for both */
+	struct tk_id id;
+
+	if (explain) {
+		id.slot = skb->mark & 0xfff;
+		id.nic = 0;
+		id.dir = (skb->mark >> 12) & 1;
+	} else {
+		if (!(host && ifh_find(skb, &id)) && !ifs_find(skb, &id))
+			return TCX_NEXT;
+		/* the pod direction this interface's ingress hook sees; egress the other one */
+		if (!at_ingress)
+			id.dir = id.dir == TANK_DIR_INGRESS ? TANK_DIR_EGRESS : TANK_DIR_INGRESS;
+		if (tank_fast(skb, &s.fk, id.slot, id.nic, id.dir))
+			return TCX_NEXT;
+	}
+	/* one call: each inlined copy would have its own state on the stack */
+	return tank_slow(skb, &s, &id, explain);
 }
 
 /*
  * The tc ingress and egress hooks of a pod's interface. On a host-side veth (or netkit peer)
  * ingress carries what the pod sent; on a macvlan inside the pod netns it carries what the pod
  * receives: tank_if_info.ingress_dir says which. (The names are from when only veth existed.)
+ * tank_host_* are attached to the interfaces of tankd's netns, tank_pod_* to those inside a
+ * pod's: the same datapath, but only the first may take an ifindex alone for the device.
  */
 SEC("tc")
 int tank_host_in(struct __sk_buff *skb)
 {
-	return tank_run(skb, true);
+	return tank_run(skb, true, true);
 }
 
 SEC("tc")
 int tank_host_eg(struct __sk_buff *skb)
 {
-	return tank_run(skb, false);
+	return tank_run(skb, false, true);
+}
+
+SEC("tc")
+int tank_pod_in(struct __sk_buff *skb)
+{
+	return tank_run(skb, true, false);
+}
+
+SEC("tc")
+int tank_pod_eg(struct __sk_buff *skb)
+{
+	return tank_run(skb, false, false);
 }

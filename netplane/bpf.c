@@ -229,6 +229,27 @@ static int cg_load(struct np_bpf *b, struct diag *d)
 
 static int migrate(struct np_bpf *b, struct diag *d);
 
+int np_bpf_obj_size(struct bpf_object *obj, struct diag *d)
+{
+	/* a flow cache and cells for every CPU, each CPU's in a row (tank_abi.h) */
+	static const struct {
+		const char *name;
+		__u32 per_cpu;
+	} t[] = { { TANK_MAP_FCACHE, TANK_FCACHE_SIZE }, { TANK_MAP_SCELL, TANK_SCELL_SIZE } };
+	int ncpus = libbpf_num_possible_cpus();
+
+	if (ncpus <= 0)
+		return diag_fail(d, ncpus < 0 ? ncpus : -EINVAL, "BPF: cannot count CPUs");
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(obj, t[i].name);
+		int r = m ? bpf_map__set_max_entries(m, t[i].per_cpu * (__u32)ncpus) : -ENOENT;
+
+		if (r < 0)
+			return diag_fail(d, r, "BPF: sizing %s: %s", t[i].name, strerror(-r));
+	}
+	return 0;
+}
+
 int np_bpf_open(const char *pin_dir, struct np_bpf **ret, struct diag *d)
 {
 	struct np_bpf *b;
@@ -252,6 +273,7 @@ int np_bpf_open(const char *pin_dir, struct np_bpf **ret, struct diag *d)
 		return diag_fail(d, -ENOMEM, "BPF: out of memory");
 	}
 	b->tomb_ttl_ms = NPB_TOMB_TTL_DEFAULT_MS;
+	b->scell_v1 = -1;
 	b->ncpus = libbpf_num_possible_cpus();
 	if (b->ncpus <= 0) {
 		r = diag_fail(d, b->ncpus < 0 ? b->ncpus : -EINVAL, "BPF: cannot count CPUs");
@@ -283,7 +305,9 @@ int np_bpf_open(const char *pin_dir, struct np_bpf **ret, struct diag *d)
 			goto fail;
 		}
 	}
-	b->skel->rodata->tank_host_netns = b->netns;
+	r = np_bpf_obj_size(b->skel->obj, d);
+	if (r < 0)
+		goto fail;
 	/* reuses the pinned maps where they are compatible, pins the others */
 	r = tank_tc_bpf__load(b->skel);
 	if (r < 0) {
@@ -328,6 +352,8 @@ void np_bpf_close(struct np_bpf *b)
 	npb_events_close(b);
 	if (b->ifh)
 		munmap(b->ifh, TANK_IFH_SIZE * sizeof(*b->ifh));
+	if (b->scell_v1 >= 0)
+		close(b->scell_v1);
 	/* pinned maps and links live on; unpinned program references go with the skeletons */
 	tank_cg_bpf__destroy(b->cg);
 	tank_tc_bpf__destroy(b->skel);
@@ -582,6 +608,82 @@ static int migrate_stats(struct np_bpf *b, int old_fd, struct diag *d)
 	return 0;
 }
 
+static int unpin(const char *path, struct diag *d)
+{
+	if (unlink(path) < 0 && errno != ENOENT)
+		return diag_fail_at(d, -errno, path, "unpinning: %s", strerror(errno));
+	return 0;
+}
+
+/*
+ * tank_fcache_v1: what its entries counted and had not yet added to their flows goes there, then
+ * is zeroed in the old map, so a migration repeated after a crash adds at most one entry's again
+ * (flow counts are top-talker figures: the programs add to them without atomics too).
+ */
+static int migrate_fcache(struct np_bpf *b, int old_fd, struct diag *d)
+{
+	size_t n = (size_t)b->ncpus;
+	_cleanup_free_ struct tank_fcache_v1 *per = calloc(n, sizeof(*per));
+	int flows = bpf_map__fd(b->skel->maps.tank_flows_v1), r;
+
+	if (!per)
+		return diag_fail(d, -ENOMEM, "BPF: out of memory");
+	for (__u32 i = 0; i < TANK_FCACHE_SIZE; i++) {
+		bool moved = false;
+
+		if (bpf_map_lookup_elem(old_fd, &i, per) < 0)
+			continue;
+		for (size_t c = 0; c < n; c++) {
+			struct tank_fcache_v1 *e = &per[c];
+			struct tank_flow f;
+
+			if (!e->key.slot || !e->pending.packets)
+				continue;
+			if (bpf_map_lookup_elem(flows, &e->key, &f) == 0 && f.epoch == e->epoch) {
+				f.count[e->dir & 1].packets += e->pending.packets;
+				f.count[e->dir & 1].bytes += e->pending.bytes;
+				bpf_map_update_elem(flows, &e->key, &f, BPF_EXIST); /* or it just went */
+			}
+			e->pending = (struct tank_counter){ 0 };
+			moved = true;
+		}
+		if (moved && (r = bpf_map_update_elem(old_fd, &i, per, BPF_ANY)) < 0)
+			return npb_fail(d, r, "migrating " TANK_MAP_FCACHE_V1);
+	}
+	return 0;
+}
+
+/*
+ * tank_scell_v1: a live cell (its slot still in the epoch it was taken in) is part of its pod's
+ * totals, so the map stays pinned and readers add its cells (npb_slot_totals) while such a pod
+ * lives; a start after the last one is gone unpins it. Nothing is moved, so nothing can be
+ * counted twice or lost, whenever tankd stops. old_fd is the caller's until this succeeds.
+ */
+static int scell_v1_keep(struct np_bpf *b, int *old_fd, const char *path, struct diag *d)
+{
+	size_t n = (size_t)b->ncpus;
+	_cleanup_free_ struct tank_scell_v1 *per = calloc(n, sizeof(*per));
+
+	if (!per)
+		return diag_fail(d, -ENOMEM, "BPF: out of memory");
+	for (__u32 i = 0; i < TANK_SCELL_SIZE; i++) {
+		if (bpf_map_lookup_elem(*old_fd, &i, per) < 0)
+			continue;
+		for (size_t c = 0; c < n; c++) {
+			struct tank_pod_cfg cfg;
+
+			if (per[c].key.slot && per[c].count.packets &&
+			    npb_cfg_get(b, per[c].key.slot, &cfg, NULL) == 0 &&
+			    cfg.epoch == per[c].epoch) {
+				b->scell_v1 = *old_fd;
+				*old_fd = -1;
+				return 0;
+			}
+		}
+	}
+	return unpin(path, d);
+}
+
 /* A pinned map of an older layout: -ENOENT when there is none, -EINVAL (with its path) when it
  * is not what that layout was. */
 static int old_map_open(struct np_bpf *b, const char *name, enum bpf_map_type type,
@@ -604,13 +706,6 @@ static int old_map_open(struct np_bpf *b, const char *name, enum bpf_map_type ty
 	return fd;
 }
 
-static int unpin(const char *path, struct diag *d)
-{
-	if (unlink(path) < 0 && errno != ENOENT)
-		return diag_fail_at(d, -errno, path, "unpinning: %s", strerror(errno));
-	return 0;
-}
-
 /*
  * Crash-safe in this order: entries are copied into tank_ifs_v3 before any attachment moves to
  * the programs that read it; the old pins go last, so a crash anywhere before leaves them for
@@ -618,8 +713,8 @@ static int unpin(const char *path, struct diag *d)
  */
 static int migrate(struct np_bpf *b, struct diag *d)
 {
-	char ifs1[PATH_MAX], ifs2[PATH_MAX], stats1[PATH_MAX];
-	_cleanup_close_ int ifs1_fd = -1, ifs2_fd = -1, stats1_fd = -1;
+	char ifs1[PATH_MAX], ifs2[PATH_MAX], stats1[PATH_MAX], fc1[PATH_MAX], sc1[PATH_MAX];
+	_cleanup_close_ int ifs1_fd = -1, ifs2_fd = -1, stats1_fd = -1, fc1_fd = -1, sc1_fd = -1;
 	int r;
 
 	ifs1_fd = old_map_open(b, TANK_MAP_IFS_V1, BPF_MAP_TYPE_HASH, 4, 8, ifs1, sizeof(ifs1), d);
@@ -633,6 +728,14 @@ static int migrate(struct np_bpf *b, struct diag *d)
 				 sizeof(struct tank_pod_stats), stats1, sizeof(stats1), d);
 	if (stats1_fd < 0 && stats1_fd != -ENOENT)
 		return stats1_fd;
+	fc1_fd = old_map_open(b, TANK_MAP_FCACHE_V1, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
+			      sizeof(struct tank_fcache_v1), fc1, sizeof(fc1), d);
+	if (fc1_fd < 0 && fc1_fd != -ENOENT)
+		return fc1_fd;
+	sc1_fd = old_map_open(b, TANK_MAP_SCELL_V1, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
+			      sizeof(struct tank_scell_v1), sc1, sizeof(sc1), d);
+	if (sc1_fd < 0 && sc1_fd != -ENOENT)
+		return sc1_fd;
 	/* v2 first: its entries are newer than v1's for the same ifindex */
 	if (ifs2_fd >= 0 && (r = migrate_ifs_v2(b, ifs2_fd, d)) < 0)
 		return r;
@@ -648,6 +751,10 @@ static int migrate(struct np_bpf *b, struct diag *d)
 		if (r < 0)
 			return r;
 	}
+	if (fc1_fd >= 0 && ((r = migrate_fcache(b, fc1_fd, d)) < 0 || (r = unpin(fc1, d)) < 0))
+		return r;
+	if (sc1_fd >= 0 && (r = scell_v1_keep(b, &sc1_fd, sc1, d)) < 0)
+		return r;
 	if (ifs2_fd >= 0 && (r = unpin(ifs2, d)) < 0)
 		return r;
 	if (ifs1_fd >= 0 && (r = unpin(ifs1, d)) < 0)

@@ -143,8 +143,20 @@ static bool tcx_pin_ok(const char *path, int ifindex, enum bpf_attach_type type,
 	       tcx_link_is_here(info.id, ifindex, type) && info.prog_id == npb_prog_id(prog_fd);
 }
 
+/* The tc program of a hook: tank_host_* for a device of tankd's netns (host), else tank_pod_*. */
+static int tc_prog_fd(struct np_bpf *b, bool host, bool in)
+{
+	struct bpf_program *p;
+
+	if (host)
+		p = in ? b->skel->progs.tank_host_in : b->skel->progs.tank_host_eg;
+	else
+		p = in ? b->skel->progs.tank_pod_in : b->skel->progs.tank_pod_eg;
+	return bpf_program__fd(p);
+}
+
 /* clsact filters on ifindex of the calling thread's netns (libbpf talks netlink there). */
-static int clsact_attach(struct np_bpf *b, int ifindex, struct diag *d)
+static int clsact_attach(struct np_bpf *b, int ifindex, bool host, struct diag *d)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
@@ -154,10 +166,9 @@ static int clsact_attach(struct np_bpf *b, int ifindex, struct diag *d)
 	if (r < 0 && r != -EEXIST)
 		return npb_fail(d, r, "creating the clsact qdisc");
 	for (int i = 0; i < 2; i++) {
-		struct bpf_program *p = i == 0 ? b->skel->progs.tank_host_in :
-						 b->skel->progs.tank_host_eg;
 		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = NP_TC_HANDLE, .priority = NP_TC_PRIO,
-				    .prog_fd = bpf_program__fd(p), .flags = BPF_TC_F_REPLACE);
+				    .prog_fd = tc_prog_fd(b, host, i == 0),
+				    .flags = BPF_TC_F_REPLACE);
 
 		hook.attach_point = i == 0 ? BPF_TC_INGRESS : BPF_TC_EGRESS;
 		r = bpf_tc_attach(&hook, &o);
@@ -278,17 +289,17 @@ static int nic_attach(void *arg)
 		return npb_fail(a->d, r, "recording the interface");
 
 	if (!b->tcx)
-		return clsact_attach(b, a->ifindex, a->d);
+		return clsact_attach(b, a->ifindex, !a->in_pod, a->d);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		r = -errno;
 		return diag_fail_at(a->d, r, dir, "creating the pod pin directory: %s",
 				    strerror(-r));
 	}
-	r = tcx_attach(in, bpf_program__fd(b->skel->progs.tank_host_in), NP_BPF_TCX_INGRESS,
-		       a->ifindex, a->d);
+	r = tcx_attach(in, tc_prog_fd(b, !a->in_pod, true), NP_BPF_TCX_INGRESS, a->ifindex,
+		       a->d);
 	if (r >= 0)
-		r = tcx_attach(eg, bpf_program__fd(b->skel->progs.tank_host_eg), NP_BPF_TCX_EGRESS,
-			       a->ifindex, a->d);
+		r = tcx_attach(eg, tc_prog_fd(b, !a->in_pod, false), NP_BPF_TCX_EGRESS, a->ifindex,
+			       a->d);
 	return r;
 }
 
@@ -352,6 +363,7 @@ struct nic_check {
 	struct np_bpf *b;
 	const char *uid, *nic;
 	int ifindex;
+	bool host; /* the interface is in tankd's netns */
 };
 
 /* 1: our programs are on both hooks of a->ifindex (calling thread's netns), 0: not. */
@@ -359,8 +371,7 @@ static int nic_check(void *arg)
 {
 	struct nic_check *a = arg;
 	struct np_bpf *b = a->b;
-	int in_fd = bpf_program__fd(b->skel->progs.tank_host_in);
-	int eg_fd = bpf_program__fd(b->skel->progs.tank_host_eg);
+	int in_fd = tc_prog_fd(b, a->host, true), eg_fd = tc_prog_fd(b, a->host, false);
 	char in[PATH_MAX], eg[PATH_MAX], name[IF_NAMESIZE];
 
 	if (!if_indextoname((unsigned int)a->ifindex, name))
@@ -387,7 +398,8 @@ static int nic_check(void *arg)
 int np_bpf_nic_check(struct np_bpf *b, const char *uid, const char *nic, int netns_fd,
 		     int ifindex, struct diag *d)
 {
-	struct nic_check a = { .b = b, .uid = uid, .nic = nic, .ifindex = ifindex };
+	struct nic_check a = { .b = b, .uid = uid, .nic = nic, .ifindex = ifindex,
+			       .host = netns_fd < 0 };
 	int r;
 
 	if (!npb_pin_component_ok(uid, TANK_POD_UID_MAX) ||
@@ -907,8 +919,11 @@ static void relink_one(struct np_bpf *b, int fd, const char *nic _unused_, bool 
 	if (npb_tcx_link_info(fd, &info, &ifindex)) {
 		if (!ifindex)
 			return;
-		prog_fd = bpf_program__fd(in ? b->skel->progs.tank_host_in :
-					       b->skel->progs.tank_host_eg);
+		/* a link not at this ifindex of tankd's netns is on a device inside a pod's */
+		prog_fd = tc_prog_fd(b,
+				     tcx_link_is_here(info.id, (int)ifindex,
+						      in ? NP_BPF_TCX_INGRESS : NP_BPF_TCX_EGRESS),
+				     in);
 	} else if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
 		   info.type == NP_BPF_LINK_TYPE_CGROUP && info.cgroup.cgroup_id) {
 		prog_fd = bpf_program__fd(info.cgroup.attach_type == BPF_CGROUP_INET_INGRESS ?
@@ -938,8 +953,8 @@ void npb_relink_all(struct np_bpf *b)
 
 		key = next;
 		if (key.netns == b->netns && bpf_tc_query(&hook, &q) == 0 &&
-		    q.prog_id != npb_prog_id(bpf_program__fd(b->skel->progs.tank_host_in)))
-			clsact_attach(b, (int)key.ifindex, NULL);
+		    q.prog_id != npb_prog_id(tc_prog_fd(b, true, true)))
+			clsact_attach(b, (int)key.ifindex, true, NULL);
 		g = bpf_map__get_next_key(ifs, &key, &next, sizeof(next));
 	}
 }

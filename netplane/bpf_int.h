@@ -37,6 +37,9 @@ struct np_bpf {
 	int ncpus;
 	uint64_t tomb_ttl_ms;
 	uint64_t *ifh; /* tank_ifh_v1, mmapped: TANK_IFH_SIZE words */
+	/* tank_scell_v1 of an older tankd while a pod that counted there lives (else -1): its
+	 * cells are part of those pods' totals (npb_slot_totals) */
+	int scell_v1;
 	/* drop events: opened on first use */
 	struct ring_buffer *rb;
 	int (*ev_cb)(const struct tank_event *, void *);
@@ -64,6 +67,12 @@ int npb_netns_cookie_here(uint64_t *ret);
  * to 8 bytes. cb's negative return stops the walk and is returned. */
 typedef int (*npb_walk_cb)(const void *key, const void *value, void *data);
 int npb_map_walk(struct np_bpf *b, struct bpf_map *m, npb_walk_cb cb, void *data);
+/* The same over a map fd, e.g. of an older layout (percpu: values of every CPU, in a row). */
+int npb_fd_walk(struct np_bpf *b, int fd, size_t ksz, size_t vsz, bool percpu, npb_walk_cb cb,
+		void *data);
+/* The value of CPU cpu in a per-CPU map's reply. */
+const void *npb_percpu_at(const void *values, size_t vsz, int cpu);
+
 
 /* Make tank_ifh_v1 what tank_ifs_v3 says (tank_abi.h); after every change of tank_ifs_v3. */
 void npb_ifh_sync(struct np_bpf *b);

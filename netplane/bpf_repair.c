@@ -26,7 +26,8 @@ struct foreign {
 static bool prog_is_ours(struct np_bpf *b, __u32 id)
 {
 	struct bpf_program *ours[] = { b->skel->progs.tank_host_in, b->skel->progs.tank_host_eg,
-				       b->cg->progs.tank_cg_in, b->cg->progs.tank_cg_eg };
+				       b->skel->progs.tank_pod_in,  b->skel->progs.tank_pod_eg,
+				       b->cg->progs.tank_cg_in,     b->cg->progs.tank_cg_eg };
 
 	for (size_t i = 0; i < ARRAY_SIZE(ours); i++)
 		if (npb_prog_id(bpf_program__fd(ours[i])) == id)

@@ -13,20 +13,25 @@ static bool map_percpu(enum bpf_map_type t)
 }
 
 /* One CPU's value in what a per-CPU map returns: each rounded up to 8 bytes. */
-static const void *percpu_at(const void *values, size_t vsz, int cpu)
+const void *npb_percpu_at(const void *values, size_t vsz, int cpu)
 {
 	return (const char *)values + ((vsz + 7) & ~(size_t)7) * (size_t)cpu;
 }
 
 int npb_map_walk(struct np_bpf *b, struct bpf_map *m, npb_walk_cb cb, void *data)
 {
-	size_t ksz = bpf_map__key_size(m), vsz = bpf_map__value_size(m);
-	size_t vstride = map_percpu(bpf_map__type(m)) ? ((vsz + 7) & ~(size_t)7) * b->ncpus : vsz;
+	return npb_fd_walk(b, bpf_map__fd(m), bpf_map__key_size(m), bpf_map__value_size(m),
+			   map_percpu(bpf_map__type(m)), cb, data);
+}
+
+int npb_fd_walk(struct np_bpf *b, int fd, size_t ksz, size_t vsz, bool percpu, npb_walk_cb cb,
+		void *data)
+{
+	size_t vstride = percpu ? ((vsz + 7) & ~(size_t)7) * b->ncpus : vsz;
 	LIBBPF_OPTS(bpf_map_batch_opts, o);
 	_cleanup_free_ void *keys = NULL, *vals = NULL, *tok = NULL;
 	__u32 count = 256;
 	bool first = true;
-	int fd = bpf_map__fd(m);
 
 	tok = calloc(1, ksz < 8 ? 8 : ksz);
 	if (!tok)
@@ -152,18 +157,32 @@ static int totals_one(const void *key, const void *value, void *data)
 	return totals_count(w, k, percpu_sum(w->b, value));
 }
 
-/* tank_scell_v1: every CPU's cell of the slot's current epoch */
+/* A cell counts if it is the slot's, of its current epoch. */
+static int totals_cell(struct totals_walk *w, const struct tank_stat_key *k, __u32 epoch,
+		       struct tank_counter c)
+{
+	if (k->slot != w->slot || epoch != w->epoch)
+		return 0;
+	return totals_count(w, k, c);
+}
+
+/* tank_scell_v2: one cell of one CPU */
 static int totals_cells(const void *key _unused_, const void *value, void *data)
+{
+	const struct tank_scell *c = value;
+
+	return totals_cell(data, &c->key, c->epoch, c->count);
+}
+
+/* tank_scell_v1 (an older tankd's, while one of its pods lives): that cell of every CPU */
+static int totals_cells_v1(const void *key _unused_, const void *value, void *data)
 {
 	struct totals_walk *w = data;
 
 	for (int cpu = 0; cpu < w->b->ncpus; cpu++) {
-		const struct tank_scell *c = percpu_at(value, sizeof(*c), cpu);
-		int r;
+		const struct tank_scell_v1 *c = npb_percpu_at(value, sizeof(*c), cpu);
+		int r = totals_cell(w, &c->key, c->epoch, c->count);
 
-		if (c->key.slot != w->slot || c->epoch != w->epoch)
-			continue;
-		r = totals_count(w, &c->key, c->count);
 		if (r < 0)
 			return r;
 	}
@@ -183,7 +202,10 @@ int npb_slot_totals(struct np_bpf *b, uint32_t slot, struct tank_totals pod[TANK
 	if (r >= 0)
 		r = npb_map_walk(b, b->skel->maps.tank_stats_v2, totals_one, &w);
 	if (r >= 0)
-		r = npb_map_walk(b, b->skel->maps.tank_scell_v1, totals_cells, &w);
+		r = npb_map_walk(b, b->skel->maps.tank_scell_v2, totals_cells, &w);
+	if (r >= 0 && b->scell_v1 >= 0)
+		r = npb_fd_walk(b, b->scell_v1, sizeof(__u32), sizeof(struct tank_scell_v1), true,
+				totals_cells_v1, &w);
 	if (r < 0 && s) {
 		free(s->hits);
 		s->hits = NULL;
@@ -357,7 +379,7 @@ struct flow_got {
 	struct np_flow fl;
 };
 
-/* What a CPU's flow cache counted for a flow and not yet added to the flow (tank_fcache_v1). */
+/* What a CPU's flow cache counted for a flow and not yet added to the flow (tank_fcache_v2). */
 struct fc_pending {
 	struct tank_flow_key key;
 	enum tank_dir dir;
@@ -387,26 +409,23 @@ static int fc_pending_cmp(const void *a, const void *b)
 
 static int fc_one(const void *key _unused_, const void *value, void *data)
 {
+	const struct tank_fcache *e = value;
 	struct flows_walk *w = data;
 
-	for (int c = 0; c < w->b->ncpus; c++) {
-		const struct tank_fcache *e = percpu_at(value, sizeof(*e), c);
+	if (e->key.slot != w->slot || e->epoch != w->epoch || !e->pending.packets ||
+	    e->dir >= TANK_DIR_MAX)
+		return 0;
+	if (w->n_pend == w->cap_pend) {
+		size_t cap = w->cap_pend ? w->cap_pend * 2 : 64;
+		struct fc_pending *p = realloc(w->pend, cap * sizeof(*p));
 
-		if (e->key.slot != w->slot || e->epoch != w->epoch || !e->pending.packets ||
-		    e->dir >= TANK_DIR_MAX)
-			continue;
-		if (w->n_pend == w->cap_pend) {
-			size_t cap = w->cap_pend ? w->cap_pend * 2 : 64;
-			struct fc_pending *p = realloc(w->pend, cap * sizeof(*p));
-
-			if (!p)
-				return -ENOMEM;
-			w->pend = p;
-			w->cap_pend = cap;
-		}
-		w->pend[w->n_pend++] = (struct fc_pending){ .key = e->key, .dir = e->dir,
-							    .count = e->pending };
+		if (!p)
+			return -ENOMEM;
+		w->pend = p;
+		w->cap_pend = cap;
 	}
+	w->pend[w->n_pend++] = (struct fc_pending){ .key = e->key, .dir = e->dir,
+						    .count = e->pending };
 	return 0;
 }
 
@@ -504,7 +523,7 @@ int np_bpf_flows(struct np_bpf *b, uint32_t slot, int (*cb)(const struct np_flow
 	 * in between is missed by this reading, never counted twice */
 	r = npb_map_walk(b, b->skel->maps.tank_flows_v1, flows_one, &w);
 	if (r >= 0)
-		r = npb_map_walk(b, b->skel->maps.tank_fcache_v1, fc_one, &w);
+		r = npb_map_walk(b, b->skel->maps.tank_fcache_v2, fc_one, &w);
 	if (r >= 0)
 		qsort(w.pend, w.n_pend, sizeof(*w.pend), fc_pending_cmp);
 	for (size_t i = 0; r >= 0 && i < w.n_got; i++) {

@@ -383,6 +383,11 @@ struct np_bpf;
 /* pin_dir NULL: /sys/fs/bpf/tank. A pinned map of another layout under a current name fails
  * with -EINVAL (libbpf's reason in d). */
 int np_bpf_open(const char *pin_dir, struct np_bpf **ret, struct diag *d);
+/* Size a tank_tc or tank_cg object's tables that have a part per possible CPU (tank_fcache_v2,
+ * tank_scell_v2) before it is loaded, as np_bpf_open does for its own: for another copy of the
+ * programs on the same pinned maps (tests, benchmarks). */
+struct bpf_object;
+int np_bpf_obj_size(struct bpf_object *obj, struct diag *d);
 void np_bpf_close(struct np_bpf *b);
 /* "tcx" or "clsact". */
 const char *np_bpf_attach_mode(const struct np_bpf *b);

@@ -90,7 +90,7 @@ ctl traffic "$POD"
 SLOT=$(ctl get pod "$POD" -o json | jq .slot)
 echo "== bpftool map dump pinned $BPF/tank_stats_v2   (the same counters; slot $SLOT is $POD)"
 bpftool map dump pinned "$BPF/tank_stats_v2" | grep -m1 -A14 '"slot": '"$SLOT"',' || true
-echo "   ... with the flow cache's cells (tank_scell_v1, the slot's epoch), summed over CPUs"
+echo "   ... with the flow cache's cells (tank_scell_v2, the slot's epoch; a part per CPU), summed"
 echo "   by direction, family and protocol:"
 EPOCH=$(bpftool -j map lookup pinned "$BPF/tank_cfg_v1" key $((SLOT & 255)) $(((SLOT >> 8) & 255)) 0 0 |
 	jq '.formatted.value.epoch // .value.epoch')
@@ -98,8 +98,8 @@ EPOCH=$(bpftool -j map lookup pinned "$BPF/tank_cfg_v1" key $((SLOT & 255)) $(((
 	bpftool -j map dump pinned "$BPF/tank_stats_v2" |
 		jq -c --argjson s "$SLOT" '.[] | .formatted | select(.key.slot == $s) |
 			{key, p: ([.values[].value.packets] | add), b: ([.values[].value.bytes] | add)}'
-	bpftool -j map dump pinned "$BPF/tank_scell_v1" |
-		jq -c --argjson s "$SLOT" --argjson e "$EPOCH" '.[] | .formatted | .values[].value |
+	bpftool -j map dump pinned "$BPF/tank_scell_v2" |
+		jq -c --argjson s "$SLOT" --argjson e "$EPOCH" '.[] | .formatted.value |
 			select(.key.slot == $s and .epoch == $e) | {key, p: .count.packets, b: .count.bytes}'
 } | jq -rs 'map(. + {k: "\(.key.dir) \(.key.family) \(.key.proto) \(.key.verdict)"}) |
 	group_by(.k)[] | "   \(.[0].k): \(map(.p) | add) packets, \(map(.b) | add) bytes"'

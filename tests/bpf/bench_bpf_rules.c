@@ -190,8 +190,7 @@ int main(void)
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(m));
 		bpf_map__set_pin_path(m, path);
 	}
-	skel->rodata->tank_host_netns = netns; /* lo is "tankd's" netns here, as in netplane */
-	if (tank_tc_bpf__load(skel) < 0) {
+	if (np_bpf_obj_size(skel->obj, NULL) < 0 || tank_tc_bpf__load(skel) < 0) {
 		fprintf(stderr, "loading the programs failed\n");
 		fs_rm_rf(pin_dir);
 		return 1;

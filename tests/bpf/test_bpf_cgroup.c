@@ -296,7 +296,7 @@ static int group_setup(void **state _unused_)
 		if (bpf_map__set_pin_path(m, path) < 0)
 			return -1;
 	}
-	if (tank_cg_bpf__load(t.skel) < 0)
+	if (np_bpf_obj_size(t.skel->obj, NULL) < 0 || tank_cg_bpf__load(t.skel) < 0)
 		return -1;
 	t.ready = true;
 	return 0;

@@ -18,6 +18,7 @@
 #include "bpf/tank_abi.h"
 #include "bpf/tank_tc.skel.h"
 #include "lib/lib.h"
+#include "netplane/netplane.h"
 
 #define SLOT 7
 #define LO_IFINDEX 1
@@ -135,34 +136,30 @@ static struct tank_pod_stats stats(uint32_t slot)
 		}
 		g = bpf_map__get_next_key(skel->maps.tank_stats_v2, &k, &next, sizeof(next));
 	}
-	/* and the packets the flow cache counted in tank_scell_v1 (cleared by test_setup) */
-	for (__u32 i = 0; i < TANK_SCELL_SIZE; i++) {
-		struct tank_scell cells[ncpus];
+	/* and the packets the flow cache counted in tank_scell_v2 (cleared by test_setup) */
+	for (__u32 i = 0; i < bpf_map__max_entries(skel->maps.tank_scell_v2); i++) {
+		struct tank_scell c;
+		struct tank_counter *to;
 
-		assert_int_equal(bpf_map__lookup_elem(skel->maps.tank_scell_v1, &i, sizeof(i), cells,
-						      sizeof(cells), 0),
+		assert_int_equal(bpf_map__lookup_elem(skel->maps.tank_scell_v2, &i, sizeof(i), &c,
+						      sizeof(c), 0),
 				 0);
-		for (int c = 0; c < ncpus; c++) {
-			struct tank_counter *to = cells[c].key.dir == TANK_DIR_INGRESS ? &sum.ingress
-										: &sum.egress;
-
-			if (cells[c].key.slot != slot)
-				continue;
-			to->packets += cells[c].count.packets;
-			to->bytes += cells[c].count.bytes;
-		}
+		if (c.key.slot != slot)
+			continue;
+		to = c.key.dir == TANK_DIR_INGRESS ? &sum.ingress : &sum.egress;
+		to->packets += c.count.packets;
+		to->bytes += c.count.bytes;
 	}
 	return sum;
 }
 
-/* Every entry of a per-CPU array zeroed. */
-static int percpu_zero(struct bpf_map *m)
+/* Every entry of an array zeroed. */
+static int array_zero(struct bpf_map *m)
 {
-	size_t sz = ((bpf_map__value_size(m) + 7) & ~(size_t)7) * (size_t)ncpus;
-	_cleanup_free_ void *zero = calloc(1, sz);
+	_cleanup_free_ void *zero = calloc(1, bpf_map__value_size(m));
 
 	for (__u32 i = 0; zero && i < bpf_map__max_entries(m); i++)
-		if (bpf_map__update_elem(m, &i, sizeof(i), zero, sz, 0) < 0)
+		if (bpf_map__update_elem(m, &i, sizeof(i), zero, bpf_map__value_size(m), 0) < 0)
 			return -1;
 	return zero ? 0 : -1;
 }
@@ -205,8 +202,7 @@ static int group_setup(void **state _unused_)
 	skel = tank_tc_bpf__open(); /* not pinned: nothing to clean up but the fds */
 	if (!skel)
 		return -1;
-	skel->rodata->tank_host_netns = netns; /* as netplane does: tank_ifh_v1 is this netns's */
-	if (tank_tc_bpf__load(skel) < 0) {
+	if (np_bpf_obj_size(skel->obj, NULL) < 0 || tank_tc_bpf__load(skel) < 0) {
 		tank_tc_bpf__destroy(skel);
 		skel = NULL;
 		return -1;
@@ -231,7 +227,7 @@ static int test_setup(void **state _unused_)
 	while (bpf_map__get_next_key(skel->maps.tank_stats_v2, NULL, &k, sizeof(k)) == 0)
 		if (bpf_map__delete_elem(skel->maps.tank_stats_v2, &k, sizeof(k), 0) < 0)
 			return -1;
-	return percpu_zero(skel->maps.tank_scell_v1) < 0 || percpu_zero(skel->maps.tank_fcache_v1) < 0
+	return array_zero(skel->maps.tank_scell_v2) < 0 || array_zero(skel->maps.tank_fcache_v2) < 0
 		       ? -1
 		       : 0;
 }
@@ -390,6 +386,28 @@ static void test_host_array(void **state _unused_)
 	set_ifh(0, 0, TANK_DIR_INGRESS);
 }
 
+/* tank_pod_* (on devices inside a pod's netns) never take tank_ifh_v1, tankd's netns's: the same
+ * ifindex there is another device, found in tank_ifs_v3 under its own netns. */
+static void test_pod_programs(void **state _unused_)
+{
+	struct frame f = frame_ipv4_tcp();
+
+	REQUIRE_ROOT();
+	set_ifh(LO_IFINDEX, SLOT + 3, TANK_DIR_INGRESS); /* tank_ifs_v3 says SLOT, EGRESS */
+	assert_int_equal(run(skel->progs.tank_pod_in, &f, 2), -1);
+	assert_int_equal(run(skel->progs.tank_pod_eg, &f, 1), -1);
+	assert_int_equal(stats(SLOT).egress.packets, 2);
+	assert_int_equal(stats(SLOT).ingress.packets, 1);
+	assert_int_equal(stats(SLOT + 3).ingress.packets + stats(SLOT + 3).egress.packets, 0);
+	/* and one of another netns is not theirs either */
+	del_if(netns, LO_IFINDEX);
+	set_if_ns(netns + 1, LO_IFINDEX, SLOT + 1, TANK_DIR_EGRESS);
+	assert_int_equal(run(skel->progs.tank_pod_in, &f, 1), -1);
+	assert_int_equal(stats(SLOT + 1).egress.packets, 0);
+	del_if(netns + 1, LO_IFINDEX);
+	set_ifh(0, 0, TANK_DIR_INGRESS);
+}
+
 /* An interface whose tc ingress sees the pod's ingress (macvlan inside the pod) flips both. */
 static void test_direction_flip(void **state _unused_)
 {
@@ -429,6 +447,7 @@ int main(void)
 		cmocka_unit_test_setup(test_unknown_ifindex, test_setup),
 		cmocka_unit_test_setup(test_same_ifindex_other_netns, test_setup),
 		cmocka_unit_test_setup(test_host_array, test_setup),
+		cmocka_unit_test_setup(test_pod_programs, test_setup),
 		cmocka_unit_test_setup(test_direction_flip, test_setup),
 		cmocka_unit_test_setup(test_other_slot_untouched, test_setup),
 	};

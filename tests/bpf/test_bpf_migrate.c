@@ -81,6 +81,8 @@ static int group_teardown(void **state _unused_)
 		fs_rm_rf(t.pin_dir);
 		snprintf(dir, sizeof(dir), "%s-v2", t.pin_dir);
 		fs_rm_rf(dir);
+		snprintf(dir, sizeof(dir), "%s-fc1", t.pin_dir);
+		fs_rm_rf(dir);
 	}
 	return 0;
 }
@@ -91,14 +93,19 @@ static int group_teardown(void **state _unused_)
 			skip();                                                                    \
 	} while (0)
 
-static void pin_new(int fd, const char *name)
+static void pin_new_at(int fd, const char *dir, const char *name)
 {
 	char path[256];
 
 	assert_true(fd >= 0);
-	snprintf(path, sizeof(path), "%s/%s", t.pin_dir, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	assert_int_equal(bpf_obj_pin(fd, path), 0);
 	close(fd);
+}
+
+static void pin_new(int fd, const char *name)
+{
+	pin_new_at(fd, t.pin_dir, name);
 }
 
 /* What an older tankd left: v1 counters and interfaces; first time also a slot and a tcx link
@@ -366,6 +373,132 @@ static void test_migrate_v2(void **state _unused_)
 	fs_rm_rf(dir);
 }
 
+/* A map of this test's pin dir, by name (-1: none). */
+static int pin_get(const char *dir, const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return bpf_obj_get(path);
+}
+
+static bool pin_there(const char *dir, const char *name)
+{
+	int fd = pin_get(dir, name);
+
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0;
+}
+
+/* A slot's current owner epoch, from its pinned tank_cfg_v1. */
+static uint32_t slot_epoch(const char *dir, uint32_t slot)
+{
+	struct tank_pod_cfg cfg;
+	int fd = pin_get(dir, TANK_MAP_CFG);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_map_lookup_elem(fd, &slot, &cfg), 0);
+	close(fd);
+	return cfg.epoch;
+}
+
+/*
+ * What the per-CPU flow cache and cells of the stop-11 layout (tank_fcache_v1, tank_scell_v1)
+ * held: the pending counts go to their flows once (then the old cache is unpinned), the live
+ * cells stay part of their pod's totals until the pod is gone (then a start unpins them).
+ */
+static void test_migrate_fcache_scell_v1(void **state _unused_)
+{
+	const uint32_t slot = SLOT + 2;
+	uint64_t n = (uint64_t)t.ncpus;
+	struct tank_flow_key fk = { .slot = slot, .family = TANK_FAM_IPV4, .proto = 17,
+				    .pod_port = htons(53), .peer_port = htons(40000),
+				    .pod_addr = { 198, 18, 0, 10 }, .peer_addr = { 198, 18, 9, 1 } };
+	struct tank_stat_key sk = { .slot = slot, .dir = TANK_DIR_INGRESS,
+				    .family = TANK_FAM_IPV4, .proto = TANK_PROTO_UDP,
+				    .verdict = TANK_VERDICT_PASS, .reason = TANK_REASON_NO_POLICY };
+	struct tank_fcache_v1 fc[t.ncpus];
+	struct tank_scell_v1 sc[t.ncpus];
+	struct np_bpf_stats2 s2;
+	struct np_bpf *b = NULL;
+	struct diag d = {};
+	char dir[160];
+	uint32_t epoch, idx = 5;
+	int fd;
+
+	REQUIRE_READY();
+	snprintf(dir, sizeof(dir), "%s-fc1", t.pin_dir);
+	assert_int_equal(fs_mkdir_p(dir, 0700), 0);
+	/* the current maps with a pod and one flow of it (what the old programs shared) */
+	if (np_bpf_open(dir, &b, &d) < 0)
+		fail_msg("open: %s", diag_text(&d, d.err));
+	assert_int_equal(np_bpf_pod_register(b, slot, "web3", UID "3", NULL), 0);
+	np_bpf_close(b);
+	epoch = slot_epoch(dir, slot);
+	{
+		struct tank_flow f = { .epoch = epoch, .dir = TANK_DIR_INGRESS,
+				       .verdict = TANK_VERDICT_PASS };
+
+		f.count[TANK_DIR_INGRESS] = (struct tank_counter){ 1, 100 };
+		fd = pin_get(dir, TANK_MAP_FLOWS);
+		assert_true(fd >= 0);
+		assert_int_equal(bpf_map_update_elem(fd, &fk, &f, 0), 0);
+		close(fd);
+	}
+	/* the old layouts: an entry with counts pending and a cell, on every CPU */
+	for (int c = 0; c < t.ncpus; c++) {
+		fc[c] = (struct tank_fcache_v1){ .key = fk, .epoch = epoch, .dir = TANK_DIR_INGRESS,
+						 .pending = { 3, 300 } };
+		sc[c] = (struct tank_scell_v1){ .key = sk, .epoch = epoch, .count = { 10, 1000 } };
+	}
+	fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, TANK_MAP_FCACHE_V1, 4, sizeof(fc[0]),
+			    TANK_FCACHE_SIZE, NULL);
+	assert_int_equal(bpf_map_update_elem(fd, &idx, fc, 0), 0);
+	pin_new_at(fd, dir, TANK_MAP_FCACHE_V1);
+	fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, TANK_MAP_SCELL_V1, 4, sizeof(sc[0]),
+			    TANK_SCELL_SIZE, NULL);
+	assert_int_equal(bpf_map_update_elem(fd, &idx, sc, 0), 0);
+	pin_new_at(fd, dir, TANK_MAP_SCELL_V1);
+
+	for (int round = 0; round < 2; round++) { /* the second: opened again, nothing twice */
+		if (np_bpf_open(dir, &b, &d) < 0)
+			fail_msg("open: %s", diag_text(&d, d.err));
+		assert_false(pin_there(dir, TANK_MAP_FCACHE_V1));
+		assert_true(pin_there(dir, TANK_MAP_SCELL_V1)); /* its pod lives */
+		fd = pin_get(dir, TANK_MAP_FLOWS);
+		{
+			struct tank_flow f;
+
+			assert_int_equal(bpf_map_lookup_elem(fd, &fk, &f), 0);
+			assert_int_equal(f.count[TANK_DIR_INGRESS].packets, 1 + 3 * n);
+			assert_int_equal(f.count[TANK_DIR_INGRESS].bytes, 100 + 300 * n);
+		}
+		close(fd);
+		assert_int_equal(np_bpf_pod_stats2(b, slot, &s2, NULL), 0);
+		assert_int_equal(s2.pod[TANK_DIR_INGRESS].by[TANK_FAM_IPV4][TANK_PROTO_UDP].packets,
+				 10 * n);
+		assert_int_equal(s2.pod[TANK_DIR_INGRESS].by[TANK_FAM_IPV4][TANK_PROTO_UDP].bytes,
+				 1000 * n);
+		np_bpf_stats2_free(&s2);
+		np_bpf_close(b);
+	}
+
+	/* another pod in the slot: the old cells are no one's now, and the next start unpins them */
+	assert_int_equal(np_bpf_open(dir, &b, &d), 0);
+	assert_int_equal(np_bpf_pod_unregister(b, UID "3", slot, NULL, 0, NULL), 0);
+	assert_int_equal(np_bpf_pod_register(b, slot, "web4", UID "4", NULL), 0);
+	assert_int_equal(np_bpf_pod_stats2(b, slot, &s2, NULL), 0);
+	assert_int_equal(s2.pod[TANK_DIR_INGRESS].by[TANK_FAM_IPV4][TANK_PROTO_UDP].packets, 0);
+	np_bpf_stats2_free(&s2);
+	np_bpf_close(b);
+	assert_int_equal(np_bpf_open(dir, &b, &d), 0);
+	assert_false(pin_there(dir, TANK_MAP_SCELL_V1));
+	assert_int_equal(np_bpf_pod_unregister(b, UID "4", slot, NULL, 0, NULL), 0);
+	np_bpf_close(b);
+	fs_rm_rf(dir);
+}
+
 /* A pinned v1 map of an unexpected layout is refused, with the path. */
 static void test_migrate_bad_layout(void **state _unused_)
 {
@@ -396,6 +529,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_migrate_v1),
 		cmocka_unit_test(test_migrate_v2),
+		cmocka_unit_test(test_migrate_fcache_scell_v1),
 		cmocka_unit_test(test_migrate_bad_layout),
 	};
 

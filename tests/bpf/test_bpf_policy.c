@@ -244,20 +244,16 @@ static int run(int dir, const struct pk *p)
 	return run_n(dir, &f, 1);
 }
 
-/* Call cb with every CPU's value of every entry of a per-CPU array whose values are of vsz. */
-static void percpu_each(struct bpf_map *m, size_t vsz, void (*cb)(const void *v, void *data),
-			void *data)
+/* Call cb with every entry of an array (tank_fcache_v2, tank_scell_v2: every CPU's part). */
+static void array_each(struct bpf_map *m, void (*cb)(const void *v, void *data), void *data)
 {
-	const size_t stride = (vsz + 7) & ~(size_t)7;
-	_cleanup_free_ char *per = malloc(stride * (size_t)t.ncpus);
+	_cleanup_free_ char *v = malloc(bpf_map__value_size(m));
 
-	assert_non_null(per);
+	assert_non_null(v);
 	for (__u32 i = 0; i < bpf_map__max_entries(m); i++) {
-		assert_int_equal(bpf_map__lookup_elem(m, &i, sizeof(i), per, stride * (size_t)t.ncpus,
-						      0),
+		assert_int_equal(bpf_map__lookup_elem(m, &i, sizeof(i), v, bpf_map__value_size(m), 0),
 				 0);
-		for (int c = 0; c < t.ncpus; c++)
-			cb(per + c * stride, data);
+		cb(v, data);
 	}
 }
 
@@ -279,7 +275,7 @@ static void cell_match(const void *v, void *data)
 		w->sum += e->count.packets;
 }
 
-/* Packets of the flow cache counted in the slot's tank_scell_v1 cells under this class. */
+/* Packets of the flow cache counted in the slot's tank_scell_v2 cells under this class. */
 static uint64_t cells_of(int dir, int fam, int proto, int verdict, int reason)
 {
 	struct cells_want w = { dir, fam, proto, verdict, reason, 0, 0 };
@@ -290,7 +286,7 @@ static uint64_t cells_of(int dir, int fam, int proto, int verdict, int reason)
 					      sizeof(cfg), 0),
 			 0);
 	w.epoch = cfg.epoch;
-	percpu_each(t.skel->maps.tank_scell_v1, sizeof(struct tank_scell), cell_match, &w);
+	array_each(t.skel->maps.tank_scell_v2, cell_match, &w);
 	return w.sum;
 }
 
@@ -502,7 +498,7 @@ static int group_setup(void **state _unused_)
 		if (bpf_map__set_pin_path(m, path) < 0)
 			return -1;
 	}
-	if (tank_tc_bpf__load(t.skel) < 0)
+	if (np_bpf_obj_size(t.skel->obj, NULL) < 0 || tank_tc_bpf__load(t.skel) < 0)
 		return -1;
 	t.ready = true;
 	return 0;
@@ -687,17 +683,17 @@ static int fcache_entries(int dir, uint64_t *pending)
 {
 	struct fc_seen w = { .dir = dir };
 
-	percpu_each(t.skel->maps.tank_fcache_v1, sizeof(struct tank_fcache), fc_match, &w);
+	array_each(t.skel->maps.tank_fcache_v2, fc_match, &w);
 	*pending = w.pending;
 	return w.n;
 }
 
-/* Packets of the slot counted in tank_scell_v1 cells (any epoch). */
+/* Packets of the slot counted in tank_scell_v2 cells (any epoch). */
 static uint64_t cell_packets(void)
 {
 	struct fc_seen w = { 0 };
 
-	percpu_each(t.skel->maps.tank_scell_v1, sizeof(struct tank_scell), cell_any, &w);
+	array_each(t.skel->maps.tank_scell_v2, cell_any, &w);
 	return w.cells;
 }
 
@@ -745,6 +741,65 @@ static void test_flow_cache(void **state _unused_)
 	EXPECT(EG, &q, DROP, TANK_VERDICT_DROP, TANK_REASON_POLICY);
 	EXPECT(ING, &reply, DROP, TANK_VERDICT_DROP, TANK_REASON_POLICY);
 	assert_int_equal(run_n(ING, &rf, 10), DROP);
+}
+
+/*
+ * The fast path: replies of established TCP and UDP flows, IPv4 and IPv6, pass from this CPU's
+ * flow cache and are counted in its cells; a FIN or a fragment of such a flow takes the whole
+ * datapath (counted in tank_stats_v2, not in a cell).
+ */
+static void test_fast_path(void **state _unused_)
+{
+	struct np_addr peers[] = { A("198.18.9.0/24"), A("2001:db8:9::/64") };
+	struct np_port_range ports[] = { { IPPROTO_UDP, 53, 53 }, { IPPROTO_TCP, 443, 443 } };
+	struct np_rule r = { peers, 2, NULL, 0, ports, 2 };
+	struct {
+		struct pk q, a;
+		int fam, proto;
+	} c[] = {
+		{ udp(AF_INET, EG, "198.18.9.1", 40000, 53), udp(AF_INET, ING, "198.18.9.1", 40000, 53),
+		  TANK_FAM_IPV4, TANK_PROTO_UDP },
+		{ udp(AF_INET6, EG, "2001:db8:9::1", 40000, 53),
+		  udp(AF_INET6, ING, "2001:db8:9::1", 40000, 53), TANK_FAM_IPV6, TANK_PROTO_UDP },
+		{ tcp4(EG, "198.18.9.1", 40001, 443, TCP_ACK), tcp4(ING, "198.18.9.1", 40001, 443, TCP_ACK),
+		  TANK_FAM_IPV4, TANK_PROTO_TCP },
+	};
+	struct pk fin = tcp4(ING, "198.18.9.1", 40001, 443, TCP_ACK | TCP_FIN);
+	struct pk frag = udp(AF_INET, ING, "198.18.9.1", 40000, 53);
+	cpu_set_t one, was;
+	uint64_t before;
+
+	REQUIRE_READY();
+	/* one CPU: its cache is the one filled */
+	assert_int_equal(sched_getaffinity(0, sizeof(was), &was), 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	policy1(EG, &r, 1, true, false);
+	for (size_t i = 0; i < ARRAY_SIZE(c); i++) {
+		struct frame f = mk(&c[i].a);
+
+		EXPECT(EG, &c[i].q, PASS, TANK_VERDICT_PASS, TANK_REASON_RULE);
+		EXPECT(ING, &c[i].a, PASS, TANK_VERDICT_PASS, TANK_REASON_REPLY); /* fills */
+		before = cells_of(ING, c[i].fam, c[i].proto, TANK_VERDICT_PASS, TANK_REASON_REPLY);
+		assert_int_equal(run_n(ING, &f, 20), PASS);
+		assert_int_equal(cells_of(ING, c[i].fam, c[i].proto, TANK_VERDICT_PASS,
+					  TANK_REASON_REPLY),
+				 before + 20);
+	}
+	before = cells_of(ING, TANK_FAM_IPV4, TANK_PROTO_TCP, TANK_VERDICT_PASS, TANK_REASON_REPLY);
+	EXPECT(ING, &fin, PASS, TANK_VERDICT_PASS, TANK_REASON_REPLY);
+	assert_int_equal(cells_of(ING, TANK_FAM_IPV4, TANK_PROTO_TCP, TANK_VERDICT_PASS,
+				  TANK_REASON_REPLY),
+			 before);
+	frag.frag = 1; /* a first fragment: its ports are there, but it is not for the cache */
+	frag.frag_id = 77;
+	before = cells_of(ING, TANK_FAM_IPV4, TANK_PROTO_UDP, TANK_VERDICT_PASS, TANK_REASON_REPLY);
+	EXPECT(ING, &frag, PASS, TANK_VERDICT_PASS, TANK_REASON_REPLY);
+	assert_int_equal(cells_of(ING, TANK_FAM_IPV4, TANK_PROTO_UDP, TANK_VERDICT_PASS,
+				  TANK_REASON_REPLY),
+			 before);
+	assert_int_equal(sched_setaffinity(0, sizeof(was), &was), 0);
 }
 
 /* The flow key the program builds for a UDP/IPv4 packet of the pod with a peer. */
@@ -1727,6 +1782,7 @@ int main(void)
 		cmocka_unit_test_setup(test_replies_and_flows, test_setup),
 		cmocka_unit_test_setup(test_flow_cache, test_setup),
 		cmocka_unit_test_setup(test_flow_cache_takeover, test_setup),
+		cmocka_unit_test_setup(test_fast_path, test_setup),
 		cmocka_unit_test_setup(test_policy_change_reaches_flows, test_setup),
 		cmocka_unit_test_setup(test_icmp_echo, test_setup),
 		cmocka_unit_test_setup(test_nd_arp_always, test_setup),

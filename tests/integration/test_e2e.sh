@@ -57,14 +57,15 @@ for i in 1 2 3; do in_host curl -sf --max-time 5 -o /dev/null "http://$IP/"; don
 slot=$(jq -r .slot "$TK_T/pod.json")
 tankctl traffic "$POD" -o json >"$TK_T/traffic0.json"
 bpftool -j map dump pinned "$TK_BPF/tank_stats_v2" >"$TK_T/stats.json" 2>"$TK_T/stats.err"
-bpftool -j map dump pinned "$TK_BPF/tank_scell_v1" >"$TK_T/cells.json" 2>>"$TK_T/stats.err"
+bpftool -j map dump pinned "$TK_BPF/tank_scell_v2" >"$TK_T/cells.json" 2>>"$TK_T/stats.err"
 epoch=$(bpftool -j map lookup pinned "$TK_BPF/tank_cfg_v1" key $((slot & 255)) $(((slot >> 8) & 255)) 0 0 | jq '.formatted.value.epoch')
 check "bpftool dumps the pinned stats map" test -s "$TK_T/stats.json"
 # bpftool -j prints raw bytes plus, with BTF, a "formatted" object with field names (and
 # enum names for direction, family, protocol...). A pod's counters: its tank_stats_v2 entries
-# plus its tank_scell_v1 cells of the slot's epoch (the flow cache counts there).
+# plus its tank_scell_v2 cells of the slot's epoch (the flow cache counts there; an array with
+# a part per CPU).
 sum_hash() { jq --argjson s "$slot" --arg d "$1" "[.[] | (.formatted // .) | select(.key.slot == \$s and .key.dir == \$d) | .values[].value.$2] | add // 0" "$TK_T/stats.json"; }
-sum_cells() { jq --argjson s "$slot" --argjson e "$epoch" --arg d "$1" "[.[] | .formatted.values[].value | select(.key.slot == \$s and .epoch == \$e and .key.dir == \$d) | .count.$2] | add // 0" "$TK_T/cells.json"; }
+sum_cells() { jq --argjson s "$slot" --argjson e "$epoch" --arg d "$1" "[.[] | .formatted.value | select(.key.slot == \$s and .epoch == \$e and .key.dir == \$d) | .count.$2] | add // 0" "$TK_T/cells.json"; }
 sum() { echo $(($(sum_hash "$1" "$2") + $(sum_cells "$1" "$2"))); }
 check "bpftool: pod received bytes (TANK_DIR_INGRESS bytes > 0)" test "$(sum TANK_DIR_INGRESS bytes)" -gt 0
 check "bpftool: pod sent bytes (TANK_DIR_EGRESS bytes > 0)" test "$(sum TANK_DIR_EGRESS bytes)" -gt 0

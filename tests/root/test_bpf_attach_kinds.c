@@ -326,6 +326,26 @@ static unsigned int tcx_progs(int netns_fd, int ifindex, int attach_type)
 	return n;
 }
 
+/* The name of the first program at a tcx hook of ifindex in netns_fd ("" without one). */
+static const char *tcx_prog_name(int netns_fd, int ifindex, int attach_type)
+{
+	static struct bpf_prog_info info;
+	__u32 ids[8], n = ARRAY_SIZE(ids), len = sizeof(info);
+	int fd;
+
+	memset(&info, 0, sizeof(info));
+	assert_int_equal(setns(netns_fd, CLONE_NEWNET), 0);
+	if (bpf_prog_query(ifindex, (enum bpf_attach_type)attach_type, 0, NULL, ids, &n) < 0)
+		n = 0;
+	if (setns(t.host_ns, CLONE_NEWNET) < 0)
+		abort();
+	if (n && (fd = bpf_prog_get_fd_by_id(ids[0])) >= 0) {
+		bpf_obj_get_info_by_fd(fd, &info, &len);
+		close(fd);
+	}
+	return info.name;
+}
+
 static void policy_ingress_deny(uint32_t slot, bool deny)
 {
 	struct np_policy p = { .dir[TANK_DIR_INGRESS] = { true, NULL, 0 } };
@@ -536,6 +556,9 @@ static void test_macvlan_moved_and_clsact(void **state _unused_)
 			 0);
 	assert_int_equal(tcx_progs(ns3, st3.pod_ifindex, 46), 0);
 	assert_int_equal(tcx_progs(t.pod1_ns, t.st1.pod_ifindex, 46), 1);
+	/* a device inside a pod's netns runs tank_pod_*, which never take an ifindex alone */
+	assert_string_equal(tcx_prog_name(t.pod1_ns, t.st1.pod_ifindex, 46), "tank_pod_in");
+	assert_string_equal(tcx_prog_name(t.pod1_ns, t.st1.pod_ifindex, 47), "tank_pod_eg");
 
 	/* clsact: filters made by libbpf's netlink inside the pod netns */
 	assert_int_equal(np_bpf_set_attach_mode(t.bpf, "clsact"), 0);
@@ -547,7 +570,7 @@ static void test_macvlan_moved_and_clsact(void **state _unused_)
 		fail_msg("clsact attach: %s", diag_text(&d, d.err));
 	assert_int_equal(np_bpf_set_attach_mode(t.bpf, "tcx"), 0);
 	assert_int_equal(sh(&out, "ip netns exec %s tc filter show dev eth0 ingress", t.pod4), 0);
-	assert_non_null(strstr(out, "tank_host_in"));
+	assert_non_null(strstr(out, "tank_pod_in"));
 	free(out);
 	p = icmp4(SLOT1 + 3);
 	assert_int_equal(ping_from(t.lan, "198.18.30.14", 2), 0);
