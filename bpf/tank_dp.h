@@ -221,13 +221,14 @@ struct tk_pkt {
 	__u8 has_l4; /* l4a/l4b are known */
 	/* TCP/UDP/SCTP: source and destination port; ICMP: identifier and type (host order) */
 	__be16 l4a, l4b;
-	__u8 saddr[16];
-	__u8 daddr[16];
+	/* aligned: copied a word at a time (fk_orient) */
+	__u8 saddr[16] __attribute__((aligned(8)));
+	__u8 daddr[16] __attribute__((aligned(8)));
 	/* the packet quoted by an ICMP error (IC_ERROR with q_ok) */
 	__u8 q_ok, q_proto, q_echo;
 	__be16 q_l4a, q_l4b;
-	__u8 q_saddr[16];
-	__u8 q_daddr[16];
+	__u8 q_saddr[16] __attribute__((aligned(8)));
+	__u8 q_daddr[16] __attribute__((aligned(8)));
 };
 
 static __always_inline __u8 proto_class(__u8 proto)
@@ -786,13 +787,24 @@ static __always_inline void flow_delete(struct tk_state *s)
 	}
 }
 
-/* A flow key's addresses and ports from a packet's source and destination, oriented as pod/peer
- * (n: 4 or 16 address bytes; the rest of an IPv4 key's addresses stays as it was, zero). */
-static __always_inline void fk_orient(struct tank_flow_key *k, bool eg, const void *saddr,
-				      const void *daddr, const int n, __be16 sport, __be16 dport)
+/*
+ * A flow key's addresses and ports from a packet's source and destination, oriented as pod/peer:
+ * `words` 32-bit words of each address (1: IPv4, whose other words stay as they were, zero; 4:
+ * IPv6), read as words. Not a memcpy from a pointer chosen by eg: of such a source clang knows no
+ * alignment and copies byte by byte, ~200 instructions for an IPv6 key.
+ */
+static __always_inline void fk_orient(struct tank_flow_key *k, bool eg, const __u32 *saddr,
+				      const __u32 *daddr, const int words, __be16 sport,
+				      __be16 dport)
 {
-	__builtin_memcpy(k->pod_addr, eg ? saddr : daddr, n);
-	__builtin_memcpy(k->peer_addr, eg ? daddr : saddr, n);
+	__u32 *pod = (__u32 *)k->pod_addr, *peer = (__u32 *)k->peer_addr;
+
+	for (int i = 0; i < words; i++) {
+		__u32 a = saddr[i], b = daddr[i];
+
+		pod[i] = eg ? a : b;
+		peer[i] = eg ? b : a;
+	}
 	k->pod_port = eg ? sport : dport;
 	k->peer_port = eg ? dport : sport;
 }
@@ -806,7 +818,7 @@ static __always_inline void flow_key(struct tk_state *s)
 	s->fk.slot = s->slot;
 	s->fk.family = p->family;
 	s->fk.proto = p->proto;
-	fk_orient(&s->fk, eg, p->saddr, p->daddr, 16, p->l4a, p->l4b);
+	fk_orient(&s->fk, eg, (const __u32 *)p->saddr, (const __u32 *)p->daddr, 4, p->l4a, p->l4b);
 	if (p->icmp == IC_ECHO_REQ || p->icmp == IC_ECHO_REP) {
 		/* identifier, and the direction the request went */
 		s->fk.pod_port = p->l4a;
@@ -831,7 +843,8 @@ static __always_inline bool related(struct tk_state *s, __u64 now)
 	k.slot = s->slot;
 	k.family = p->family;
 	k.proto = p->q_proto;
-	fk_orient(&k, pod_sent, p->q_saddr, p->q_daddr, 16, p->q_l4a, p->q_l4b);
+	fk_orient(&k, pod_sent, (const __u32 *)p->q_saddr, (const __u32 *)p->q_daddr, 4, p->q_l4a,
+		  p->q_l4b);
 	if (p->q_echo) {
 		k.pod_port = p->q_l4a;
 		k.peer_port = pod_sent ? TANK_DIR_EGRESS : TANK_DIR_INGRESS;
@@ -1044,7 +1057,10 @@ static __always_inline bool tank_fast(struct __sk_buff *skb, struct tank_flow_ke
 
 	if ((void *)(eth + 1) > end)
 		return false;
-	*key = (struct tank_flow_key){ .slot = slot };
+	/* zeroed a word at a time: key is 8-byte aligned, as words_equal needs anyway */
+	for (int i = 0; i < (int)FK_WORDS; i++)
+		((__u64 *)key)[i] = 0;
+	key->slot = slot;
 	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = (void *)(eth + 1);
 
@@ -1057,7 +1073,7 @@ static __always_inline bool tank_fast(struct __sk_buff *skb, struct tank_flow_ke
 		l4 = (__u8 *)ip + ip->ihl * 4;
 		if ((void *)(l4 + 4) > end)
 			return false;
-		fk_orient(key, eg, &ip->saddr, &ip->daddr, 4, *(__be16 *)l4, *(__be16 *)(l4 + 2));
+		fk_orient(key, eg, &ip->saddr, &ip->daddr, 1, *(__be16 *)l4, *(__be16 *)(l4 + 2));
 	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = (void *)(eth + 1);
 
@@ -1066,8 +1082,8 @@ static __always_inline bool tank_fast(struct __sk_buff *skb, struct tank_flow_ke
 			return false;
 		key->family = TANK_FAM_IPV6;
 		key->proto = ip6->nexthdr; /* an extension header is none of the two below */
-		fk_orient(key, eg, &ip6->saddr, &ip6->daddr, 16, *(__be16 *)l4,
-			  *(__be16 *)(l4 + 2));
+		fk_orient(key, eg, ip6->saddr.in6_u.u6_addr32, ip6->daddr.in6_u.u6_addr32, 4,
+			  *(__be16 *)l4, *(__be16 *)(l4 + 2));
 	} else {
 		return false;
 	}
