@@ -466,6 +466,12 @@ static char *pod_cgroup_v2(struct tankd *t, const char *pod)
 			     t->cfg.cgroup_root, t->cfg.cgroup_name, pod);
 }
 
+/* Is the pod's NIC i a netkit pair (hooked with netkit links on its primary)? */
+static bool nic_netkit(const struct pod_spec *spec, size_t i)
+{
+	return i < spec->n_nics && spec->nics[i].mode == NIC_NETKIT;
+}
+
 static void foreign_report(struct tankd *t, struct pod *p, const char *where,
 			   const struct np_bpf_prog_ref *f, int n)
 {
@@ -518,7 +524,10 @@ void dp_pod_adopt(struct tankd *t, struct pod *p)
 		if (ifindex <= 0 || (in_pod && nsfd < 0))
 			continue; /* the device is gone: the drift monitor and the next pass see to it */
 		n->host_ifindex = in_pod ? 0 : ifindex;
-		r = np_bpf_nic_check(t->bpf, p->uid, n->name, in_pod ? nsfd : -1, ifindex, NULL);
+		r = nic_netkit(spec, i)
+			    ? np_bpf_netkit_check(t->bpf, p->uid, n->name, ifindex, NULL)
+			    : np_bpf_nic_check(t->bpf, p->uid, n->name, in_pod ? nsfd : -1, ifindex,
+					       NULL);
 		if (r == 0 && len < sizeof(missing))
 			len += (size_t)snprintf(missing + len, sizeof(missing) - len, "%s%s",
 						len ? ", " : "", n->name);
@@ -550,6 +559,9 @@ void dp_pod_adopt(struct tankd *t, struct pod *p)
 		if (n->parent[0] && nsfd >= 0 && n->pod_ifindex > 0)
 			r = np_bpf_macvlan_attach(t->bpf, p->uid, n->name, p->slot, nsfd,
 						  n->pod_ifindex, &d);
+		else if (nic_netkit(spec, i) && n->host_ifindex > 0)
+			r = np_bpf_netkit_attach(t->bpf, p->uid, n->name, p->slot, n->host_ifindex,
+						 nsfd, n->pod_ifindex, &d);
 		else if (!n->parent[0] && n->host_ifindex > 0)
 			r = np_bpf_veth_attach(t->bpf, p->uid, n->name, p->slot, n->host_ifindex,
 					       &d);

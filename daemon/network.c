@@ -405,7 +405,10 @@ static int setup_veth(struct tankd *t, struct pod *p, size_t i, int nsfd, struct
 				   .n_addrs = n->n_addrs,
 				   .no_default4 = !nic_has_default(t, p, i, AF_INET),
 				   .no_default6 = !nic_has_default(t, p, i, AF_INET6),
-				   .metric = NIC_ROUTE_METRIC + (uint32_t)i };
+				   .metric = NIC_ROUTE_METRIC + (uint32_t)i,
+				   /* netkit: nothing passes until the programs are in */
+				   .blackhole = t->bpf != NULL };
+	bool netkit = p->spec->nics[i].mode == NIC_NETKIT;
 	struct np_route_via routes[NP_ROUTES_MAX];
 	struct np_nic_state st;
 	int r;
@@ -415,15 +418,17 @@ static int setup_veth(struct tankd *t, struct pod *p, size_t i, int nsfd, struct
 
 	/* a leftover from a crashed start would make the create fail: replace it */
 	np_link_delete(n->host_ifname, NULL);
-	r = p->spec->nics[i].mode == NIC_NETKIT ? np_netkit_setup(&vs, &st, d)
-						 : np_veth_setup(&vs, &st, d);
+	r = netkit ? np_netkit_setup(&vs, &st, d) : np_veth_setup(&vs, &st, d);
 	if (r < 0)
 		return r;
 	n->host_ifindex = st.host_ifindex;
 	n->pod_ifindex = st.pod_ifindex;
 	mac_text(st.pod_mac, n->mac);
 	if (t->bpf) {
-		r = np_bpf_veth_attach(t->bpf, p->uid, n->name, p->slot, st.host_ifindex, d);
+		r = netkit ? np_bpf_netkit_attach(t->bpf, p->uid, n->name, p->slot, st.host_ifindex,
+						  nsfd, st.pod_ifindex, d)
+			   : np_bpf_veth_attach(t->bpf, p->uid, n->name, p->slot, st.host_ifindex,
+						d);
 		if (r < 0)
 			diag_prefix(d, "attach BPF: ");
 	}

@@ -481,7 +481,8 @@ static void nic_name_one(struct np_bpf *b _unused_, int fd, const char *nic, boo
 	struct bpf_link_info info;
 	__u32 ifindex;
 
-	if (in && nn->n < ARRAY_SIZE(nn->e) && npb_tcx_link_info(fd, &info, &ifindex) && ifindex) {
+	if (in && nn->n < ARRAY_SIZE(nn->e) && npb_dev_link_info(fd, &info, &ifindex, NULL) &&
+	    ifindex) {
 		nn->e[nn->n].ifindex = ifindex;
 		snprintf(nn->e[nn->n].nic, sizeof(nn->e[nn->n].nic), "%s", nic);
 		nn->n++;

@@ -1,4 +1,5 @@
-/* bpf_attach.c - per-pod attachments: tcx (or clsact) on veth and macvlan NICs, cgroup_skb. */
+/* bpf_attach.c - per-pod attachments: tcx (or clsact) on veth and macvlan NICs, netkit links,
+ * cgroup_skb. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -24,29 +25,32 @@ __u32 npb_prog_id(int prog_fd)
 	return bpf_obj_get_info_by_fd(prog_fd, &info, &len) == 0 ? info.id : 0;
 }
 
-/* ---- tcx ------------------------------------------------------------------------------------- */
+/* ---- tcx and netkit links (both bpf_mprog hooks of a device) -------------------------------- */
 
-bool npb_tcx_link_info(int fd, struct bpf_link_info *info, __u32 *ret_ifindex)
+bool npb_dev_link_info(int fd, struct bpf_link_info *info, __u32 *ret_ifindex, __u32 *ret_type)
 {
+	const char *u = (const char *)info + offsetof(struct bpf_link_info, raw_tracepoint);
 	__u32 len = sizeof(*info);
 
 	memset(info, 0, sizeof(*info));
-	if (bpf_obj_get_info_by_fd(fd, info, &len) < 0 || info->type != NP_BPF_LINK_TYPE_TCX)
+	if (bpf_obj_get_info_by_fd(fd, info, &len) < 0 ||
+	    (info->type != NP_BPF_LINK_TYPE_TCX && info->type != NP_BPF_LINK_TYPE_NETKIT))
 		return false;
-	/* the kernel's info.tcx {ifindex, attach_type}, at the start of the union */
-	memcpy(ret_ifindex, (const char *)info + offsetof(struct bpf_link_info, raw_tracepoint),
-	       sizeof(*ret_ifindex));
+	/* the kernel's info.tcx and info.netkit: {ifindex, attach_type}, the union's start */
+	memcpy(ret_ifindex, u, sizeof(*ret_ifindex));
+	if (ret_type)
+		memcpy(ret_type, u + sizeof(__u32), sizeof(*ret_type));
 	return true;
 }
 
 /*
- * The programs (and, when link_ids is not NULL, the links) at a tcx hook of ifindex in the
- * calling thread's netns: BPF_PROG_QUERY. Its link_ids (kernel 6.6, with tcx) are neither in
+ * The programs (and, when link_ids is not NULL, the links) at a tcx or netkit hook of ifindex in
+ * the calling thread's netns: BPF_PROG_QUERY. Its link_ids (kernel 6.6, with tcx) are neither in
  * Debian 12's uapi header nor in libbpf 1.1, hence the attr written out here (the kernel's
  * layout of attr.query). *count: room in, entries out.
  */
-int npb_tcx_query(int ifindex, enum bpf_attach_type type, __u32 *prog_ids, __u32 *link_ids,
-		  __u32 *count)
+int npb_hook_query(int ifindex, enum bpf_attach_type type, __u32 *prog_ids, __u32 *link_ids,
+		   __u32 *count)
 {
 	struct {
 		__u32 target_ifindex;
@@ -75,12 +79,13 @@ int npb_tcx_query(int ifindex, enum bpf_attach_type type, __u32 *prog_ids, __u32
 }
 
 /* Is link_id one of the links at this hook of ifindex in the calling thread's netns? A tcx
- * link's info has an ifindex but no netns, and the same ifindex exists in every pod netns. */
-static bool tcx_link_is_here(__u32 link_id, int ifindex, enum bpf_attach_type type)
+ * (or netkit) link's info has an ifindex but no netns, and the same ifindex exists in every
+ * pod netns. */
+static bool hook_link_is_here(__u32 link_id, int ifindex, enum bpf_attach_type type)
 {
 	__u32 prog_ids[64], link_ids[64], n = ARRAY_SIZE(prog_ids);
 
-	if (npb_tcx_query(ifindex, type, prog_ids, link_ids, &n) < 0)
+	if (npb_hook_query(ifindex, type, prog_ids, link_ids, &n) < 0)
 		return false;
 	for (__u32 i = 0; i < n; i++)
 		if (link_ids[i] == link_id)
@@ -88,10 +93,10 @@ static bool tcx_link_is_here(__u32 link_id, int ifindex, enum bpf_attach_type ty
 	return false;
 }
 
-/* Keep a pinned tcx link if it is attached at this hook of ifindex in the calling thread's
- * netns (moved to prog_fd if it runs another program, e.g. the one of an older tankd); else
- * detach and unpin it. */
-static bool tcx_pin_current(const char *path, int ifindex, enum bpf_attach_type type, int prog_fd)
+/* Keep a pinned tcx or netkit link if it is attached at this hook of ifindex in the calling
+ * thread's netns (moved to prog_fd if it runs another program, e.g. the one of an older
+ * tankd); else detach and unpin it. */
+static bool hook_pin_current(const char *path, int ifindex, enum bpf_attach_type type, int prog_fd)
 {
 	struct bpf_link_info info;
 	_cleanup_close_ int fd = bpf_obj_get(path);
@@ -100,9 +105,9 @@ static bool tcx_pin_current(const char *path, int ifindex, enum bpf_attach_type 
 
 	if (fd < 0)
 		return false;
-	if (npb_tcx_link_info(fd, &info, &at)) {
+	if (npb_dev_link_info(fd, &info, &at, NULL)) {
 		/* a link whose device went away reports ifindex 0 */
-		keep = at == (__u32)ifindex && tcx_link_is_here(info.id, ifindex, type);
+		keep = at == (__u32)ifindex && hook_link_is_here(info.id, ifindex, type);
 		if (keep && info.prog_id != npb_prog_id(prog_fd))
 			keep = bpf_link_update(fd, prog_fd, NULL) == 0;
 	}
@@ -115,32 +120,34 @@ static bool tcx_pin_current(const char *path, int ifindex, enum bpf_attach_type 
 	return keep;
 }
 
-static int tcx_attach(const char *path, int prog_fd, enum bpf_attach_type type, int ifindex,
-		      struct diag *d)
+static int hook_attach(const char *path, int prog_fd, enum bpf_attach_type type, int ifindex,
+		       struct diag *d)
 {
 	int fd, r;
 
-	if (tcx_pin_current(path, ifindex, type, prog_fd))
+	if (hook_pin_current(path, ifindex, type, prog_fd))
 		return 0;
 	fd = bpf_link_create(prog_fd, ifindex, type, NULL);
 	if (fd < 0)
-		return npb_fail(d, fd, "attaching tcx");
+		return npb_fail(d, fd, type == NP_BPF_NETKIT_PEER || type == NP_BPF_NETKIT_PRIMARY
+					       ? "attaching the netkit link"
+					       : "attaching tcx");
 	r = bpf_obj_pin(fd, path);
 	close(fd); /* without the pin this detaches again */
 	if (r < 0)
-		return diag_fail_at(d, r, path, "pinning the tcx link: %s", strerror(-r));
+		return diag_fail_at(d, r, path, "pinning the link: %s", strerror(-r));
 	return 0;
 }
 
-/* Read-only twin of tcx_pin_current: the pin is a live link at this hook running prog_fd. */
-static bool tcx_pin_ok(const char *path, int ifindex, enum bpf_attach_type type, int prog_fd)
+/* Read-only twin of hook_pin_current: the pin is a live link at this hook running prog_fd. */
+static bool hook_pin_ok(const char *path, int ifindex, enum bpf_attach_type type, int prog_fd)
 {
 	struct bpf_link_info info;
 	_cleanup_close_ int fd = bpf_obj_get(path);
 	__u32 at;
 
-	return fd >= 0 && npb_tcx_link_info(fd, &info, &at) && at == (__u32)ifindex &&
-	       tcx_link_is_here(info.id, ifindex, type) && info.prog_id == npb_prog_id(prog_fd);
+	return fd >= 0 && npb_dev_link_info(fd, &info, &at, NULL) && at == (__u32)ifindex &&
+	       hook_link_is_here(info.id, ifindex, type) && info.prog_id == npb_prog_id(prog_fd);
 }
 
 /* The tc program of a hook: tank_host_* for a device of tankd's netns (host), else tank_pod_*. */
@@ -153,6 +160,18 @@ static int tc_prog_fd(struct np_bpf *b, bool host, bool in)
 	else
 		p = in ? b->skel->progs.tank_pod_in : b->skel->progs.tank_pod_eg;
 	return bpf_program__fd(p);
+}
+
+/*
+ * The program of a netkit link. BPF_NETKIT_PEER programs run on what the pod sends, with the
+ * primary (tankd's netns) as skb->dev: tank_host_in, as at a veth host side's tc ingress.
+ * BPF_NETKIT_PRIMARY programs run on what the host sends the pod, with skb->dev already set
+ * to the peer (the pod's netns): tank_pod_in, under the peer's own entry, whose ingress hook
+ * this is in effect.
+ */
+static int netkit_prog_fd(struct np_bpf *b, enum bpf_attach_type type)
+{
+	return tc_prog_fd(b, type == NP_BPF_NETKIT_PEER, true);
 }
 
 /* clsact filters on ifindex of the calling thread's netns (libbpf talks netlink there). */
@@ -197,12 +216,22 @@ static bool if_key_eq(const struct tank_if_key *a, const struct tank_if_key *b)
 	return a->netns == b->netns && a->ifindex == b->ifindex;
 }
 
+/* Is key one of the n in want? */
+static bool if_key_in(const struct tank_if_key *key, const struct tank_if_key *want, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (if_key_eq(key, &want[i]))
+			return true;
+	return false;
+}
+
 /*
  * The NIC's index in the pod: the one its name already has (entries of the same name under
- * another key are of a deleted or moved link: removed), else the lowest free one.
+ * other keys than the n_want in want are of a deleted or moved link: removed), else the lowest
+ * free one. (A netkit NIC has two entries: its primary's and its peer's.)
  */
 static int nic_index(struct np_bpf *b, uint32_t slot, const char *nic,
-		     const struct tank_if_key *want, uint32_t *ret, struct diag *d)
+		     const struct tank_if_key *want, size_t n_want, uint32_t *ret, struct diag *d)
 {
 	struct bpf_map *map = b->skel->maps.tank_ifs_v3;
 	struct tank_if_key key, next, stale[TANK_NICS_MAX];
@@ -219,7 +248,7 @@ static int nic_index(struct np_bpf *b, uint32_t slot, const char *nic,
 
 			if (same)
 				found = (int)ifi.nic;
-			if (same && !if_key_eq(&key, want) && n_stale < ARRAY_SIZE(stale))
+			if (same && !if_key_in(&key, want, n_want) && n_stale < ARRAY_SIZE(stale))
 				stale[n_stale++] = key;
 			else
 				used |= 1u << ifi.nic;
@@ -249,21 +278,58 @@ struct nic_attach {
 	struct diag *d;
 };
 
+/*
+ * Record a NIC's interfaces (n entries: keys[i] with ingress direction dirs[i]; one, or two for
+ * netkit) under one NIC index of the slot: identity first, so the first packet through the
+ * programs is counted.
+ */
+static int nic_record(struct np_bpf *b, uint32_t slot, const char *nic,
+		      const struct tank_if_key *keys, const enum tank_dir *dirs, size_t n,
+		      struct diag *d)
+{
+	struct tank_if_info ifi = { .slot = slot };
+	int r = nic_index(b, slot, nic, keys, n, &ifi.nic, d);
+
+	snprintf(ifi.name, sizeof(ifi.name), "%s", nic);
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		ifi.ingress_dir = dirs[i];
+		r = bpf_map__update_elem(b->skel->maps.tank_ifs_v3, &keys[i], sizeof(keys[i]), &ifi,
+					 sizeof(ifi), 0);
+		if (r < 0)
+			return npb_fail(d, r, "recording the interface");
+	}
+	return r;
+}
+
+/* The pin paths of a NIC's two links, pods/<uid>/<nic>_{in,eg} (dir: pods/<uid>, made). */
+static int nic_pins(struct np_bpf *b, const char *uid, const char *nic, char dir[PATH_MAX],
+		    char in[PATH_MAX], char eg[PATH_MAX], bool make, struct diag *d)
+{
+	if (npb_pin_path(dir, PATH_MAX, "%s/pods/%s", b->pin_dir, uid) < 0 ||
+	    npb_pin_path(in, PATH_MAX, "%s/%s_in", dir, nic) < 0 ||
+	    npb_pin_path(eg, PATH_MAX, "%s/%s_eg", dir, nic) < 0)
+		return diag_fail(d, -ENAMETOOLONG, "BPF attach: pin path too long");
+	if (make && mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		int r = -errno;
+
+		return diag_fail_at(d, r, dir, "creating the pod pin directory: %s", strerror(-r));
+	}
+	return 0;
+}
+
 /* Record the interface, then hook it: in the calling thread's netns, where a->ifindex is. */
 static int nic_attach(void *arg)
 {
 	struct nic_attach *a = arg;
 	struct np_bpf *b = a->b;
-	struct tank_if_info ifi = { .slot = a->slot, .ingress_dir = a->ingress_dir };
 	struct tank_if_key key = { .ifindex = (__u32)a->ifindex };
 	char dir[PATH_MAX], in[PATH_MAX], eg[PATH_MAX], name[IF_NAMESIZE];
 	int r;
 
 	npb_libbpf_reset(); /* per thread */
-	if (npb_pin_path(dir, sizeof(dir), "%s/pods/%s", b->pin_dir, a->uid) < 0 ||
-	    npb_pin_path(in, sizeof(in), "%s/%s_in", dir, a->nic) < 0 ||
-	    npb_pin_path(eg, sizeof(eg), "%s/%s_eg", dir, a->nic) < 0)
-		return diag_fail(a->d, -ENAMETOOLONG, "BPF attach: pin path too long");
+	r = nic_pins(b, a->uid, a->nic, dir, in, eg, false, a->d);
+	if (r < 0)
+		return r;
 	if (!a->in_pod) {
 		key.netns = b->netns;
 	} else {
@@ -278,28 +344,19 @@ static int nic_attach(void *arg)
 					 a->ifindex);
 	}
 
-	/* identity first, so the first packet through the programs is counted */
-	r = nic_index(b, a->slot, a->nic, &key, &ifi.nic, a->d);
+	r = nic_record(b, a->slot, a->nic, &key, &a->ingress_dir, 1, a->d);
 	if (r < 0)
 		return r;
-	snprintf(ifi.name, sizeof(ifi.name), "%s", a->nic);
-	r = bpf_map__update_elem(b->skel->maps.tank_ifs_v3, &key, sizeof(key), &ifi, sizeof(ifi),
-				 0);
-	if (r < 0)
-		return npb_fail(a->d, r, "recording the interface");
-
 	if (!b->tcx)
 		return clsact_attach(b, a->ifindex, !a->in_pod, a->d);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		r = -errno;
-		return diag_fail_at(a->d, r, dir, "creating the pod pin directory: %s",
-				    strerror(-r));
-	}
-	r = tcx_attach(in, tc_prog_fd(b, !a->in_pod, true), NP_BPF_TCX_INGRESS, a->ifindex,
-		       a->d);
+	r = nic_pins(b, a->uid, a->nic, dir, in, eg, true, a->d);
+	if (r < 0)
+		return r;
+	r = hook_attach(in, tc_prog_fd(b, !a->in_pod, true), NP_BPF_TCX_INGRESS, a->ifindex,
+			a->d);
 	if (r >= 0)
-		r = tcx_attach(eg, tc_prog_fd(b, !a->in_pod, false), NP_BPF_TCX_EGRESS, a->ifindex,
-			       a->d);
+		r = hook_attach(eg, tc_prog_fd(b, !a->in_pod, false), NP_BPF_TCX_EGRESS,
+				a->ifindex, a->d);
 	return r;
 }
 
@@ -359,6 +416,63 @@ int np_bpf_macvlan_attach(struct np_bpf *b, const char *uid, const char *nic, ui
 	return r;
 }
 
+int np_bpf_netkit_attach(struct np_bpf *b, const char *uid, const char *nic, uint32_t slot,
+			 int host_ifindex, int pod_netns_fd, int pod_ifindex, struct diag *d)
+{
+	/* the primary as a veth's host side, the peer as a NIC inside the pod (netkit_prog_fd) */
+	struct tank_if_key keys[2] = { { .netns = b->netns, .ifindex = (__u32)host_ifindex },
+				       { .ifindex = (__u32)pod_ifindex } };
+	const enum tank_dir dirs[2] = { TANK_DIR_EGRESS, TANK_DIR_INGRESS };
+	char dir[PATH_MAX], in[PATH_MAX], eg[PATH_MAX];
+	uint64_t cookie = 0;
+	int r;
+
+	npb_libbpf_reset();
+	r = nic_args_check(slot, uid, nic, host_ifindex, d);
+	if (r < 0)
+		return r;
+	if (pod_netns_fd < 0 || pod_ifindex <= 0)
+		return diag_fail(d, -EINVAL, "BPF attach: netkit %s needs its pod netns and peer",
+				 nic);
+	r = np_bpf_netns_cookie(pod_netns_fd, &cookie, d);
+	keys[1].netns = cookie;
+	if (r >= 0)
+		r = nic_record(b, slot, nic, keys, dirs, ARRAY_SIZE(keys), d);
+	if (r >= 0)
+		r = nic_pins(b, uid, nic, dir, in, eg, true, d);
+	if (r >= 0)
+		r = hook_attach(in, netkit_prog_fd(b, NP_BPF_NETKIT_PEER), NP_BPF_NETKIT_PEER,
+				host_ifindex, d);
+	if (r >= 0)
+		r = hook_attach(eg, netkit_prog_fd(b, NP_BPF_NETKIT_PRIMARY), NP_BPF_NETKIT_PRIMARY,
+				host_ifindex, d);
+	npb_ifh_sync(b);
+	if (r < 0)
+		diag_prefix(d, "pod %s netkit nic %s (ifindex %d): ", uid, nic, host_ifindex);
+	return r;
+}
+
+int np_bpf_netkit_check(struct np_bpf *b, const char *uid, const char *nic, int host_ifindex,
+			struct diag *d)
+{
+	char dir[PATH_MAX], in[PATH_MAX], eg[PATH_MAX], name[IF_NAMESIZE];
+	int r;
+
+	if (!npb_pin_component_ok(uid, TANK_POD_UID_MAX) ||
+	    !npb_pin_component_ok(nic, TANK_NIC_NAME_MAX) || host_ifindex <= 0)
+		return diag_fail(d, -EINVAL, "BPF check: invalid uid, nic or ifindex");
+	if (!if_indextoname((unsigned int)host_ifindex, name))
+		return diag_fail(d, -ENODEV, "pod %s netkit nic %s: no interface %d", uid, nic,
+				 host_ifindex);
+	r = nic_pins(b, uid, nic, dir, in, eg, false, d);
+	if (r < 0)
+		return r;
+	return hook_pin_ok(in, host_ifindex, NP_BPF_NETKIT_PEER,
+			   netkit_prog_fd(b, NP_BPF_NETKIT_PEER)) &&
+	       hook_pin_ok(eg, host_ifindex, NP_BPF_NETKIT_PRIMARY,
+			   netkit_prog_fd(b, NP_BPF_NETKIT_PRIMARY));
+}
+
 struct nic_check {
 	struct np_bpf *b;
 	const char *uid, *nic;
@@ -372,7 +486,7 @@ static int nic_check(void *arg)
 	struct nic_check *a = arg;
 	struct np_bpf *b = a->b;
 	int in_fd = tc_prog_fd(b, a->host, true), eg_fd = tc_prog_fd(b, a->host, false);
-	char in[PATH_MAX], eg[PATH_MAX], name[IF_NAMESIZE];
+	char dir[PATH_MAX], in[PATH_MAX], eg[PATH_MAX], name[IF_NAMESIZE];
 
 	if (!if_indextoname((unsigned int)a->ifindex, name))
 		return -ENODEV;
@@ -388,11 +502,10 @@ static int nic_check(void *arg)
 		}
 		return 1;
 	}
-	if (npb_pin_path(in, sizeof(in), "%s/pods/%s/%s_in", b->pin_dir, a->uid, a->nic) < 0 ||
-	    npb_pin_path(eg, sizeof(eg), "%s/pods/%s/%s_eg", b->pin_dir, a->uid, a->nic) < 0)
+	if (nic_pins(b, a->uid, a->nic, dir, in, eg, false, NULL) < 0)
 		return -ENAMETOOLONG;
-	return tcx_pin_ok(in, a->ifindex, NP_BPF_TCX_INGRESS, in_fd) &&
-	       tcx_pin_ok(eg, a->ifindex, NP_BPF_TCX_EGRESS, eg_fd);
+	return hook_pin_ok(in, a->ifindex, NP_BPF_TCX_INGRESS, in_fd) &&
+	       hook_pin_ok(eg, a->ifindex, NP_BPF_TCX_EGRESS, eg_fd);
 }
 
 int np_bpf_nic_check(struct np_bpf *b, const char *uid, const char *nic, int netns_fd,
@@ -830,7 +943,8 @@ int np_bpf_pod_unregister(struct np_bpf *b, const char *uid, uint32_t slot,
 			first = r;
 	}
 
-	/* tcx links wherever they are (tankd's netns, pod netns) and cgroup links: detached */
+	/* tcx and netkit links wherever they are (tankd's netns, pod netns) and cgroup links:
+	 * detached */
 	r = npb_pod_dir_remove(b, uid, d);
 	if (r < 0 && !first)
 		first = r;
@@ -913,17 +1027,20 @@ static void relink_one(struct np_bpf *b, int fd, const char *nic _unused_, bool 
 		       void *data _unused_)
 {
 	struct bpf_link_info info = {};
-	__u32 len = sizeof(info), ifindex;
+	__u32 len = sizeof(info), ifindex, type;
 	int prog_fd;
 
-	if (npb_tcx_link_info(fd, &info, &ifindex)) {
+	if (npb_dev_link_info(fd, &info, &ifindex, &type)) {
 		if (!ifindex)
 			return;
-		/* a link not at this ifindex of tankd's netns is on a device inside a pod's */
-		prog_fd = tc_prog_fd(b,
-				     tcx_link_is_here(info.id, (int)ifindex,
-						      in ? NP_BPF_TCX_INGRESS : NP_BPF_TCX_EGRESS),
-				     in);
+		if (type == NP_BPF_NETKIT_PEER || type == NP_BPF_NETKIT_PRIMARY)
+			prog_fd = netkit_prog_fd(b, type);
+		else /* a tcx link not at this ifindex of tankd's netns is on a device in a pod's */
+			prog_fd = tc_prog_fd(b,
+					     hook_link_is_here(info.id, (int)ifindex,
+							       in ? NP_BPF_TCX_INGRESS :
+								    NP_BPF_TCX_EGRESS),
+					     in);
 	} else if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
 		   info.type == NP_BPF_LINK_TYPE_CGROUP && info.cgroup.cgroup_id) {
 		prog_fd = bpf_program__fd(info.cgroup.attach_type == BPF_CGROUP_INET_INGRESS ?

@@ -15,11 +15,16 @@
 #define NP_BPF_TCX_INGRESS ((enum bpf_attach_type)46)
 #define NP_BPF_TCX_EGRESS ((enum bpf_attach_type)47)
 #define NP_BPF_LINK_TYPE_TCX 11u
+/* netkit (kernel 6.7), the same story */
+#define NP_BPF_NETKIT_PRIMARY ((enum bpf_attach_type)54)
+#define NP_BPF_NETKIT_PEER ((enum bpf_attach_type)55)
+#define NP_BPF_LINK_TYPE_NETKIT 13u
 
-/* BPF_PROG_QUERY of a tcx hook of ifindex in the calling thread's netns (bpf_attach.c):
- * program ids and, when link_ids is not NULL, link ids; *count: room in, entries out. */
-int npb_tcx_query(int ifindex, enum bpf_attach_type type, __u32 *prog_ids, __u32 *link_ids,
-		  __u32 *count);
+/* BPF_PROG_QUERY of a tcx or netkit hook of ifindex in the calling thread's netns
+ * (bpf_attach.c): program ids and, when link_ids is not NULL, link ids; *count: room in,
+ * entries out. */
+int npb_hook_query(int ifindex, enum bpf_attach_type type, __u32 *prog_ids, __u32 *link_ids,
+		   __u32 *count);
 
 /* Pin names of a "host" network pod's cgroup links under pods/<uid>/: a NIC's pins are
  * "<nic>_in" / "<nic>_eg" and a NIC name has no '@'. */
@@ -102,8 +107,9 @@ void npb_events_close(struct np_bpf *b);
 void npb_pins_walk(struct np_bpf *b,
 		   void (*cb)(struct np_bpf *, int fd, const char *nic, bool in, void *),
 		   void *data);
-/* A tcx link's ifindex (0: its device is gone); false if fd is not a tcx link. */
-bool npb_tcx_link_info(int fd, struct bpf_link_info *info, __u32 *ret_ifindex);
+/* A tcx or netkit link's ifindex (0: its device is gone) and attach type (ret_type may be
+ * NULL); false if fd is neither. */
+bool npb_dev_link_info(int fd, struct bpf_link_info *info, __u32 *ret_ifindex, __u32 *ret_type);
 /* Every attachment runs the programs just loaded (tcx and cgroup links updated in place, our
  * clsact filters in tankd's netns replaced). Nothing is detached. */
 void npb_relink_all(struct np_bpf *b);

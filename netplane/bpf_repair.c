@@ -117,22 +117,28 @@ out:
 static int foreign_nic(void *arg)
 {
 	struct foreign *f = arg;
+	/* the netkit hooks answer only on a netkit primary (else ENXIO, or EINVAL before 6.7) */
 	static const struct {
 		enum bpf_attach_type type;
 		const char *hook;
-	} tcx[] = { { NP_BPF_TCX_INGRESS, "tcx ingress" }, { NP_BPF_TCX_EGRESS, "tcx egress" } };
+		bool tcx;
+	} hooks[] = { { NP_BPF_TCX_INGRESS, "tcx ingress", true },
+		      { NP_BPF_TCX_EGRESS, "tcx egress", true },
+		      { NP_BPF_NETKIT_PEER, "netkit peer", false },
+		      { NP_BPF_NETKIT_PRIMARY, "netkit primary", false } };
 	char name[IF_NAMESIZE];
 
 	npb_libbpf_reset();
 	if (!if_indextoname((unsigned int)f->ifindex, name))
 		return -ENODEV;
-	for (size_t i = 0; f->b->tcx_available && i < ARRAY_SIZE(tcx); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(hooks); i++) {
 		__u32 ids[NPB_QUERY_MAX], n = NPB_QUERY_MAX;
 
-		if (npb_tcx_query(f->ifindex, tcx[i].type, ids, NULL, &n) < 0)
+		if ((hooks[i].tcx && !f->b->tcx_available) ||
+		    npb_hook_query(f->ifindex, hooks[i].type, ids, NULL, &n) < 0)
 			continue;
 		for (__u32 k = 0; k < n; k++)
-			foreign_add(f, tcx[i].hook, ids[k], NULL);
+			foreign_add(f, hooks[i].hook, ids[k], NULL);
 	}
 	tc_filters(f, false);
 	tc_filters(f, true);

@@ -15,16 +15,18 @@
 #define NK_IFLA_NETKIT_PEER_POLICY 4
 #define NK_IFLA_NETKIT_MODE 5
 #define NK_NETKIT_PASS 0
+#define NK_NETKIT_DROP 2
 #define NK_NETKIT_L3 1
 
 #define NETKIT_MSG_MAX 256
 
 /*
- * RTM_NEWLINK kind "netkit": primary `host` in the calling netns, peer `pod` in netns_fd, L3
- * mode. mode_override != 0 puts that raw value in IFLA_NETKIT_MODE (the probe's invalid one).
+ * RTM_NEWLINK kind "netkit": primary `host` in the calling netns, peer `pod` in netns_fd, in
+ * `mode` (L3; the probe's is invalid). policy: what both devices do with a packet while no
+ * program is attached to them (NK_NETKIT_DROP: the blackhole until tankd's links are in).
  */
 static struct nlmsghdr *netkit_msg(struct np_msgs *m, const char *host, const char *pod,
-				   int netns_fd, unsigned int mtu, uint32_t mode)
+				   int netns_fd, unsigned int mtu, uint32_t mode, uint32_t policy)
 {
 	struct nlattr *linkinfo, *data, *peer;
 	struct ifinfomsg *ifm, *pifm;
@@ -44,10 +46,10 @@ static struct nlmsghdr *netkit_msg(struct np_msgs *m, const char *host, const ch
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "netkit");
 	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
 	mnl_attr_put_u32(nlh, NK_IFLA_NETKIT_MODE, mode);
-	/* forward until tankd attaches netkit programs: DESIGN §6's blackhole default needs the
-	 * BPF side to fill the policy before the pod starts */
-	mnl_attr_put_u32(nlh, NK_IFLA_NETKIT_POLICY, NK_NETKIT_PASS);
-	mnl_attr_put_u32(nlh, NK_IFLA_NETKIT_PEER_POLICY, NK_NETKIT_PASS);
+	/* the primary's default acts on what the host sends the pod, the peer's on what the pod
+	 * sends; a program attached there decides instead (its "next" passes) */
+	mnl_attr_put_u32(nlh, NK_IFLA_NETKIT_POLICY, policy);
+	mnl_attr_put_u32(nlh, NK_IFLA_NETKIT_PEER_POLICY, policy);
 	peer = mnl_attr_nest_start(nlh, NK_IFLA_NETKIT_PEER_INFO);
 	pifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*pifm));
 	pifm->ifi_family = AF_UNSPEC;
@@ -76,7 +78,7 @@ static bool netkit_probe(void)
 	if (np_nl_open(-1, &nl, NULL) < 0)
 		return false;
 	np_msgs_init(&m);
-	if (!netkit_msg(&m, "tank/probe", "tank/probe", -1, 0, 0xff)) {
+	if (!netkit_msg(&m, "tank/probe", "tank/probe", -1, 0, 0xff, NK_NETKIT_PASS)) {
 		np_nl_close(nl);
 		return false;
 	}
@@ -101,9 +103,10 @@ bool np_netkit_supported(void)
  * Not exercised on the development kernel (6.18 built without netkit): on such hosts the call
  * stops at the probe. */
 
-static struct nlmsghdr *netkit_create(struct np_msgs *m, const struct np_veth_spec *s)
+struct nlmsghdr *np_netkit_create_msg(struct np_msgs *m, const struct np_veth_spec *s)
 {
-	return netkit_msg(m, s->host_ifname, s->pod_ifname, s->pod_netns_fd, s->mtu, NK_NETKIT_L3);
+	return netkit_msg(m, s->host_ifname, s->pod_ifname, s->pod_netns_fd, s->mtu, NK_NETKIT_L3,
+			  s->blackhole ? NK_NETKIT_DROP : NK_NETKIT_PASS);
 }
 
 int np_netkit_setup(const struct np_veth_spec *s, struct np_nic_state *ret, struct diag *d)
@@ -113,5 +116,5 @@ int np_netkit_setup(const struct np_veth_spec *s, struct np_nic_state *ret, stru
 				 "netkit %s: this kernel has no netkit links (Linux 6.7 or later "
 				 "with CONFIG_NETKIT); use \"mode\": \"veth\" instead",
 				 s->host_ifname ? s->host_ifname : "?");
-	return np_routed_pair_setup(s, "netkit", netkit_create, ret, d);
+	return np_routed_pair_setup(s, "netkit", np_netkit_create_msg, ret, d);
 }

@@ -96,6 +96,9 @@ struct np_veth_spec {
 	/* extra routes in the pod, all via the host's gateway (gw.family must be 0) */
 	const struct np_route_via *routes;
 	size_t n_routes; /* <= NP_ROUTES_MAX */
+	/* netkit: drop everything both ways until BPF programs are attached (np_bpf_netkit_attach):
+	 * fail-closed when the datapath enforces policy; without it, pass */
+	bool blackhole;
 };
 
 struct np_nic_state {
@@ -156,6 +159,10 @@ bool np_netkit_supported(void);
 /* A netkit pair, routed like np_veth_setup. Where the kernel lacks netkit (this machine):
  * -EOPNOTSUPP and a message saying so and pointing at mode "veth". */
 int np_netkit_setup(const struct np_veth_spec *s, struct np_nic_state *ret, struct diag *d);
+/* The RTM_NEWLINK np_netkit_setup sends for s (appended to m; NULL when it does not fit). */
+struct np_msgs;
+struct nlmsghdr;
+struct nlmsghdr *np_netkit_create_msg(struct np_msgs *m, const struct np_veth_spec *s);
 
 /*
  * Host shim: macvlan pods cannot reach their own host over the parent (the parent's frames go to
@@ -415,6 +422,14 @@ int np_bpf_veth_attach(struct np_bpf *b, const char *uid, const char *nic, uint3
  * either order. -ENODEV when pod_ifindex is not in the netns. */
 int np_bpf_macvlan_attach(struct np_bpf *b, const char *uid, const char *nic, uint32_t slot,
 			  int pod_netns_fd, int pod_ifindex, struct diag *d);
+/* The same for a netkit NIC (kernel 6.7+): two netkit links on the primary (host_ifindex, in
+ * tankd's netns), which ends the blackhole np_netkit_setup created the pair with. The
+ * BPF_NETKIT_PEER link sees what the pod sends (the device then is the primary: tank_host_in,
+ * as on a veth's host side), the BPF_NETKIT_PRIMARY link what it receives (the device then is
+ * already the peer, inside the pod netns: tank_pod_in, under the peer's entry of pod netns
+ * cookie and pod_ifindex). Pinned as <nic>_in and <nic>_eg. Idempotent like the others. */
+int np_bpf_netkit_attach(struct np_bpf *b, const char *uid, const char *nic, uint32_t slot,
+			 int host_ifindex, int pod_netns_fd, int pod_ifindex, struct diag *d);
 /* A "host" network pod: cgroup_skb ingress/egress links on its v2 cgroup directory (a path
  * under the cgroup2 mount, e.g. /sys/fs/cgroup/unified/tank/<pod>), recorded by cgroup id.
  * Sockets created in that cgroup or below it (a container's cgroup) are counted and filtered
@@ -438,6 +453,9 @@ int np_bpf_pod_unregister(struct np_bpf *b, const char *uid, uint32_t slot,
  * idempotent), -ENODEV when there is no such interface. Nothing is changed. */
 int np_bpf_nic_check(struct np_bpf *b, const char *uid, const char *nic, int netns_fd,
 		     int ifindex, struct diag *d);
+/* The same for a netkit NIC's two links on its primary (host_ifindex, tankd's netns). */
+int np_bpf_netkit_check(struct np_bpf *b, const char *uid, const char *nic, int host_ifindex,
+			struct diag *d);
 /* The same for a host-network pod's cgroup links. */
 int np_bpf_cgroup_check(struct np_bpf *b, const char *uid, const char *cgroup_v2_dir,
 			struct diag *d);

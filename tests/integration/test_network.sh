@@ -3,7 +3,8 @@
 # "lan" netns (the LAN peer). macvlan pods reach the LAN and each other over IPv4 and IPv6, the
 # host reaches them through its host shim, pods resolve each other by name, an IPAM address
 # survives a restart, an exhausted pool is a status (not a crash), a NIC deleted from outside
-# comes back with an event, netkit is refused with a reason on this kernel.
+# comes back with an event, netkit is refused with a reason on a kernel without it (and where
+# it exists, a netkit pod is served and counted through its netkit links).
 set -u
 . "$(dirname "$0")/lib.sh"
 LAN="tanktest-${TK_ID}-lan"
@@ -241,6 +242,15 @@ cat >"$TK_T/nk.json" <<JSON
 JSON
 if ip link add tanktestnk type netkit 2>/dev/null; then
 	ip link del tanktestnk; say "skip - netkit exists on this kernel; refusal not tested"
+	# where it exists: a netkit pod runs, answers the host and is counted through its links
+	cat >"$TK_T/nk.json" <<JSON
+{"name": "${TK_P}-nk", "network": {"nics": [{"name": "eth0", "mode": "netkit", "ip": ["198.18.12.5/24"]}]},
+ "containers": [{"name": "c", "image": "$IMG", "command": ["sh", "-c", "echo nk >/index.html && exec httpd -f -p 80 -h /"]}]}
+JSON
+	check "a netkit pod runs" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' apply -f '$TK_T/nk.json' >/dev/null && '$TK_BUILD/tankctl' --socket '$TK_SOCK' wait pod ${TK_P}-nk --for running --timeout 20s"
+	check "the host fetches a page from it" sh -c "nsenter --net=/run/netns/$TK_HOSTNS curl -sf --max-time 5 http://198.18.12.5/ | grep -q nk"
+	check "its traffic is counted both ways" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' traffic ${TK_P}-nk -o json | jq -e '.[0].egress.bytes > 0 and .[0].ingress.bytes > 0'"
+	check "delete it" tankctl delete pod "${TK_P}-nk" --wait
 else
 	check "netkit refused with a reason on this kernel" sh -c "'$TK_BUILD/tankctl' --socket '$TK_SOCK' apply -f '$TK_T/nk.json' 2>&1 | grep -q 'no netkit'"
 fi

@@ -465,6 +465,63 @@ static void test_reattach_new_ifindex(void **state _unused_)
 	assert_int_equal(np_link_delete(t.host_if, NULL), 0);
 }
 
+/*
+ * A netkit pair (where the kernel has netkit; this test says so and skips where it does not):
+ * created as a blackhole, nothing passes until the netkit links are attached on its primary;
+ * then the pod answers and both directions are counted under the slot; the check sees the
+ * links, and unregister takes them away.
+ */
+static void test_netkit_links(void **state _unused_)
+{
+	struct np_addr a;
+	struct np_veth_spec s = {
+		.host_ifname = t.host_if, .pod_ifname = "eth0", .pod_netns_fd = t.pod_ns,
+		.addrs = &a, .n_addrs = 1, .blackhole = true,
+	};
+	struct np_nic_state st;
+	struct tank_pod_stats s0, s1;
+	struct diag d = {};
+
+	REQUIRE_READY();
+	if (!np_netkit_supported()) {
+		print_message("netkit: absent from this kernel; netkit links not tested here\n");
+		skip();
+	}
+	if (!t.bpf && np_bpf_open(t.pin_dir, &t.bpf, &d) < 0)
+		fail_msg("np_bpf_open: %s", diag_text(&d, d.err));
+	parse("198.18.5.12/32", &a);
+	if (np_netkit_setup(&s, &st, &d) < 0)
+		fail_msg("netkit setup: %s", diag_text(&d, d.err));
+	assert_int_not_equal(sh(NULL, "nsenter --net=/run/netns/%s ping -c1 -W1 -q 198.18.5.12 "
+				      ">/dev/null",
+				t.host_name),
+			     0); /* the blackhole */
+	assert_int_equal(np_bpf_pod_register(t.bpf, SLOT, "nk", t.uid, NULL), 0);
+	assert_int_equal(np_bpf_netkit_check(t.bpf, t.uid, "eth0", st.host_ifindex, NULL), 0);
+	if (np_bpf_netkit_attach(t.bpf, t.uid, "eth0", SLOT, st.host_ifindex, t.pod_ns,
+				 st.pod_ifindex, &d) < 0)
+		fail_msg("netkit attach: %s", diag_text(&d, d.err));
+	assert_int_equal(np_bpf_netkit_check(t.bpf, t.uid, "eth0", st.host_ifindex, NULL), 1);
+	s0 = stats();
+	assert_int_equal(sh(NULL, "nsenter --net=/run/netns/%s ping -c2 -W1 -q 198.18.5.12 >/dev/null",
+			    t.host_name),
+			 0);
+	s1 = stats();
+	assert_true(s1.ingress.packets - s0.ingress.packets >= 2);
+	assert_true(s1.egress.packets - s0.egress.packets >= 2);
+	/* idempotent */
+	assert_int_equal(np_bpf_netkit_attach(t.bpf, t.uid, "eth0", SLOT, st.host_ifindex, t.pod_ns,
+					      st.pod_ifindex, NULL),
+			 0);
+	assert_int_equal(np_bpf_pod_unregister(t.bpf, t.uid, SLOT, &st.host_ifindex, 1, NULL), 0);
+	assert_int_equal(np_bpf_netkit_check(t.bpf, t.uid, "eth0", st.host_ifindex, NULL), 0);
+	assert_int_not_equal(sh(NULL, "nsenter --net=/run/netns/%s ping -c1 -W1 -q 198.18.5.12 "
+				      ">/dev/null",
+				t.host_name),
+			     0); /* the links gone: a blackhole again */
+	assert_int_equal(np_link_delete(t.host_if, NULL), 0);
+}
+
 /* Two routed NICs in one pod: only the first has the default routes; the second has its
  * gateway, its subnets and an extra route, at its own metric; both answer the host. */
 static void test_two_nics(void **state _unused_)
@@ -532,6 +589,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_veth_and_bpf, veth_teardown),
 		cmocka_unit_test_teardown(test_reattach_new_ifindex, veth_teardown),
 		cmocka_unit_test_teardown(test_two_nics, veth_teardown),
+		cmocka_unit_test_teardown(test_netkit_links, veth_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

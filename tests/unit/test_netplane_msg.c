@@ -173,6 +173,50 @@ static void test_veth_msg(void **state _unused_)
 	assert_int_equal(mnl_attr_get_u32(peer.tb[IFLA_MTU]), 1400);
 }
 
+/* netkit: L3 pair, the peer into the pod netns, and both default policies a blackhole when the
+ * datapath will attach its programs (fail-closed until then), a pass when it will not. */
+static void test_netkit_msg(void **state _unused_)
+{
+	struct np_veth_spec s = { .host_ifname = "tk0123456789", .pod_ifname = "eth0",
+				  .pod_netns_fd = 42, .blackhole = true };
+
+	for (int pass = 0; pass < 2; pass++) {
+		struct attrs top = {}, info = {}, data = {}, peer = {};
+		const struct nlattr *pa;
+		const struct nlmsghdr *nlh;
+		uint32_t want = s.blackhole ? 2 /* NETKIT_DROP */ : 0 /* NETKIT_PASS */;
+		struct np_msgs m;
+
+		np_msgs_init(&m);
+		assert_non_null(np_netkit_create_msg(&m, &s));
+		nlh = first_msg(&m);
+		assert_int_equal(nlh->nlmsg_type, RTM_NEWLINK);
+		assert_int_equal(mnl_attr_parse(nlh, sizeof(struct ifinfomsg), collect_cb, &top),
+				 MNL_CB_OK);
+		assert_string_equal(mnl_attr_get_str(top.tb[IFLA_IFNAME]), "tk0123456789");
+		assert_int_equal(mnl_attr_parse_nested(top.tb[IFLA_LINKINFO], collect_cb, &info),
+				 MNL_CB_OK);
+		assert_string_equal(mnl_attr_get_str(info.tb[IFLA_INFO_KIND]), "netkit");
+		assert_int_equal(mnl_attr_parse_nested(info.tb[IFLA_INFO_DATA], collect_cb, &data),
+				 MNL_CB_OK);
+		/* uapi IFLA_NETKIT_*: 3 POLICY, 4 PEER_POLICY, 5 MODE (1: L3), 1 PEER_INFO */
+		assert_int_equal(mnl_attr_get_u32(data.tb[3]), want);
+		assert_int_equal(mnl_attr_get_u32(data.tb[4]), want);
+		assert_int_equal(mnl_attr_get_u32(data.tb[5]), 1);
+		pa = data.tb[1];
+		assert_non_null(pa);
+		assert_int_equal(mnl_attr_parse_payload((const char *)mnl_attr_get_payload(pa) +
+								sizeof(struct ifinfomsg),
+							mnl_attr_get_payload_len(pa) -
+								sizeof(struct ifinfomsg),
+							collect_cb, &peer),
+				 MNL_CB_OK);
+		assert_string_equal(mnl_attr_get_str(peer.tb[IFLA_IFNAME]), "eth0");
+		assert_int_equal(mnl_attr_get_u32(peer.tb[IFLA_NET_NS_FD]), 42);
+		s.blackhole = false;
+	}
+}
+
 static void test_veth_msg_bad(void **state _unused_)
 {
 	struct np_veth_spec s = { .host_ifname = "ok", .pod_ifname = "eth0", .pod_netns_fd = 3 };
@@ -641,6 +685,7 @@ int main(void)
 		cmocka_unit_test(test_ifname_valid),
 		cmocka_unit_test(test_veth_msg),
 		cmocka_unit_test(test_veth_msg_bad),
+		cmocka_unit_test(test_netkit_msg),
 		cmocka_unit_test(test_addr_msg),
 		cmocka_unit_test(test_route_msg),
 		cmocka_unit_test(test_route_src_metric),
