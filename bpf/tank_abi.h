@@ -472,8 +472,8 @@ struct tank_flow {
  * packet's time (the two directions of a connection run on different CPUs and pull the entry's
  * cache line back and forth), so a packet of an established flow whose decision this CPU cached
  * less than a second ago is decided from the cache alone: same flow key and direction, the slot's
- * current epoch and policy generation, no TCP SYN, FIN or RST. Index: the flow key and direction
- * folded and multiplied (fcache_entry); a collision only replaces the entry.
+ * current epoch and policy generation, no TCP SYN, FIN or RST. Index: a multiplicative hash of
+ * the flow key and direction (words_index); a collision only replaces the entry.
  * A plain array, not a per-CPU one: its values are contiguous and page-aligned, so an entry is
  * exactly two cache lines (what a hit checks is in the first), and finding it reads no per-CPU
  * pointer table (each of those is one more cache miss a packet, ~10 ns on a 2-core VM).
@@ -510,9 +510,9 @@ _Static_assert(sizeof(struct tank_fcache) == 128, "tank_fcache layout");
  * CPU c's at c * TANK_SCELL_SIZE + index (plain, as tank_fcache_v2, and one cache line each):
  * where the packets decided from the flow cache are counted, in place of their tank_stats_v2
  * entry (whose hash lookup costs as much as the rest of such a packet). A cell holds one stat key
- * of one slot's epoch; a CPU takes one of its own when it fills a flow cache entry (at index: the
- * key folded and multiplied) if it is free or its slot has moved to another epoch, else those
- * packets go on to tank_stats_v2. A taken cell keeps its key as long as its pod lives, so a
+ * of one slot's epoch; a CPU takes one of its own when it fills a flow cache entry (at the key's
+ * hash or the place after it, scell_take) if it is free or its slot has moved to another epoch,
+ * else those packets go on to tank_stats_v2. A taken cell keeps its key as long as its pod lives, so a
  * packet is counted in exactly one place and every counter only grows: a pod's totals are its
  * tank_stats_v2 entries plus its cells of the slot's current epoch (npb_slot_totals).
  */

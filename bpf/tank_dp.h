@@ -901,7 +901,12 @@ static __always_inline bool words_equal(const void *a, const void *b, const int 
 	return diff == 0;
 }
 
-/* An index of a table of `size` (a power of two): the words folded, then multiplied. */
+/*
+ * An index of a table of `size` (a power of two), for a packet: the words folded with XOR, then
+ * multiplied (one multiply: the fold's XORs run in parallel). Good for flow keys, whose words
+ * differ in addresses and ports; a fold of keys that differ in a few small fields (stat keys)
+ * lands on a few values: words_mix is for those.
+ */
 static __always_inline __u32 words_index(const void *a, const int n, __u64 seed, __u32 size)
 {
 	const __u64 *x = a;
@@ -909,6 +914,20 @@ static __always_inline __u32 words_index(const void *a, const int n, __u64 seed,
 	for (int i = 0; i < n; i++)
 		seed ^= x[i];
 	return (__u32)((seed * 0x9e3779b97f4a7c15ull) >> 40) & (size - 1);
+}
+
+/* The same with each word mixed in by a multiply and a shift (a chain of them: not for every
+ * packet). A fold put a pod's stat keys for ICMP replies out and TCP in without a policy in one
+ * cell. */
+static __always_inline __u32 words_mix(const void *a, const int n, __u64 seed, __u32 size)
+{
+	const __u64 *x = a;
+
+	for (int i = 0; i < n; i++) {
+		seed = (seed ^ x[i]) * 0x9e3779b97f4a7c15ull;
+		seed ^= seed >> 29;
+	}
+	return (__u32)(seed >> 40) & (size - 1);
 }
 
 #define FK_WORDS (sizeof(struct tank_flow_key) / 8)
@@ -942,36 +961,48 @@ static __always_inline void stat_key(const struct tk_state *s, struct tank_stat_
 	sk->rule = s->reason == TANK_REASON_RULE ? s->rule : 0;
 }
 
-/* This CPU's cell for the packet's stat key, taken if free or its slot's epoch has moved on:
- * its index + 1, or 0 when a live cell of another key is there. */
+#define SCELL_WAYS 2 /* cells a stat key may take: its index and the next ones */
+
+/*
+ * This CPU's cell for the packet's stat key: the one it holds among its SCELL_WAYS places, else
+ * the first of them that is free or whose slot's epoch has moved on, taken. Its index + 1, or 0
+ * when live cells of other keys fill them all (the packets then go to tank_stats_v2).
+ */
 static __always_inline __u32 scell_take(struct tk_state *s)
 {
 	struct tank_stat_key sk __attribute__((aligned(8)));
-	struct tank_pod_cfg *owner;
-	struct tank_scell *c;
-	__u32 i;
+	struct tank_scell *c, *take = NULL;
+	__u32 base = bpf_get_smp_processor_id() * TANK_SCELL_SIZE, h, i, at = 0;
 
 	stat_key(s, &sk);
-	i = bpf_get_smp_processor_id() * TANK_SCELL_SIZE +
-	    words_index(&sk, SK_WORDS, 0, TANK_SCELL_SIZE);
-	c = bpf_map_lookup_elem(&tank_scell_v2, &i);
-	if (!c)
-		return 0;
-	if (words_equal(&c->key, &sk, SK_WORDS) && c->epoch == s->cfg.epoch)
-		return i + 1;
-	if (c->key.slot) {
-		owner = bpf_map_lookup_elem(&tank_cfg_v1, &c->key.slot);
-		if (owner && owner->epoch == c->epoch)
+	h = words_mix(&sk, SK_WORDS, 0, TANK_SCELL_SIZE);
+	for (int w = 0; w < SCELL_WAYS; w++) {
+		i = base + ((h + w) & (TANK_SCELL_SIZE - 1));
+		c = bpf_map_lookup_elem(&tank_scell_v2, &i);
+		if (!c)
 			return 0;
+		if (words_equal(&c->key, &sk, SK_WORDS) && c->epoch == s->cfg.epoch)
+			return i + 1;
+		if (!take) {
+			struct tank_pod_cfg *owner = c->key.slot ?
+				bpf_map_lookup_elem(&tank_cfg_v1, &c->key.slot) : NULL;
+
+			if (!owner || owner->epoch != c->epoch) {
+				take = c;
+				at = i;
+			}
+		}
 	}
+	if (!take)
+		return 0;
 	/* the count first: a reader (user space copies the cell while this CPU writes it) that
 	 * sees the new key sees the new count, never the old owner's */
-	c->count.packets = 0;
-	c->count.bytes = 0;
+	take->count.packets = 0;
+	take->count.bytes = 0;
 	asm volatile("" ::: "memory");
-	c->key = sk;
-	c->epoch = s->cfg.epoch;
-	return i + 1;
+	take->key = sk;
+	take->epoch = s->cfg.epoch;
+	return at + 1;
 }
 
 /* What an entry counted goes to its flow f (NULL: nowhere), and the entry starts over. */

@@ -813,15 +813,36 @@ static struct tank_flow_key udp4_key(const char *peer, uint16_t pod_port, uint16
 	return k;
 }
 
-/* The program's fcache_entry index of a flow key and direction (tank_dp.h words_index). */
+/* tank_dp.h's words_index (mix false) and words_mix: the index of n words in a table of size. */
+static uint32_t words_index(const void *k, size_t n, uint64_t seed, uint32_t size, bool mix)
+{
+	uint64_t w[8];
+
+	assert_true(n <= ARRAY_SIZE(w));
+	memcpy(w, k, n * 8);
+	for (size_t i = 0; i < n; i++) {
+		if (!mix) {
+			seed ^= w[i];
+			continue;
+		}
+		seed = (seed ^ w[i]) * 0x9e3779b97f4a7c15ull;
+		seed ^= seed >> 29;
+	}
+	if (!mix)
+		seed *= 0x9e3779b97f4a7c15ull;
+	return (uint32_t)(seed >> 40) & (size - 1);
+}
+
+/* The program's fcache_entry index of a flow key and direction (within a CPU's part). */
 static uint32_t fc_index(const struct tank_flow_key *k, int dir)
 {
-	uint64_t w[sizeof(*k) / 8], x = (uint64_t)dir;
+	return words_index(k, sizeof(*k) / 8, (uint64_t)dir, TANK_FCACHE_SIZE, false);
+}
 
-	memcpy(w, k, sizeof(w));
-	for (size_t i = 0; i < ARRAY_SIZE(w); i++)
-		x ^= w[i];
-	return (uint32_t)((x * 0x9e3779b97f4a7c15ull) >> 40) & (TANK_FCACHE_SIZE - 1);
+/* The first place of a stat key's cell (within a CPU's part; scell_take tries the next too). */
+static uint32_t cell_index(const struct tank_stat_key *k)
+{
+	return words_index(k, sizeof(*k) / 8, 0, TANK_SCELL_SIZE, true);
 }
 
 /* A flow whose cache entry another flow takes over: what the entry counted goes to its flow
@@ -874,6 +895,69 @@ static void test_flow_cache_takeover(void **state _unused_)
 	assert_int_equal(np_bpf_pod_stats2(t.bpf, SLOT, &s, NULL), 0);
 	assert_int_equal(s.pod[ING].by[TANK_FAM_IPV4][TANK_PROTO_UDP].packets, 52);
 	np_bpf_stats2_free(&s);
+}
+
+/*
+ * Two stat keys of a pod whose cells have the same first place (found with the program's hash):
+ * both get a cell, the second in the next place, so the fast path counts both flows.
+ */
+static void test_cell_collision(void **state _unused_)
+{
+	enum { N = 200 };
+	struct np_addr peers[] = { A("198.18.9.0/24") };
+	struct np_port_range ports[N][2];
+	struct np_rule rules[N];
+	uint32_t udp_at[N + 1], tcp_at[N + 1];
+	int j = 0, k = 0;
+	cpu_set_t one, was;
+
+	REQUIRE_READY();
+	/* rule r (from 1) allows UDP and TCP port 1000 + r: its packets' stat keys have rule r;
+	 * a UDP key and a TCP key whose first places meet (rule ids in a row never do) */
+	for (int r = 1; r <= N; r++) {
+		struct tank_stat_key sk = { .slot = SLOT, .dir = EG, .family = TANK_FAM_IPV4,
+					    .proto = TANK_PROTO_UDP, .verdict = TANK_VERDICT_PASS,
+					    .reason = TANK_REASON_RULE, .rule = (uint32_t)r };
+
+		udp_at[r] = cell_index(&sk);
+		sk.proto = TANK_PROTO_TCP;
+		tcp_at[r] = cell_index(&sk);
+	}
+	for (int a = 1; a <= N && !k; a++)
+		for (int b = 1; b <= N && !k; b++)
+			if (udp_at[a] == tcp_at[b]) {
+				j = a;
+				k = b;
+			}
+	assert_true(k > 0); /* 40,000 pairs over 1,024 places: dozens meet */
+	for (int r = 0; r < N; r++) {
+		uint16_t port = (uint16_t)(1001 + r);
+
+		ports[r][0] = (struct np_port_range){ IPPROTO_UDP, port, port };
+		ports[r][1] = (struct np_port_range){ IPPROTO_TCP, port, port };
+		rules[r] = (struct np_rule){ peers, 1, NULL, 0, ports[r], 2 };
+	}
+	assert_int_equal(sched_getaffinity(0, sizeof(was), &was), 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	policy1(EG, rules, N, true, false);
+	for (int x = 0; x < 2; x++) {
+		struct pk q = x ? tcp4(EG, "198.18.9.1", 40000, (uint16_t)(1000 + k), TCP_ACK)
+				: udp(AF_INET, EG, "198.18.9.1", 40000, (uint16_t)(1000 + j));
+		struct frame f = mk(&q);
+
+		EXPECT(EG, &q, PASS, TANK_VERDICT_PASS, TANK_REASON_RULE); /* opens the flow */
+		EXPECT(EG, &q, PASS, TANK_VERDICT_PASS, TANK_REASON_RULE); /* fills the cache */
+		assert_int_equal(run_n(EG, &f, 3), PASS);                   /* the fast path */
+	}
+	assert_int_equal(sched_setaffinity(0, sizeof(was), &was), 0);
+	assert_int_equal(cells_of(EG, TANK_FAM_IPV4, TANK_PROTO_UDP, TANK_VERDICT_PASS,
+				  TANK_REASON_RULE),
+			 3);
+	assert_int_equal(cells_of(EG, TANK_FAM_IPV4, TANK_PROTO_TCP, TANK_VERDICT_PASS,
+				  TANK_REASON_RULE),
+			 3);
 }
 
 /* TCP: an allowed connection, its replies, a FIN; a policy change reaches it at the next packet. */
@@ -1783,6 +1867,7 @@ int main(void)
 		cmocka_unit_test_setup(test_flow_cache, test_setup),
 		cmocka_unit_test_setup(test_flow_cache_takeover, test_setup),
 		cmocka_unit_test_setup(test_fast_path, test_setup),
+		cmocka_unit_test_setup(test_cell_collision, test_setup),
 		cmocka_unit_test_setup(test_policy_change_reaches_flows, test_setup),
 		cmocka_unit_test_setup(test_icmp_echo, test_setup),
 		cmocka_unit_test_setup(test_nd_arp_always, test_setup),
