@@ -107,11 +107,12 @@ static __always_inline int tank_run(struct __sk_buff *skb, bool at_ingress, bool
 }
 
 /*
- * The tc ingress and egress hooks of a pod's interface. On a host-side veth (or netkit peer)
- * ingress carries what the pod sent; on a macvlan inside the pod netns it carries what the pod
- * receives: tank_if_info.ingress_dir says which. (The names are from when only veth existed.)
+ * The tc ingress and egress hooks of a pod's interface. On a host-side veth ingress carries what
+ * the pod sent; on a macvlan inside the pod netns it carries what the pod receives:
+ * tank_if_info.ingress_dir says which. (The names are from when only veth existed.)
  * tank_host_* are attached to the interfaces of tankd's netns, tank_pod_* to those inside a
- * pod's: the same datapath, but only the first may take an ifindex alone for the device.
+ * pod's: the same datapath, but only the first may take an ifindex alone for the device. A
+ * netkit pair runs tank_host_in and tank_pod_in from its two netkit links (netkit_prog_fd).
  */
 SEC("tc")
 int tank_host_in(struct __sk_buff *skb)

@@ -110,6 +110,13 @@ bool log_is_journal_stream(const char *journal_stream, const struct stat *st);
 const char *log_level_prefix(enum log_level lvl, bool journal);
 void log_init(void);
 
+/* ---- growing arrays ---------------------------------------------------------------------- */
+
+/* Room for element n (n used) in *items, an array of *cap elements of size bytes: doubled
+ * (first elements the first time) when full. 0, or -ENOMEM with the array as it was. Pass the
+ * array's pointer cast to void ** (the build has -fno-strict-aliasing). */
+int array_grow(void **items, size_t *cap, size_t n, size_t size, size_t first);
+
 /* ---- string vectors (NULL-terminated char **) ------------------------------------------ */
 
 size_t strv_length(char *const *v);

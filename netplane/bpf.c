@@ -707,58 +707,75 @@ static int old_map_open(struct np_bpf *b, const char *name, enum bpf_map_type ty
 	return fd;
 }
 
-/*
- * Crash-safe in this order: entries are copied into tank_ifs_v3 before any attachment moves to
- * the programs that read it; the old pins go last, so a crash anywhere before leaves them for
- * the next open to migrate again (copies do not overwrite, the v1 totals are set, not added).
- */
+static int migrate_pinned(struct np_bpf *b, int fd[], char path[][PATH_MAX], struct diag *d);
+
+/* The older layouts migrate() knows, by name, type, key and value size. */
+enum { OLD_IFS1, OLD_IFS2, OLD_STATS1, OLD_FC1, OLD_SC1, OLD_N };
+static const struct {
+	const char *name;
+	enum bpf_map_type type;
+	__u32 key_size, value_size;
+} old_layouts[OLD_N] = {
+	[OLD_IFS1] = { TANK_MAP_IFS_V1, BPF_MAP_TYPE_HASH, 4, 8 },
+	[OLD_IFS2] = { TANK_MAP_IFS_V2, BPF_MAP_TYPE_HASH, 4, sizeof(struct tank_if_info) },
+	[OLD_STATS1] = { TANK_MAP_STATS_V1, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
+			 sizeof(struct tank_pod_stats) },
+	[OLD_FC1] = { TANK_MAP_FCACHE_V1, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
+		      sizeof(struct tank_fcache_v1) },
+	[OLD_SC1] = { TANK_MAP_SCELL_V1, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
+		      sizeof(struct tank_scell_v1) },
+};
+
 static int migrate(struct np_bpf *b, struct diag *d)
 {
-	char ifs1[PATH_MAX], ifs2[PATH_MAX], stats1[PATH_MAX], fc1[PATH_MAX], sc1[PATH_MAX];
-	_cleanup_close_ int ifs1_fd = -1, ifs2_fd = -1, stats1_fd = -1, fc1_fd = -1, sc1_fd = -1;
+	char path[OLD_N][PATH_MAX];
+	int fd[OLD_N], r = 0;
+
+	for (int i = 0; i < OLD_N; i++) {
+		fd[i] = r < 0 ? -ENOENT
+			      : old_map_open(b, old_layouts[i].name, old_layouts[i].type,
+					     old_layouts[i].key_size, old_layouts[i].value_size,
+					     path[i], sizeof(path[i]), d);
+		if (fd[i] < 0 && fd[i] != -ENOENT)
+			r = fd[i];
+	}
+	if (r >= 0)
+		r = migrate_pinned(b, fd, path, d);
+	for (int i = 0; i < OLD_N; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	return r;
+}
+
+/*
+ * migrate() with the old maps open (fd[i] < 0: not pinned). Crash-safe in this order: entries
+ * are copied into tank_ifs_v3 before any attachment moves to the programs that read it; the old
+ * pins go last, so a crash anywhere before leaves them for the next open to migrate again
+ * (copies do not overwrite, the v1 totals are set, not added, pending flow counts are zeroed
+ * once added, v1 cells are only read).
+ */
+static int migrate_pinned(struct np_bpf *b, int fd[], char path[][PATH_MAX], struct diag *d)
+{
 	int r;
 
-	ifs1_fd = old_map_open(b, TANK_MAP_IFS_V1, BPF_MAP_TYPE_HASH, 4, 8, ifs1, sizeof(ifs1), d);
-	if (ifs1_fd < 0 && ifs1_fd != -ENOENT)
-		return ifs1_fd;
-	ifs2_fd = old_map_open(b, TANK_MAP_IFS_V2, BPF_MAP_TYPE_HASH, 4,
-			       sizeof(struct tank_if_info), ifs2, sizeof(ifs2), d);
-	if (ifs2_fd < 0 && ifs2_fd != -ENOENT)
-		return ifs2_fd;
-	stats1_fd = old_map_open(b, TANK_MAP_STATS_V1, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
-				 sizeof(struct tank_pod_stats), stats1, sizeof(stats1), d);
-	if (stats1_fd < 0 && stats1_fd != -ENOENT)
-		return stats1_fd;
-	fc1_fd = old_map_open(b, TANK_MAP_FCACHE_V1, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
-			      sizeof(struct tank_fcache_v1), fc1, sizeof(fc1), d);
-	if (fc1_fd < 0 && fc1_fd != -ENOENT)
-		return fc1_fd;
-	sc1_fd = old_map_open(b, TANK_MAP_SCELL_V1, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
-			      sizeof(struct tank_scell_v1), sc1, sizeof(sc1), d);
-	if (sc1_fd < 0 && sc1_fd != -ENOENT)
-		return sc1_fd;
 	/* v2 first: its entries are newer than v1's for the same ifindex */
-	if (ifs2_fd >= 0 && (r = migrate_ifs_v2(b, ifs2_fd, d)) < 0)
+	if (fd[OLD_IFS2] >= 0 && (r = migrate_ifs_v2(b, fd[OLD_IFS2], d)) < 0)
 		return r;
-	if (ifs1_fd >= 0 && (r = migrate_ifs_v1(b, ifs1_fd, d)) < 0)
+	if (fd[OLD_IFS1] >= 0 && (r = migrate_ifs_v1(b, fd[OLD_IFS1], d)) < 0)
 		return r;
 	npb_relink_all(b);
 	/* the old programs no longer run: their counters are final */
-	if (stats1_fd >= 0) {
-		r = migrate_stats(b, stats1_fd, d);
-		if (r < 0)
-			return r;
-		r = unpin(stats1, d);
-		if (r < 0)
-			return r;
-	}
-	if (fc1_fd >= 0 && ((r = migrate_fcache(b, fc1_fd, d)) < 0 || (r = unpin(fc1, d)) < 0))
+	if (fd[OLD_STATS1] >= 0 && ((r = migrate_stats(b, fd[OLD_STATS1], d)) < 0 ||
+				    (r = unpin(path[OLD_STATS1], d)) < 0))
 		return r;
-	if (sc1_fd >= 0 && (r = scell_v1_keep(b, &sc1_fd, sc1, d)) < 0)
+	if (fd[OLD_FC1] >= 0 && ((r = migrate_fcache(b, fd[OLD_FC1], d)) < 0 ||
+				 (r = unpin(path[OLD_FC1], d)) < 0))
 		return r;
-	if (ifs2_fd >= 0 && (r = unpin(ifs2, d)) < 0)
+	if (fd[OLD_SC1] >= 0 && (r = scell_v1_keep(b, &fd[OLD_SC1], path[OLD_SC1], d)) < 0)
 		return r;
-	if (ifs1_fd >= 0 && (r = unpin(ifs1, d)) < 0)
+	if (fd[OLD_IFS2] >= 0 && (r = unpin(path[OLD_IFS2], d)) < 0)
+		return r;
+	if (fd[OLD_IFS1] >= 0 && (r = unpin(path[OLD_IFS1], d)) < 0)
 		return r;
 	return 0;
 }

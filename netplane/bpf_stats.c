@@ -106,15 +106,8 @@ static int hits_add(struct np_bpf_stats2 *s, size_t *cap, const struct tank_stat
 			s->hits[i].count.bytes += c->bytes;
 			return 0;
 		}
-	if (s->n_hits == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 16;
-		struct np_rule_hit *h = realloc(s->hits, ncap * sizeof(*h));
-
-		if (!h)
-			return -ENOMEM;
-		s->hits = h;
-		*cap = ncap;
-	}
+	if (array_grow((void **)&s->hits, cap, s->n_hits, sizeof(*s->hits), 16) < 0)
+		return -ENOMEM;
 	s->hits[s->n_hits++] = (struct np_rule_hit){ .dir = k->dir, .rule = k->rule, .count = *c };
 	return 0;
 }
@@ -328,15 +321,8 @@ static int keys_one(const void *key, const void *value _unused_, void *data)
 
 	if (*(const __u32 *)key != w->slot)
 		return 0;
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 64;
-		char *k = realloc(w->keys, cap * w->ksz);
-
-		if (!k)
-			return -ENOMEM;
-		w->keys = k;
-		w->cap = cap;
-	}
+	if (array_grow((void **)&w->keys, &w->cap, w->n, w->ksz, 64) < 0)
+		return -ENOMEM;
 	memcpy(w->keys + w->n * w->ksz, key, w->ksz);
 	w->n++;
 	return 0;
@@ -415,15 +401,8 @@ static int fc_one(const void *key _unused_, const void *value, void *data)
 	if (e->key.slot != w->slot || e->epoch != w->epoch || !e->pending.packets ||
 	    e->dir >= TANK_DIR_MAX)
 		return 0;
-	if (w->n_pend == w->cap_pend) {
-		size_t cap = w->cap_pend ? w->cap_pend * 2 : 64;
-		struct fc_pending *p = realloc(w->pend, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		w->pend = p;
-		w->cap_pend = cap;
-	}
+	if (array_grow((void **)&w->pend, &w->cap_pend, w->n_pend, sizeof(*w->pend), 64) < 0)
+		return -ENOMEM;
 	w->pend[w->n_pend++] = (struct fc_pending){ .key = e->key, .dir = e->dir,
 						    .count = e->pending };
 	return 0;
@@ -488,15 +467,8 @@ static int flows_one(const void *key, const void *value, void *data)
 	memcpy(fl.count, f->count, sizeof(fl.count));
 	fl.idle_ms = idle * 1000 / w->hz;
 	fl.age_ms = age * 1000 / w->hz;
-	if (w->n_got == w->cap_got) {
-		size_t cap = w->cap_got ? w->cap_got * 2 : 64;
-		struct flow_got *g = realloc(w->got, cap * sizeof(*g));
-
-		if (!g)
-			return -ENOMEM;
-		w->got = g;
-		w->cap_got = cap;
-	}
+	if (array_grow((void **)&w->got, &w->cap_got, w->n_got, sizeof(*w->got), 64) < 0)
+		return -ENOMEM;
 	w->got[w->n_got++] = (struct flow_got){ .key = *k, .fl = fl };
 	return 0;
 }

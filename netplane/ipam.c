@@ -341,15 +341,8 @@ int np_lease_add(struct np_lease_set *s, const char *pool, const char *owner,
 				 owner);
 	if (s->n >= NP_LEASES_MAX)
 		return diag_fail(d, -ENOSPC, "lease table full (%d leases)", NP_LEASES_MAX);
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		struct np_lease *v = reallocarray(s->v, cap, sizeof(*v));
-
-		if (!v)
-			return diag_fail(d, -ENOMEM, "lease: out of memory");
-		s->v = v;
-		s->cap = cap;
-	}
+	if (array_grow((void **)&s->v, &s->cap, s->n, sizeof(*s->v), 64) < 0)
+		return diag_fail(d, -ENOMEM, "lease: out of memory");
 	l = &s->v[s->n++];
 	memset(l, 0, sizeof(*l));
 	strcpy(l->pool, pool);

@@ -199,15 +199,8 @@ static int set_of(struct compiler *c, const uint32_t *rules, uint32_t n, enum ta
 		}
 		i = (i + 1) & (c->hash_cap - 1);
 	}
-	if (c->n_sets == c->sets_cap) {
-		size_t cap = c->sets_cap ? c->sets_cap * 2 : 64;
-		void *p = realloc(c->sets, cap * sizeof(*c->sets));
-
-		if (!p)
-			return -ENOMEM;
-		c->sets = p;
-		c->sets_cap = cap;
-	}
+	if (array_grow((void **)&c->sets, &c->sets_cap, c->n_sets, sizeof(*c->sets), 64) < 0)
+		return -ENOMEM;
 	memset(&c->sets[c->n_sets], 0, sizeof(c->sets[0]));
 	c->sets[c->n_sets].rules = rules;
 	c->sets[c->n_sets].n = n;
@@ -408,15 +401,8 @@ static int port_push(struct port_ent **pe, size_t *n, size_t *cap, uint32_t set,
 
 	if (*n >= TANK_POL_ENTRIES_MAX)
 		return -E2BIG;
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 64;
-		struct port_ent *p = realloc(*pe, nc * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		*pe = p;
-		*cap = nc;
-	}
+	if (array_grow((void **)pe, cap, *n, sizeof(**pe), 64) < 0)
+		return -ENOMEM;
 	e.key.kind = TANK_POL_PORT;
 	e.key.port.set = set;
 	e.key.port.proto = proto;

@@ -310,15 +310,8 @@ static int dir_fix_add(struct unpack *u, const char *path, mode_t mode, const st
 	u->dir_fix_bytes += sizeof(*f) + strlen(path) + 1;
 	if (u->dir_fix_bytes > DIR_FIX_BYTES_MAX)
 		return -E2BIG;
-	if (u->n_dirs == u->cap_dirs) {
-		size_t ncap = u->cap_dirs ? u->cap_dirs * 2 : 64;
-		struct dir_fix *n = realloc(u->dirs, ncap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		u->dirs = n;
-		u->cap_dirs = ncap;
-	}
+	if (array_grow((void **)&u->dirs, &u->cap_dirs, u->n_dirs, sizeof(*u->dirs), 64) < 0)
+		return -ENOMEM;
 	f = &u->dirs[u->n_dirs];
 	f->path = strdup(*path ? path : ".");
 	if (!f->path)

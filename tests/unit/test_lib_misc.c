@@ -3,7 +3,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -48,6 +50,32 @@ static void test_strv(void **state)
 	assert_int_equal(strv_env_find(NULL, "PATH", 4), -1);
 	/* keylen lets the key be a prefix of a "K=V" string */
 	assert_int_equal(strv_env_find(env, "HOME=/elsewhere", 4), 1);
+}
+
+/* array_grow: room only when full, doubling from `first`; an overflowing size is refused and the
+ * array is left as it was. */
+static void test_array_grow(void **state)
+{
+	uint32_t *v = NULL, *before;
+	size_t cap = 0, n;
+
+	(void)state;
+	for (n = 0; n < 100; n++) {
+		assert_int_equal(array_grow((void **)&v, &cap, n, sizeof(*v), 4), 0);
+		assert_true(cap > n);
+		v[n] = (uint32_t)n;
+	}
+	assert_int_equal(cap, 128); /* 4, 8, ... 128 */
+	for (n = 0; n < 100; n++)
+		assert_int_equal(v[n], n);
+	before = v;
+	assert_int_equal(array_grow((void **)&v, &cap, 100, sizeof(*v), 4), 0); /* not full */
+	assert_ptr_equal(v, before);
+	assert_int_equal(cap, 128);
+	assert_int_equal(array_grow((void **)&v, &cap, 128, SIZE_MAX / 64, 4), -ENOMEM);
+	assert_ptr_equal(v, before);
+	assert_int_equal(cap, 128);
+	free(v);
 }
 
 static void test_json_parse(void **state)
@@ -303,6 +331,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_strv),
+		cmocka_unit_test(test_array_grow),
 		cmocka_unit_test(test_json_parse),
 		cmocka_unit_test(test_json_helpers),
 		cmocka_unit_test(test_json_files),
