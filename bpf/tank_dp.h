@@ -1089,8 +1089,8 @@ static __always_inline bool tank_fast(struct __sk_buff *skb, struct tank_flow_ke
 	if ((void *)(eth + 1) > end)
 		return false;
 	/* zeroed a word at a time: key is 8-byte aligned, as words_equal needs anyway */
-	for (int i = 0; i < (int)FK_WORDS; i++)
-		((__u64 *)key)[i] = 0;
+	for (int w = 0; w < (int)FK_WORDS; w++)
+		((__u64 *)key)[w] = 0;
 	key->slot = slot;
 	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = (void *)(eth + 1);
