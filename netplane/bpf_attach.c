@@ -120,6 +120,11 @@ static bool hook_pin_current(const char *path, int ifindex, enum bpf_attach_type
 	return keep;
 }
 
+static bool netkit_hook(__u32 type)
+{
+	return type == NP_BPF_NETKIT_PEER || type == NP_BPF_NETKIT_PRIMARY;
+}
+
 static int hook_attach(const char *path, int prog_fd, enum bpf_attach_type type, int ifindex,
 		       struct diag *d)
 {
@@ -129,9 +134,7 @@ static int hook_attach(const char *path, int prog_fd, enum bpf_attach_type type,
 		return 0;
 	fd = bpf_link_create(prog_fd, ifindex, type, NULL);
 	if (fd < 0)
-		return npb_fail(d, fd, type == NP_BPF_NETKIT_PEER || type == NP_BPF_NETKIT_PRIMARY
-					       ? "attaching the netkit link"
-					       : "attaching tcx");
+		return npb_fail(d, fd, netkit_hook(type) ? "attaching the netkit link" : "attaching tcx");
 	r = bpf_obj_pin(fd, path);
 	close(fd); /* without the pin this detaches again */
 	if (r < 0)
@@ -360,17 +363,22 @@ static int nic_attach(void *arg)
 	return r;
 }
 
+/* A pod uid and NIC name fit for pin paths, and an ifindex; what: "attach", "check". */
+static int nic_names_check(const char *uid, const char *nic, int ifindex, const char *what,
+			   struct diag *d)
+{
+	if (!npb_pin_component_ok(uid, TANK_POD_UID_MAX) ||
+	    !npb_pin_component_ok(nic, TANK_NIC_NAME_MAX) || ifindex <= 0)
+		return diag_fail(d, -EINVAL, "BPF %s: invalid uid, nic or ifindex", what);
+	return 0;
+}
+
 static int nic_args_check(uint32_t slot, const char *uid, const char *nic, int ifindex,
 			  struct diag *d)
 {
 	int r = npb_slot_check(slot, d);
 
-	if (r < 0)
-		return r;
-	if (!npb_pin_component_ok(uid, TANK_POD_UID_MAX) ||
-	    !npb_pin_component_ok(nic, TANK_NIC_NAME_MAX) || ifindex <= 0)
-		return diag_fail(d, -EINVAL, "BPF attach: invalid uid, nic or ifindex");
-	return 0;
+	return r < 0 ? r : nic_names_check(uid, nic, ifindex, "attach", d);
 }
 
 int np_bpf_veth_attach(struct np_bpf *b, const char *uid, const char *nic, uint32_t slot,
@@ -458,9 +466,9 @@ int np_bpf_netkit_check(struct np_bpf *b, const char *uid, const char *nic, int 
 	char dir[PATH_MAX], in[PATH_MAX], eg[PATH_MAX], name[IF_NAMESIZE];
 	int r;
 
-	if (!npb_pin_component_ok(uid, TANK_POD_UID_MAX) ||
-	    !npb_pin_component_ok(nic, TANK_NIC_NAME_MAX) || host_ifindex <= 0)
-		return diag_fail(d, -EINVAL, "BPF check: invalid uid, nic or ifindex");
+	r = nic_names_check(uid, nic, host_ifindex, "check", d);
+	if (r < 0)
+		return r;
 	if (!if_indextoname((unsigned int)host_ifindex, name))
 		return diag_fail(d, -ENODEV, "pod %s netkit nic %s: no interface %d", uid, nic,
 				 host_ifindex);
@@ -515,9 +523,9 @@ int np_bpf_nic_check(struct np_bpf *b, const char *uid, const char *nic, int net
 			       .host = netns_fd < 0 };
 	int r;
 
-	if (!npb_pin_component_ok(uid, TANK_POD_UID_MAX) ||
-	    !npb_pin_component_ok(nic, TANK_NIC_NAME_MAX) || ifindex <= 0)
-		return diag_fail(d, -EINVAL, "BPF check: invalid uid, nic or ifindex");
+	r = nic_names_check(uid, nic, ifindex, "check", d);
+	if (r < 0)
+		return r;
 	r = netns_fd < 0 ? nic_check(&a) : npb_netns_run(netns_fd, nic_check, &a);
 	if (r < 0)
 		diag_fail(d, r, "pod %s nic %s (ifindex %d): %s", uid, nic, ifindex, strerror(-r));
@@ -1033,7 +1041,7 @@ static void relink_one(struct np_bpf *b, int fd, const char *nic _unused_, bool 
 	if (npb_dev_link_info(fd, &info, &ifindex, &type)) {
 		if (!ifindex)
 			return;
-		if (type == NP_BPF_NETKIT_PEER || type == NP_BPF_NETKIT_PRIMARY)
+		if (netkit_hook(type))
 			prog_fd = netkit_prog_fd(b, type);
 		else /* a tcx link not at this ifindex of tankd's netns is on a device in a pod's */
 			prog_fd = tc_prog_fd(b,
